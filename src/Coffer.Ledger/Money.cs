@@ -1,0 +1,72 @@
+namespace Coffer.Ledger;
+
+/// <summary>Precision and bounds of every amount the ledger accepts, named once.</summary>
+public static class Money
+{
+    /// <summary>Credits keep 12 fractional digits (DESIGN.md asks for at least 9).</summary>
+    public const int CreditScale = 12;
+
+    /// <summary>Conversion rates keep up to 12 fractional digits too.</summary>
+    public const int RateScale = 12;
+
+    /// <summary>Amounts up to 10^15 work (DESIGN.md 4.7); anything larger is refused at the edge.</summary>
+    public const decimal MaxAmount = 1_000_000_000_000_000m;
+
+    public const decimal MaxRate = 1_000_000_000m;
+
+    /// <summary>
+    /// Converting a currency amount into credits truncates at <see cref="CreditScale"/>: the customer never
+    /// receives, nor is charged, a credit fraction finer than the ledger stores.
+    /// </summary>
+    public const MidpointRounding CreditRounding = MidpointRounding.ToZero;
+
+    /// <summary>Currency amounts that change hands round half away from zero at the currency's minor unit.</summary>
+    public const MidpointRounding CurrencyRounding = MidpointRounding.AwayFromZero;
+
+    public static int Scale(decimal value) => (int)((decimal.GetBits(value)[3] >> 16) & 0x7F);
+
+    /// <summary>The same value without trailing zeros, so "10.500" and "10.5" are one amount on the wire.</summary>
+    public static decimal Normalize(decimal value) => value / 1.000000000000000000000000000000000m;
+
+    public static decimal CreditsForAmount(decimal amount, decimal rate) =>
+        Math.Round(amount / rate, CreditScale, CreditRounding);
+
+    /// <summary>The currency value of a credit quantity; kept at credit precision, not rounded to cents.</summary>
+    public static decimal AmountForCredits(decimal credits, decimal rate) =>
+        Math.Round(credits * rate, CreditScale, CurrencyRounding);
+
+    public static decimal RoundToMinorUnit(decimal amount, string currency) =>
+        Math.Round(amount, Currencies.MinorUnits(currency), CurrencyRounding);
+}
+
+/// <summary>Active ISO 4217 codes and their minor units.</summary>
+public static class Currencies
+{
+    // Codes with a minor unit other than 2; every other listed code has 2.
+    static readonly Dictionary<string, int> Exceptions = new(StringComparer.Ordinal)
+    {
+        ["BIF"] = 0, ["CLP"] = 0, ["DJF"] = 0, ["GNF"] = 0, ["ISK"] = 0, ["JPY"] = 0, ["KMF"] = 0, ["KRW"] = 0,
+        ["PYG"] = 0, ["RWF"] = 0, ["UGX"] = 0, ["UYI"] = 0, ["VND"] = 0, ["VUV"] = 0, ["XAF"] = 0, ["XOF"] = 0,
+        ["XPF"] = 0, ["BHD"] = 3, ["IQD"] = 3, ["JOD"] = 3, ["KWD"] = 3, ["LYD"] = 3, ["OMR"] = 3, ["TND"] = 3,
+        ["CLF"] = 4, ["UYW"] = 4,
+    };
+
+    static readonly HashSet<string> Codes = new(
+        ("AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD " +
+         "CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS " +
+         "GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT " +
+         "LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD " +
+         "OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP " +
+         "SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF " +
+         "XPF YER ZAR ZMW ZWG").Split(' '),
+        StringComparer.Ordinal);
+
+    /// <summary>Accepts any letter case; the canonical form is upper case.</summary>
+    public static bool TryNormalize(string? code, out string normalized)
+    {
+        normalized = (code ?? "").Trim().ToUpperInvariant();
+        return Codes.Contains(normalized);
+    }
+
+    public static int MinorUnits(string code) => Exceptions.TryGetValue(code, out var units) ? units : 2;
+}

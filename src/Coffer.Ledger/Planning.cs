@@ -1,0 +1,82 @@
+namespace Coffer.Ledger;
+
+/// <summary>What a debit would do to a wallet, decided from the wallet's state read under its lock.</summary>
+public abstract record DebitPlan
+{
+    private DebitPlan() { }
+
+    /// <summary>The debit fits: it consumes these lots and leaves <see cref="OverdraftCredits"/> unsettled.</summary>
+    public sealed record Allocated(IReadOnlyList<Allocation> Allocations, decimal OverdraftCredits) : DebitPlan;
+
+    /// <summary>The debit is larger than the spendable credits plus the overdraft still allowed.</summary>
+    public sealed record InsufficientBalance(decimal Requested, decimal Available) : DebitPlan;
+}
+
+/// <summary>How a new credit is split between repaying overdraft debts (oldest first) and a spendable lot.</summary>
+public sealed record CreditPlan(IReadOnlyList<Repayment> Repayments, decimal LotAvailable);
+
+public sealed record Repayment(string DebitId, decimal Credits);
+
+public static class Planner
+{
+    /// <summary>
+    /// Credits a debit may take now: spendable lots, less holds, plus the overdraft the wallet's policy
+    /// still allows.
+    /// </summary>
+    public static decimal AvailableToSpend(
+        IEnumerable<Lot> lots, DateTimeOffset now, decimal overdraftLimit, decimal overdraftOutstanding, decimal pendingCharges = 0m)
+    {
+        var spendable = lots.Where(l => l.IsSpendableAt(now)).Sum(l => l.Available);
+        return spendable - pendingCharges + Math.Max(0m, overdraftLimit - overdraftOutstanding);
+    }
+
+    public static DebitPlan PlanDebit(
+        IEnumerable<Lot> lots, decimal credits, DateTimeOffset now, decimal overdraftLimit, decimal overdraftOutstanding)
+    {
+        if (credits <= 0) throw new ArgumentOutOfRangeException(nameof(credits), credits, "a debit moves a positive amount");
+        var ordered = lots.Where(l => l.IsSpendableAt(now)).OrderBy(l => l, SpendOrder.Instance).ToList();
+        var available = AvailableToSpend(ordered, now, overdraftLimit, overdraftOutstanding);
+        if (credits > available) return new DebitPlan.InsufficientBalance(credits, Math.Max(0m, available));
+
+        var allocations = new List<Allocation>();
+        var remaining = credits;
+        foreach (var lot in ordered)
+        {
+            if (remaining == 0) break;
+            var take = Math.Min(lot.Available, remaining);
+            allocations.Add(new Allocation(lot.Id, take));
+            remaining -= take;
+        }
+        return new DebitPlan.Allocated(allocations, remaining);
+    }
+
+    /// <summary>
+    /// A debit that takes every spendable credit (termination). Expired lots are not included: they are
+    /// expired first so that the history says why they left.
+    /// </summary>
+    public static IReadOnlyList<Allocation> PlanDrain(IEnumerable<Lot> lots, DateTimeOffset now) =>
+        lots.Where(l => l.IsSpendableAt(now))
+            .OrderBy(l => l, SpendOrder.Instance)
+            .Select(l => new Allocation(l.Id, l.Available))
+            .ToList();
+
+    /// <summary>New credit repays overdraft first, oldest debt first, so that no debt outlives newer credit.</summary>
+    public static CreditPlan PlanCredit(decimal credits, IEnumerable<Debt> debts)
+    {
+        if (credits <= 0) throw new ArgumentOutOfRangeException(nameof(credits), credits, "a credit moves a positive amount");
+        var repayments = new List<Repayment>();
+        var left = credits;
+        foreach (var debt in debts.Where(d => d.Unsettled > 0).OrderBy(d => d.CreatedAt).ThenBy(d => d.DebitId, StringComparer.Ordinal))
+        {
+            if (left == 0) break;
+            var pay = Math.Min(debt.Unsettled, left);
+            repayments.Add(new Repayment(debt.DebitId, pay));
+            left -= pay;
+        }
+        return new CreditPlan(repayments, left);
+    }
+
+    /// <summary>The lots whose expiry has passed and that still hold credits, in spend order.</summary>
+    public static IReadOnlyList<Lot> ExpiredLots(IEnumerable<Lot> lots, DateTimeOffset now) =>
+        lots.Where(l => l.Available > 0 && l.IsExpiredAt(now)).OrderBy(l => l, SpendOrder.Instance).ToList();
+}

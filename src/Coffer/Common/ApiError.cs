@@ -1,0 +1,54 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Http.Metadata;
+
+namespace Coffer.Common;
+
+/// <summary>Flexprice's error envelope, with Coffer's stable machine-readable <c>code</c> added.</summary>
+public sealed record ErrorBody(string Message, string Code, string? InternalError = null, object? Details = null);
+
+public sealed record ErrorEnvelope(bool Success, ErrorBody Error);
+
+/// <summary>Stable error codes: clients branch on these, so they are never renamed.</summary>
+public static class ErrorCodes
+{
+    public const string ValidationFailed = "validation_failed";
+    public const string NotFound = "not_found";
+    public const string Unauthorized = "unauthorized";
+    public const string InsufficientBalance = "insufficient_balance";
+    public const string WalletNotActive = "wallet_not_active";
+    public const string IdempotencyKeyReused = "idempotency_key_reused";
+    public const string AlreadyExists = "already_exists";
+    public const string Conflict = "conflict";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string Internal = "internal_error";
+    public const string Unavailable = "service_unavailable";
+}
+
+/// <summary>The one error result every endpoint returns; its metadata documents the envelope in OpenAPI.</summary>
+public sealed class ApiError(int status, string code, string message, object? details = null)
+    : IResult, IStatusCodeHttpResult, IValueHttpResult, IEndpointMetadataProvider
+{
+    public int StatusCode { get; } = status;
+    public string Code { get; } = code;
+    public string Message { get; } = message;
+    int? IStatusCodeHttpResult.StatusCode => StatusCode;
+    object? IValueHttpResult.Value => Envelope;
+    public ErrorEnvelope Envelope => new(false, new ErrorBody(Message, Code, null, details));
+
+    public static ApiError Validation(string message, object? details = null) => new(400, ErrorCodes.ValidationFailed, message, details);
+    public static ApiError NotFound(string what) => new(404, ErrorCodes.NotFound, $"{what} not found");
+    public static ApiError Conflict(string code, string message) => new(409, code, message);
+    public static ApiError Unprocessable(string code, string message, object? details = null) => new(422, code, message, details);
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = StatusCode;
+        return httpContext.Response.WriteAsJsonAsync(Envelope, Json.Options);
+    }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+    {
+        foreach (var status in new[] { 400, 404, 409, 422 })
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(ErrorEnvelope), ["application/json"]));
+    }
+}

@@ -1,0 +1,60 @@
+using System.Data.Common;
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace Coffer.Common;
+
+/// <summary>
+/// Turns what escapes a handler into the one error envelope. Errors never lie: bad input is a 400, an
+/// unreachable database is a 503, and only a bug is a 500.
+/// </summary>
+public static class ErrorHandling
+{
+    public static void UseCofferErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler(handler => handler.Run(async context =>
+        {
+            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var result = Classify(error);
+            if (result.StatusCode >= 500)
+                app.Logger.LogError(error, "request {Method} {Path} failed", context.Request.Method, context.Request.Path);
+            await result.ExecuteAsync(context);
+        }));
+
+        // Unknown routes and wrong methods answer in the same envelope as everything else.
+        app.UseStatusCodePages(async status =>
+        {
+            var response = status.HttpContext.Response;
+            if (response.HasStarted || response.ContentLength > 0 || response.ContentType is not null) return;
+            var error = response.StatusCode switch
+            {
+                404 => new ApiError(404, ErrorCodes.NotFound, "no such route"),
+                405 => new ApiError(405, ErrorCodes.ValidationFailed, "method not allowed on this route"),
+                415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
+                _ => new ApiError(response.StatusCode, response.StatusCode >= 500 ? ErrorCodes.Internal : ErrorCodes.ValidationFailed, "request failed"),
+            };
+            await error.ExecuteAsync(status.HttpContext);
+        });
+    }
+
+    public static ApiError Classify(Exception? error) => error switch
+    {
+        BadHttpRequestException { StatusCode: 413 } => new ApiError(413, ErrorCodes.PayloadTooLarge, "request body too large"),
+        BadHttpRequestException { InnerException: JsonException json } => ApiError.Validation(DescribeJson(json)),
+        BadHttpRequestException bad when bad.StatusCode == 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
+        BadHttpRequestException bad => new ApiError(bad.StatusCode, ErrorCodes.ValidationFailed, bad.Message),
+        JsonException json => ApiError.Validation(DescribeJson(json)),
+        TimeoutException or DbException or System.Net.Sockets.SocketException =>
+            new ApiError(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed"),
+        _ => new ApiError(500, ErrorCodes.Internal, "internal error"),
+    };
+
+    static string DescribeJson(JsonException e)
+    {
+        // The serializer's messages name .NET types; the path and our own converter messages are what help.
+        var path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path.TrimStart('$', '.')}";
+        var own = e.Message.StartsWith("expected", StringComparison.Ordinal) || e.Message.StartsWith('\'');
+        var what = own ? e.Message : "malformed JSON or a value of the wrong type";
+        return $"invalid request body{path}: {what}";
+    }
+}

@@ -1,0 +1,60 @@
+using Coffer.Ledger;
+using Coffer.Storage;
+using Coffer.Wallets;
+
+namespace Coffer.Expiry;
+
+/// <summary>
+/// Posts one CREDIT_EXPIRED debit per lot whose expiry has passed. Lots stop being spendable at their expiry
+/// instant regardless; this makes the history and the cached balance say so. Safe on several nodes: the
+/// wallet lock serializes each expiry and a unique index allows one expiry entry per lot.
+/// </summary>
+public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids ids, TimeProvider clock, ILogger<ExpirySweeper> log)
+    : BackgroundService
+{
+    public const int BatchSize = 200;
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
+
+    public async Task<int> SweepOnceAsync(CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow();
+        List<(string Tenant, string Wallet, string Lot)> due;
+        await using (var c = await db.OpenAsync(ct))
+        {
+            due = await c.QueryAsync(null,
+                """
+                SELECT tenant_id, wallet_id, id FROM wallet_transactions
+                WHERE lot_open = 1 AND expiry_date IS NOT NULL AND expiry_date <= @now
+                ORDER BY expiry_date LIMIT @n
+                """,
+                r => (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("id")), ("now", now), ("n", BatchSize));
+            await c.ExecAsync(null, "DELETE FROM idempotency_keys WHERE created_at < @cutoff", ("cutoff", now - Idempotency.Retention));
+        }
+        var expired = 0;
+        foreach (var (tenant, wallet, lot) in due)
+        {
+            var op = new WalletOperation(_ => new WalletCommand.ExpireLot(ids.New("wtx"), lot), new EntryDetails(), null,
+                (w, entries, allocations) => new { });
+            if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
+        }
+        return expired;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // A full batch means more are waiting: go again at once.
+                if (await SweepOnceAsync(stoppingToken) >= BatchSize) continue;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                log.LogWarning(e, "expiry sweep failed; retrying in {Interval}", Interval);
+            }
+            try { await Task.Delay(Interval, clock, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+}

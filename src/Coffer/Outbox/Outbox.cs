@@ -1,0 +1,35 @@
+using System.Data.Common;
+using Coffer.Common;
+using Coffer.Storage;
+
+namespace Coffer.Outbox;
+
+public static class EventTypes
+{
+    public const string WalletCreated = "wallet.created";
+    public const string WalletUpdated = "wallet.updated";
+    public const string WalletToppedUp = "wallet.topped_up";
+    public const string WalletTerminated = "wallet.terminated";
+    public const string TransactionCreated = "wallet.transaction.created";
+    public const string TransactionUpdated = "wallet.transaction.updated";
+}
+
+/// <summary>
+/// Events are rows written in the same database transaction as the change they describe (DESIGN.md 4.6),
+/// with the payload as it was at that moment and a per-wallet sequence number for ordering at the receiver.
+/// </summary>
+public sealed class OutboxWriter(Ids ids, TimeProvider clock)
+{
+    public async Task AddAsync(DbConnection c, DbTransaction tx, string tenantId, string eventType, string? walletId, long sequence, object payload)
+    {
+        var id = ids.New("evt");
+        var envelope = new { id, event_type = eventType, tenant_id = tenantId, wallet_id = walletId, sequence, created_at = clock.GetUtcNow(), data = payload };
+        await c.ExecAsync(tx,
+            """
+            INSERT INTO outbox_events (tenant_id, id, event_type, wallet_id, sequence, payload, created_at)
+            VALUES (@t, @id, @type, @w, @seq, @p, @at)
+            """,
+            ("t", tenantId), ("id", id), ("type", eventType), ("w", walletId), ("seq", sequence),
+            ("p", Json.Serialize(envelope)), ("at", clock.GetUtcNow()));
+    }
+}

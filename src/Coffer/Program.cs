@@ -1,0 +1,142 @@
+using Coffer.ApiKeys;
+using Coffer.Common;
+using Coffer.Customers;
+using Coffer.Expiry;
+using Coffer.Outbox;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Coffer.Verify;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Scalar.AspNetCore;
+
+const string Help = """
+    Coffer: prepaid wallets and credits ledger.
+
+    Usage:
+      coffer [--urls URL]             serve the API (default http://localhost:8080)
+      coffer tenants create <name>    create a tenant and print its first API key
+      coffer verify                   recompute every wallet, check the ledger invariants; exit 1 on any violation
+      coffer --help                   this text
+
+    Settings (environment variables):
+      COFFER_DATABASE   postgres://user:pass@host:port/db or Host=...;Database=... for PostgreSQL;
+                        anything else is a SQLite file path (default: coffer.db in the working directory)
+      COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
+      COFFER_WORKERS    "off" disables the background workers (expiry sweep) on this node
+      ASPNETCORE_URLS   listen addresses, like --urls
+    """;
+
+var positional = Positional(args);
+var command = positional.FirstOrDefault();
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(Help);
+    return 0;
+}
+if (command is not null and not ("tenants" or "verify"))
+{
+    Console.Error.WriteLine($"unknown command '{command}'\n\n{Help}");
+    return 2;
+}
+
+var builder = WebApplication.CreateBuilder(args);
+if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://localhost:8080");
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes);
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfiguration>()["COFFER_DATABASE"]));
+builder.Services.AddSingleton<Ids>();
+builder.Services.AddSingleton<TenantStore>();
+builder.Services.AddSingleton<OutboxWriter>();
+builder.Services.AddSingleton<WalletWriter>();
+builder.Services.AddSingleton<WalletStore>();
+builder.Services.AddSingleton<CustomerStore>();
+builder.Services.AddSingleton<Verifier>();
+builder.Services.AddSingleton<ExpirySweeper>();
+if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
+builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+{
+    doc.Info.Title = "Coffer API";
+    doc.Info.Description = "Prepaid wallets and credits ledger; wire-compatible with Flexprice's public API v1 for shared resources.";
+    return Task.CompletedTask;
+}));
+
+var app = builder.Build();
+var db = app.Services.GetRequiredService<Database>();
+var clock = app.Services.GetRequiredService<TimeProvider>();
+await Migrator.MigrateAsync(db, clock);
+
+if (command == "verify")
+{
+    var report = await app.Services.GetRequiredService<Verifier>().RunAsync();
+    Verifier.Print(report, Console.Out);
+    return report.Ok ? 0 : 1;
+}
+if (command == "tenants")
+{
+    var rest = positional.Skip(1).ToArray();
+    if (rest.Length != 2 || rest[0] != "create" || string.IsNullOrWhiteSpace(rest[1]))
+    {
+        Console.Error.WriteLine("usage: coffer tenants create <name>");
+        return 2;
+    }
+    var tenants = app.Services.GetRequiredService<TenantStore>();
+    var tenant = await tenants.CreateTenantAsync(rest[1], isDefault: false);
+    var key = await tenants.CreateKeyAsync(tenant.Id, "initial");
+    Console.WriteLine($"tenant {tenant.Id} ({tenant.Name})");
+    Console.WriteLine($"api key (shown once): {key.Secret}");
+    return 0;
+}
+
+await app.Services.GetRequiredService<TenantStore>().BootstrapAsync(app.Configuration["COFFER_API_KEY"], Console.Out);
+app.Logger.LogInformation("Coffer storage: {Database}", db.Description);
+
+app.UseCofferErrors();
+app.UseApiKeys();
+
+app.MapGet("/health", async (Database database) =>
+{
+    try
+    {
+        await using var c = await database.OpenAsync();
+        await c.ScalarLongAsync(null, "SELECT 1");
+        return Results.Json(new { status = "ok" }, Json.Options);
+    }
+    catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
+    {
+        return Results.Json(new { status = "unavailable" }, Json.Options, statusCode: 503);
+    }
+}).ExcludeFromDescription();
+app.MapOpenApi("/openapi/{documentName}.json");
+app.MapScalarApiReference("/docs", o => o.WithTitle("Coffer API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+
+var v1 = app.MapGroup("/v1");
+v1.MapCustomers();
+v1.MapWallets();
+v1.MapApiKeys();
+
+await app.RunAsync();
+return 0;
+
+// Options such as --urls take a value; what is left are the command and its arguments.
+static List<string> Positional(string[] args)
+{
+    var words = new List<string>();
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (args[i] is "--help" or "-h") continue;
+        if (args[i].StartsWith('-'))
+        {
+            if (!args[i].Contains('=')) i++;
+            continue;
+        }
+        words.Add(args[i]);
+    }
+    return words;
+}
+
+public partial class Program;

@@ -1,0 +1,170 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Coffer.Storage;
+
+public enum DbKind { Sqlite, Postgres }
+
+/// <summary>
+/// The one connection setting (COFFER_DATABASE) turned into a provider. Everything above this class writes
+/// one SQL dialect with <c>@name</c> parameters; the few differences are named members here.
+/// </summary>
+public sealed class Database : IAsyncDisposable
+{
+    readonly NpgsqlDataSource? _postgres;
+    readonly string? _sqlite;
+
+    // SQLite allows one writer at a time anyway; queueing writers in-process avoids busy-waiting on the file
+    // lock. BEGIN IMMEDIATE still protects the file against other processes.
+    readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+
+    public DbKind Kind { get; }
+    public string Description { get; }
+
+    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite)
+    {
+        Kind = kind;
+        Description = description;
+        _postgres = postgres;
+        _sqlite = sqlite;
+    }
+
+    public static Database Open(string? setting)
+    {
+        var value = string.IsNullOrWhiteSpace(setting) ? "coffer.db" : setting.Trim();
+        if (value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) ||
+            value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+            value = PostgresUrlToKeywords(value);
+        if (value.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+        {
+            var builder = new NpgsqlConnectionStringBuilder(value);
+            var description = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}";
+            return new Database(DbKind.Postgres, description, NpgsqlDataSource.Create(builder.ConnectionString), null);
+        }
+
+        var path = Path.GetFullPath(value);
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        return new Database(DbKind.Sqlite, $"SQLite {path}", null, connectionString);
+    }
+
+    static string PostgresUrlToKeywords(string url)
+    {
+        var uri = new Uri(url);
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = uri.Host,
+            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
+            Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')),
+        };
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            builder.Username = Uri.UnescapeDataString(parts[0]);
+            if (parts.Length > 1) builder.Password = Uri.UnescapeDataString(parts[1]);
+        }
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = pair.Split('=', 2);
+            var key = Uri.UnescapeDataString(kv[0]);
+            if (key.Equals("sslmode", StringComparison.OrdinalIgnoreCase)) key = "SSL Mode";
+            builder[key] = kv.Length > 1 ? Uri.UnescapeDataString(kv[1]) : "";
+        }
+        return builder.ConnectionString;
+    }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
+    {
+        if (_postgres is not null) return await _postgres.OpenConnectionAsync(ct);
+        var connection = new SqliteConnection(_sqlite);
+        await connection.OpenAsync(ct);
+        // FULL: an acknowledged commit survives power loss, not only a process crash.
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+        await pragma.ExecuteNonQueryAsync(ct);
+        return connection;
+    }
+
+    /// <summary>
+    /// A read-write transaction. On SQLite it is taken IMMEDIATE (the write lock up front) so that nothing
+    /// read inside it can change before it commits; on PostgreSQL callers lock the rows they decide on.
+    /// </summary>
+    public async Task<WriteScope> BeginWriteAsync(CancellationToken ct = default)
+    {
+        if (Kind == DbKind.Sqlite)
+        {
+            await _sqliteWriter.WaitAsync(ct);
+            try
+            {
+                var connection = (SqliteConnection)await OpenAsync(ct);
+                var tx = connection.BeginTransaction(IsolationLevel.Serializable, deferred: false);
+                return new WriteScope(connection, tx, _sqliteWriter);
+            }
+            catch
+            {
+                _sqliteWriter.Release();
+                throw;
+            }
+        }
+        var pg = await OpenAsync(ct);
+        var pgTx = await pg.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        return new WriteScope(pg, pgTx, null);
+    }
+
+    /// <summary>Row lock clause for the row a write decides on; SQLite's write transaction already excludes others.</summary>
+    public string ForUpdate => Kind == DbKind.Postgres ? " FOR UPDATE" : "";
+
+    public string CaseInsensitiveLike => Kind == DbKind.Postgres ? "ILIKE" : "LIKE";
+
+    public bool IsUniqueViolation(Exception e) => e switch
+    {
+        PostgresException pg => pg.SqlState == PostgresErrorCodes.UniqueViolation,
+        SqliteException s => s.SqliteErrorCode == 19 && s.Message.Contains("UNIQUE", StringComparison.Ordinal),
+        _ => false,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_postgres is not null) await _postgres.DisposeAsync();
+        _sqliteWriter.Dispose();
+    }
+}
+
+public sealed class WriteScope(DbConnection connection, DbTransaction transaction, SemaphoreSlim? gate) : IAsyncDisposable
+{
+    bool _done;
+    public DbConnection Connection { get; } = connection;
+    public DbTransaction Transaction { get; } = transaction;
+
+    public async Task CommitAsync(CancellationToken ct = default)
+    {
+        await Transaction.CommitAsync(ct);
+        _done = true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_done) await Transaction.RollbackAsync();
+        }
+        catch (Exception) when (!_done)
+        {
+            // A broken connection has rolled back already; the original error is the one that matters.
+        }
+        finally
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+            gate?.Release();
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace Coffer.Storage;
+
+/// <summary>
+/// Applies the embedded <c>Migrations/NNN_*.sql</c> scripts in order, each in its own transaction with its
+/// version row, so that two nodes starting at once (or one starting twice) apply each script exactly once.
+/// </summary>
+public static class Migrator
+{
+    // Any constant works; it only has to be the same on every node.
+    const long AdvisoryLockKey = 0x436F66666572;
+
+    public static async Task MigrateAsync(Database db, TimeProvider clock, CancellationToken ct = default)
+    {
+        var scripts = typeof(Migrator).Assembly.GetManifestResourceNames()
+            .Where(n => n.EndsWith(".sql", StringComparison.Ordinal) && n.Contains(".Migrations.", StringComparison.Ordinal))
+            .Select(n => (Name: n, Version: int.Parse(n.Split(".Migrations.")[1][..3])))
+            .OrderBy(s => s.Version)
+            .ToList();
+
+        await using (var scope = await db.BeginWriteAsync(ct))
+        {
+            await scope.Connection.ExecAsync(scope.Transaction,
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
+            await scope.CommitAsync(ct);
+        }
+
+        foreach (var (name, version) in scripts)
+        {
+            await using var scope = await db.BeginWriteAsync(ct);
+            var c = scope.Connection;
+            if (db.Kind == DbKind.Postgres)
+                await c.ExecAsync(scope.Transaction, "SELECT pg_advisory_xact_lock(@k)", ("k", AdvisoryLockKey));
+            var applied = await c.ScalarLongAsync(scope.Transaction,
+                "SELECT COUNT(*) FROM schema_migrations WHERE version = @v", ("v", version));
+            if (applied > 0) continue;
+
+            await using var stream = typeof(Migrator).Assembly.GetManifestResourceStream(name)!;
+            var text = await new StreamReader(stream).ReadToEndAsync(ct);
+            text = text.Replace("{decimal}", db.Kind == DbKind.Postgres ? "NUMERIC" : "TEXT");
+            await c.ExecAsync(scope.Transaction, text);
+            await c.ExecAsync(scope.Transaction, "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @at)",
+                ("v", version), ("at", clock.GetUtcNow()));
+            await scope.CommitAsync(ct);
+        }
+    }
+}

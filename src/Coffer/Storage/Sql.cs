@@ -1,0 +1,111 @@
+using System.Data.Common;
+using System.Globalization;
+using Coffer.Ledger;
+
+namespace Coffer.Storage;
+
+/// <summary>
+/// Thin, explicit ADO.NET helpers. Decimals travel as TEXT on SQLite (its REAL would lose digits) and as
+/// NUMERIC on PostgreSQL; instants are microseconds since the Unix epoch on both, so ordering and ranges
+/// compare integers.
+/// </summary>
+public static class Sql
+{
+    public static DbCommand Command(this DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] args)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        var sqlite = connection is Microsoft.Data.Sqlite.SqliteConnection;
+        foreach (var (name, value) in args)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = ToDb(value, sqlite);
+            cmd.Parameters.Add(p);
+        }
+        return cmd;
+    }
+
+    static object ToDb(object? value, bool sqlite) => value switch
+    {
+        null => DBNull.Value,
+        decimal d when sqlite => Money.Normalize(d).ToString(CultureInfo.InvariantCulture),
+        decimal d => Money.Normalize(d),
+        DateTimeOffset t => ToMicros(t),
+        bool b => b ? 1 : 0,
+        _ => value,
+    };
+
+    public static long ToMicros(DateTimeOffset t) => (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    public static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * 10);
+
+    public static async Task<int> ExecAsync(this DbConnection c, DbTransaction? tx, string sql, params (string, object?)[] args)
+    {
+        await using var cmd = c.Command(tx, sql, args);
+        return await cmd.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<List<T>> QueryAsync<T>(
+        this DbConnection c, DbTransaction? tx, string sql, Func<DbDataReader, T> map, params (string, object?)[] args)
+    {
+        await using var cmd = c.Command(tx, sql, args);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var rows = new List<T>();
+        while (await reader.ReadAsync()) rows.Add(map(reader));
+        return rows;
+    }
+
+    public static async Task<T?> QuerySingleAsync<T>(
+        this DbConnection c, DbTransaction? tx, string sql, Func<DbDataReader, T> map, params (string, object?)[] args) where T : class
+    {
+        await using var cmd = c.Command(tx, sql, args);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? map(reader) : null;
+    }
+
+    public static async Task<long> ScalarLongAsync(this DbConnection c, DbTransaction? tx, string sql, params (string, object?)[] args)
+    {
+        await using var cmd = c.Command(tx, sql, args);
+        var value = await cmd.ExecuteScalarAsync();
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
+    public static string Str(this DbDataReader r, string column) => r.GetString(r.GetOrdinal(column));
+
+    public static string? NStr(this DbDataReader r, string column)
+    {
+        var i = r.GetOrdinal(column);
+        return r.IsDBNull(i) ? null : r.GetString(i);
+    }
+
+    public static decimal Dec(this DbDataReader r, string column)
+    {
+        var i = r.GetOrdinal(column);
+        var value = r.GetValue(i);
+        return Money.Normalize(value switch
+        {
+            decimal d => d,
+            string s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture),
+            long l => l,
+            _ => Convert.ToDecimal(value, CultureInfo.InvariantCulture),
+        });
+    }
+
+    public static long Long(this DbDataReader r, string column) => Convert.ToInt64(r.GetValue(r.GetOrdinal(column)), CultureInfo.InvariantCulture);
+
+    public static int? NInt(this DbDataReader r, string column)
+    {
+        var i = r.GetOrdinal(column);
+        return r.IsDBNull(i) ? null : Convert.ToInt32(r.GetValue(i), CultureInfo.InvariantCulture);
+    }
+
+    public static DateTimeOffset Time(this DbDataReader r, string column) => FromMicros(r.Long(column));
+
+    public static DateTimeOffset? NTime(this DbDataReader r, string column)
+    {
+        var i = r.GetOrdinal(column);
+        return r.IsDBNull(i) ? null : FromMicros(Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture));
+    }
+}

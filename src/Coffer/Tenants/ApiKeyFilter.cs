@@ -1,0 +1,35 @@
+using Coffer.Common;
+
+namespace Coffer.Tenants;
+
+/// <summary>
+/// Every /v1 call names its tenant through the <c>x-api-key</c> header; nothing under /v1 runs without one.
+/// A middleware rather than an endpoint filter: parameter binding (which reads the tenant) runs before filters.
+/// </summary>
+public static class ApiKeyAuth
+{
+    public const string Header = "x-api-key";
+
+    public static void UseApiKeys(this WebApplication app) =>
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1"), branch => branch.Use(async (http, next) =>
+        {
+            var key = http.Request.Headers[Header].ToString();
+            if (string.IsNullOrEmpty(key) && http.Request.Headers.Authorization.ToString() is { } auth &&
+                auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                key = auth["Bearer ".Length..].Trim();
+            if (string.IsNullOrEmpty(key) || key.Length > 200)
+            {
+                await new ApiError(401, ErrorCodes.Unauthorized, $"missing or malformed {Header} header").ExecuteAsync(http);
+                return;
+            }
+            var tenants = http.RequestServices.GetRequiredService<TenantStore>();
+            var tenant = await tenants.ResolveAsync(key, http.RequestAborted);
+            if (tenant is null)
+            {
+                await new ApiError(401, ErrorCodes.Unauthorized, "invalid API key").ExecuteAsync(http);
+                return;
+            }
+            http.Items[Tenant.ItemKey] = tenant;
+            await next(http);
+        }));
+}

@@ -1,0 +1,143 @@
+using System.Text.Json.Serialization;
+using Coffer.Common;
+using Coffer.Ledger;
+
+namespace Coffer.Wallets;
+
+public sealed record AutoTopupSettings(
+    bool? Enabled,
+    [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold,
+    [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Amount,
+    bool? Invoicing);
+
+public sealed record AlertThreshold([property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold, string? Condition);
+
+public sealed record AlertSettings(bool? AlertEnabled, AlertThreshold? Critical, AlertThreshold? Warning, AlertThreshold? Info);
+
+public sealed record WalletConfig(List<string>? AllowedPriceTypes);
+
+public sealed record CreditBreakdown(decimal Free, decimal Purchased);
+
+/// <summary>Flexprice's DtoWalletResponse (every key always present), plus Coffer's <c>overdraft_limit</c>.</summary>
+public class WalletDto
+{
+    public required string Id { get; init; }
+    public required string CustomerId { get; init; }
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+    public required string Currency { get; init; }
+    public decimal Balance { get; init; }
+    public decimal CreditBalance { get; init; }
+    public decimal ConversionRate { get; init; }
+    public decimal TopupConversionRate { get; init; }
+    public required string WalletStatus { get; init; }
+    public required string WalletType { get; init; }
+    public string Status { get; init; } = "published";
+    public required Dictionary<string, string> Metadata { get; init; }
+    public WalletConfig? Config { get; init; }
+    public AutoTopupSettings? AutoTopup { get; init; }
+    public AlertSettings? AlertSettings { get; init; }
+    public string AlertState { get; init; } = "ok";
+    public CreditBreakdown? CreditsAvailableBreakdown { get; init; }
+    public required string TenantId { get; init; }
+    public string? EnvironmentId { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public string? CreatedBy { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public string? UpdatedBy { get; init; }
+    public decimal OverdraftLimit { get; init; }
+}
+
+/// <summary>
+/// The real-time balance: the wallet flattened with Flexprice's five real-time keys and Coffer's
+/// <c>pending_charges</c> and <c>available_balance</c> (currency) / <c>available_credit_balance</c> (credits).
+/// </summary>
+public sealed class WalletBalanceDto : WalletDto
+{
+    public decimal RealTimeBalance { get; init; }
+    public decimal RealTimeCreditBalance { get; init; }
+    public DateTimeOffset BalanceUpdatedAt { get; init; }
+    public decimal CurrentPeriodUsage { get; init; }
+    public decimal UnpaidInvoicesAmount { get; init; }
+    public decimal PendingCharges { get; init; }
+    public decimal AvailableBalance { get; init; }
+    public decimal AvailableCreditBalance { get; init; }
+    public decimal ExpiredUnsweptCredits { get; init; }
+    public decimal OverdraftCredits { get; init; }
+}
+
+public sealed record AllocationDto(string LotId, decimal Credits);
+
+/// <summary>Flexprice's DtoWalletTransactionResponse plus Coffer's <c>allocations</c> and <c>credits_unsettled</c>.</summary>
+public sealed record TransactionDto(
+    string Id,
+    string WalletId,
+    string CustomerId,
+    string Type,
+    decimal Amount,
+    decimal CreditAmount,
+    decimal CreditBalanceBefore,
+    decimal CreditBalanceAfter,
+    decimal CreditsAvailable,
+    string? Currency,
+    decimal? ConversionRate,
+    decimal? TopupConversionRate,
+    string TransactionStatus,
+    string TransactionReason,
+    string? ReferenceType,
+    string? ReferenceId,
+    string? IdempotencyKey,
+    DateTimeOffset? ExpiryDate,
+    int? Priority,
+    string? Description,
+    Dictionary<string, string> Metadata,
+    string Status,
+    object? Customer,
+    object? Wallet,
+    object? CreatedByUser,
+    string TenantId,
+    string? EnvironmentId,
+    DateTimeOffset CreatedAt,
+    string? CreatedBy,
+    DateTimeOffset UpdatedAt,
+    string? UpdatedBy,
+    decimal CreditsUnsettled,
+    IReadOnlyList<AllocationDto>? Allocations);
+
+/// <summary>Flexprice's DtoTopUpWalletResponse; Coffer's debit answers in the same shape.</summary>
+public sealed record WalletChangeResponse(string? InvoiceId, WalletDto Wallet, TransactionDto? WalletTransaction);
+
+public static class WalletDtos
+{
+    public static WalletDto Wallet(WalletRow w, CreditBreakdown? breakdown = null) => new()
+    {
+        Id = w.Id,
+        CustomerId = w.CustomerId,
+        Name = w.Name,
+        Description = w.Description,
+        Currency = w.Currency,
+        Balance = Money.AmountForCredits(w.CreditBalance, w.ConversionRate),
+        CreditBalance = w.CreditBalance,
+        ConversionRate = w.ConversionRate,
+        TopupConversionRate = w.TopupConversionRate,
+        WalletStatus = w.Status,
+        WalletType = w.WalletType,
+        Metadata = Json.Deserialize<Dictionary<string, string>>(w.Metadata) ?? [],
+        Config = w.Config is null ? null : Json.Deserialize<WalletConfig>(w.Config),
+        AutoTopup = w.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(w.AutoTopup),
+        AlertSettings = w.AlertSettings is null ? null : Json.Deserialize<AlertSettings>(w.AlertSettings),
+        CreditsAvailableBreakdown = breakdown,
+        TenantId = w.TenantId,
+        CreatedAt = w.CreatedAt,
+        UpdatedAt = w.UpdatedAt,
+        OverdraftLimit = w.OverdraftLimit,
+    };
+
+    public static TransactionDto Transaction(TransactionRow t, IEnumerable<AllocationRow>? allocations, WalletRow? wallet = null) => new(
+        t.Id, t.WalletId, t.CustomerId, t.Type, t.Amount, t.CreditAmount, t.CreditBalanceBefore, t.CreditBalanceAfter,
+        t.CreditsAvailable, wallet?.Currency, wallet?.ConversionRate, wallet?.TopupConversionRate, t.Status, t.Reason,
+        t.ReferenceType, t.ReferenceId, t.IdempotencyKey, t.ExpiryDate, t.Priority, t.Description,
+        Json.Deserialize<Dictionary<string, string>>(t.Metadata) ?? [], "published", null, null, null, t.TenantId, null,
+        t.CreatedAt, null, t.UpdatedAt, null, t.CreditsUnsettled,
+        t.Type == TransactionTypes.Debit ? (allocations ?? []).Where(a => a.DebitId == t.Id).Select(a => new AllocationDto(a.LotId, a.Credits)).ToList() : null);
+}

@@ -1,0 +1,91 @@
+namespace Coffer.Wallets;
+
+public sealed record CreateWalletRequest
+{
+    public string? CustomerId { get; init; }
+    public string? ExternalCustomerId { get; init; }
+    public string? Name { get; init; }
+    public string? Currency { get; init; }
+    public string? Description { get; init; }
+    public decimal? ConversionRate { get; init; }
+    public decimal? TopupConversionRate { get; init; }
+    public decimal? InitialCreditsToLoad { get; init; }
+    public string? InitialCreditsExpiryDateUtc { get; init; }
+    public int? InitialCreditsToLoadExpiryDate { get; init; }
+    public string? WalletType { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+    public AutoTopupSettings? AutoTopup { get; init; }
+    public AlertSettings? AlertSettings { get; init; }
+    public WalletConfig? Config { get; init; }
+    public decimal? OverdraftLimit { get; init; }
+}
+
+public sealed record UpdateWalletRequest
+{
+    public string? Name { get; init; }
+    public string? Description { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+    public AutoTopupSettings? AutoTopup { get; init; }
+    public AlertSettings? AlertSettings { get; init; }
+    public WalletConfig? Config { get; init; }
+    public decimal? OverdraftLimit { get; init; }
+}
+
+public sealed record TopUpRequest
+{
+    public decimal? CreditsToAdd { get; init; }
+    public decimal? Amount { get; init; }
+    public string? TransactionReason { get; init; }
+    public string? ExpiryDateUtc { get; init; }
+    public int? Priority { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public string? Description { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+}
+
+public sealed record DebitRequest
+{
+    public decimal? Credits { get; init; }
+    public decimal? Amount { get; init; }
+    public string? TransactionReason { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public string? Description { get; init; }
+    public string? ReferenceType { get; init; }
+    public string? ReferenceId { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+}
+
+public sealed record WalletFilter
+{
+    public int? Limit { get; init; }
+    public int? Offset { get; init; }
+    public string? Order { get; init; }
+    public string? Sort { get; init; }
+    public string? Status { get; init; }
+    public string? CustomerId { get; init; }
+    public List<string>? WalletIds { get; init; }
+    public string? Expand { get; init; }
+}
+
+public sealed record TransactionFilter
+{
+    public int? Limit { get; init; }
+    public int? Offset { get; init; }
+    public string? Order { get; init; }
+    public List<Customers.SortCondition>? Sort { get; init; }
+    public List<Customers.FilterCondition>? Filters { get; init; }
+    public string? WalletId { get; init; }
+    public string? Id { get; init; }
+    public string? Type { get; init; }
+    public string? TransactionStatus { get; init; }
+    public string? TransactionReason { get; init; }
+    public string? ReferenceType { get; init; }
+    public string? ReferenceId { get; init; }
+    public int? Priority { get; init; }
+    public decimal? CreditsAvailableGt { get; init; }
+    public string? StartTime { get; init; }
+    public string? EndTime { get; init; }
+    public string? ExpiryDateBefore { get; init; }
+    public string? ExpiryDateAfter { get; init; }
+    public string? Expand { get; init; }
+}

@@ -1,0 +1,131 @@
+using Coffer.Common;
+using Coffer.Customers;
+using Coffer.Ledger;
+using Coffer.Storage;
+
+namespace Coffer.Wallets;
+
+public sealed record WalletQuery(string? CustomerId, string? Status, IReadOnlyList<string>? WalletIds, bool Ascending, string SortColumn);
+
+public sealed record TransactionQuery(
+    string? WalletId, string? Id, string? Type, string? Status, string? Reason, string? ReferenceType, string? ReferenceId,
+    int? Priority, decimal? CreditsAvailableGreaterThan, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo,
+    DateTimeOffset? ExpiryAfter, DateTimeOffset? ExpiryBefore, bool Ascending);
+
+/// <summary>What the wallet's lots say right now: spendable credits by kind, and credits that have expired but not yet been swept.</summary>
+public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept);
+
+/// <summary>Reads of wallets and their ledger. Writes go through <see cref="WalletWriter"/> only.</summary>
+public sealed class WalletStore(Database db, TimeProvider clock)
+{
+    public async Task<WalletRow?> GetAsync(string tenantId, string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @id",
+            WalletRow.Read, ("t", tenantId), ("id", id));
+    }
+
+    public async Task<List<WalletRow>> ByCustomerAsync(string tenantId, string customerId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QueryAsync(null,
+            $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND customer_id = @c ORDER BY created_at, id",
+            WalletRow.Read, ("t", tenantId), ("c", customerId));
+    }
+
+    public async Task<(List<WalletRow> Items, long Total)> ListAsync(string tenantId, WalletQuery q, int limit, int offset)
+    {
+        var where = new List<string> { "tenant_id = @t" };
+        var args = new List<(string, object?)> { ("t", tenantId) };
+        if (q.CustomerId is not null) { where.Add("customer_id = @c"); args.Add(("c", q.CustomerId)); }
+        if (q.Status is not null) { where.Add("wallet_status = @s"); args.Add(("s", q.Status)); }
+        CustomerStore.AddIn(where, args, "id", "wid", q.WalletIds);
+        var filter = string.Join(" AND ", where);
+        await using var c = await db.OpenAsync();
+        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM wallets WHERE {filter}", args.ToArray());
+        var dir = q.Ascending ? "ASC" : "DESC";
+        var items = await c.QueryAsync(null,
+            $"SELECT {WalletRow.Columns} FROM wallets WHERE {filter} ORDER BY {q.SortColumn} {dir}, id {dir} LIMIT @limit OFFSET @offset",
+            WalletRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
+        return (items, total);
+    }
+
+    public async Task<LotSummary> LotsAsync(string tenantId, string walletId)
+    {
+        var now = clock.GetUtcNow();
+        await using var c = await db.OpenAsync();
+        var lots = await c.QueryAsync(null,
+            "SELECT credits_available, expiry_date, transaction_reason FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1",
+            r => (Available: r.Dec("credits_available"), Expiry: r.NTime("expiry_date"), Purchased: Reasons.IsPurchased(r.Str("transaction_reason"))),
+            ("t", tenantId), ("w", walletId));
+        var live = lots.Where(l => l.Expiry is null || l.Expiry > now).ToList();
+        return new LotSummary(
+            live.Where(l => !l.Purchased).Sum(l => l.Available),
+            live.Where(l => l.Purchased).Sum(l => l.Available),
+            lots.Where(l => l.Expiry <= now).Sum(l => l.Available));
+    }
+
+    public async Task<(List<TransactionDto> Items, long Total)> TransactionsAsync(
+        string tenantId, TransactionQuery q, int limit, int offset, IReadOnlyDictionary<string, WalletRow>? wallets = null)
+    {
+        var where = new List<string> { "tenant_id = @t" };
+        var args = new List<(string, object?)> { ("t", tenantId) };
+        void Eq(string column, string name, object? value)
+        {
+            if (value is null) return;
+            where.Add($"{column} = @{name}");
+            args.Add((name, value));
+        }
+        Eq("wallet_id", "w", q.WalletId);
+        Eq("id", "id", q.Id);
+        Eq("type", "type", q.Type);
+        Eq("transaction_status", "status", q.Status);
+        Eq("transaction_reason", "reason", q.Reason);
+        Eq("reference_type", "rtype", q.ReferenceType);
+        Eq("reference_id", "rid", q.ReferenceId);
+        Eq("priority", "prio", q.Priority);
+        if (q.CreatedFrom is not null) { where.Add("created_at >= @from"); args.Add(("from", q.CreatedFrom)); }
+        if (q.CreatedTo is not null) { where.Add("created_at < @to"); args.Add(("to", q.CreatedTo)); }
+        if (q.ExpiryAfter is not null) { where.Add("expiry_date > @eafter"); args.Add(("eafter", q.ExpiryAfter)); }
+        if (q.ExpiryBefore is not null) { where.Add("expiry_date < @ebefore"); args.Add(("ebefore", q.ExpiryBefore)); }
+        // Decimals are TEXT on SQLite, so a numeric comparison there would compare strings; the open flag
+        // answers "has credits left", and a threshold above zero is applied after reading.
+        if (q.CreditsAvailableGreaterThan is not null) where.Add("lot_open = 1");
+        var filter = string.Join(" AND ", where);
+        var dir = q.Ascending ? "ASC" : "DESC";
+
+        await using var c = await db.OpenAsync();
+        List<TransactionRow> rows;
+        long total;
+        if (q.CreditsAvailableGreaterThan is > 0 and var threshold)
+        {
+            var all = (await c.QueryAsync(null,
+                $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE {filter} ORDER BY created_at {dir}, id {dir}",
+                TransactionRow.Read, args.ToArray())).Where(r => r.CreditsAvailable > threshold).ToList();
+            total = all.Count;
+            rows = all.Skip(offset).Take(limit).ToList();
+        }
+        else
+        {
+            total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM wallet_transactions WHERE {filter}", args.ToArray());
+            rows = await c.QueryAsync(null,
+                $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE {filter} ORDER BY created_at {dir}, id {dir} LIMIT @limit OFFSET @offset",
+                TransactionRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
+        }
+
+        var debitIds = rows.Where(r => r.Type == TransactionTypes.Debit).Select(r => r.Id).ToList();
+        var allocations = new List<AllocationRow>();
+        if (debitIds.Count > 0)
+        {
+            var inWhere = new List<string>();
+            var inArgs = new List<(string, object?)> { ("t", tenantId) };
+            CustomerStore.AddIn(inWhere, inArgs, "debit_id", "d", debitIds);
+            allocations = await c.QueryAsync(null,
+                $"SELECT debit_id, lot_id, credits FROM allocations WHERE tenant_id = @t AND {inWhere[0]} ORDER BY created_at, lot_id",
+                r => new AllocationRow(r.Str("debit_id"), r.Str("lot_id"), r.Dec("credits")), inArgs.ToArray());
+        }
+        var byDebit = allocations.ToLookup(a => a.DebitId);
+        var items = rows.Select(r => WalletDtos.Transaction(r, byDebit[r.Id], wallets?.GetValueOrDefault(r.WalletId))).ToList();
+        return (items, total);
+    }
+}
