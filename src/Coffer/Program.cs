@@ -54,6 +54,7 @@ builder.Services.AddSingleton<WalletStore>();
 builder.Services.AddSingleton<CustomerStore>();
 builder.Services.AddSingleton<Verifier>();
 builder.Services.AddSingleton<ExpirySweeper>();
+builder.Services.AddHostedService<StartupTasks>();
 if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
     builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
@@ -66,10 +67,9 @@ builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
 }));
 
 var app = builder.Build();
-var db = app.Services.GetRequiredService<Database>();
-var clock = app.Services.GetRequiredService<TimeProvider>();
-await Migrator.MigrateAsync(db, clock);
 
+if (command is not null)
+    await Migrator.MigrateAsync(app.Services.GetRequiredService<Database>(), app.Services.GetRequiredService<TimeProvider>());
 if (command == "verify")
 {
     var report = await app.Services.GetRequiredService<Verifier>().RunAsync();
@@ -91,9 +91,6 @@ if (command == "tenants")
     Console.WriteLine($"api key (shown once): {key.Secret}");
     return 0;
 }
-
-await app.Services.GetRequiredService<TenantStore>().BootstrapAsync(app.Configuration["COFFER_API_KEY"], Console.Out);
-app.Logger.LogInformation("Coffer storage: {Database}", db.Description);
 
 app.UseCofferErrors();
 app.UseApiKeys();

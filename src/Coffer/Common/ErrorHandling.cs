@@ -21,6 +21,17 @@ public static class ErrorHandling
             await result.ExecuteAsync(context);
         }));
 
+        // Kestrel enforces the body limit too; this answers early, in the envelope, on any server.
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.ContentLength > Limits.MaxRequestBodyBytes)
+            {
+                await new ApiError(413, ErrorCodes.PayloadTooLarge, $"request body larger than {Limits.MaxRequestBodyBytes} bytes").ExecuteAsync(context);
+                return;
+            }
+            await next(context);
+        });
+
         // Unknown routes and wrong methods answer in the same envelope as everything else.
         app.UseStatusCodePages(async status =>
         {

@@ -391,7 +391,8 @@ public sealed record TransactionQueryParameters(
     [property: FromQuery(Name = "end_time")] string? EndTime,
     [property: FromQuery(Name = "expiry_date_before")] string? ExpiryDateBefore,
     [property: FromQuery(Name = "expiry_date_after")] string? ExpiryDateAfter,
-    string? Id)
+    // Named explicitly: unnamed, it would bind the route's wallet {id} instead of the query's transaction id.
+    [property: FromQuery(Name = "id")] string? Id)
 {
     public TransactionFilter ToFilter() => new()
     {

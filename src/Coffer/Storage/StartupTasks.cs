@@ -1,0 +1,20 @@
+using Coffer.Tenants;
+
+namespace Coffer.Storage;
+
+/// <summary>
+/// Runs before the server accepts requests: migrations, then the default tenant and its key. A hosted service
+/// rather than code in Program so that test hosts run it too.
+/// </summary>
+public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, IConfiguration config, ILogger<StartupTasks> log)
+    : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await Migrator.MigrateAsync(db, clock, cancellationToken);
+        await tenants.BootstrapAsync(config["COFFER_API_KEY"], Console.Out, cancellationToken);
+        log.LogInformation("Coffer storage: {Database}", db.Description);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test: the .NET suites on SQLite and on a throwaway PostgreSQL, then the @flexprice/sdk
+# compatibility test against a running Coffer. Installs what a fresh Debian machine lacks.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+log() { printf '\n== %s\n' "$*"; }
+
+apt_install() {
+  log "installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || apt_install postgresql
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+
+# A throwaway PostgreSQL on a private port and data folder, stopped and removed on exit.
+PG_BIN=$(pg_bin)
+PG_PORT=${COFFER_TEST_PG_PORT:-55432}
+WORK=$(mktemp -d /tmp/coffer-test.XXXXXX)
+chmod 755 "$WORK"
+PGDATA="$WORK/pgdata"
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+if [ "$(id -u)" -eq 0 ]; then
+  id postgres >/dev/null 2>&1 || useradd --system --home-dir "$WORK" postgres
+  install -d -o postgres "$PGDATA"
+else
+  mkdir -p "$PGDATA"
+fi
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -o \
+  "-p $PG_PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
+export COFFER_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
+
+log "dotnet test (ledger properties; HTTP on SQLite and PostgreSQL)"
+dotnet build Coffer.slnx -c Release -v quiet -nologo
+dotnet test Coffer.slnx -c Release --no-build -v quiet --nologo 2>&1 | tee "$WORK/dotnet-test.log"
+grep -q "Failed!" "$WORK/dotnet-test.log" && exit 1
+
+log "@flexprice/sdk compatibility test (SQLite, then PostgreSQL)"
+(cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error)
+run_compat() {
+  local database=$1 port=$2 key="sk_compat_$RANDOM$RANDOM"
+  COFFER_DATABASE="$database" COFFER_API_KEY="$key" COFFER_WORKERS=off \
+    dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:$port" >"$WORK/coffer-$port.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+  (cd tests/sdk-compat && COFFER_URL="http://127.0.0.1:$port" COFFER_API_KEY="$key" node --test)
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+run_compat "$WORK/compat.db" 5181
+as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE compat" >/dev/null
+run_compat "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=compat" 5182
+
+log "all tests passed"

@@ -1,0 +1,131 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Coffer.Storage;
+using Coffer.Verify;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace Coffer.Tests;
+
+public enum Store { Sqlite, Postgres }
+
+/// <summary>
+/// A Coffer host on a database of its own: a fresh SQLite file, or a fresh schema of the throwaway
+/// PostgreSQL that ./test.sh starts (COFFER_TEST_POSTGRES). The clock is fake and starts at a fixed instant.
+/// </summary>
+public sealed class CofferApp : WebApplicationFactory<Program>
+{
+    public static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public FakeTimeProvider Clock { get; } = new(Start);
+    public string ApiKey { get; } = "sk_test_" + Guid.NewGuid().ToString("N");
+    public Store Store { get; }
+    public string DatabaseSetting { get; }
+    readonly string? _sqlitePath;
+    readonly string? _schema;
+
+    public CofferApp(Store store)
+    {
+        Store = store;
+        if (store == Store.Sqlite)
+        {
+            _sqlitePath = Path.Combine(Path.GetTempPath(), $"coffer-test-{Guid.NewGuid():N}.db");
+            DatabaseSetting = _sqlitePath;
+        }
+        else
+        {
+            var baseSetting = Environment.GetEnvironmentVariable("COFFER_TEST_POSTGRES")
+                ?? throw new InvalidOperationException(
+                    "COFFER_TEST_POSTGRES is not set: run ./test.sh, which starts a throwaway PostgreSQL and sets it");
+            _schema = "t_" + Guid.NewGuid().ToString("N");
+            using (var c = new NpgsqlConnection(baseSetting))
+            {
+                c.Open();
+                using var cmd = new NpgsqlCommand($"CREATE SCHEMA {_schema}", c);
+                cmd.ExecuteNonQuery();
+            }
+            DatabaseSetting = new NpgsqlConnectionStringBuilder(baseSetting) { SearchPath = _schema, MaxPoolSize = 30 }.ConnectionString;
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("COFFER_DATABASE", DatabaseSetting);
+        builder.UseSetting("COFFER_API_KEY", ApiKey);
+        builder.UseSetting("COFFER_WORKERS", "off");
+        builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
+    }
+
+    public HttpClient Api(string? key = null)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("x-api-key", key ?? ApiKey);
+        return client;
+    }
+
+    public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    public async Task<VerifyReport> VerifyAsync() => await Service<Verifier>().RunAsync();
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_sqlitePath is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+                File.Delete(_sqlitePath + suffix);
+        }
+        if (_schema is not null)
+        {
+            await using var c = new NpgsqlConnection(Environment.GetEnvironmentVariable("COFFER_TEST_POSTGRES"));
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"DROP SCHEMA {_schema} CASCADE", c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+    }
+}
+
+/// <summary>Small helpers for driving the API and reading JSON as it is on the wire.</summary>
+public static class Http
+{
+    public static async Task<(int Status, JsonNode? Body)> Send(this HttpClient http, HttpMethod method, string path, object? body = null, string? rawBody = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (rawBody is not null) request.Content = new StringContent(rawBody, Encoding.UTF8, "application/json");
+        else if (body is not null) request.Content = JsonContent.Create(body);
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    public static Task<(int Status, JsonNode? Body)> Post(this HttpClient http, string path, object? body = null) => http.Send(HttpMethod.Post, path, body);
+    public static Task<(int Status, JsonNode? Body)> Put(this HttpClient http, string path, object? body = null) => http.Send(HttpMethod.Put, path, body);
+    public static Task<(int Status, JsonNode? Body)> Get(this HttpClient http, string path) => http.Send(HttpMethod.Get, path);
+    public static Task<(int Status, JsonNode? Body)> Delete(this HttpClient http, string path) => http.Send(HttpMethod.Delete, path);
+
+    public static JsonNode Ok(this (int Status, JsonNode? Body) r, int expected = 200)
+    {
+        Assert.True(r.Status == expected, $"expected {expected}, got {r.Status}: {r.Body?.ToJsonString()}");
+        return r.Body!;
+    }
+
+    /// <summary>Asserts the error envelope and returns its stable code.</summary>
+    public static string Error(this (int Status, JsonNode? Body) r, int expected)
+    {
+        Assert.True(r.Status == expected, $"expected {expected}, got {r.Status}: {r.Body?.ToJsonString()}");
+        Assert.NotNull(r.Body);
+        Assert.False(r.Body!["success"]!.GetValue<bool>());
+        Assert.False(string.IsNullOrEmpty(r.Body["error"]!["message"]!.GetValue<string>()));
+        Assert.True(r.Body["error"]!.AsObject().ContainsKey("internal_error"));
+        return r.Body["error"]!["code"]!.GetValue<string>();
+    }
+
+    public static string S(this JsonNode? node, string name) => node![name]!.GetValue<string>();
+    public static decimal D(this JsonNode? node, string name) => decimal.Parse(node![name]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+
+namespace Coffer.Tests;
+
+public sealed class InputAndIsolationTestsOnSqlite() : InputAndIsolationTests(Store.Sqlite);
+public sealed class InputAndIsolationTestsOnPostgres() : InputAndIsolationTests(Store.Postgres);
+
+public abstract class InputAndIsolationTests(Store store) : ApiTest(store)
+{
+    public static TheoryData<string, string> BadTopUps => new()
+    {
+        { "malformed JSON", """{"credits_to_add": "1", """ },
+        { "wrong type", """{"credits_to_add": {"x": 1}, "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "not a number", """{"credits_to_add": "ten", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "negative", """{"credits_to_add": "-1", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "zero", """{"credits_to_add": "0", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "too precise", """{"credits_to_add": "1.0000000000001", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "absurd size", """{"credits_to_add": "1000000000000001", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "beyond decimal", """{"credits_to_add": "1e40", "transaction_reason": "FREE_CREDIT_GRANT"}""" },
+        { "unknown reason", """{"credits_to_add": "1", "transaction_reason": "FREE_MONEY"}""" },
+        { "no reason", """{"credits_to_add": "1"}""" },
+        { "past expiry", """{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "expiry_date_utc": "2020-01-01T00:00:00Z"}""" },
+        { "bad expiry", """{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "expiry_date_utc": "soon"}""" },
+        { "negative priority", """{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "priority": -1}""" },
+        { "priority as text", """{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "priority": "high"}""" },
+        { "array body", """[1, 2]""" },
+        { "empty body", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTopUps))]
+    public async Task BadTopUpsGetAClearErrorAndChangeNothing(string why, string body)
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "1" })).S("id");
+
+        var r = await Api.Send(HttpMethod.Post, $"/v1/wallets/{id}/top-up", rawBody: body);
+
+        Assert.True(r.Error(400) == "validation_failed", why);
+        Assert.Equal("1", (await Wallet(id)).S("credit_balance"));
+        Assert.Single(await Transactions(id));
+    }
+
+    [Theory]
+    [InlineData("""{"currency": "XXX"}""")]
+    [InlineData("""{"currency": "dollars"}""")]
+    [InlineData("""{"currency": "usd", "conversion_rate": "0"}""")]
+    [InlineData("""{"currency": "usd", "conversion_rate": "-2"}""")]
+    [InlineData("""{"currency": "usd", "initial_credits_to_load": "-5"}""")]
+    [InlineData("""{"currency": "usd", "wallet_type": "MAGIC"}""")]
+    public async Task BadWalletsAreRefusedAndNothingIsCreated(string body)
+    {
+        var customer = await CreateCustomer();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject();
+        json["customer_id"] = customer.S("id");
+
+        Assert.Equal("validation_failed", (await Api.Send(HttpMethod.Post, "/v1/wallets", rawBody: json.ToJsonString())).Error(400));
+        Assert.Empty((await Api.Get($"/v1/customers/{customer.S("id")}/wallets")).Ok().AsArray());
+    }
+
+    [Fact]
+    public async Task AnOversizedBodyIsRefused()
+    {
+        var id = (await CreateWallet()).S("id");
+        var huge = $$"""{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "description": "{{new string('x', 400_000)}}"}""";
+        using var client = App.Server.CreateClient();
+        client.DefaultRequestHeaders.Add("x-api-key", App.ApiKey);
+        var response = await client.PostAsync($"/v1/wallets/{id}/top-up", new StringContent(huge, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("0", (await Wallet(id)).S("credit_balance"));
+    }
+
+    [Fact]
+    public async Task RequestsWithoutAValidKeyAreUnauthorized()
+    {
+        using var anonymous = App.CreateClient();
+        Assert.Equal("unauthorized", (await anonymous.Get("/v1/wallets")).Error(401));
+        using var wrong = App.Api("sk_wrong");
+        Assert.Equal("unauthorized", (await wrong.Get("/v1/wallets")).Error(401));
+    }
+
+    [Fact]
+    public async Task AnotherTenantsResourcesAreNotFoundAndUntouched()
+    {
+        var wallet = await CreateWallet(new { initial_credits_to_load = "10" });
+        var id = wallet.S("id");
+        var tenants = App.Service<Tenants.TenantStore>();
+        var other = await tenants.CreateTenantAsync("other", isDefault: false);
+        var key = await tenants.CreateKeyAsync(other.Id, "k");
+        using var intruder = App.Api(key.Secret);
+
+        Assert.Equal("not_found", (await intruder.Get($"/v1/wallets/{id}")).Error(404));
+        Assert.Equal("not_found", (await intruder.Get($"/v1/wallets/{id}/balance/real-time")).Error(404));
+        Assert.Equal("not_found", (await intruder.Get($"/v1/wallets/{id}/transactions")).Error(404));
+        Assert.Equal("not_found", (await intruder.Post($"/v1/wallets/{id}/debit", new { credits = "1", idempotency_key = "x" })).Error(404));
+        Assert.Equal("not_found", (await intruder.Post($"/v1/wallets/{id}/top-up", new { credits_to_add = "1", transaction_reason = "FREE_CREDIT_GRANT" })).Error(404));
+        Assert.Equal("not_found", (await intruder.Post($"/v1/wallets/{id}/terminate")).Error(404));
+        Assert.Equal("not_found", (await intruder.Get($"/v1/customers/{wallet.S("customer_id")}")).Error(404));
+        Assert.Equal("not_found", (await intruder.Post("/v1/wallets", new { customer_id = wallet.S("customer_id"), currency = "eur" })).Error(404));
+        Assert.Equal(0, (await intruder.Post("/v1/wallets/transactions/search", new { })).Ok()["pagination"]!["total"]!.GetValue<int>());
+        Assert.Equal("10", (await Wallet(id)).S("credit_balance"));
+    }
+
+    [Fact]
+    public async Task UnknownRoutesAnswerInTheErrorEnvelope()
+    {
+        Assert.Equal("not_found", (await Api.Get("/v1/nothing-here")).Error(404));
+        Assert.Equal("not_found", (await Api.Get("/v1/wallets/wallet_missing")).Error(404));
+    }
+}
