@@ -24,6 +24,7 @@ const string Help = """
                         anything else is a SQLite file path (default: coffer.db in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
       COFFER_WORKERS    "off" disables the background workers (expiry sweep) on this node
+      COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
       ASPNETCORE_URLS   listen addresses, like --urls
     """;
 
@@ -49,6 +50,7 @@ builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfigu
 builder.Services.AddSingleton<Ids>();
 builder.Services.AddSingleton<TenantStore>();
 builder.Services.AddSingleton<OutboxWriter>();
+builder.Services.AddSingleton<GroupCommit>();
 builder.Services.AddSingleton<WalletWriter>();
 builder.Services.AddSingleton<WalletStore>();
 builder.Services.AddSingleton<CustomerStore>();

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Coffer.Common;
 using Coffer.Storage;
 
@@ -20,11 +19,11 @@ public static class EventTypes
 /// </summary>
 public sealed class OutboxWriter(Ids ids, TimeProvider clock)
 {
-    public async Task AddAsync(DbConnection c, DbTransaction tx, string tenantId, string eventType, string? walletId, long sequence, object payload)
+    public void Add(SqlBatch batch, string tenantId, string eventType, string? walletId, long sequence, object payload)
     {
         var id = ids.New("evt");
         var envelope = new { id, event_type = eventType, tenant_id = tenantId, wallet_id = walletId, sequence, created_at = clock.GetUtcNow(), data = payload };
-        await c.ExecAsync(tx,
+        batch.Add(
             """
             INSERT INTO outbox_events (tenant_id, id, event_type, wallet_id, sequence, payload, created_at)
             VALUES (@t, @id, @type, @w, @seq, @p, @at)

@@ -124,6 +124,15 @@ public sealed class WalletStore(Database db, TimeProvider clock)
                 $"SELECT debit_id, lot_id, credits FROM allocations WHERE tenant_id = @t AND {inWhere[0]} ORDER BY created_at, lot_id",
                 r => new AllocationRow(r.Str("debit_id"), r.Str("lot_id"), r.Dec("credits")), inArgs.ToArray());
         }
+        if (wallets is null && rows.Count > 0)
+        {
+            // A search across wallets still reports each transaction's currency and rates, as Flexprice does.
+            var wWhere = new List<string>();
+            var wArgs = new List<(string, object?)> { ("t", tenantId) };
+            CustomerStore.AddIn(wWhere, wArgs, "id", "wl", rows.Select(r => r.WalletId).Distinct().ToList());
+            wallets = (await c.QueryAsync(null, $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {wWhere[0]}",
+                WalletRow.Read, wArgs.ToArray())).ToDictionary(w => w.Id);
+        }
         var byDebit = allocations.ToLookup(a => a.DebitId);
         var items = rows.Select(r => WalletDtos.Transaction(r, byDebit[r.Id], wallets?.GetValueOrDefault(r.WalletId))).ToList();
         return (items, total);

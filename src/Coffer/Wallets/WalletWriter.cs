@@ -60,22 +60,47 @@ public abstract record WriteResult
 /// The one write path for a wallet's money. It locks the wallet inside the database transaction, reads
 /// every input after the lock, lets the pure <see cref="WalletEngine"/> decide, and writes the entries,
 /// lots, allocations, cached balance, outbox events and idempotency record in that same transaction.
-/// The engine works on a batch, so several operations on one wallet can share one commit (group commit)
-/// without changing any caller.
+/// Concurrent operations are group-committed: a batch of them (on one wallet or many) shares one
+/// transaction and one durable commit, each still decided in order against the state its predecessors left.
 /// </summary>
-public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, OutboxWriter outbox)
+public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, OutboxWriter outbox, GroupCommit groupCommit)
 {
     const int MaxAttempts = 3;
 
-    public async Task<WriteResult> ExecuteAsync(string tenantId, string walletId, WalletOperation op, CancellationToken ct = default)
+    /// <summary>One operation waiting for its batch.</summary>
+    public sealed record Pending(string TenantId, string WalletId, WalletOperation Op);
+
+    public Task<WriteResult> ExecuteAsync(string tenantId, string walletId, WalletOperation op, CancellationToken ct = default) =>
+        groupCommit.Enabled
+            ? groupCommit.SubmitAsync(new Pending(tenantId, walletId, op), this, ct)
+            : ExecuteAloneAsync(new Pending(tenantId, walletId, op), ct);
+
+    /// <summary>
+    /// Commits a batch; if the batch as a whole fails (a key claimed concurrently elsewhere, a bug in one
+    /// operation) each operation is retried alone, so one bad request never fails its neighbours.
+    /// </summary>
+    public async Task<IReadOnlyList<Task<WriteResult>>> ExecuteBatchAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
+    {
+        if (batch.Count == 1) return [ExecuteAloneAsync(batch[0], ct)];
+        try
+        {
+            return (await TryExecuteAsync(batch, ct)).Select(Task.FromResult).ToList();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return batch.Select(p => ExecuteAloneAsync(p, ct)).ToList();
+        }
+    }
+
+    async Task<WriteResult> ExecuteAloneAsync(Pending pending, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await TryExecuteAsync(tenantId, walletId, op, ct);
+                return (await TryExecuteAsync([pending], ct))[0];
             }
-            catch (Exception e) when (attempt < MaxAttempts && op.Idempotency is not null && db.IsUniqueViolation(e))
+            catch (Exception e) when (attempt < MaxAttempts && pending.Op.Idempotency is not null && db.IsUniqueViolation(e))
             {
                 // The same key was claimed concurrently through another wallet; the next attempt sees the
                 // claim and replays or refuses it.
@@ -83,51 +108,85 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
     }
 
-    async Task<WriteResult> TryExecuteAsync(string tenantId, string walletId, WalletOperation op, CancellationToken ct)
+    async Task<WriteResult[]> TryExecuteAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
     {
         await using var scope = await db.BeginWriteAsync(ct);
         var c = scope.Connection;
         var tx = scope.Transaction;
-
-        var wallet = await c.QuerySingleAsync(tx,
-            $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w{db.ForUpdate}",
-            WalletRow.Read, ("t", tenantId), ("w", walletId));
-        if (wallet is null) return new WriteResult.WalletNotFound();
-
-        if (op.Idempotency is { } claim)
-        {
-            var prior = await Idempotency.FindAsync(c, tx, tenantId, claim.Key);
-            if (prior is not null)
-                return prior.RequestHash == claim.RequestHash ? new WriteResult.Replayed(prior.Response) : new WriteResult.KeyReused(claim.Key);
-        }
-
-        var built = op.Build(wallet);
-        if (built.Command is not { } command) return new WriteResult.Invalid(built.Refusal ?? "invalid request");
         var now = clock.GetUtcNow();
-        var state = await LoadStateAsync(c, tx, wallet);
-        var changes = new Changeset();
-        var outcome = WalletEngine.Apply(state, command, now, changes, () => ids.New("wtx"));
+        var writes = new SqlBatch();
+        var results = new WriteResult[batch.Count];
+        // Keys claimed earlier in this same batch, tenant-wide like the table.
+        var claimed = new Dictionary<(string, string), StoredResponse>();
 
-        switch (outcome)
+        // Wallets are locked in one global order so that two batches can never wait on each other.
+        var groups = batch.Select((p, i) => (p, i))
+            .GroupBy(x => (x.p.TenantId, x.p.WalletId))
+            .OrderBy(g => g.Key.TenantId, StringComparer.Ordinal).ThenBy(g => g.Key.WalletId, StringComparer.Ordinal);
+        foreach (var group in groups)
+        {
+            var (tenantId, walletId) = group.Key;
+            var wallet = await c.QuerySingleAsync(tx,
+                $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w{db.ForUpdate}",
+                WalletRow.Read, ("t", tenantId), ("w", walletId));
+            if (wallet is null)
+            {
+                foreach (var (_, i) in group) results[i] = new WriteResult.WalletNotFound();
+                continue;
+            }
+            var keys = group.Select(x => x.p.Op.Idempotency?.Key).OfType<string>().Distinct().ToList();
+            var stored = await Idempotency.FindAsync(c, tx, tenantId, keys);
+            var state = await LoadStateAsync(c, tx, wallet);
+            var current = wallet;
+            foreach (var (pending, i) in group)
+            {
+                var op = pending.Op;
+                if (op.Idempotency is { } claim &&
+                    (stored.TryGetValue(claim.Key, out var prior) || claimed.TryGetValue((tenantId, claim.Key), out prior)))
+                {
+                    results[i] = prior.RequestHash == claim.RequestHash ? new WriteResult.Replayed(prior.Response) : new WriteResult.KeyReused(claim.Key);
+                    continue;
+                }
+                (results[i], current) = Decide(state, current, op, now, writes);
+                if (op.Idempotency is { } key && results[i] is WriteResult.Applied or WriteResult.NoChange)
+                {
+                    var response = Json.Serialize(results[i] is WriteResult.Applied a ? a.Response : ((WriteResult.NoChange)results[i]).Response);
+                    Idempotency.Save(writes, tenantId, key, response, now);
+                    claimed[(tenantId, key.Key)] = new StoredResponse(key.RequestHash, response);
+                }
+            }
+            if (current != wallet)
+                writes.Add(
+                    """
+                    UPDATE wallets SET credit_balance = @b, overdraft_credits = @o, wallet_status = @s, event_seq = @seq, updated_at = @now
+                    WHERE tenant_id = @t AND id = @w
+                    """,
+                    ("b", current.CreditBalance), ("o", current.OverdraftCredits), ("s", current.Status), ("seq", current.EventSeq),
+                    ("now", now), ("t", tenantId), ("w", walletId));
+        }
+        if (writes.Count == 0) return results;
+        await writes.ExecuteAsync(c, tx, ct);
+        await scope.CommitAsync(ct);
+        return results;
+    }
+
+    /// <summary>Decides one operation against the wallet's state so far and queues its rows.</summary>
+    (WriteResult Result, WalletRow After) Decide(WalletState state, WalletRow wallet, WalletOperation op, DateTimeOffset now, SqlBatch writes)
+    {
+        var built = op.Build(wallet);
+        if (built.Command is not { } command) return (new WriteResult.Invalid(built.Refusal ?? "invalid request"), wallet);
+        var changes = new Changeset();
+        switch (WalletEngine.Apply(state, command, now, changes, () => ids.New("wtx")))
         {
             case CommandOutcome.InsufficientBalance i:
-                return new WriteResult.InsufficientBalance(i.Requested, i.Available);
+                return (new WriteResult.InsufficientBalance(i.Requested, i.Available), wallet);
             case CommandOutcome.WalletNotActive n:
-                return new WriteResult.WalletNotActive(n.Status);
+                return (new WriteResult.WalletNotActive(n.Status), wallet);
             case CommandOutcome.NoChange none:
-            {
-                var response = op.Render(wallet, [], []);
-                await RememberAsync(c, tx, tenantId, op, response, now);
-                await scope.CommitAsync(ct);
-                return new WriteResult.NoChange(wallet, none.Why, response);
-            }
+                return (new WriteResult.NoChange(wallet, none.Why, op.Render(wallet, [], [])), wallet);
         }
-
-        var (after, entries) = await PersistAsync(c, tx, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now);
-        var rendered = op.Render(after, entries, changes.Allocations);
-        await RememberAsync(c, tx, tenantId, op, rendered, now);
-        await scope.CommitAsync(ct);
-        return new WriteResult.Applied(after, entries, rendered);
+        var (after, entries) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now);
+        return (new WriteResult.Applied(after, entries, op.Render(after, entries, changes.Allocations)), after);
     }
 
     /// <summary>
@@ -158,16 +217,20 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             return null;
         }
         var created = wallet with { EventSeq = 1 };
-        await outbox.AddAsync(c, tx, wallet.TenantId, EventTypes.WalletCreated, wallet.Id, 1, WalletDtos.Wallet(created));
+        var writes = new SqlBatch();
+        outbox.Add(writes, wallet.TenantId, EventTypes.WalletCreated, wallet.Id, 1, WalletDtos.Wallet(created));
         TransactionRow? initialRow = null;
         if (initial is not null)
         {
             var state = new WalletState { WalletId = wallet.Id, Status = wallet.Status, OverdraftLimit = wallet.OverdraftLimit };
             var changes = new Changeset();
             WalletEngine.Apply(state, initial, wallet.CreatedAt, changes, () => ids.New("wtx"));
-            (created, var rows) = await PersistAsync(c, tx, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
+            (created, var rows) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
             initialRow = rows[0];
+            writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq WHERE tenant_id = @t AND id = @w",
+                ("b", created.CreditBalance), ("seq", created.EventSeq), ("t", wallet.TenantId), ("w", wallet.Id));
         }
+        await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
         return (created, initialRow);
     }
@@ -195,15 +258,11 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
             ("meta", after.Metadata), ("alerts", after.AlertSettings), ("auto", after.AutoTopup), ("config", after.Config),
             ("seq", after.EventSeq), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
-        await outbox.AddAsync(c, tx, tenantId, EventTypes.WalletUpdated, walletId, after.EventSeq, WalletDtos.Wallet(after));
+        var writes = new SqlBatch();
+        outbox.Add(writes, tenantId, EventTypes.WalletUpdated, walletId, after.EventSeq, WalletDtos.Wallet(after));
+        await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
         return new UpdateResult.Updated(after);
-    }
-
-    async Task RememberAsync(DbConnection c, DbTransaction tx, string tenantId, WalletOperation op, object response, DateTimeOffset now)
-    {
-        if (op.Idempotency is { } claim)
-            await Idempotency.SaveAsync(c, tx, tenantId, claim, Json.Serialize(response), now);
     }
 
     static async Task<WalletState> LoadStateAsync(DbConnection c, DbTransaction tx, WalletRow wallet)
@@ -234,12 +293,15 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         };
     }
 
-    async Task<(WalletRow Wallet, List<TransactionRow> Entries)> PersistAsync(
-        DbConnection c, DbTransaction tx, WalletRow wallet, WalletState state, Changeset changes, string primaryEntryId,
+    /// <summary>
+    /// Queues the rows of one decided change: its entries, the lots and debts it touched, its allocations
+    /// and its events. The wallet row itself is written once per batch by the caller.
+    /// </summary>
+    (WalletRow Wallet, List<TransactionRow> Entries) Persist(
+        SqlBatch writes, WalletRow wallet, WalletState state, Changeset changes, string primaryEntryId,
         EntryDetails details, string? idempotencyKey, DateTimeOffset now)
     {
         var rows = new List<TransactionRow>();
-        var seq = wallet.EventSeq;
         foreach (var e in changes.Entries)
         {
             // Only the entry the caller asked for carries its description and metadata; entries the engine
@@ -253,25 +315,24 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
                 own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now);
             rows.Add(row);
-            await InsertEntryAsync(c, tx, row);
+            InsertEntry(writes, row);
         }
 
         foreach (var (lotId, available) in changes.LotAvailable)
-            await c.ExecAsync(tx,
-                "UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+            writes.Add("UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
                 ("a", available), ("o", available > 0), ("now", now), ("t", wallet.TenantId), ("id", lotId));
         foreach (var (debitId, unsettled) in changes.DebtUnsettled)
-            await c.ExecAsync(tx,
-                "UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+            writes.Add("UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
                 ("u", unsettled), ("o", unsettled > 0), ("now", now), ("t", wallet.TenantId), ("id", debitId));
         foreach (var a in changes.Allocations)
-            await c.ExecAsync(tx,
+            writes.Add(
                 """
                 INSERT INTO allocations (tenant_id, wallet_id, debit_id, lot_id, credits, created_at)
                 VALUES (@t, @w, @d, @l, @c, @now)
                 """,
                 ("t", wallet.TenantId), ("w", wallet.Id), ("d", a.DebitId), ("l", a.LotId), ("c", a.Credits), ("now", now));
 
+        var seq = wallet.EventSeq;
         var after = wallet with
         {
             CreditBalance = state.CreditBalance,
@@ -279,32 +340,23 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             Status = changes.NewStatus ?? wallet.Status,
             UpdatedAt = now,
         };
+        var walletDto = WalletDtos.Wallet(after);
         foreach (var row in rows)
         {
-            var allocations = changes.Allocations.Where(a => a.DebitId == row.Id).ToList();
-            await outbox.AddAsync(c, tx, wallet.TenantId, EventTypes.TransactionCreated, wallet.Id, ++seq, WalletDtos.Transaction(row, allocations));
+            outbox.Add(writes, wallet.TenantId, EventTypes.TransactionCreated, wallet.Id, ++seq, WalletDtos.Transaction(row, changes.Allocations, after));
             var walletEvent = row.Type == TransactionTypes.Credit ? EventTypes.WalletToppedUp : EventTypes.WalletUpdated;
-            await outbox.AddAsync(c, tx, wallet.TenantId, walletEvent, wallet.Id, ++seq, WalletDtos.Wallet(after));
+            outbox.Add(writes, wallet.TenantId, walletEvent, wallet.Id, ++seq, walletDto);
         }
         if (changes.NewStatus == WalletStatuses.Closed)
-            await outbox.AddAsync(c, tx, wallet.TenantId, EventTypes.WalletTerminated, wallet.Id, ++seq, WalletDtos.Wallet(after));
-
-        after = after with { EventSeq = seq };
-        await c.ExecAsync(tx,
-            """
-            UPDATE wallets SET credit_balance = @b, overdraft_credits = @o, wallet_status = @s, event_seq = @seq, updated_at = @now
-            WHERE tenant_id = @t AND id = @w
-            """,
-            ("b", after.CreditBalance), ("o", after.OverdraftCredits), ("s", after.Status), ("seq", after.EventSeq),
-            ("now", now), ("t", wallet.TenantId), ("w", wallet.Id));
-        return (after, rows);
+            outbox.Add(writes, wallet.TenantId, EventTypes.WalletTerminated, wallet.Id, ++seq, walletDto);
+        return (after with { EventSeq = seq }, rows);
     }
 
     static string? DescribeSystemEntry(PostedEntry e) =>
         e.Reason == Reasons.CreditExpired ? $"Credits of {e.ExpiredLotId} expired" : null;
 
-    public static Task InsertEntryAsync(DbConnection c, DbTransaction tx, TransactionRow row) =>
-        c.ExecAsync(tx,
+    static void InsertEntry(SqlBatch writes, TransactionRow row) =>
+        writes.Add(
             $"""
             INSERT INTO wallet_transactions ({TransactionRow.Columns}, lot_open, debt_open)
             VALUES (@t, @id, @w, @cust, @type, @reason, @status, @amount, @credits, @before, @after, @avail, @unsettled,

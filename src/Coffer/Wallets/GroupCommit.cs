@@ -1,0 +1,83 @@
+using System.Threading.Channels;
+using Coffer.Storage;
+
+namespace Coffer.Wallets;
+
+/// <summary>
+/// Group commit for wallet writes. Requests queue here; each worker takes whatever has queued (up to
+/// <see cref="MaxBatch"/>) and commits it as one transaction, so the cost of a durable commit is shared by
+/// every request that arrived while the previous one was being written. Nothing waits on a timer: a lone
+/// request is committed at once, and batches grow only under load. Every request is answered only after
+/// the commit that contains it.
+/// </summary>
+public sealed class GroupCommit : IAsyncDisposable
+{
+    public const int MaxBatch = 256;
+    const int QueueCapacity = 10_000;
+
+    readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(QueueCapacity) { SingleReader = false });
+    readonly int _workers;
+    readonly Lock _gate = new();
+    readonly ILogger<GroupCommit> _log;
+    List<Task>? _running;
+
+    sealed record Item(WalletWriter.Pending Pending, TaskCompletionSource<WriteResult> Done);
+
+    public bool Enabled { get; }
+
+    public GroupCommit(Database db, IConfiguration config, ILogger<GroupCommit> log)
+    {
+        _log = log;
+        Enabled = !string.Equals(config["COFFER_GROUP_COMMIT"], "off", StringComparison.OrdinalIgnoreCase);
+        // SQLite has one writer at a time, so one worker; PostgreSQL commits batches for different wallets in parallel.
+        _workers = db.Kind == DbKind.Sqlite ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
+    }
+
+    public async Task<WriteResult> SubmitAsync(WalletWriter.Pending pending, WalletWriter writer, CancellationToken ct)
+    {
+        EnsureStarted(writer);
+        var done = new TaskCompletionSource<WriteResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Once queued, an operation is not cancelled: it may already be in a commit.
+        await _queue.Writer.WriteAsync(new Item(pending, done), ct);
+        return await done.Task;
+    }
+
+    void EnsureStarted(WalletWriter writer)
+    {
+        if (_running is not null) return;
+        lock (_gate)
+            _running ??= Enumerable.Range(0, _workers).Select(_ => Task.Run(() => WorkAsync(writer))).ToList();
+    }
+
+    async Task WorkAsync(WalletWriter writer)
+    {
+        var reader = _queue.Reader;
+        var items = new List<Item>(MaxBatch);
+        while (await reader.WaitToReadAsync())
+        {
+            items.Clear();
+            while (items.Count < MaxBatch && reader.TryRead(out var item)) items.Add(item);
+            if (items.Count == 0) continue;
+            try
+            {
+                var results = await writer.ExecuteBatchAsync(items.Select(i => i.Pending).ToList(), CancellationToken.None);
+                for (var i = 0; i < items.Count; i++)
+                {
+                    try { items[i].Done.TrySetResult(await results[i]); }
+                    catch (Exception e) { items[i].Done.TrySetException(e); }
+                }
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "a batch of {Count} wallet writes failed", items.Count);
+                foreach (var item in items) item.Done.TrySetException(e);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_running is not null) await Task.WhenAll(_running);
+    }
+}
