@@ -61,12 +61,7 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
     builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-{
-    doc.Info.Title = "Coffer API";
-    doc.Info.Description = "Prepaid wallets and credits ledger; wire-compatible with Flexprice's public API v1 for shared resources.";
-    return Task.CompletedTask;
-}));
+builder.Services.AddOpenApi(OpenApiSetup.Configure);
 
 var app = builder.Build();
 

@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Coffer.Common;
+
+/// <summary>Keeps the OpenAPI document true to the wire: decimals as strings, the API key, idempotency headers.</summary>
+public static class OpenApiSetup
+{
+    static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet"];
+
+    public static void Configure(OpenApiOptions o)
+    {
+        o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Coffer API";
+            doc.Info.Description = "Prepaid wallets and credits ledger; wire-compatible with Flexprice's public API v1 for the resources both have. " +
+                                   "Every error is {\"success\": false, \"error\": {\"message\", \"code\", \"internal_error\", \"details\"}}.";
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["ApiKeyAuth"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = "x-api-key",
+            };
+            doc.Security ??= [];
+            doc.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKeyAuth", doc)] = [] });
+            return Task.CompletedTask;
+        });
+
+        o.AddSchemaTransformer((schema, context, _) =>
+        {
+            var type = context.JsonTypeInfo.Type;
+            var asNumber = context.JsonPropertyInfo?.CustomConverter is Json.DecimalAsNumber;
+            if ((type == typeof(decimal) || type == typeof(decimal?)) && !asNumber)
+            {
+                schema.Type = type == typeof(decimal?) ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
+                schema.Format = "decimal";
+                schema.Pattern = null;
+            }
+            else if (asNumber)
+            {
+                schema.Type = JsonSchemaType.Number | JsonSchemaType.Null;
+                schema.Format = null;
+            }
+            return Task.CompletedTask;
+        });
+
+        o.AddOperationTransformer((operation, context, _) =>
+        {
+            operation.Responses ??= new OpenApiResponses();
+            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "Missing or unknown API key (code unauthorized)" });
+            if (operation.OperationId is { } id && IdempotentOperations.Contains(id))
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "Idempotency-Key", In = ParameterLocation.Header, Required = false,
+                    Description = "Used when the body has no idempotency_key: the same key and request replay the first response.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                });
+            }
+            return Task.CompletedTask;
+        });
+    }
+}
