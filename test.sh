@@ -64,6 +64,10 @@ run_compat() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
   (cd tests/sdk-compat && COFFER_URL="http://127.0.0.1:$port" COFFER_API_KEY="$key" node --test)
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  # The command-line tools against the database the SDK just filled.
+  COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll verify
+  COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll tenants create "acme-$port" | tee "$WORK/tenant.txt"
+  grep -q "api key (shown once): sk_" "$WORK/tenant.txt"
 }
 run_compat "$WORK/compat.db" 5181
 as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE compat" >/dev/null
