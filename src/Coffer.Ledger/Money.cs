@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Coffer.Ledger;
 
 /// <summary>Precision and bounds of every amount the ledger accepts, named once.</summary>
@@ -11,6 +13,12 @@ public static class Money
 
     /// <summary>Amounts up to 10^15 work (DESIGN.md 4.7); anything larger is refused at the edge.</summary>
     public const decimal MaxAmount = 1_000_000_000_000_000m;
+
+    /// <summary>
+    /// A wallet's balance stays at or below 10^16 credits: beyond about 7.9 × 10^16 a decimal can no longer
+    /// hold all <see cref="CreditScale"/> fractional digits, and small amounts would silently vanish.
+    /// </summary>
+    public const decimal MaxBalance = 10_000_000_000_000_000m;
 
     public const decimal MaxRate = 1_000_000_000m;
 
@@ -28,12 +36,34 @@ public static class Money
     /// <summary>The same value without trailing zeros, so "10.500" and "10.5" are one amount on the wire.</summary>
     public static decimal Normalize(decimal value) => value / 1.000000000000000000000000000000000m;
 
-    public static decimal CreditsForAmount(decimal amount, decimal rate) =>
-        Math.Round(amount / rate, CreditScale, CreditRounding);
+    public static decimal CreditsForAmount(decimal amount, decimal rate)
+    {
+        var credits = Math.Round(amount / rate, CreditScale, CreditRounding);
+        // decimal division keeps 28-29 significant digits and rounds to nearest, which can lift a quotient lying
+        // just below a 12th-digit step onto the step; the truncation is of the exact quotient, so step back.
+        return Exact(credits) * Exact(rate) > Exact(amount) * Exact(1m) ? credits - Math.Sign(credits) * CreditStep : credits;
+    }
 
     /// <summary>The currency value of a credit quantity; kept at credit precision, not rounded to cents.</summary>
-    public static decimal AmountForCredits(decimal credits, decimal rate) =>
-        Math.Round(credits * rate, CreditScale, CurrencyRounding);
+    public static decimal AmountForCredits(decimal credits, decimal rate)
+    {
+        var amount = Math.Round(credits * rate, CreditScale, CurrencyRounding);
+        // Likewise the product is rounded to 28-29 digits first, which can lift a value just below a midpoint onto
+        // it; half away from zero applies to the exact product, so step back when more than half a step above it.
+        return 2 * (Exact(amount) * Exact(1m) - Exact(credits) * Exact(rate)) > Exact(CreditStep) * Exact(1m)
+            ? amount - Math.Sign(amount) * CreditStep
+            : amount;
+    }
+
+    const decimal CreditStep = 0.000000000001m;
+
+    /// <summary>|value| × 10^28 as an integer: exact, since every decimal is a whole number of 10^-28.</summary>
+    static BigInteger Exact(decimal value)
+    {
+        var bits = decimal.GetBits(value);
+        var mantissa = (new BigInteger((uint)bits[2]) << 64) | (new BigInteger((uint)bits[1]) << 32) | (uint)bits[0];
+        return mantissa * BigInteger.Pow(10, 28 - Scale(value));
+    }
 
     public static decimal RoundToMinorUnit(decimal amount, string currency) =>
         Math.Round(amount, Currencies.MinorUnits(currency), CurrencyRounding);

@@ -54,6 +54,7 @@ public abstract record CommandOutcome
     public sealed record Posted(IReadOnlyList<PostedEntry> Entries) : CommandOutcome;
     public sealed record InsufficientBalance(decimal Requested, decimal Available) : CommandOutcome;
     public sealed record WalletNotActive(string Status) : CommandOutcome;
+    public sealed record BalanceLimitExceeded(decimal Limit) : CommandOutcome;
 
     /// <summary>Nothing to do: the lot is already expired and empty, or the wallet is already closed.</summary>
     public sealed record NoChange(string Why) : CommandOutcome;
@@ -87,6 +88,7 @@ public static class WalletEngine
     {
         if (c.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(c), c.Credits, "credit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
+        if (state.CreditBalance + c.Credits > Money.MaxBalance) return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
 
         var plan = Planner.PlanCredit(c.Credits, state.OpenDebts);
         foreach (var repayment in plan.Repayments)

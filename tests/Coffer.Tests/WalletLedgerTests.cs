@@ -115,6 +115,20 @@ public abstract class WalletLedgerTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task ATopUpThatWouldTakeTheBalanceAboveTheLimitIsRefused()
+    {
+        var id = (await CreateWallet()).S("id");
+        for (var i = 0; i < 10; i++) await TopUp(id, "1000000000000000");
+
+        var code = (await Api.Post($"/v1/wallets/{id}/top-up", new { credits_to_add = "0.000000000001", transaction_reason = "FREE_CREDIT_GRANT" })).Error(422);
+
+        Assert.Equal("balance_limit_exceeded", code);
+        Assert.Equal("10000000000000000", (await Wallet(id)).S("credit_balance"));
+        (await Debit(id, "0.000000000001")).Ok();
+        Assert.Equal("9999999999999999.999999999999", (await Wallet(id)).S("credit_balance"));
+    }
+
+    [Fact]
     public async Task FrozenWalletRefusesTopUpsAndDebitsUntilUnfrozen()
     {
         var id = (await CreateWallet(new { initial_credits_to_load = "10" })).S("id");

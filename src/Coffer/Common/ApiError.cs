@@ -16,6 +16,7 @@ public static class ErrorCodes
     public const string Unauthorized = "unauthorized";
     public const string InsufficientBalance = "insufficient_balance";
     public const string WalletNotActive = "wallet_not_active";
+    public const string BalanceLimitExceeded = "balance_limit_exceeded";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string AlreadyExists = "already_exists";
     public const string Conflict = "conflict";

@@ -290,6 +290,8 @@ public static class WalletApi
             new { requested = i.Requested.ToString(CultureInfo.InvariantCulture), available = i.Available.ToString(CultureInfo.InvariantCulture) }),
         WriteResult.WalletNotActive n => NotActive(n.Status),
         WriteResult.Invalid i => ApiError.Validation(i.Message),
+        WriteResult.BalanceLimitExceeded l => ApiError.Unprocessable(ErrorCodes.BalanceLimitExceeded,
+            $"the top-up would take the wallet's balance above {l.Limit} credits"),
         _ => throw new InvalidOperationException($"unexpected write result {result}"),
     };
 

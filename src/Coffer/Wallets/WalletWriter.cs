@@ -54,6 +54,7 @@ public abstract record WriteResult
     public sealed record InsufficientBalance(decimal Requested, decimal Available) : WriteResult;
     public sealed record WalletNotActive(string Status) : WriteResult;
     public sealed record Invalid(string Message) : WriteResult;
+    public sealed record BalanceLimitExceeded(decimal Limit) : WriteResult;
 }
 
 /// <summary>
@@ -182,6 +183,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 return (new WriteResult.InsufficientBalance(i.Requested, i.Available), wallet);
             case CommandOutcome.WalletNotActive n:
                 return (new WriteResult.WalletNotActive(n.Status), wallet);
+            case CommandOutcome.BalanceLimitExceeded l:
+                return (new WriteResult.BalanceLimitExceeded(l.Limit), wallet);
             case CommandOutcome.NoChange none:
                 return (new WriteResult.NoChange(wallet, none.Why, op.Render(wallet, [], [])), wallet);
         }

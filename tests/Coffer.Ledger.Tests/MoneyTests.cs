@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Numerics;
+using CsCheck;
+
+namespace Coffer.Ledger.Tests;
+
+public sealed class MoneyTests
+{
+    static readonly BigInteger Step = BigInteger.Pow(10, Money.CreditScale);
+
+    [Fact]
+    public void CreditsForAmount_truncates_at_twelve_places()
+    {
+        Assert.Equal(0.333333333333m, Money.CreditsForAmount(1m, 3m));
+        Assert.Equal(0.666666666666m, Money.CreditsForAmount(2m, 3m));
+        Assert.Equal(0.000000000001m, Money.CreditsForAmount(0.0000000000019m, 1m));
+        Assert.Equal(0m, Money.CreditsForAmount(0.0000000000009m, 1m));
+        Assert.Equal(12.5m, Money.CreditsForAmount(25m, 2m));
+        Assert.Equal(1_000_000_000_000_000m, Money.CreditsForAmount(Money.MaxAmount, 1m));
+    }
+
+    /// <summary>
+    /// Found by <see cref="CreditsForAmount_is_the_exact_quotient_truncated"/>: the exact quotient is
+    /// 852851.272727158249999999999999998…, but decimal division rounds it to 28 digits (…158250000…), so
+    /// truncating that gave one 10^-12 credit more than the customer paid for.
+    /// </summary>
+    [Fact]
+    public void CreditsForAmount_truncates_the_exact_quotient_not_a_rounded_one() =>
+        Assert.Equal(852851.272727158249m, Money.CreditsForAmount(496806998552238.500274567434m, 582524778.281213376578m));
+
+    /// <summary>
+    /// Found by <see cref="AmountForCredits_rounds_the_exact_product_half_away_from_zero"/>: the exact product's
+    /// 13th and later decimals are 4999999999989…, below the midpoint, but decimal multiplication rounded them up to
+    /// 5 before the half-away-from-zero rounding.
+    /// </summary>
+    [Fact]
+    public void AmountForCredits_rounds_the_exact_product_not_a_rounded_one() =>
+        Assert.Equal(42049058451242.463834174077m, Money.AmountForCredits(241573321.114725091149m, 174063.337198038651m));
+
+    [Fact]
+    public void AmountForCredits_rounds_half_away_from_zero_at_twelve_places()
+    {
+        Assert.Equal(0.000000000001m, Money.AmountForCredits(0.0000000000005m, 1m));
+        Assert.Equal(0m, Money.AmountForCredits(0.0000000000004m, 1m));
+        Assert.Equal(1.5m, Money.AmountForCredits(3m, 0.5m));
+    }
+
+    [Fact]
+    public void Conversions_at_the_extremes_of_amount_and_rate_do_not_overflow()
+    {
+        Assert.Equal(1_000_000_000_000_000_000_000_000_000m, Money.CreditsForAmount(Money.MaxAmount, 0.000000000001m));
+        Assert.Equal(1_000_000m, Money.CreditsForAmount(Money.MaxAmount, Money.MaxRate));
+        Assert.Equal(0m, Money.CreditsForAmount(0.000000000001m, Money.MaxRate));
+        Assert.Equal(1_000_000_000_000_000_000_000_000m, Money.AmountForCredits(Money.MaxAmount, Money.MaxRate));
+        Assert.Equal(0m, Money.AmountForCredits(0.000000000001m, 0.000000000001m));
+    }
+
+    [Fact]
+    public void TryNormalize_accepts_any_case_and_refuses_unknown_or_malformed_codes()
+    {
+        Assert.True(Currencies.TryNormalize("usd", out var usd));
+        Assert.Equal("USD", usd);
+        Assert.True(Currencies.TryNormalize(" Eur ", out var eur));
+        Assert.Equal("EUR", eur);
+        Assert.False(Currencies.TryNormalize("XXX", out _));
+        Assert.False(Currencies.TryNormalize("US", out _));
+        Assert.False(Currencies.TryNormalize("", out _));
+        Assert.False(Currencies.TryNormalize(null, out _));
+    }
+
+    [Fact]
+    public void Minor_units_follow_ISO_4217()
+    {
+        Assert.Equal(2, Currencies.MinorUnits("USD"));
+        Assert.Equal(0, Currencies.MinorUnits("JPY"));
+        Assert.Equal(3, Currencies.MinorUnits("KWD"));
+        Assert.Equal(1.01m, Money.RoundToMinorUnit(1.005m, "USD"));
+        Assert.Equal(2m, Money.RoundToMinorUnit(1.5m, "JPY"));
+    }
+
+    // Amounts and rates as whole numbers of 10^-12 (what the API accepts: amount <= 10^15, rate <= 10^9).
+    static readonly Gen<BigInteger> RateUnits = Gen.Frequency(
+        (1, Gen.Long[1, 1_000_000_000_000_000].Select(r => (BigInteger)r)),
+        (3, Gen.Select(Gen.Long[0, 999_999_999], Gen.Long[0, 999_999_999_999], (w, f) => (BigInteger)w * Step + f)))
+        .Where(r => r > 0);
+
+    static readonly Gen<BigInteger> AmountUnits =
+        Gen.Select(Gen.Long[0, 999_999_999_999_999], Gen.Long[0, 999_999_999_999], (w, f) => (BigInteger)w * Step + f)
+            .Where(a => a > 0);
+
+    /// <summary>
+    /// Amount/rate pairs whose exact quotient lies a hair below a 12th-digit step: pick the rate R and the quotient
+    /// m, then the amount A = (m·R − k) / 10^12 for a tiny k, so the quotient is m − k/R units. Rates coprime to 10
+    /// make every k reachable.
+    /// </summary>
+    static readonly Gen<(BigInteger Amount, BigInteger Rate)> NearStep =
+        Gen.Select(RateUnits.Where(r => !r.IsEven && r % 5 != 0), Gen.Long[1, 1000], Gen.Long[0, 999_999_999_999_999], Gen.Int[0, 50],
+            (r, k, whole, shift) =>
+            {
+                // m ≡ k·R⁻¹ (mod 10^12), so m·R − k is a whole number of 10^12; R⁻¹ = R^(φ(10^12) − 1).
+                var m = k * BigInteger.ModPow(r, 399_999_999_999, Step) % Step + (BigInteger)(whole >> shift) * Step;
+                return ((m * r - k) / Step, r);
+            })
+        .Where(x => x.Item1 > 0 && x.Item1 <= Step * 1_000_000_000_000_000);
+
+    [Fact]
+    public void CreditsForAmount_is_the_exact_quotient_truncated() =>
+        Gen.Frequency((1, Gen.Select(AmountUnits, RateUnits)), (2, NearStep))
+            .Where(x => x.Item1 * Step / x.Item2 < Step * 10_000_000_000_000_000) // results that 12 places can hold
+            .Select(Gen.Bool, (x, negative) => (negative ? -x.Item1 : x.Item1, x.Item2))
+            .Sample((a, r) =>
+            {
+                var expected = a * Step / r; // BigInteger division truncates toward zero
+                var actual = Money.CreditsForAmount(FromUnits(a), FromUnits(r));
+                Assert.True(ToUnits(actual) == expected, $"{FromUnits(a)} / {FromUnits(r)}: got {actual}, exact truncation {FromUnits(expected)}");
+            }, iter: 3000);
+
+    /// <summary>Credit/rate pairs whose exact product lies within a few units of a midpoint at the 13th decimal.</summary>
+    static readonly Gen<(BigInteger Credits, BigInteger Rate)> NearMidpoint =
+        Gen.Select(RateUnits.Where(r => !r.IsEven && r % 5 != 0 && r < Step * 1_000_000), Gen.Long[-3, 3], Gen.Long[1, 999_999_999],
+            (r, k, whole) =>
+            {
+                var c = (Step / 2 + k + Step) % Step * BigInteger.ModPow(r, 399_999_999_999, Step) % Step + whole * Step;
+                return (c, r);
+            });
+
+    [Fact]
+    public void AmountForCredits_rounds_the_exact_product_half_away_from_zero() =>
+        Gen.Frequency((1, Gen.Select(AmountUnits, RateUnits)), (2, NearMidpoint))
+            .Where(x => x.Item1 * x.Item2 < Step * Step * 10_000_000_000_000_000)
+            .Select(Gen.Bool, (x, negative) => (negative ? -x.Item1 : x.Item1, x.Item2))
+            .Sample((c, r) =>
+            {
+                var product = c * r; // in 10^-24
+                var expected = product.Sign * ((2 * BigInteger.Abs(product) + Step) / (2 * Step));
+                var actual = Money.AmountForCredits(FromUnits(c), FromUnits(r));
+                Assert.True(ToUnits(actual) == expected, $"{FromUnits(c)} * {FromUnits(r)}: got {actual}, exact rounding {FromUnits(expected)}");
+            }, iter: 3000);
+
+    static decimal FromUnits(BigInteger units) =>
+        decimal.Parse(units.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) / 1_000_000_000_000m;
+
+    /// <summary>The value in whole 10^-12, read from its text so as not to share code with the library.</summary>
+    static BigInteger ToUnits(decimal value)
+    {
+        var text = value.ToString(CultureInfo.InvariantCulture);
+        var point = text.IndexOf('.');
+        var whole = point < 0 ? text : text[..point];
+        var fraction = point < 0 ? "" : text[(point + 1)..];
+        Assert.True(fraction.Length <= Money.CreditScale, $"{value} is finer than {Money.CreditScale} places");
+        return BigInteger.Parse(whole + fraction.PadRight(Money.CreditScale, '0'), CultureInfo.InvariantCulture);
+    }
+}
