@@ -33,7 +33,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         return "sk_" + Convert.ToHexStringLower(bytes);
     }
 
-    public static string Display(string secret) => secret[..6] + "…" + secret[^4..];
+    public static string Display(string secret) => secret.Length < 12 ? "…" : secret[..6] + "…" + secret[^4..];
 
     public async Task<Tenant?> ResolveAsync(string secret, CancellationToken ct)
     {

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Globalization;
+using Coffer.Bench;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(Options.Usage);
+    return 0;
+}
+var options = Options.Parse(args, out var argError);
+if (options is null)
+{
+    Console.Error.WriteLine($"error: {argError}\n\n{Options.Usage}");
+    return 2;
+}
+
+using var http = Load.CreateClient(options);
+var runId = $"{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..27];
+
+Console.WriteLine($"== {options.Label}: {options.Clients} clients, {options.Seconds}s (+{options.Warmup}s warm-up), " +
+                  $"{options.Wallets} wallet(s), {options.Url}");
+
+string[] wallets;
+var setup = Stopwatch.StartNew();
+try
+{
+    wallets = await Load.SetupAsync(http, options, runId);
+}
+catch (SetupException e)
+{
+    Console.Error.WriteLine($"setup failed: {e.Message}");
+    return 3;
+}
+Console.WriteLine($"setup: {wallets.Length} customer(s) and wallet(s) with {options.Initial} credits each in {setup.Elapsed.TotalSeconds:F1}s");
+
+var load = new Load(http, options, wallets, runId);
+if (options.Warmup > 0)
+{
+    var warm = await load.RunAsync(TimeSpan.FromSeconds(options.Warmup), measured: false);
+    Console.WriteLine($"warm-up: {warm.Requests} requests in {warm.Elapsed.TotalSeconds:F1}s");
+}
+var result = await load.RunAsync(TimeSpan.FromSeconds(options.Seconds), measured: true);
+var reconciled = await load.ReconcileAsync();
+var check = await load.CheckAsync();
+
+var latencies = result.LatenciesMs;
+Array.Sort(latencies);
+var throughput = result.Requests / result.Elapsed.TotalSeconds;
+var okRps = result.Succeeded / result.Elapsed.TotalSeconds;
+
+Console.WriteLine($"requests:   {result.Requests} in {result.Elapsed.TotalSeconds:F2}s ({result.Succeeded} succeeded, {result.Requests - result.Succeeded} failed)");
+Console.WriteLine($"throughput: {throughput:F1} req/s ({okRps:F1} successful debits/s)");
+Console.WriteLine($"latency ms: p50 {Percentile(latencies, 0.50):F2}  p90 {Percentile(latencies, 0.90):F2}  " +
+                  $"p99 {Percentile(latencies, 0.99):F2}  max {(latencies.Length == 0 ? 0 : latencies[^1]):F2}");
+if (result.Errors.Count == 0) Console.WriteLine("errors:     none");
+else
+{
+    Console.WriteLine("errors:");
+    foreach (var (kind, count) in result.Errors.OrderByDescending(e => e.Value))
+        Console.WriteLine($"  {kind,-28} {count}   e.g. {load.Sample(kind)}");
+}
+if (load.Replays > 0) Console.WriteLine($"WARNING: {load.Replays} responses were idempotent replays although every key was new");
+if (reconciled.Uncertain > 0)
+    Console.WriteLine($"uncertain:  {reconciled.Uncertain} requests failed without a definite answer; retried with their keys: " +
+                      $"{reconciled.Applied} applied, {reconciled.Unresolved} still unresolved");
+Console.WriteLine(check.Ok
+    ? $"balance check: OK ({check.Wallets} wallet(s); {check.Debited} credits debited in total)"
+    : $"balance check: MISMATCH in {check.Mismatches.Count} of {check.Wallets} wallet(s)");
+foreach (var m in check.Mismatches.Take(10)) Console.WriteLine($"  {m}");
+
+if (options.SummaryFile is { } file)
+{
+    string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+    var errors = result.Errors.Count == 0 ? "-" : string.Join(",", result.Errors.OrderByDescending(e => e.Value).Select(e => $"{e.Key}:{e.Value}"));
+    var line = string.Join('\t', options.Label, options.Wallets, options.Clients, options.Seconds, result.Requests,
+        result.Requests - result.Succeeded, F(throughput), F(Percentile(latencies, 0.50)), F(Percentile(latencies, 0.90)),
+        F(Percentile(latencies, 0.99)), F(latencies.Length == 0 ? 0 : latencies[^1]), check.Ok ? "OK" : "MISMATCH", errors);
+    await File.AppendAllTextAsync(file, line + "\n");
+}
+return check.Ok ? 0 : 1;
+
+static double Percentile(double[] sorted, double p) =>
+    sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
