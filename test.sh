@@ -19,6 +19,7 @@ apt_install() {
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || apt_install postgresql
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v curl >/dev/null || apt_install curl
 
 # A throwaway PostgreSQL on a private port and data folder, stopped and removed on exit.
 PG_BIN=$(pg_bin)
@@ -62,7 +63,7 @@ run_compat() {
     dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:$port" >"$WORK/coffer-$port.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-  (cd tests/sdk-compat && COFFER_URL="http://127.0.0.1:$port" COFFER_API_KEY="$key" node --test)
+  (cd tests/sdk-compat && COFFER_URL="http://127.0.0.1:$port" COFFER_API_KEY="$key" node --test) | tee "$WORK/node-$port.log"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   # The command-line tools against the database the SDK just filled.
   COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll verify
@@ -73,4 +74,6 @@ run_compat "$WORK/compat.db" 5181
 as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE compat" >/dev/null
 run_compat "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=compat" 5182
 
+passed=$(cat <(grep -oP 'Passed:\s+\K[0-9]+' "$WORK/dotnet-test.log") <(grep -ohP '^# pass \K[0-9]+' "$WORK"/node-*.log) | awk '{s+=$1} END {print s+0}')
 log "all tests passed"
+echo "tests: $passed passed, 0 failed"
