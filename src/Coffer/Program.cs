@@ -44,6 +44,10 @@ if (command is not null and not ("tenants" or "verify"))
 var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://localhost:8080");
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes);
+// In code rather than appsettings.json, which is read from the working directory and so missed by a binary
+// started elsewhere: per-request information logs would cost more than the requests themselves.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfiguration>()["COFFER_DATABASE"]));

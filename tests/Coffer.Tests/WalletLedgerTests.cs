@@ -260,7 +260,7 @@ public abstract class WalletLedgerTests(Store store) : ApiTest(store)
             "SELECT event_type, sequence FROM outbox_events WHERE wallet_id = @w ORDER BY sequence",
             r => (Type: r.GetString(0), Seq: Convert.ToInt64(r.GetValue(1))), ("w", id));
         Assert.Equal(
-            ["wallet.created", "wallet.transaction.created", "wallet.topped_up", "wallet.transaction.created", "wallet.updated", "wallet.terminated"],
+            ["wallet.created", "wallet.transaction.created", "wallet.topped_up", "wallet.transaction.created", "wallet.terminated"],
             events.Select(e => e.Type));
         Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Seq));
     }

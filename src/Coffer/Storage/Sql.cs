@@ -27,7 +27,7 @@ public static class Sql
         return cmd;
     }
 
-    static object ToDb(object? value, bool sqlite) => value switch
+    public static object ToDb(object? value, bool sqlite) => value switch
     {
         null => DBNull.Value,
         decimal d when sqlite => Money.Normalize(d).ToString(CultureInfo.InvariantCulture),

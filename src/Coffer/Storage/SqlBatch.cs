@@ -19,10 +19,28 @@ public sealed class SqlBatch
         if (_statements.Count == 0) return;
         if (!c.CanCreateBatch)
         {
-            foreach (var (sql, args) in _statements)
+            // SQLite: one prepared command per distinct statement, rebound for each row, so a batch of a
+            // hundred debits parses each statement once.
+            var prepared = new Dictionary<string, DbCommand>(StringComparer.Ordinal);
+            try
             {
-                await using var cmd = c.Command(tx, sql, args);
-                await cmd.ExecuteNonQueryAsync(ct);
+                foreach (var (sql, args) in _statements)
+                {
+                    if (!prepared.TryGetValue(sql, out var cmd))
+                    {
+                        prepared[sql] = cmd = c.Command(tx, sql, args);
+                        await cmd.PrepareAsync(ct);
+                    }
+                    else
+                    {
+                        for (var i = 0; i < args.Length; i++) cmd.Parameters[i].Value = Sql.ToDb(args[i].Item2, sqlite: true);
+                    }
+                    await cmd.ExecuteNonQueryAsync(ct);
+                }
+            }
+            finally
+            {
+                foreach (var cmd in prepared.Values) await cmd.DisposeAsync();
             }
             return;
         }
@@ -30,16 +48,14 @@ public sealed class SqlBatch
         batch.Transaction = tx;
         foreach (var (sql, args) in _statements)
         {
-            // Reuse the parameter conversions of Sql.Command so both paths bind values identically.
-            await using var template = c.Command(tx, sql, args);
             var command = batch.CreateBatchCommand();
             command.CommandText = sql;
-            foreach (DbParameter p in template.Parameters)
+            foreach (var (name, value) in args)
             {
-                var copy = command.CreateParameter();
-                copy.ParameterName = p.ParameterName;
-                copy.Value = p.Value;
-                command.Parameters.Add(copy);
+                var p = command.CreateParameter();
+                p.ParameterName = name;
+                p.Value = Sql.ToDb(value, sqlite: false);
+                command.Parameters.Add(p);
             }
             batch.BatchCommands.Add(command);
         }

@@ -379,9 +379,11 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var walletDto = WalletDtos.Wallet(after);
         foreach (var row in rows)
         {
+            // A debit's event carries the balance after it; a wallet snapshot per debit would double the
+            // outbox for nothing. A top-up also announces the wallet (wallet.topped_up), as Flexprice does.
             outbox.Add(writes, wallet.TenantId, EventTypes.TransactionCreated, wallet.Id, ++seq, WalletDtos.Transaction(row, changes.Allocations, after));
-            var walletEvent = row.Type == TransactionTypes.Credit ? EventTypes.WalletToppedUp : EventTypes.WalletUpdated;
-            outbox.Add(writes, wallet.TenantId, walletEvent, wallet.Id, ++seq, walletDto);
+            if (row.Type == TransactionTypes.Credit)
+                outbox.Add(writes, wallet.TenantId, EventTypes.WalletToppedUp, wallet.Id, ++seq, walletDto);
         }
         if (changes.NewStatus == WalletStatuses.Closed)
             outbox.Add(writes, wallet.TenantId, EventTypes.WalletTerminated, wallet.Id, ++seq, walletDto);
