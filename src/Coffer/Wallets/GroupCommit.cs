@@ -8,15 +8,15 @@ namespace Coffer.Wallets;
 /// <see cref="MaxBatch"/>) and commits it as one transaction, so the cost of a durable commit is shared by
 /// every request that arrived while the previous one was being written. Nothing waits on a timer: a lone
 /// request is committed at once, and batches grow only under load. Every request is answered only after
-/// the commit that contains it.
+/// the commit that contains it. Each wallet always goes to the same worker, so the workers never queue
+/// behind each other's row locks and a hot wallet's requests gather into large batches.
 /// </summary>
 public sealed class GroupCommit : IAsyncDisposable
 {
     public const int MaxBatch = 256;
     const int QueueCapacity = 10_000;
 
-    readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(QueueCapacity) { SingleReader = false });
-    readonly int _workers;
+    readonly Channel<Item>[] _queues;
     readonly Lock _gate = new();
     readonly ILogger<GroupCommit> _log;
     List<Task>? _running;
@@ -30,7 +30,10 @@ public sealed class GroupCommit : IAsyncDisposable
         _log = log;
         Enabled = !string.Equals(config["COFFER_GROUP_COMMIT"], "off", StringComparison.OrdinalIgnoreCase);
         // SQLite has one writer at a time, so one worker; PostgreSQL commits batches for different wallets in parallel.
-        _workers = db.Kind == DbKind.Sqlite ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
+        var workers = db.Kind == DbKind.Sqlite ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
+        _queues = Enumerable.Range(0, workers)
+            .Select(_ => Channel.CreateBounded<Item>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true }))
+            .ToArray();
     }
 
     public async Task<WriteResult> SubmitAsync(WalletWriter.Pending pending, WalletWriter writer, CancellationToken ct)
@@ -38,7 +41,8 @@ public sealed class GroupCommit : IAsyncDisposable
         EnsureStarted(writer);
         var done = new TaskCompletionSource<WriteResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Once queued, an operation is not cancelled: it may already be in a commit.
-        await _queue.Writer.WriteAsync(new Item(pending, done), ct);
+        var queue = _queues[(int)((uint)HashCode.Combine(pending.TenantId, pending.WalletId) % (uint)_queues.Length)];
+        await queue.Writer.WriteAsync(new Item(pending, done), ct);
         return await done.Task;
     }
 
@@ -46,12 +50,11 @@ public sealed class GroupCommit : IAsyncDisposable
     {
         if (_running is not null) return;
         lock (_gate)
-            _running ??= Enumerable.Range(0, _workers).Select(_ => Task.Run(() => WorkAsync(writer))).ToList();
+            _running ??= _queues.Select(q => Task.Run(() => WorkAsync(q.Reader, writer))).ToList();
     }
 
-    async Task WorkAsync(WalletWriter writer)
+    async Task WorkAsync(ChannelReader<Item> reader, WalletWriter writer)
     {
-        var reader = _queue.Reader;
         var items = new List<Item>(MaxBatch);
         while (await reader.WaitToReadAsync())
         {
@@ -77,7 +80,7 @@ public sealed class GroupCommit : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
+        foreach (var queue in _queues) queue.Writer.TryComplete();
         if (_running is not null) await Task.WhenAll(_running);
     }
 }
