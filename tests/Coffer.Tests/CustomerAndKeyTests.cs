@@ -91,6 +91,31 @@ public sealed class ServiceTests
     }
 
     [Fact]
+    public async Task AFreshDatabaseGetsOneKeyPrintedOnceAndStartingTwiceIsHarmless()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"coffer-boot-{Guid.NewGuid():N}.db");
+        var clock = TimeProvider.System;
+        await using (var db = Storage.Database.Open(path))
+        {
+            var tenants = new Tenants.TenantStore(db, new Common.Ids(clock), clock);
+            var first = new StringWriter();
+            var second = new StringWriter();
+            await Storage.Migrator.MigrateAsync(db, clock);
+            await tenants.BootstrapAsync(null, first);
+            await Storage.Migrator.MigrateAsync(db, clock);
+            await tenants.BootstrapAsync(null, second);
+
+            var key = first.ToString().Split(": ")[^1].Trim();
+            Assert.StartsWith("sk_", key);
+            Assert.Equal("", second.ToString());
+            var tenant = await tenants.ResolveAsync(key, CancellationToken.None);
+            Assert.Equal((await tenants.DefaultTenantAsync())!.Id, tenant!.Id);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(path + suffix);
+    }
+
+    [Fact]
     public async Task VerifyReportsATamperedBalance()
     {
         await using var app = new CofferApp(Store.Sqlite);

@@ -222,8 +222,7 @@ public static class WalletApi
                 : new CommandOrRefusal(null, ConversionRefusal),
             new EntryDetails(description, Json.Serialize(body.Metadata ?? [])),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("top-up", request)),
-            (w, entries, allocations) => new WalletChangeResponse(null, WalletDtos.Wallet(w),
-                entries.Count == 0 ? null : WalletDtos.Transaction(entries[0], allocations, w)));
+            ChangeResponse);
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 
@@ -249,8 +248,7 @@ public static class WalletApi
                 : new CommandOrRefusal(null, ConversionRefusal),
             new EntryDetails(description, Json.Serialize(body.Metadata ?? []), referenceType, referenceId),
             new IdempotencyClaim(key!, Idempotency.Fingerprint("debit", request)),
-            (w, entries, allocations) => new WalletChangeResponse(null, WalletDtos.Wallet(w),
-                entries.Count == 0 ? null : WalletDtos.Transaction(entries[0], allocations, w)));
+            ChangeResponse);
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 
@@ -294,6 +292,9 @@ public static class WalletApi
             $"the top-up would take the wallet's balance above {l.Limit} credits"),
         _ => throw new InvalidOperationException($"unexpected write result {result}"),
     };
+
+    static object ChangeResponse(WalletRow w, IReadOnlyList<TransactionRow> entries, IReadOnlyList<AllocationRow> allocations) =>
+        new WalletChangeResponse(null, WalletDtos.Wallet(w), entries.Count == 0 ? null : WalletDtos.Transaction(entries[0], allocations, w));
 
     const string ConversionRefusal = "amount converts to zero credits or to more than 10^15 credits at the wallet's rate";
 
