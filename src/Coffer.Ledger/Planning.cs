@@ -30,12 +30,16 @@ public static class Planner
         return spendable - pendingCharges + Math.Max(0m, overdraftLimit - overdraftOutstanding);
     }
 
+    /// <summary>
+    /// Plans a debit against the spendable lots. <paramref name="held"/> credits are reserved by holds: they
+    /// are not spendable by anything but the capture of their own hold.
+    /// </summary>
     public static DebitPlan PlanDebit(
-        IEnumerable<Lot> lots, decimal credits, DateTimeOffset now, decimal overdraftLimit, decimal overdraftOutstanding)
+        IEnumerable<Lot> lots, decimal credits, DateTimeOffset now, decimal overdraftLimit, decimal overdraftOutstanding, decimal held = 0m)
     {
         if (credits <= 0) throw new ArgumentOutOfRangeException(nameof(credits), credits, "a debit moves a positive amount");
         var ordered = lots.Where(l => l.IsSpendableAt(now)).OrderBy(l => l, SpendOrder.Instance).ToList();
-        var available = AvailableToSpend(ordered, now, overdraftLimit, overdraftOutstanding);
+        var available = AvailableToSpend(ordered, now, overdraftLimit, overdraftOutstanding, held);
         if (credits > available) return new DebitPlan.InsufficientBalance(credits, Math.Max(0m, available));
 
         var allocations = new List<Allocation>();

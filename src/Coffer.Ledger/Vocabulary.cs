@@ -46,3 +46,11 @@ public static class Reasons
 
     public static bool IsPurchased(string reason) => reason is PurchasedCreditDirect or PurchasedCreditInvoiced;
 }
+
+public static class HoldStatuses
+{
+    public const string Active = "active";
+    public const string Captured = "captured";
+    public const string Released = "released";
+    public const string Expired = "expired";
+}

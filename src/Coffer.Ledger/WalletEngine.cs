@@ -17,6 +17,23 @@ public sealed class WalletState
 
     /// <summary>Completed debits that still owe part of their amount to the overdraft.</summary>
     public List<Debt> OpenDebts { get; init; } = [];
+
+    /// <summary>Credits bought but not yet paid for: no lot, no balance, until completed.</summary>
+    public List<PendingCredit> PendingCredits { get; init; } = [];
+
+    /// <summary>Active holds: credits reserved for a later capture.</summary>
+    public List<Hold> Holds { get; init; } = [];
+
+    /// <summary>Credits reserved by holds that have not expired by <paramref name="now"/>.</summary>
+    public decimal HeldAt(DateTimeOffset now) => Holds.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits);
+}
+
+public sealed record PendingCredit(string Id, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority);
+
+/// <summary>A reservation of credits; it stops reserving at its expiry instant, like a lot stops being spendable.</summary>
+public sealed record Hold(string Id, decimal Credits, DateTimeOffset? ExpiresAt)
+{
+    public bool IsActiveAt(DateTimeOffset now) => ExpiresAt is not { } at || at > now;
 }
 
 public abstract record WalletCommand(string EntryId)
@@ -29,8 +46,29 @@ public abstract record WalletCommand(string EntryId)
     /// <summary>Posts CREDIT_EXPIRED for what is left of one lot, once its expiry has passed.</summary>
     public sealed record ExpireLot(string EntryId, string LotId) : WalletCommand(EntryId);
 
-    /// <summary>Expires what has expired, debits the rest (WALLET_TERMINATION) and closes the wallet.</summary>
+    /// <summary>
+    /// Fails what is pending, releases the holds, expires what has expired, debits the rest
+    /// (WALLET_TERMINATION) and closes the wallet.
+    /// </summary>
     public sealed record Terminate(string EntryId) : WalletCommand(EntryId);
+
+    /// <summary>Records a purchase awaiting payment: a pending credit entry that moves nothing yet.</summary>
+    public sealed record PendingCredit(string EntryId, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
+        : WalletCommand(EntryId);
+
+    /// <summary>Pending becomes completed: the credits become a spendable lot (the only other way out is failed).</summary>
+    public sealed record CompletePending(string EntryId) : WalletCommand(EntryId);
+
+    public sealed record FailPending(string EntryId) : WalletCommand(EntryId);
+
+    /// <summary>Reserves credits; <c>EntryId</c> is the hold's id.</summary>
+    public sealed record PlaceHold(string EntryId, decimal Credits, DateTimeOffset? ExpiresAt) : WalletCommand(EntryId);
+
+    /// <summary>Ends a hold and debits up to its amount; the rest of the reservation is released.</summary>
+    public sealed record CaptureHold(string EntryId, string HoldId, decimal? Credits, string Reason) : WalletCommand(EntryId);
+
+    /// <summary>Ends a hold without spending anything; <c>Expired</c> says the clock ended it rather than a caller.</summary>
+    public sealed record ReleaseHold(string EntryId, bool Expired = false) : WalletCommand(EntryId);
 }
 
 /// <summary>A new ledger entry decided by the engine; the storage layer adds descriptions and metadata.</summary>
@@ -45,7 +83,9 @@ public sealed record PostedEntry(
     decimal CreditsUnsettled,
     DateTimeOffset? ExpiresAt,
     int? Priority,
-    string? ExpiredLotId);
+    string? ExpiredLotId,
+    string Status = TransactionStatuses.Completed,
+    bool WasPending = false);
 
 public abstract record CommandOutcome
 {
@@ -55,6 +95,9 @@ public abstract record CommandOutcome
     public sealed record InsufficientBalance(decimal Requested, decimal Available) : CommandOutcome;
     public sealed record WalletNotActive(string Status) : CommandOutcome;
     public sealed record BalanceLimitExceeded(decimal Limit) : CommandOutcome;
+    public sealed record HoldPlaced(Hold Hold) : CommandOutcome;
+    public sealed record HoldEnded(string HoldId, string Status, IReadOnlyList<PostedEntry> Entries) : CommandOutcome;
+    public sealed record CaptureExceedsHold(decimal Held) : CommandOutcome;
 
     /// <summary>Nothing to do: the lot is already expired and empty, or the wallet is already closed.</summary>
     public sealed record NoChange(string Why) : CommandOutcome;
@@ -67,8 +110,17 @@ public sealed class Changeset
     public List<AllocationRow> Allocations { get; } = [];
     public Dictionary<string, decimal> LotAvailable { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, decimal> DebtUnsettled { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Pending entries that became failed (completed ones appear in <see cref="Entries"/>).</summary>
+    public List<string> FailedPending { get; } = [];
+
+    public List<Hold> NewHolds { get; } = [];
+
+    /// <summary>Holds that ended: captured, released or expired, with the debit of a capture.</summary>
+    public List<(string HoldId, string Status, string? DebitId, decimal Captured)> EndedHolds { get; } = [];
+
     public string? NewStatus { get; set; }
-    public bool IsEmpty => Entries.Count == 0 && NewStatus is null;
+    public bool IsEmpty => Entries.Count == 0 && NewStatus is null && FailedPending.Count == 0 && NewHolds.Count == 0 && EndedHolds.Count == 0;
 }
 
 public static class WalletEngine
@@ -81,6 +133,12 @@ public static class WalletEngine
             WalletCommand.Debit d => ApplyDebit(state, d, now, changes),
             WalletCommand.ExpireLot e => ApplyExpiry(state, e.EntryId, e.LotId, now, changes),
             WalletCommand.Terminate t => ApplyTerminate(state, t, now, changes, newId),
+            WalletCommand.PendingCredit p => ApplyPendingCredit(state, p, changes),
+            WalletCommand.CompletePending c => ApplyCompletePending(state, c, now, changes),
+            WalletCommand.FailPending f => ApplyFailPending(state, f.EntryId, changes),
+            WalletCommand.PlaceHold h => ApplyPlaceHold(state, h, now, changes),
+            WalletCommand.CaptureHold c => ApplyCapture(state, c, now, changes),
+            WalletCommand.ReleaseHold r => ApplyRelease(state, r.EntryId, r.Expired ? HoldStatuses.Expired : HoldStatuses.Released, changes),
             _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown command"),
         };
 
@@ -88,8 +146,14 @@ public static class WalletEngine
     {
         if (c.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(c), c.Credits, "credit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
-        if (state.CreditBalance + c.Credits > Money.MaxBalance) return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
+        // Pending purchases keep their room under the limit, so completing one never exceeds it.
+        if (state.CreditBalance + state.PendingCredits.Sum(p => p.Credits) + c.Credits > Money.MaxBalance)
+            return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
+        return PostCredit(state, c, now, changes, wasPending: false);
+    }
 
+    static CommandOutcome PostCredit(WalletState state, WalletCommand.Credit c, DateTimeOffset now, Changeset changes, bool wasPending)
+    {
         var plan = Planner.PlanCredit(c.Credits, state.OpenDebts);
         foreach (var repayment in plan.Repayments)
         {
@@ -104,7 +168,7 @@ public static class WalletEngine
         var before = state.CreditBalance;
         state.CreditBalance += c.Credits;
         var entry = new PostedEntry(c.EntryId, TransactionTypes.Credit, c.Reason, c.Credits, before, state.CreditBalance,
-            plan.LotAvailable, 0m, c.ExpiresAt, c.Priority, null);
+            plan.LotAvailable, 0m, c.ExpiresAt, c.Priority, null, WasPending: wasPending);
         if (plan.LotAvailable > 0)
             state.OpenLots.Add(new Lot(c.EntryId, c.Credits, plan.LotAvailable, c.ExpiresAt, c.Priority, now, Reasons.IsPurchased(c.Reason)));
         changes.Entries.Add(entry);
@@ -116,7 +180,7 @@ public static class WalletEngine
         if (d.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(d), d.Credits, "debit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
 
-        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits);
+        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
         if (plan is DebitPlan.InsufficientBalance insufficient)
             return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);
         var allocated = (DebitPlan.Allocated)plan;
@@ -137,6 +201,8 @@ public static class WalletEngine
     {
         if (state.Status == WalletStatuses.Closed) return new CommandOutcome.NoChange("wallet is already closed");
 
+        foreach (var pending in state.PendingCredits.ToList()) ApplyFailPending(state, pending.Id, changes);
+        foreach (var hold in state.Holds.ToList()) ApplyRelease(state, hold.Id, HoldStatuses.Released, changes);
         var posted = new List<PostedEntry>();
         foreach (var lot in Planner.ExpiredLots(state.OpenLots, now))
         {
@@ -150,6 +216,85 @@ public static class WalletEngine
         state.Status = WalletStatuses.Closed;
         changes.NewStatus = WalletStatuses.Closed;
         return new CommandOutcome.Posted(posted);
+    }
+
+    static CommandOutcome ApplyPendingCredit(WalletState state, WalletCommand.PendingCredit p, Changeset changes)
+    {
+        if (p.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(p), p.Credits, "credit must be positive");
+        if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
+        if (state.CreditBalance + state.PendingCredits.Sum(x => x.Credits) + p.Credits > Money.MaxBalance)
+            return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
+        state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Reason, p.ExpiresAt, p.Priority));
+        var entry = new PostedEntry(p.EntryId, TransactionTypes.Credit, p.Reason, p.Credits, state.CreditBalance, state.CreditBalance,
+            0m, 0m, p.ExpiresAt, p.Priority, null, TransactionStatuses.Pending);
+        changes.Entries.Add(entry);
+        return new CommandOutcome.Posted([entry]);
+    }
+
+    static CommandOutcome ApplyCompletePending(WalletState state, WalletCommand.CompletePending c, DateTimeOffset now, Changeset changes)
+    {
+        var pending = state.PendingCredits.FirstOrDefault(p => p.Id == c.EntryId);
+        if (pending is null) return new CommandOutcome.NoChange("no pending credit with this id");
+        // A purchase that was paid for is granted even to a frozen wallet; only a closed wallet refuses it,
+        // and closing fails every pending purchase first.
+        if (state.Status == WalletStatuses.Closed) return new CommandOutcome.WalletNotActive(state.Status);
+        state.PendingCredits.Remove(pending);
+        return PostCredit(state, new WalletCommand.Credit(pending.Id, pending.Credits, pending.Reason, pending.ExpiresAt, pending.Priority),
+            now, changes, wasPending: true);
+    }
+
+    static CommandOutcome ApplyFailPending(WalletState state, string entryId, Changeset changes)
+    {
+        var pending = state.PendingCredits.FirstOrDefault(p => p.Id == entryId);
+        if (pending is null) return new CommandOutcome.NoChange("no pending credit with this id");
+        state.PendingCredits.Remove(pending);
+        changes.FailedPending.Add(entryId);
+        return new CommandOutcome.Posted([]);
+    }
+
+    static CommandOutcome ApplyPlaceHold(WalletState state, WalletCommand.PlaceHold h, DateTimeOffset now, Changeset changes)
+    {
+        if (h.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(h), h.Credits, "a hold reserves a positive amount");
+        if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
+        var available = Planner.AvailableToSpend(state.OpenLots, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
+        if (h.Credits > available) return new CommandOutcome.InsufficientBalance(h.Credits, Math.Max(0m, available));
+        var hold = new Hold(h.EntryId, h.Credits, h.ExpiresAt);
+        state.Holds.Add(hold);
+        changes.NewHolds.Add(hold);
+        return new CommandOutcome.HoldPlaced(hold);
+    }
+
+    static CommandOutcome ApplyCapture(WalletState state, WalletCommand.CaptureHold c, DateTimeOffset now, Changeset changes)
+    {
+        if (c.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(c), c.Credits, "a capture moves a positive amount");
+        var hold = state.Holds.FirstOrDefault(h => h.Id == c.HoldId);
+        if (hold is null || !hold.IsActiveAt(now)) return new CommandOutcome.NoChange("no active hold with this id");
+        if (c.Credits > hold.Credits) return new CommandOutcome.CaptureExceedsHold(hold.Credits);
+        var credits = c.Credits ?? hold.Credits;
+        if (state.Status == WalletStatuses.Closed) return new CommandOutcome.WalletNotActive(state.Status);
+
+        // The hold's own reservation is what pays for the capture, so plan without it.
+        state.Holds.Remove(hold);
+        var plan = Planner.PlanDebit(state.OpenLots, credits, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
+        if (plan is DebitPlan.InsufficientBalance insufficient)
+        {
+            // Lots under the hold expired before the capture: the reservation could not outlive its credits.
+            state.Holds.Add(hold);
+            return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);
+        }
+        var allocated = (DebitPlan.Allocated)plan;
+        var entry = PostDebit(state, c.EntryId, c.Reason, credits, allocated.Allocations, allocated.OverdraftCredits, null, now, changes);
+        changes.EndedHolds.Add((hold.Id, HoldStatuses.Captured, entry.Id, credits));
+        return new CommandOutcome.HoldEnded(hold.Id, HoldStatuses.Captured, [entry]);
+    }
+
+    static CommandOutcome ApplyRelease(WalletState state, string holdId, string status, Changeset changes)
+    {
+        var hold = state.Holds.FirstOrDefault(h => h.Id == holdId);
+        if (hold is null) return new CommandOutcome.NoChange("no active hold with this id");
+        state.Holds.Remove(hold);
+        changes.EndedHolds.Add((hold.Id, status, null, 0m));
+        return new CommandOutcome.HoldEnded(hold.Id, status, []);
     }
 
     static PostedEntry PostDebit(

@@ -2,6 +2,7 @@ using Coffer.ApiKeys;
 using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Expiry;
+using Coffer.Holds;
 using Coffer.Outbox;
 using Coffer.Storage;
 using Coffer.Tenants;
@@ -116,6 +117,7 @@ var v1 = app.MapGroup("/v1");
 v1.MapCustomers();
 v1.MapWallets();
 v1.MapApiKeys();
+v1.MapHolds();
 
 await app.RunAsync();
 return 0;

@@ -13,7 +13,7 @@ public sealed class GroupCommitTestsOnPostgres() : GroupCommitTests(Store.Postgr
 public abstract class GroupCommitTests(Store store) : ApiTest(store)
 {
     static WalletOperation Op(Func<WalletRow, CommandOrRefusal> build, string? key = null, string hash = "h") =>
-        new(build, new EntryDetails(), key is null ? null : new IdempotencyClaim(key, hash), (w, entries, _) => new { balance = w.CreditBalance, entries = entries.Count });
+        new(build, new EntryDetails(), key is null ? null : new IdempotencyClaim(key, hash), x => new { balance = x.Wallet.CreditBalance, entries = x.Entries.Count });
 
     static string NewId() => "wtx_" + Guid.NewGuid().ToString("N");
 

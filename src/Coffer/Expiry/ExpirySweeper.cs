@@ -5,7 +5,8 @@ using Coffer.Wallets;
 namespace Coffer.Expiry;
 
 /// <summary>
-/// Posts one CREDIT_EXPIRED debit per lot whose expiry has passed. Lots stop being spendable at their expiry
+/// Ends what the clock ends: expired holds are released (status expired), and one CREDIT_EXPIRED debit is
+/// posted per lot whose expiry has passed. Lots stop being spendable at their expiry
 /// instant regardless; this makes the history and the cached balance say so. Safe on several nodes: the
 /// wallet lock serializes each expiry and a unique index allows one expiry entry per lot.
 /// </summary>
@@ -19,6 +20,7 @@ public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids i
     {
         var now = clock.GetUtcNow();
         List<(string Tenant, string Wallet, string Lot)> due;
+        List<(string Tenant, string Wallet, string Hold)> holds;
         await using (var c = await db.OpenAsync(ct))
         {
             due = await c.QueryAsync(null,
@@ -28,13 +30,26 @@ public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids i
                 ORDER BY expiry_date LIMIT @n
                 """,
                 r => (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("id")), ("now", now), ("n", BatchSize));
+            holds = await c.QueryAsync(null,
+                """
+                SELECT tenant_id, wallet_id, id FROM holds
+                WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= @now
+                ORDER BY expires_at LIMIT @n
+                """,
+                r => (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("id")), ("now", now), ("n", BatchSize));
             await c.ExecAsync(null, "DELETE FROM idempotency_keys WHERE created_at < @cutoff", ("cutoff", now - Idempotency.Retention));
         }
         var expired = 0;
+        // Holds first: a hold that has expired no longer reserves credits the lots' expiry would take.
+        foreach (var (tenant, wallet, hold) in holds)
+        {
+            var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(hold, Expired: true), new EntryDetails(), null, _ => new { });
+            if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
+        }
         foreach (var (tenant, wallet, lot) in due)
         {
             var op = new WalletOperation(_ => new WalletCommand.ExpireLot(ids.New("wtx"), lot), new EntryDetails(), null,
-                (w, entries, allocations) => new { });
+                _ => new { });
             if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
         }
         return expired;

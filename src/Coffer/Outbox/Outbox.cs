@@ -11,6 +11,10 @@ public static class EventTypes
     public const string WalletTerminated = "wallet.terminated";
     public const string TransactionCreated = "wallet.transaction.created";
     public const string TransactionUpdated = "wallet.transaction.updated";
+    public const string HoldCreated = "wallet.hold.created";
+
+    /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
+    public static string HoldEnded(string status) => $"wallet.hold.{status}";
 }
 
 /// <summary>

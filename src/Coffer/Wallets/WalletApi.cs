@@ -125,7 +125,7 @@ public static class WalletApi
         var lots = await store.LotsAsync(tenant.Id, id);
         // Real time: what could be spent this instant. Expired lots are gone even before the sweep posts them.
         var realTimeCredits = lots.SpendableFree + lots.SpendablePurchased - w.OverdraftCredits;
-        const decimal pendingCharges = 0m;
+        var pendingCharges = lots.Held;
         var dto = WalletDtos.Wallet(w, new CreditBreakdown(lots.SpendableFree, lots.SpendablePurchased));
         return TypedResults.Ok(new WalletBalanceDto
         {
@@ -138,7 +138,8 @@ public static class WalletApi
             RealTimeCreditBalance = realTimeCredits,
             RealTimeBalance = Money.AmountForCredits(realTimeCredits, w.ConversionRate),
             BalanceUpdatedAt = w.UpdatedAt,
-            PendingCharges = pendingCharges,
+            PendingCharges = Money.AmountForCredits(pendingCharges, w.ConversionRate),
+            PendingChargeCredits = pendingCharges,
             AvailableCreditBalance = realTimeCredits - pendingCharges,
             AvailableBalance = Money.AmountForCredits(realTimeCredits - pendingCharges, w.ConversionRate),
             ExpiredUnsweptCredits = lots.ExpiredUnswept,
@@ -181,7 +182,7 @@ public static class WalletApi
         _ => ApiError.NotFound("wallet"),
     };
 
-    static ApiError NotActive(string status) =>
+    public static ApiError NotActive(string status) =>
         ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {status}; it accepts no top-ups, debits or changes");
 
     static async Task<Results<Ok<WalletDto>, ApiError>> Freeze(Tenant tenant, string id, WalletWriter writer) =>
@@ -259,7 +260,7 @@ public static class WalletApi
         if (!v.Ok) return v.Error();
         var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet terminated"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("terminate", new { wallet = id })),
-            (w, entries, allocations) => WalletDtos.Wallet(w));
+            x => WalletDtos.Wallet(x.Wallet));
         return await writer.ExecuteAsync(tenant.Id, id, op) switch
         {
             WriteResult.Applied a => TypedResults.Ok((WalletDto)a.Response),
@@ -278,7 +279,7 @@ public static class WalletApi
         var other => Refusal(other),
     };
 
-    static ApiError Refusal(WriteResult result) => result switch
+    public static ApiError Refusal(WriteResult result) => result switch
     {
         WriteResult.KeyReused k => ApiError.Conflict(ErrorCodes.IdempotencyKeyReused,
             $"idempotency key '{k.Key}' was already used for a different request"),
@@ -288,24 +289,25 @@ public static class WalletApi
             new { requested = i.Requested.ToString(CultureInfo.InvariantCulture), available = i.Available.ToString(CultureInfo.InvariantCulture) }),
         WriteResult.WalletNotActive n => NotActive(n.Status),
         WriteResult.Invalid i => ApiError.Validation(i.Message),
+        WriteResult.CaptureExceedsHold e => ApiError.Validation($"the capture is larger than the hold's {e.Held} credits"),
         WriteResult.BalanceLimitExceeded l => ApiError.Unprocessable(ErrorCodes.BalanceLimitExceeded,
             $"the top-up would take the wallet's balance above {l.Limit} credits"),
         _ => throw new InvalidOperationException($"unexpected write result {result}"),
     };
 
-    static object ChangeResponse(WalletRow w, IReadOnlyList<TransactionRow> entries, IReadOnlyList<AllocationRow> allocations) =>
-        new WalletChangeResponse(null, WalletDtos.Wallet(w), entries.Count == 0 ? null : WalletDtos.Transaction(entries[0], allocations, w));
+    static object ChangeResponse(WriteContext x) =>
+        new WalletChangeResponse(null, WalletDtos.Wallet(x.Wallet), x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet));
 
-    const string ConversionRefusal = "amount converts to zero credits or to more than 10^15 credits at the wallet's rate";
+    public const string ConversionRefusal = "amount converts to zero credits or to more than 10^15 credits at the wallet's rate";
 
     /// <summary>Explicit credits win over an amount, as in Flexprice; an amount converts at the given rate.</summary>
-    static decimal? ToCredits(decimal? credits, decimal? amount, decimal rate)
+    public static decimal? ToCredits(decimal? credits, decimal? amount, decimal rate)
     {
         var c = credits ?? Money.CreditsForAmount(amount!.Value, rate);
         return c > 0 && c <= Money.MaxAmount ? c : null;
     }
 
-    static string? IdempotencyKey(Validator v, string? bodyKey, HttpRequest http, bool required)
+    public static string? IdempotencyKey(Validator v, string? bodyKey, HttpRequest http, bool required)
     {
         var header = http.Headers[IdempotencyHeader].ToString();
         var key = !string.IsNullOrEmpty(bodyKey) ? bodyKey : string.IsNullOrEmpty(header) ? null : header;

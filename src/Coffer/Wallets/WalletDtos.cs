@@ -50,7 +50,8 @@ public class WalletDto
 
 /// <summary>
 /// The real-time balance: the wallet flattened with Flexprice's five real-time keys and Coffer's
-/// <c>pending_charges</c> and <c>available_balance</c> (currency) / <c>available_credit_balance</c> (credits).
+/// <c>pending_charges</c> and <c>available_balance</c> (currency) / <c>pending_charge_credits</c> and
+/// <c>available_credit_balance</c> (credits). Pending charges are the credits active holds reserve.
 /// </summary>
 public sealed class WalletBalanceDto : WalletDto
 {
@@ -60,6 +61,7 @@ public sealed class WalletBalanceDto : WalletDto
     public decimal CurrentPeriodUsage { get; init; }
     public decimal UnpaidInvoicesAmount { get; init; }
     public decimal PendingCharges { get; init; }
+    public decimal PendingChargeCredits { get; init; }
     public decimal AvailableBalance { get; init; }
     public decimal AvailableCreditBalance { get; init; }
     public decimal ExpiredUnsweptCredits { get; init; }
@@ -104,6 +106,25 @@ public sealed record TransactionDto(
     decimal CreditsUnsettled,
     IReadOnlyList<AllocationDto>? Allocations);
 
+/// <summary>Coffer's holds: credits reserved for a later capture (pending charges).</summary>
+public sealed record HoldDto(
+    string Id,
+    string WalletId,
+    decimal Credits,
+    decimal Amount,
+    decimal CapturedCredits,
+    string Status,
+    DateTimeOffset? ExpiresAt,
+    string? WalletTransactionId,
+    string? Description,
+    string? ReferenceType,
+    string? ReferenceId,
+    Dictionary<string, string> Metadata,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record HoldResponse(HoldDto Hold, WalletDto Wallet, TransactionDto? WalletTransaction);
+
 /// <summary>Flexprice's DtoTopUpWalletResponse; Coffer's debit answers in the same shape.</summary>
 public sealed record WalletChangeResponse(string? InvoiceId, WalletDto Wallet, TransactionDto? WalletTransaction);
 
@@ -132,6 +153,11 @@ public static class WalletDtos
         UpdatedAt = w.UpdatedAt,
         OverdraftLimit = w.OverdraftLimit,
     };
+
+    public static HoldDto Hold(HoldRow h, WalletRow w) => new(
+        h.Id, h.WalletId, h.Credits, Money.AmountForCredits(h.Credits, w.ConversionRate), h.CapturedCredits, h.Status, h.ExpiresAt,
+        h.DebitId, h.Description, h.ReferenceType, h.ReferenceId, Json.Deserialize<Dictionary<string, string>>(h.Metadata) ?? [],
+        h.CreatedAt, h.UpdatedAt);
 
     public static TransactionDto Transaction(TransactionRow t, IEnumerable<AllocationRow>? allocations, WalletRow? wallet = null) => new(
         t.Id, t.WalletId, t.CustomerId, t.Type, t.Amount, t.CreditAmount, t.CreditBalanceBefore, t.CreditBalanceAfter,

@@ -77,3 +77,29 @@ public sealed record TransactionRow(
 }
 
 public sealed record AllocationView(string DebitId, string LotId, decimal Credits);
+
+public sealed record HoldRow(
+    string TenantId,
+    string Id,
+    string WalletId,
+    decimal Credits,
+    decimal CapturedCredits,
+    string Status,
+    DateTimeOffset? ExpiresAt,
+    string? DebitId,
+    string? Description,
+    string? ReferenceType,
+    string? ReferenceId,
+    string Metadata,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public const string Columns =
+        "tenant_id, id, wallet_id, credits, captured_credits, status, expires_at, debit_id, description, reference_type, " +
+        "reference_id, metadata, created_at, updated_at";
+
+    public static HoldRow Read(DbDataReader r) => new(
+        r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Dec("credits"), r.Dec("captured_credits"), r.Str("status"),
+        r.NTime("expires_at"), r.NStr("debit_id"), r.NStr("description"), r.NStr("reference_type"), r.NStr("reference_id"),
+        r.Str("metadata"), r.Time("created_at"), r.Time("updated_at"));
+}

@@ -13,7 +13,7 @@ public sealed record TransactionQuery(
     DateTimeOffset? ExpiryAfter, DateTimeOffset? ExpiryBefore, bool Ascending);
 
 /// <summary>What the wallet's lots say right now: spendable credits by kind, and credits that have expired but not yet been swept.</summary>
-public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept);
+public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept, decimal Held);
 
 /// <summary>Reads of wallets and their ledger. Writes go through <see cref="WalletWriter"/> only.</summary>
 public sealed class WalletStore(Database db, TimeProvider clock)
@@ -59,10 +59,26 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             r => (Available: r.Dec("credits_available"), Expiry: r.NTime("expiry_date"), Purchased: Reasons.IsPurchased(r.Str("transaction_reason"))),
             ("t", tenantId), ("w", walletId));
         var live = lots.Where(l => l.Expiry is null || l.Expiry > now).ToList();
+        var held = await c.QueryAsync(null,
+            "SELECT credits, expires_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'",
+            r => new Hold("", r.Dec("credits"), r.NTime("expires_at")), ("t", tenantId), ("w", walletId));
         return new LotSummary(
             live.Where(l => !l.Purchased).Sum(l => l.Available),
             live.Where(l => l.Purchased).Sum(l => l.Available),
-            lots.Where(l => l.Expiry <= now).Sum(l => l.Available));
+            lots.Where(l => l.Expiry <= now).Sum(l => l.Available),
+            held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits));
+    }
+
+    public async Task<(List<HoldRow> Items, long Total)> HoldsAsync(string tenantId, string walletId, string? status, int limit, int offset)
+    {
+        var filter = "tenant_id = @t AND wallet_id = @w" + (status is null ? "" : " AND status = @s");
+        (string, object?)[] args = [("t", tenantId), ("w", walletId), ("s", status)];
+        await using var c = await db.OpenAsync();
+        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM holds WHERE {filter}", args);
+        var items = await c.QueryAsync(null,
+            $"SELECT {HoldRow.Columns} FROM holds WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset",
+            HoldRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
+        return (items, total);
     }
 
     public async Task<(List<TransactionDto> Items, long Total)> TransactionsAsync(

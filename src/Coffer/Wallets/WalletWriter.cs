@@ -29,7 +29,12 @@ public sealed record WalletOperation(
     Func<WalletRow, CommandOrRefusal> Build,
     EntryDetails Details,
     IdempotencyClaim? Idempotency,
-    Func<WalletRow, IReadOnlyList<TransactionRow>, IReadOnlyList<AllocationRow>, object> Render);
+    Func<WriteContext, object> Render);
+
+/// <summary>What a response is built from: the wallet and entries after the change, and the engine's outcome.</summary>
+public sealed record WriteContext(
+    WalletRow Wallet, IReadOnlyList<TransactionRow> Entries, IReadOnlyList<AllocationRow> Allocations, CommandOutcome Outcome,
+    IReadOnlyList<HoldRow> Holds);
 
 /// <summary>A settings change decided under the wallet's lock: the new row, or why it is refused.</summary>
 public sealed record UpdateDecision(WalletRow? After, ApiError? Refusal = null);
@@ -55,6 +60,7 @@ public abstract record WriteResult
     public sealed record WalletNotActive(string Status) : WriteResult;
     public sealed record Invalid(string Message) : WriteResult;
     public sealed record BalanceLimitExceeded(decimal Limit) : WriteResult;
+    public sealed record CaptureExceedsHold(decimal Held) : WriteResult;
 }
 
 /// <summary>
@@ -129,11 +135,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var wallets = new Dictionary<(string, string), WalletRow>();
         var states = new Dictionary<(string, string), WalletState>();
         var stored = new Dictionary<(string, string), StoredResponse>();
+        var context = new BatchContext();
         foreach (var tenant in groups.GroupBy(g => g.Key.TenantId))
         {
             var walletIds = tenant.Select(g => g.Key.WalletId).ToList();
             foreach (var w in await LockWalletsAsync(c, tx, tenant.Key, walletIds)) wallets[(tenant.Key, w.Id)] = w;
-            foreach (var state in await LoadStatesAsync(c, tx, tenant.Key, wallets.Values.Where(w => w.TenantId == tenant.Key).ToList()))
+            foreach (var state in await LoadStatesAsync(c, tx, tenant.Key, wallets.Values.Where(w => w.TenantId == tenant.Key).ToList(), context))
                 states[(tenant.Key, state.WalletId)] = state;
             var keys = tenant.SelectMany(g => g).Select(x => x.p.Op.Idempotency?.Key).OfType<string>().Distinct().ToList();
             foreach (var (key, response) in await Idempotency.FindAsync(c, tx, tenant.Key, keys)) stored[(tenant.Key, key)] = response;
@@ -158,10 +165,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                     results[i] = prior.RequestHash == claim.RequestHash ? new WriteResult.Replayed(prior.Response) : new WriteResult.KeyReused(claim.Key);
                     continue;
                 }
-                (results[i], current) = Decide(state, current, op, now, writes);
-                if (op.Idempotency is { } key && results[i] is WriteResult.Applied or WriteResult.NoChange)
+                (results[i], current) = Decide(state, current, op, now, writes, context);
+                // Only an effect claims its key: a no-change (terminating a closed wallet, releasing an ended hold)
+                // is its own replay, and a refusal may be retried once the wallet allows it.
+                if (op.Idempotency is { } key && results[i] is WriteResult.Applied a)
                 {
-                    var response = Json.Serialize(results[i] is WriteResult.Applied a ? a.Response : ((WriteResult.NoChange)results[i]).Response);
+                    var response = Json.Serialize(a.Response);
                     Idempotency.Save(writes, tenantId, key, response, now);
                     claimed[(tenantId, key.Key)] = new StoredResponse(key.RequestHash, response);
                 }
@@ -182,12 +191,14 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     }
 
     /// <summary>Decides one operation against the wallet's state so far and queues its rows.</summary>
-    (WriteResult Result, WalletRow After) Decide(WalletState state, WalletRow wallet, WalletOperation op, DateTimeOffset now, SqlBatch writes)
+    (WriteResult Result, WalletRow After) Decide(
+        WalletState state, WalletRow wallet, WalletOperation op, DateTimeOffset now, SqlBatch writes, BatchContext context)
     {
         var built = op.Build(wallet);
         if (built.Command is not { } command) return (new WriteResult.Invalid(built.Refusal ?? "invalid request"), wallet);
         var changes = new Changeset();
-        switch (WalletEngine.Apply(state, command, now, changes, () => ids.New("wtx")))
+        var outcome = WalletEngine.Apply(state, command, now, changes, () => ids.New("wtx"));
+        switch (outcome)
         {
             case CommandOutcome.InsufficientBalance i:
                 return (new WriteResult.InsufficientBalance(i.Requested, i.Available), wallet);
@@ -195,11 +206,20 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 return (new WriteResult.WalletNotActive(n.Status), wallet);
             case CommandOutcome.BalanceLimitExceeded l:
                 return (new WriteResult.BalanceLimitExceeded(l.Limit), wallet);
+            case CommandOutcome.CaptureExceedsHold e:
+                return (new WriteResult.CaptureExceedsHold(e.Held), wallet);
             case CommandOutcome.NoChange none:
-                return (new WriteResult.NoChange(wallet, none.Why, op.Render(wallet, [], [])), wallet);
+                return (new WriteResult.NoChange(wallet, none.Why, op.Render(new WriteContext(wallet, [], [], outcome, []))), wallet);
         }
-        var (after, entries) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now);
-        return (new WriteResult.Applied(after, entries, op.Render(after, entries, changes.Allocations)), after);
+        var (after, entries, holds) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now, context);
+        return (new WriteResult.Applied(after, entries, op.Render(new WriteContext(after, entries, changes.Allocations, outcome, holds))), after);
+    }
+
+    /// <summary>Rows a batch read that later decisions in the same batch need whole: pending entries and active holds.</summary>
+    sealed class BatchContext
+    {
+        public Dictionary<(string Tenant, string Id), TransactionRow> Pending { get; } = [];
+        public Dictionary<(string Tenant, string Id), HoldRow> Holds { get; } = [];
     }
 
     /// <summary>
@@ -238,7 +258,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             var state = new WalletState { WalletId = wallet.Id, Status = wallet.Status, OverdraftLimit = wallet.OverdraftLimit };
             var changes = new Changeset();
             WalletEngine.Apply(state, initial, wallet.CreatedAt, changes, () => ids.New("wtx"));
-            (created, var rows) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
+            (created, var rows, _) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
             initialRow = rows[0];
             writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq WHERE tenant_id = @t AND id = @w",
                 ("b", created.CreditBalance), ("seq", created.EventSeq), ("t", wallet.TenantId), ("w", wallet.Id));
@@ -289,7 +309,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             WalletRow.Read, args.ToArray());
     }
 
-    static async Task<List<WalletState>> LoadStatesAsync(DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<WalletRow> wallets)
+    static async Task<List<WalletState>> LoadStatesAsync(
+        DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<WalletRow> wallets, BatchContext context)
     {
         if (wallets.Count == 0) return [];
         var where = new List<string>();
@@ -317,6 +338,20 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 debtArgs.ToArray())).ToLookup(x => x.Wallet, x => x.Debt);
         }
 
+        var pendingWhere = new List<string>();
+        var pendingArgs = new List<(string, object?)> { ("t", tenantId) };
+        Customers.CustomerStore.AddIn(pendingWhere, pendingArgs, "wallet_id", "w", wallets.Select(w => w.Id).ToList());
+        var pending = (await c.QueryAsync(tx,
+            $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {pendingWhere[0]} AND transaction_status = 'pending'",
+            TransactionRow.Read, pendingArgs.ToArray()));
+        foreach (var row in pending) context.Pending[(tenantId, row.Id)] = row;
+        var holds = await c.QueryAsync(tx,
+            $"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {pendingWhere[0]} AND status = 'active'",
+            HoldRow.Read, pendingArgs.ToArray());
+        foreach (var hold in holds) context.Holds[(tenantId, hold.Id)] = hold;
+        var pendingByWallet = pending.ToLookup(r => r.WalletId);
+        var holdsByWallet = holds.ToLookup(h => h.WalletId);
+
         return wallets.Select(w => new WalletState
         {
             WalletId = w.Id,
@@ -326,48 +361,20 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             OverdraftLimit = w.OverdraftLimit,
             OpenLots = lots[w.Id].ToList(),
             OpenDebts = debts[w.Id].ToList(),
+            PendingCredits = pendingByWallet[w.Id]
+                .Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority)).ToList(),
+            Holds = holdsByWallet[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
         }).ToList();
     }
 
     /// <summary>
-    /// Queues the rows of one decided change: its entries, the lots and debts it touched, its allocations
-    /// and its events. The wallet row itself is written once per batch by the caller.
+    /// Queues the rows of one decided change: its entries, the lots and debts it touched, its allocations,
+    /// its holds and its events. The wallet row itself is written once per batch by the caller.
     /// </summary>
-    (WalletRow Wallet, List<TransactionRow> Entries) Persist(
+    (WalletRow Wallet, List<TransactionRow> Entries, List<HoldRow> Holds) Persist(
         SqlBatch writes, WalletRow wallet, WalletState state, Changeset changes, string primaryEntryId,
-        EntryDetails details, string? idempotencyKey, DateTimeOffset now)
+        EntryDetails details, string? idempotencyKey, DateTimeOffset now, BatchContext? context = null)
     {
-        var rows = new List<TransactionRow>();
-        foreach (var e in changes.Entries)
-        {
-            // Only the entry the caller asked for carries its description and metadata; entries the engine
-            // added on its own (expiries during termination) describe themselves.
-            var own = e.Id == primaryEntryId ? details : new EntryDetails(Description: DescribeSystemEntry(e));
-            var available = changes.LotAvailable.Remove(e.Id, out var a) ? a : e.CreditsAvailable;
-            var unsettled = changes.DebtUnsettled.Remove(e.Id, out var u) ? u : e.CreditsUnsettled;
-            var rate = e.Type == TransactionTypes.Credit ? wallet.TopupConversionRate : wallet.ConversionRate;
-            var row = new TransactionRow(wallet.TenantId, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,
-                TransactionStatuses.Completed, Money.AmountForCredits(e.Credits, rate), e.Credits, e.BalanceBefore,
-                e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
-                own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now);
-            rows.Add(row);
-            InsertEntry(writes, row);
-        }
-
-        foreach (var (lotId, available) in changes.LotAvailable)
-            writes.Add("UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                ("a", available), ("o", available > 0), ("now", now), ("t", wallet.TenantId), ("id", lotId));
-        foreach (var (debitId, unsettled) in changes.DebtUnsettled)
-            writes.Add("UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                ("u", unsettled), ("o", unsettled > 0), ("now", now), ("t", wallet.TenantId), ("id", debitId));
-        foreach (var a in changes.Allocations)
-            writes.Add(
-                """
-                INSERT INTO allocations (tenant_id, wallet_id, debit_id, lot_id, credits, created_at)
-                VALUES (@t, @w, @d, @l, @c, @now)
-                """,
-                ("t", wallet.TenantId), ("w", wallet.Id), ("d", a.DebitId), ("l", a.LotId), ("c", a.Credits), ("now", now));
-
         var seq = wallet.EventSeq;
         var after = wallet with
         {
@@ -377,17 +384,121 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             UpdatedAt = now,
         };
         var walletDto = WalletDtos.Wallet(after);
+        void Event(string type, object payload) => outbox.Add(writes, wallet.TenantId, type, wallet.Id, ++seq, payload);
+        var tenant = wallet.TenantId;
+
+        var rows = new List<TransactionRow>();
+        var completedFromPending = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in changes.Entries)
+        {
+            var available = changes.LotAvailable.Remove(e.Id, out var a) ? a : e.CreditsAvailable;
+            var unsettled = changes.DebtUnsettled.Remove(e.Id, out var u) ? u : e.CreditsUnsettled;
+            TransactionRow row;
+            if (e.WasPending)
+            {
+                // pending -> completed: the one edit a ledger entry may receive, and only from pending.
+                row = context!.Pending[(tenant, e.Id)] with
+                {
+                    Status = TransactionStatuses.Completed, CreditBalanceBefore = e.BalanceBefore, CreditBalanceAfter = e.BalanceAfter,
+                    CreditsAvailable = available, UpdatedAt = now,
+                };
+                context.Pending.Remove((tenant, e.Id));
+                completedFromPending.Add(e.Id);
+                writes.Add(
+                    """
+                    UPDATE wallet_transactions SET transaction_status = 'completed', credit_balance_before = @before,
+                        credit_balance_after = @after, credits_available = @avail, lot_open = @open, updated_at = @now
+                    WHERE tenant_id = @t AND id = @id AND transaction_status = 'pending'
+                    """,
+                    ("before", row.CreditBalanceBefore), ("after", row.CreditBalanceAfter), ("avail", available),
+                    ("open", available > 0), ("now", now), ("t", tenant), ("id", e.Id));
+            }
+            else
+            {
+                // Only the entry the caller asked for carries its description and metadata; entries the engine
+                // added on its own (expiries during termination) describe themselves.
+                var own = e.Id == primaryEntryId ? details : new EntryDetails(Description: DescribeSystemEntry(e));
+                var rate = e.Type == TransactionTypes.Credit ? wallet.TopupConversionRate : wallet.ConversionRate;
+                row = new TransactionRow(tenant, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,
+                    e.Status, Money.AmountForCredits(e.Credits, rate), e.Credits, e.BalanceBefore,
+                    e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
+                    own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now);
+                InsertEntry(writes, row);
+                if (e.Status == TransactionStatuses.Pending && context is not null) context.Pending[(tenant, e.Id)] = row;
+            }
+            rows.Add(row);
+        }
+
+        foreach (var (lotId, available) in changes.LotAvailable)
+            writes.Add("UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                ("a", available), ("o", available > 0), ("now", now), ("t", tenant), ("id", lotId));
+        foreach (var (debitId, unsettled) in changes.DebtUnsettled)
+            writes.Add("UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                ("u", unsettled), ("o", unsettled > 0), ("now", now), ("t", tenant), ("id", debitId));
+        foreach (var a in changes.Allocations)
+            writes.Add(
+                """
+                INSERT INTO allocations (tenant_id, wallet_id, debit_id, lot_id, credits, created_at)
+                VALUES (@t, @w, @d, @l, @c, @now)
+                """,
+                ("t", tenant), ("w", wallet.Id), ("d", a.DebitId), ("l", a.LotId), ("c", a.Credits), ("now", now));
+
         foreach (var row in rows)
         {
-            // A debit's event carries the balance after it; a wallet snapshot per debit would double the
-            // outbox for nothing. A top-up also announces the wallet (wallet.topped_up), as Flexprice does.
-            outbox.Add(writes, wallet.TenantId, EventTypes.TransactionCreated, wallet.Id, ++seq, WalletDtos.Transaction(row, changes.Allocations, after));
-            if (row.Type == TransactionTypes.Credit)
-                outbox.Add(writes, wallet.TenantId, EventTypes.WalletToppedUp, wallet.Id, ++seq, walletDto);
+            var transaction = WalletDtos.Transaction(row, changes.Allocations, after);
+            if (completedFromPending.Contains(row.Id))
+            {
+                Event(EventTypes.TransactionUpdated, transaction);
+            }
+            else
+            {
+                // A debit's event carries the balance after it; a wallet snapshot per debit would double the
+                // outbox for nothing. A top-up also announces the wallet (wallet.topped_up), as Flexprice does.
+                Event(EventTypes.TransactionCreated, transaction);
+            }
+            if (row.Type == TransactionTypes.Credit && row.Status == TransactionStatuses.Completed)
+                Event(EventTypes.WalletToppedUp, walletDto);
         }
-        if (changes.NewStatus == WalletStatuses.Closed)
-            outbox.Add(writes, wallet.TenantId, EventTypes.WalletTerminated, wallet.Id, ++seq, walletDto);
-        return (after with { EventSeq = seq }, rows);
+
+        foreach (var failedId in changes.FailedPending)
+        {
+            var row = context!.Pending[(tenant, failedId)] with { Status = TransactionStatuses.Failed, UpdatedAt = now };
+            context.Pending.Remove((tenant, failedId));
+            writes.Add(
+                "UPDATE wallet_transactions SET transaction_status = 'failed', updated_at = @now WHERE tenant_id = @t AND id = @id AND transaction_status = 'pending'",
+                ("now", now), ("t", tenant), ("id", failedId));
+            rows.Add(row);
+            Event(EventTypes.TransactionUpdated, WalletDtos.Transaction(row, [], after));
+        }
+
+        var holds = new List<HoldRow>();
+        foreach (var hold in changes.NewHolds)
+        {
+            var row = new HoldRow(tenant, hold.Id, wallet.Id, hold.Credits, 0m, HoldStatuses.Active, hold.ExpiresAt, null,
+                details.Description, details.ReferenceType, details.ReferenceId, details.Metadata, now, now);
+            writes.Add(
+                $"""
+                INSERT INTO holds ({HoldRow.Columns})
+                VALUES (@t, @id, @w, @c, 0, 'active', @exp, NULL, @desc, @rtype, @rid, @meta, @now, @now)
+                """,
+                ("t", tenant), ("id", row.Id), ("w", wallet.Id), ("c", row.Credits), ("exp", row.ExpiresAt), ("desc", row.Description),
+                ("rtype", row.ReferenceType), ("rid", row.ReferenceId), ("meta", row.Metadata), ("now", now));
+            context?.Holds.TryAdd((tenant, row.Id), row);
+            holds.Add(row);
+            Event(EventTypes.HoldCreated, WalletDtos.Hold(row, after));
+        }
+        foreach (var (holdId, status, debitId, captured) in changes.EndedHolds)
+        {
+            var row = context!.Holds[(tenant, holdId)] with { Status = status, DebitId = debitId, CapturedCredits = captured, UpdatedAt = now };
+            writes.Add(
+                "UPDATE holds SET status = @s, debit_id = @d, captured_credits = @c, updated_at = @now WHERE tenant_id = @t AND id = @id AND status = 'active'",
+                ("s", status), ("d", debitId), ("c", captured), ("now", now), ("t", tenant), ("id", holdId));
+            holds.Add(row);
+            Event(EventTypes.HoldEnded(status), WalletDtos.Hold(row, after));
+        }
+
+        if (changes.NewStatus == WalletStatuses.Closed) Event(EventTypes.WalletTerminated, walletDto);
+        return (after with { EventSeq = seq }, rows, holds);
     }
 
     static string? DescribeSystemEntry(PostedEntry e) =>
