@@ -452,8 +452,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             }
             else
             {
-                // A debit's event carries the balance after it; a wallet snapshot per debit would double the
-                // outbox for nothing. A top-up also announces the wallet (wallet.topped_up), as Flexprice does.
+                // A debit's event carries the balance after it; a wallet snapshot per debit would make the
+                // outbox twice as large for nothing. A top-up also announces the wallet (wallet.topped_up), as Flexprice does.
                 Event(EventTypes.TransactionCreated, transaction);
             }
             if (row.Type == TransactionTypes.Credit && row.Status == TransactionStatuses.Completed)
