@@ -20,6 +20,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || apt_install postgresql
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v curl >/dev/null || apt_install curl
+# pdftotext and pdfinfo read the invoice PDFs back in the tests, as an independent reader.
+command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null || apt_install poppler-utils
 
 # A throwaway PostgreSQL on a private port and data folder, stopped and removed on exit.
 PG_BIN=$(pg_bin)

@@ -44,6 +44,16 @@ public static class Money
         return Exact(credits) * Exact(rate) > Exact(amount) * Exact(1m) ? credits - Math.Sign(credits) * CreditStep : credits;
     }
 
+    /// <summary>
+    /// The fewest credits (on the 12-digit grid) worth at least <paramref name="amount"/>: a wallet paying an
+    /// invoice never pays less than it is credited for.
+    /// </summary>
+    public static decimal CreditsToCover(decimal amount, decimal rate)
+    {
+        var credits = Math.Round(amount / rate, CreditScale, MidpointRounding.ToPositiveInfinity);
+        return credits * rate < amount ? credits + CreditStep : credits;
+    }
+
     /// <summary>The currency value of a credit quantity; kept at credit precision, not rounded to cents.</summary>
     public static decimal AmountForCredits(decimal credits, decimal rate)
     {

@@ -35,7 +35,7 @@ public static class Reasons
     /// <summary>Coffer's own reason for metered charges posted by a merchant's usage pipeline.</summary>
     public const string UsageCharge = "USAGE_CHARGE";
 
-    public static readonly IReadOnlySet<string> TopUp = new HashSet<string> { FreeCreditGrant, PurchasedCreditDirect };
+    public static readonly IReadOnlySet<string> TopUp = new HashSet<string> { FreeCreditGrant, PurchasedCreditDirect, PurchasedCreditInvoiced };
     public static readonly IReadOnlySet<string> ApiDebit = new HashSet<string> { ManualBalanceDebit, UsageCharge };
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>

@@ -61,6 +61,12 @@ public abstract record WalletCommand(string EntryId)
 
     public sealed record FailPending(string EntryId) : WalletCommand(EntryId);
 
+    /// <summary>
+    /// Pays up to <c>MaxCredits</c> from what is spendable (no overdraft): the amount is the largest whole
+    /// minor unit of currency the credits cover, and the debit is the fewest credits that cover it.
+    /// </summary>
+    public sealed record DebitUpTo(string EntryId, decimal MaxCredits, string Reason, decimal Rate, int MinorUnits) : WalletCommand(EntryId);
+
     /// <summary>Reserves credits; <c>EntryId</c> is the hold's id.</summary>
     public sealed record PlaceHold(string EntryId, decimal Credits, DateTimeOffset? ExpiresAt) : WalletCommand(EntryId);
 
@@ -137,6 +143,7 @@ public static class WalletEngine
             WalletCommand.CompletePending c => ApplyCompletePending(state, c, now, changes),
             WalletCommand.FailPending f => ApplyFailPending(state, f.EntryId, changes),
             WalletCommand.PlaceHold h => ApplyPlaceHold(state, h, now, changes),
+            WalletCommand.DebitUpTo d => ApplyDebitUpTo(state, d, now, changes),
             WalletCommand.CaptureHold c => ApplyCapture(state, c, now, changes),
             WalletCommand.ReleaseHold r => ApplyRelease(state, r.EntryId, r.Expired ? HoldStatuses.Expired : HoldStatuses.Released, changes),
             _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown command"),
@@ -250,6 +257,19 @@ public static class WalletEngine
         state.PendingCredits.Remove(pending);
         changes.FailedPending.Add(entryId);
         return new CommandOutcome.Posted([]);
+    }
+
+    static CommandOutcome ApplyDebitUpTo(WalletState state, WalletCommand.DebitUpTo d, DateTimeOffset now, Changeset changes)
+    {
+        if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
+        var spendable = Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now)) - state.OverdraftCredits;
+        var max = Math.Min(d.MaxCredits, spendable);
+        var amount = Math.Round(Math.Max(0m, max) * d.Rate, d.MinorUnits, MidpointRounding.ToZero);
+        if (amount <= 0) return new CommandOutcome.NoChange("nothing spendable covers a minor unit");
+        var credits = Math.Min(Money.CreditsToCover(amount, d.Rate), max);
+        var plan = (DebitPlan.Allocated)Planner.PlanDebit(state.OpenLots, credits, now, 0m, 0m, state.HeldAt(now));
+        var entry = PostDebit(state, d.EntryId, d.Reason, credits, plan.Allocations, 0m, null, now, changes);
+        return new CommandOutcome.Posted([entry]);
     }
 
     static CommandOutcome ApplyPlaceHold(WalletState state, WalletCommand.PlaceHold h, DateTimeOffset now, Changeset changes)

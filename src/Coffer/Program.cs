@@ -3,6 +3,9 @@ using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Expiry;
 using Coffer.Holds;
+using Coffer.Invoices;
+using Coffer.Payments;
+using Coffer.Settings;
 using Coffer.Outbox;
 using Coffer.Storage;
 using Coffer.Tenants;
@@ -60,6 +63,8 @@ builder.Services.AddSingleton<WalletWriter>();
 builder.Services.AddSingleton<WalletStore>();
 builder.Services.AddSingleton<CustomerStore>();
 builder.Services.AddSingleton<Verifier>();
+builder.Services.AddSingleton<InvoiceService>();
+builder.Services.AddSingleton<TenantSettings>();
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService<StartupTasks>();
 if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
@@ -118,6 +123,9 @@ v1.MapCustomers();
 v1.MapWallets();
 v1.MapApiKeys();
 v1.MapHolds();
+v1.MapInvoices();
+v1.MapPayments();
+v1.MapSettings();
 
 await app.RunAsync();
 return 0;

@@ -10,7 +10,9 @@ namespace Coffer.Expiry;
 /// instant regardless; this makes the history and the cached balance say so. Safe on several nodes: the
 /// wallet lock serializes each expiry and a unique index allows one expiry entry per lot.
 /// </summary>
-public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids ids, TimeProvider clock, ILogger<ExpirySweeper> log)
+public sealed class ExpirySweeper(
+    Database db, WalletWriter writer, Common.Ids ids, TimeProvider clock, Invoices.InvoiceService invoices, Settings.TenantSettings settings,
+    ILogger<ExpirySweeper> log)
     : BackgroundService
 {
     public const int BatchSize = 200;
@@ -39,7 +41,7 @@ public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids i
                 r => (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("id")), ("now", now), ("n", BatchSize));
             await c.ExecAsync(null, "DELETE FROM idempotency_keys WHERE created_at < @cutoff", ("cutoff", now - Idempotency.Retention));
         }
-        var expired = 0;
+        var expired = await FailUnpaidPurchasesAsync(now, ct);
         // Holds first: a hold that has expired no longer reserves credits the lots' expiry would take.
         foreach (var (tenant, wallet, hold) in holds)
         {
@@ -53,6 +55,33 @@ public sealed class ExpirySweeper(Database db, WalletWriter writer, Common.Ids i
             if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
         }
         return expired;
+    }
+
+    /// <summary>
+    /// A credit purchase never stays pending forever: once its invoice has been unpaid for the tenant's
+    /// <c>pending_purchase_timeout_days</c>, the invoice's payment fails and so does the pending credit.
+    /// </summary>
+    async Task<int> FailUnpaidPurchasesAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        List<(string Tenant, string Invoice, DateTimeOffset Created)> candidates;
+        await using (var c = await db.OpenAsync(ct))
+            candidates = await c.QueryAsync(null,
+                """
+                SELECT tenant_id, id, created_at FROM invoices
+                WHERE wallet_transaction_id IS NOT NULL AND invoice_status = 'FINALIZED'
+                  AND payment_status IN ('INITIATED', 'PENDING', 'PROCESSING') AND created_at <= @cutoff
+                ORDER BY created_at LIMIT @n
+                """,
+                r => (r.Str("tenant_id"), r.Str("id"), r.Time("created_at")), ("cutoff", now.AddDays(-1)), ("n", BatchSize));
+        var failed = 0;
+        foreach (var tenant in candidates.GroupBy(x => x.Tenant))
+        {
+            var timeout = TimeSpan.FromDays((await settings.InvoiceConfigAsync(tenant.Key)).PendingPurchaseTimeoutDays);
+            foreach (var (_, invoice, created) in tenant.Where(x => x.Created + timeout <= now))
+                if (await invoices.SetPaymentStatusAsync(tenant.Key, invoice, Invoices.PaymentStatuses.Failed, null) is Invoices.InvoiceOutcome.Done)
+                    failed++;
+        }
+        return failed;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -12,6 +12,11 @@ public static class EventTypes
     public const string TransactionCreated = "wallet.transaction.created";
     public const string TransactionUpdated = "wallet.transaction.updated";
     public const string HoldCreated = "wallet.hold.created";
+    public const string InvoiceCreated = "invoice.created";
+    public const string InvoiceFinalized = "invoice.finalized";
+    public const string InvoiceVoided = "invoice.voided";
+    public const string InvoicePaymentUpdated = "invoice.payment.updated";
+    public const string PaymentSucceeded = "payment.succeeded";
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
     public static string HoldEnded(string status) => $"wallet.hold.{status}";

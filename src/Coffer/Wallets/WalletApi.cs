@@ -1,6 +1,8 @@
 using System.Globalization;
 using Coffer.Common;
 using Coffer.Customers;
+using Coffer.Invoices;
+using Coffer.Settings;
 using Coffer.Ledger;
 using Coffer.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -196,12 +198,12 @@ public static class WalletApi
             : new UpdateDecision(w with { Status = WalletStatuses.Active })));
 
     static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> TopUp(
-        Tenant tenant, string id, TopUpRequest body, WalletWriter writer, Ids ids, TimeProvider clock, HttpRequest http)
+        Tenant tenant, string id, TopUpRequest body, WalletWriter writer, Ids ids, TimeProvider clock, HttpRequest http,
+        InvoiceService invoices, TenantSettings settings)
     {
         var v = new Validator();
         var reason = body.TransactionReason;
         if (reason is null) v.Fail("transaction_reason is required");
-        else if (reason == Reasons.PurchasedCreditInvoiced) v.Fail("PURCHASED_CREDIT_INVOICED top-ups are not available yet");
         else v.OneOf("transaction_reason", reason, Reasons.TopUp);
         var credits = v.Amount("credits_to_add", body.CreditsToAdd);
         var amount = v.Amount("amount", body.Amount);
@@ -216,14 +218,63 @@ public static class WalletApi
 
         var entryId = ids.New("wtx");
         var request = new { wallet = id, credits, amount, reason, expiry, priority, description, metadata = body.Metadata };
+        var details = new EntryDetails(description, Json.Serialize(body.Metadata ?? []));
+        var claim = key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("top-up", request));
+        if (reason == Reasons.PurchasedCreditInvoiced)
+            return await PurchaseWithInvoice(tenant, id, credits, amount, expiry, priority, entryId, details, claim, writer, ids, invoices, settings);
+
         var op = new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
             w => ToCredits(credits, amount, w.TopupConversionRate) is { } c
                 ? new WalletCommand.Credit(entryId, c, reason!, expiry, priority)
                 : new CommandOrRefusal(null, ConversionRefusal),
-            new EntryDetails(description, Json.Serialize(body.Metadata ?? [])),
-            key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("top-up", request)),
-            ChangeResponse);
+            details, claim, ChangeResponse);
+        return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
+    }
+
+    /// <summary>
+    /// PURCHASED_CREDIT_INVOICED: in one transaction, a pending credit and a finalized CREDIT invoice for it
+    /// (credits × top-up rate, rounded to the currency's minor unit). The credits become spendable when the
+    /// invoice is paid; with the tenant's auto-complete setting they are granted now and the invoice is paid.
+    /// </summary>
+    static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> PurchaseWithInvoice(
+        Tenant tenant, string id, decimal? credits, decimal? amount, DateTimeOffset? expiry, int? priority, string entryId,
+        EntryDetails details, IdempotencyClaim? claim, WalletWriter writer, Ids ids, InvoiceService invoices, TenantSettings settings)
+    {
+        var config = await settings.InvoiceConfigAsync(tenant.Id);
+        var invoiceId = ids.New("inv");
+        var number = await invoices.NextNumberAsync(tenant.Id);
+        decimal price = 0m;
+        var op = new WalletOperation(
+            w =>
+            {
+                if (ToCredits(credits, amount, w.TopupConversionRate) is not { } c) return new CommandOrRefusal(null, ConversionRefusal);
+                price = Money.RoundToMinorUnit(c * w.TopupConversionRate, w.Currency.ToUpperInvariant());
+                if (price <= 0) return new CommandOrRefusal(null, $"the purchase is worth less than one minor unit of {w.Currency}");
+                return config.AutoCompletePurchasedCreditTransaction
+                    ? new WalletCommand.Credit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority)
+                    : new WalletCommand.PendingCredit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority);
+            },
+            details with { ReferenceType = "INVOICE", ReferenceId = invoiceId }, claim,
+            x => new WalletChangeResponse(invoiceId, WalletDtos.Wallet(x.Wallet),
+                x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)))
+        {
+            AlsoWrite = (x, writes) =>
+            {
+                var w = x.Wallet;
+                var entry = x.Entries[0];
+                var now = entry.CreatedAt;
+                var paid = config.AutoCompletePurchasedCreditTransaction;
+                var invoice = new InvoiceRow(w.TenantId, invoiceId, w.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized,
+                    paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending, w.Currency, price, paid ? price : 0m, price, price,
+                    $"Purchase of {entry.CreditAmount} credits", now.AddDays(config.DueDateDays), paid ? now : null, null, now, null, null, null,
+                    "MANUAL", number, null, Json.Serialize(new Dictionary<string, string> { ["wallet_transaction_id"] = entry.Id }),
+                    w.Id, entry.Id, 1, now, now);
+                InvoiceRow.Insert(writes, invoice);
+                LineItemRow.Insert(writes, new LineItemRow(w.TenantId, ids.New("li"), invoiceId, $"{entry.CreditAmount} credits", "FIXED",
+                    price, 1m, null, null, "{}", now));
+            },
+        };
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 

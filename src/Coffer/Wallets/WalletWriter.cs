@@ -29,7 +29,11 @@ public sealed record WalletOperation(
     Func<WalletRow, CommandOrRefusal> Build,
     EntryDetails Details,
     IdempotencyClaim? Idempotency,
-    Func<WriteContext, object> Render);
+    Func<WriteContext, object> Render)
+{
+    /// <summary>Rows of the caller's own to write in the same transaction when the operation takes effect.</summary>
+    public Action<WriteContext, SqlBatch>? AlsoWrite { get; init; }
+}
 
 /// <summary>What a response is built from: the wallet and entries after the change, and the engine's outcome.</summary>
 public sealed record WriteContext(
@@ -118,8 +122,18 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     async Task<WriteResult[]> TryExecuteAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
     {
         await using var scope = await db.BeginWriteAsync(ct);
-        var c = scope.Connection;
-        var tx = scope.Transaction;
+        var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, ct);
+        if (wrote) await scope.CommitAsync(ct);
+        return results;
+    }
+
+    /// <summary>
+    /// Decides and writes operations inside a transaction the caller owns, for flows that must move a
+    /// wallet's money in the same transaction as their own rows (an invoice paid, a credit purchase granted).
+    /// The caller commits; its own locks must be taken before the wallet's, never after.
+    /// </summary>
+    public async Task<(WriteResult[] Results, bool Wrote)> ExecuteInAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Pending> batch, CancellationToken ct)
+    {
         var now = clock.GetUtcNow();
         var writes = new SqlBatch();
         var results = new WriteResult[batch.Count];
@@ -184,10 +198,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                     ("b", current.CreditBalance), ("o", current.OverdraftCredits), ("s", current.Status), ("seq", current.EventSeq),
                     ("now", now), ("t", tenantId), ("w", walletId));
         }
-        if (writes.Count == 0) return results;
+        if (writes.Count == 0) return (results, false);
         await writes.ExecuteAsync(c, tx, ct);
-        await scope.CommitAsync(ct);
-        return results;
+        return (results, true);
     }
 
     /// <summary>Decides one operation against the wallet's state so far and queues its rows.</summary>
@@ -212,7 +225,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 return (new WriteResult.NoChange(wallet, none.Why, op.Render(new WriteContext(wallet, [], [], outcome, []))), wallet);
         }
         var (after, entries, holds) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now, context);
-        return (new WriteResult.Applied(after, entries, op.Render(new WriteContext(after, entries, changes.Allocations, outcome, holds))), after);
+        var written = new WriteContext(after, entries, changes.Allocations, outcome, holds);
+        op.AlsoWrite?.Invoke(written, writes);
+        return (new WriteResult.Applied(after, entries, op.Render(written)), after);
     }
 
     /// <summary>Rows a batch read that later decisions in the same batch need whole: pending entries and active holds.</summary>

@@ -1,0 +1,234 @@
+using Coffer.Common;
+using Coffer.Customers;
+using Coffer.Ledger;
+using Coffer.Payments;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Coffer.Invoices;
+
+public sealed record CreateLineItem(string? DisplayName, decimal? Amount, decimal? Quantity, string? PriceType, string? PeriodStart,
+    string? PeriodEnd, Dictionary<string, string>? Metadata);
+
+public sealed record CreateInvoiceRequest
+{
+    public string? CustomerId { get; init; }
+    public string? Currency { get; init; }
+    public decimal? AmountDue { get; init; }
+    public decimal? Subtotal { get; init; }
+    public decimal? Total { get; init; }
+    public string? InvoiceType { get; init; }
+    public string? InvoiceStatus { get; init; }
+    public string? BillingReason { get; init; }
+    public string? BillingPeriod { get; init; }
+    public string? Description { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public string? DueDate { get; init; }
+    public string? PeriodStart { get; init; }
+    public string? PeriodEnd { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+    public List<CreateLineItem>? LineItems { get; init; }
+}
+
+public sealed record InvoiceFilter
+{
+    public int? Limit { get; init; }
+    public int? Offset { get; init; }
+    public string? Order { get; init; }
+    public string? CustomerId { get; init; }
+    public string? ExternalCustomerId { get; init; }
+    public List<string>? InvoiceIds { get; init; }
+    public List<string>? InvoiceStatus { get; init; }
+    public List<string>? PaymentStatus { get; init; }
+    public string? InvoiceType { get; init; }
+    public bool? SkipLineItems { get; init; }
+}
+
+public sealed record UpdateInvoiceRequest(string? DueDate, Dictionary<string, string>? Metadata);
+
+public sealed record PaymentStatusRequest(string? PaymentStatus, decimal? Amount);
+
+/// <summary>Invoices as Flexprice's API has them, enough for the wallet's flows; see InvoiceService for the rules.</summary>
+public static class InvoiceApi
+{
+    public const int MaxLineItems = 500;
+
+    public static void MapInvoices(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/invoices").WithTags("Invoices");
+        g.MapPost("/", Create).WithName("createInvoice");
+        g.MapPost("/search", Search).WithName("queryInvoice");
+        g.MapGet("/{id}", Get).WithName("getInvoice");
+        g.MapPut("/{id}", Update).WithName("updateInvoice");
+        g.MapPost("/{id}/finalize", FinalizeInvoice).WithName("finalizeInvoice");
+        g.MapPost("/{id}/void", VoidInvoice).WithName("voidInvoice");
+        g.MapPut("/{id}/payment", PaymentStatus).WithName("updateInvoicePaymentStatus");
+        g.MapPost("/{id}/payment/attempt", Attempt).WithName("attemptInvoicePayment");
+        g.MapGet("/{id}/pdf", Pdf).WithName("getInvoicePdf");
+    }
+
+    static async Task<InvoiceDto> Render(InvoiceService invoices, CustomerStore customers, InvoiceRow i) =>
+        InvoiceDtos.Invoice(i, await invoices.LinesAsync(i.TenantId, [i.Id]), await customers.GetAsync(i.TenantId, i.CustomerId));
+
+    static async Task<Results<Created<InvoiceDto>, ApiError>> Create(
+        Tenant tenant, CreateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Ids ids, TimeProvider clock)
+    {
+        var v = new Validator();
+        var currency = v.Currency("currency", body.Currency);
+        var minor = currency is null ? 2 : Currencies.MinorUnits(currency.ToUpperInvariant());
+        decimal? Money(string field, decimal? value, bool required)
+        {
+            var d = v.Amount(field, value, required, allowZero: true);
+            if (d is not null && Ledger.Money.Scale(d.Value) > minor) v.Fail($"{field} has more decimal places than {currency} allows");
+            return d;
+        }
+        var amountDue = Money("amount_due", body.AmountDue, required: true);
+        var subtotal = Money("subtotal", body.Subtotal, required: true);
+        var total = Money("total", body.Total, required: true);
+        if (amountDue > total) v.Fail("amount_due cannot exceed total");
+        var type = v.OneOf("invoice_type", body.InvoiceType, new HashSet<string> { InvoiceTypes.OneOff }) ?? InvoiceTypes.OneOff;
+        var status = v.OneOf("invoice_status", body.InvoiceStatus, new HashSet<string> { InvoiceStatuses.Draft, InvoiceStatuses.Finalized })
+                     ?? InvoiceStatuses.Draft;
+        var description = v.Text("description", body.Description, max: Limits.MaxDescriptionLength);
+        var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
+        v.Metadata("metadata", body.Metadata);
+        if (body.LineItems?.Count > MaxLineItems) v.Fail($"at most {MaxLineItems} line items");
+        var now = clock.GetUtcNow();
+        var invoiceId = ids.New("inv");
+        var lines = (body.LineItems ?? []).Select((l, n) =>
+        {
+            v.Metadata($"line_items[{n}].metadata", l.Metadata);
+            return new LineItemRow(tenant.Id, ids.New("li"), invoiceId, v.Text($"line_items[{n}].display_name", l.DisplayName),
+                v.Text($"line_items[{n}].price_type", l.PriceType), Money($"line_items[{n}].amount", l.Amount, required: true) ?? 0m,
+                v.Amount($"line_items[{n}].quantity", l.Quantity, required: true, allowZero: true) ?? 0m,
+                v.Time($"line_items[{n}].period_start", l.PeriodStart), v.Time($"line_items[{n}].period_end", l.PeriodEnd),
+                Json.Serialize(l.Metadata ?? []), now);
+        }).ToList();
+        var dueDate = v.Time("due_date", body.DueDate);
+        var periodStart = v.Time("period_start", body.PeriodStart);
+        var periodEnd = v.Time("period_end", body.PeriodEnd);
+        if (body.CustomerId is null) v.Fail("customer_id is required");
+        if (!v.Ok) return v.Error();
+        var customer = await customers.GetAsync(tenant.Id, body.CustomerId!);
+        if (customer is null) return ApiError.NotFound("customer");
+
+        var finalized = status == InvoiceStatuses.Finalized;
+        var paid = amountDue == 0m;
+        var invoice = new InvoiceRow(tenant.Id, invoiceId, customer.Id, type, status, paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending,
+            currency!, amountDue!.Value, 0m, subtotal!.Value, total!.Value, description, dueDate, paid ? now : null, null,
+            finalized ? now : null, periodStart, periodEnd, body.BillingPeriod, body.BillingReason ?? "MANUAL",
+            finalized ? await invoices.NextNumberAsync(tenant.Id) : null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
+        var (stored, _) = await invoices.CreateAsync(invoice, lines);
+        return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, stored));
+    }
+
+    static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
+        await invoices.GetAsync(tenant.Id, id) is { } i ? TypedResults.Ok(await Render(invoices, customers, i)) : ApiError.NotFound("invoice");
+
+    static async Task<Results<Ok<ListResponse<InvoiceDto>>, ApiError>> Search(
+        Tenant tenant, InvoiceFilter filter, InvoiceService invoices, CustomerStore customers, Database db)
+    {
+        var v = new Validator();
+        var (limit, offset) = v.Page(filter.Limit, filter.Offset);
+        if (filter.InvoiceIds?.Count > Limits.MaxIdsPerFilter) v.Fail($"at most {Limits.MaxIdsPerFilter} invoice_ids");
+        if (!v.Ok) return v.Error();
+        var customerId = filter.CustomerId;
+        if (filter.ExternalCustomerId is not null)
+        {
+            var c = await customers.GetByExternalIdAsync(tenant.Id, filter.ExternalCustomerId);
+            if (c is null) return TypedResults.Ok(new ListResponse<InvoiceDto>([], new Pagination(0, limit, offset)));
+            customerId = c.Id;
+        }
+        var where = new List<string> { "tenant_id = @t" };
+        var args = new List<(string, object?)> { ("t", tenant.Id) };
+        if (customerId is not null) { where.Add("customer_id = @c"); args.Add(("c", customerId)); }
+        if (filter.InvoiceType is not null) { where.Add("invoice_type = @type"); args.Add(("type", filter.InvoiceType)); }
+        CustomerStore.AddIn(where, args, "id", "id", filter.InvoiceIds);
+        CustomerStore.AddIn(where, args, "invoice_status", "is", filter.InvoiceStatus);
+        CustomerStore.AddIn(where, args, "payment_status", "ps", filter.PaymentStatus);
+        var sql = string.Join(" AND ", where);
+        var dir = filter.Order == "asc" ? "ASC" : "DESC";
+        await using var conn = await db.OpenAsync();
+        var total = await conn.ScalarLongAsync(null, $"SELECT COUNT(*) FROM invoices WHERE {sql}", args.ToArray());
+        var rows = await conn.QueryAsync(null,
+            $"SELECT {InvoiceRow.Columns} FROM invoices WHERE {sql} ORDER BY created_at {dir}, id {dir} LIMIT @limit OFFSET @offset",
+            InvoiceRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
+        var lines = filter.SkipLineItems == true ? null : (await invoices.LinesAsync(tenant.Id, rows.Select(r => r.Id).ToList())).ToLookup(l => l.InvoiceId);
+        var items = rows.Select(r => InvoiceDtos.Invoice(r, lines?[r.Id])).ToList();
+        return TypedResults.Ok(new ListResponse<InvoiceDto>(items, new Pagination(total, limit, offset)));
+    }
+
+    static async Task<Results<Ok<InvoiceDto>, ApiError>> Update(
+        Tenant tenant, string id, UpdateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Database db, TimeProvider clock)
+    {
+        var v = new Validator();
+        var due = v.Time("due_date", body.DueDate);
+        v.Metadata("metadata", body.Metadata);
+        if (!v.Ok) return v.Error();
+        var invoice = await invoices.GetAsync(tenant.Id, id);
+        if (invoice is null) return ApiError.NotFound("invoice");
+        await using (var scope = await db.BeginWriteAsync())
+        {
+            await scope.Connection.ExecAsync(scope.Transaction,
+                "UPDATE invoices SET due_date = @d, metadata = @m, version = version + 1, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                ("d", due ?? invoice.DueDate), ("m", body.Metadata is null ? invoice.Metadata : Json.Serialize(body.Metadata)),
+                ("now", clock.GetUtcNow()), ("t", tenant.Id), ("id", id));
+            await scope.CommitAsync();
+        }
+        return TypedResults.Ok(await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, id))!));
+    }
+
+    static Results<Ok<MessageResponse>, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
+    {
+        InvoiceOutcome.Done => TypedResults.Ok(new MessageResponse(message)),
+        InvoiceOutcome.Refused r => r.Error,
+        _ => ApiError.NotFound("invoice"),
+    };
+
+    static async Task<Results<Ok<MessageResponse>, ApiError>> FinalizeInvoice(Tenant tenant, string id, InvoiceService invoices)
+    {
+        if (await invoices.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("invoice");
+        return Message(await invoices.FinalizeAsync(tenant.Id, id, await invoices.NextNumberAsync(tenant.Id)), "invoice finalized successfully");
+    }
+
+    static async Task<Results<Ok<MessageResponse>, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices) =>
+        Message(await invoices.VoidAsync(tenant.Id, id), "invoice voided successfully");
+
+    static async Task<Results<Ok<InvoiceDto>, ApiError>> PaymentStatus(
+        Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices, CustomerStore customers)
+    {
+        var v = new Validator();
+        var status = v.Text("payment_status", body.PaymentStatus, required: true);
+        var amount = v.Amount("amount", body.Amount);
+        if (!v.Ok) return v.Error();
+        return await invoices.SetPaymentStatusAsync(tenant.Id, id, status!, amount) switch
+        {
+            InvoiceOutcome.Done d => TypedResults.Ok(await Render(invoices, customers, d.Invoice)),
+            InvoiceOutcome.Refused r => r.Error,
+            _ => ApiError.NotFound("invoice"),
+        };
+    }
+
+    static async Task<Results<Ok<MessageResponse>, ApiError>> Attempt(Tenant tenant, string id, InvoiceService invoices) =>
+        Message(await invoices.RecordPaymentAsync(tenant.Id, id, new PaymentInput(null, PaymentMethodTypes.Credits, null, null, "{}")),
+            "payment processed successfully");
+
+    static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)
+    {
+        var invoice = await invoices.GetAsync(tenant.Id, id);
+        if (invoice is null) return ApiError.NotFound("invoice");
+        var customer = await customers.GetAsync(tenant.Id, invoice.CustomerId);
+        var lines = await invoices.LinesAsync(tenant.Id, [id]);
+        var address = customer is null ? null : string.Join(", ", new[]
+        {
+            customer.AddressLine1, customer.AddressLine2, customer.AddressCity, customer.AddressState, customer.AddressPostalCode, customer.AddressCountry,
+        }.Where(p => !string.IsNullOrWhiteSpace(p)));
+        var model = new InvoicePdfModel(tenant.Name, invoice.InvoiceNumber ?? invoice.Id, invoice.InvoiceStatus, invoice.PaymentStatus,
+            invoice.Currency, customer?.Name ?? invoice.CustomerId, customer?.Email, string.IsNullOrEmpty(address) ? null : address,
+            invoice.FinalizedAt ?? invoice.CreatedAt, invoice.DueDate,
+            lines.Select(l => new InvoicePdfLine(l.DisplayName ?? "", l.Quantity, l.Amount)).ToList(),
+            invoice.Subtotal, invoice.Total, invoice.AmountPaid, invoice.AmountRemaining);
+        return TypedResults.File(InvoicePdf.Render(model), "application/pdf", $"{invoice.InvoiceNumber ?? invoice.Id}.pdf");
+    }
+}

@@ -1,0 +1,111 @@
+using Coffer.Common;
+using Coffer.Invoices;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Coffer.Payments;
+
+public sealed record CreatePaymentRequest
+{
+    public decimal? Amount { get; init; }
+    public string? Currency { get; init; }
+    public string? DestinationType { get; init; }
+    public string? DestinationId { get; init; }
+    public string? PaymentMethodType { get; init; }
+    public string? PaymentMethodId { get; init; }
+    public string? PaymentGateway { get; init; }
+    public bool? ProcessPayment { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public Dictionary<string, string>? Metadata { get; init; }
+}
+
+/// <summary>
+/// Payments against invoices. OFFLINE records money received elsewhere; CREDITS pays from the customer's
+/// wallet of the invoice's currency. Card, ACH and payment links need a payment gateway, which this
+/// version does not have: they are refused plainly rather than recorded as if they could succeed.
+/// </summary>
+public static class PaymentApi
+{
+    public static void MapPayments(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/payments").WithTags("Payments");
+        g.MapPost("/", Create).WithName("createPayment");
+        g.MapGet("/", List).WithName("listPayments");
+        g.MapGet("/{id}", Get).WithName("getPayment");
+    }
+
+    static async Task<Results<Created<PaymentDto>, ApiError>> Create(Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, Database db)
+    {
+        var v = new Validator();
+        var amount = v.Amount("amount", body.Amount, required: true);
+        var currency = v.Currency("currency", body.Currency);
+        if (body.DestinationType != "INVOICE") v.Fail("destination_type must be INVOICE");
+        var destination = v.Text("destination_id", body.DestinationId, required: true);
+        var method = v.Text("payment_method_type", body.PaymentMethodType, required: true);
+        if (method is not null && !PaymentMethodTypes.Known.Contains(method))
+            v.Fail($"payment_method_type must be one of {string.Join(", ", PaymentMethodTypes.Known.Order())}");
+        else if (method is not null && !PaymentMethodTypes.Supported.Contains(method))
+            v.Fail($"payment_method_type {method} needs a payment gateway, which is not configured; use OFFLINE or CREDITS");
+        if (body.ProcessPayment == false) v.Fail("process_payment=false is not supported: payments are processed when created");
+        var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
+        v.Metadata("metadata", body.Metadata);
+        if (!v.Ok) return v.Error();
+
+        if (key is not null && await FindByKeyAsync(db, tenant.Id, key) is { } earlier)
+            return earlier.DestinationId == destination && earlier.Amount == amount && earlier.PaymentMethodType == method
+                ? TypedResults.Created($"/v1/payments/{earlier.Id}", PaymentDto.From(earlier, (await invoices.GetAsync(tenant.Id, earlier.DestinationId))?.InvoiceNumber))
+                : ApiError.Conflict(ErrorCodes.IdempotencyKeyReused, $"idempotency key '{key}' was already used for a different payment");
+        var invoice = await invoices.GetAsync(tenant.Id, destination!);
+        if (invoice is null) return ApiError.NotFound("invoice");
+        if (invoice.Currency != currency) return ApiError.Validation($"the payment is in {currency} but the invoice is in {invoice.Currency}");
+
+        var outcome = await invoices.RecordPaymentAsync(tenant.Id, invoice.Id,
+            new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])));
+        return outcome switch
+        {
+            InvoiceOutcome.Done { Payment: { } p } d => TypedResults.Created($"/v1/payments/{p.Id}", PaymentDto.From(p, d.Invoice.InvoiceNumber)),
+            InvoiceOutcome.Refused r => r.Error,
+            _ => ApiError.NotFound("invoice"),
+        };
+    }
+
+    static async Task<PaymentRow?> FindByKeyAsync(Database db, string tenantId, string key)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
+            PaymentRow.Read, ("t", tenantId), ("k", key));
+    }
+
+    static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, Database db)
+    {
+        await using var c = await db.OpenAsync();
+        var p = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+            PaymentRow.Read, ("t", tenant.Id), ("id", id));
+        if (p is null) return ApiError.NotFound("payment");
+        return TypedResults.Ok(PaymentDto.From(p, (await invoices.GetAsync(tenant.Id, p.DestinationId))?.InvoiceNumber));
+    }
+
+    static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
+        Tenant tenant, Database db, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,
+        [FromQuery(Name = "payment_status")] string? paymentStatus, [FromQuery(Name = "payment_method_type")] string? methodType)
+    {
+        var v = new Validator();
+        var (l, o) = v.Page(limit, offset);
+        if (!v.Ok) return v.Error();
+        var where = new List<string> { "tenant_id = @t" };
+        var args = new List<(string, object?)> { ("t", tenant.Id) };
+        if (destinationId is not null) { where.Add("destination_id = @d"); args.Add(("d", destinationId)); }
+        if (paymentStatus is not null) { where.Add("payment_status = @s"); args.Add(("s", paymentStatus)); }
+        if (methodType is not null) { where.Add("payment_method_type = @m"); args.Add(("m", methodType)); }
+        var sql = string.Join(" AND ", where);
+        var dir = order == "asc" ? "ASC" : "DESC";
+        await using var c = await db.OpenAsync();
+        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM payments WHERE {sql}", args.ToArray());
+        var rows = await c.QueryAsync(null,
+            $"SELECT {PaymentRow.Columns} FROM payments WHERE {sql} ORDER BY created_at {dir}, id {dir} LIMIT @l OFFSET @o",
+            PaymentRow.Read, [.. args, ("l", l), ("o", o)]);
+        return TypedResults.Ok(new ListResponse<PaymentDto>(rows.Select(p => PaymentDto.From(p, null)).ToList(), new Pagination(total, l, o)));
+    }
+}

@@ -1,0 +1,64 @@
+using System.Data.Common;
+using Coffer.Common;
+using Coffer.Storage;
+
+namespace Coffer.Payments;
+
+public static class PaymentMethodTypes
+{
+    public const string Card = "CARD";
+    public const string Ach = "ACH";
+    public const string Offline = "OFFLINE";
+    public const string Credits = "CREDITS";
+    public const string PaymentLink = "PAYMENT_LINK";
+
+    /// <summary>What this version can settle; card, ACH and payment links need a gateway.</summary>
+    public static readonly IReadOnlySet<string> Supported = new HashSet<string> { Offline, Credits };
+    public static readonly IReadOnlySet<string> Known = new HashSet<string> { Card, Ach, Offline, Credits, PaymentLink };
+}
+
+public sealed record PaymentRow(
+    string TenantId, string Id, string? IdempotencyKey, string DestinationType, string DestinationId, string PaymentMethodType,
+    string? PaymentMethodId, string? PaymentGateway, string? GatewayPaymentId, decimal Amount, string Currency, string PaymentStatus,
+    string Metadata, DateTimeOffset? SucceededAt, DateTimeOffset? FailedAt, DateTimeOffset? RefundedAt, string? ErrorMessage,
+    string? WalletTransactionId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public const string Columns =
+        "tenant_id, id, idempotency_key, destination_type, destination_id, payment_method_type, payment_method_id, payment_gateway, " +
+        "gateway_payment_id, amount, currency, payment_status, metadata, succeeded_at, failed_at, refunded_at, error_message, " +
+        "wallet_transaction_id, created_at, updated_at";
+
+    public static PaymentRow Read(DbDataReader r) => new(
+        r.Str("tenant_id"), r.Str("id"), r.NStr("idempotency_key"), r.Str("destination_type"), r.Str("destination_id"),
+        r.Str("payment_method_type"), r.NStr("payment_method_id"), r.NStr("payment_gateway"), r.NStr("gateway_payment_id"),
+        r.Dec("amount"), r.Str("currency"), r.Str("payment_status"), r.Str("metadata"), r.NTime("succeeded_at"), r.NTime("failed_at"),
+        r.NTime("refunded_at"), r.NStr("error_message"), r.NStr("wallet_transaction_id"), r.Time("created_at"), r.Time("updated_at"));
+
+    public static void Insert(SqlBatch writes, PaymentRow p) => writes.Add(
+        $"""
+        INSERT INTO payments ({Columns})
+        VALUES (@t, @id, @ikey, @dtype, @did, @mtype, @mid, @gw, @gwid, @amount, @cur, @status, @meta, @ok_at, @fail_at, @ref_at,
+                @err, @wtx, @created, @updated)
+        """,
+        ("t", p.TenantId), ("id", p.Id), ("ikey", p.IdempotencyKey), ("dtype", p.DestinationType), ("did", p.DestinationId),
+        ("mtype", p.PaymentMethodType), ("mid", p.PaymentMethodId), ("gw", p.PaymentGateway), ("gwid", p.GatewayPaymentId),
+        ("amount", p.Amount), ("cur", p.Currency), ("status", p.PaymentStatus), ("meta", p.Metadata), ("ok_at", p.SucceededAt),
+        ("fail_at", p.FailedAt), ("ref_at", p.RefundedAt), ("err", p.ErrorMessage), ("wtx", p.WalletTransactionId),
+        ("created", p.CreatedAt), ("updated", p.UpdatedAt));
+}
+
+/// <summary>Flexprice's DtoPaymentResponse (28 keys, all present); <c>destination_type</c> is always INVOICE.</summary>
+public sealed record PaymentDto(
+    string Id, string? IdempotencyKey, string DestinationType, string DestinationId, string? InvoiceNumber, string PaymentMethodType,
+    string? PaymentMethodId, string? PaymentGateway, string? GatewayPaymentId, string? GatewayTrackingId,
+    Dictionary<string, string>? GatewayMetadata, string? PaymentUrl, bool SaveCardAndMakeDefault, decimal Amount, string Currency,
+    string PaymentStatus, bool TrackAttempts, IReadOnlyList<object>? Attempts, Dictionary<string, string> Metadata,
+    DateTimeOffset? SucceededAt, DateTimeOffset? FailedAt, DateTimeOffset? RefundedAt, string? ErrorMessage, string TenantId,
+    DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset UpdatedAt, string? UpdatedBy, string? WalletTransactionId)
+{
+    public static PaymentDto From(PaymentRow p, string? invoiceNumber) => new(
+        p.Id, p.IdempotencyKey, p.DestinationType, p.DestinationId, invoiceNumber, p.PaymentMethodType, p.PaymentMethodId,
+        p.PaymentGateway, p.GatewayPaymentId, null, null, null, false, p.Amount, p.Currency, p.PaymentStatus, false, [],
+        Json.Deserialize<Dictionary<string, string>>(p.Metadata) ?? [], p.SucceededAt, p.FailedAt, p.RefundedAt, p.ErrorMessage,
+        p.TenantId, p.CreatedAt, null, p.UpdatedAt, null, p.WalletTransactionId);
+}
