@@ -6,7 +6,7 @@ namespace Coffer.Common;
 /// <summary>Keeps the OpenAPI document true to the wire: decimals as strings, the API key, idempotency headers.</summary>
 public static class OpenApiSetup
 {
-    static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet"];
+    static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold"];
 
     public static void Configure(OpenApiOptions o)
     {
