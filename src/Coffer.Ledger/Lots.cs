@@ -4,6 +4,7 @@ namespace Coffer.Ledger;
 /// A completed credit as the spend order sees it. <see cref="Available"/> is what is left of
 /// <see cref="CreditAmount"/> after the debits that consumed it.
 /// </summary>
+/// <remarks><see cref="PricePerCredit"/> is what a purchased lot cost (currency per credit); refunds return that price.</remarks>
 public sealed record Lot(
     string Id,
     decimal CreditAmount,
@@ -11,7 +12,8 @@ public sealed record Lot(
     DateTimeOffset? ExpiresAt,
     int? Priority,
     DateTimeOffset CreatedAt,
-    bool Purchased)
+    bool Purchased,
+    decimal PricePerCredit = 0m)
 {
     public bool IsExpiredAt(DateTimeOffset now) => ExpiresAt is { } at && at <= now;
 

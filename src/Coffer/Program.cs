@@ -121,6 +121,7 @@ app.MapScalarApiReference("/docs", o => o.WithTitle("Coffer API").WithOpenApiRou
 var v1 = app.MapGroup("/v1");
 v1.MapCustomers();
 v1.MapWallets();
+v1.MapWalletClose();
 v1.MapApiKeys();
 v1.MapHolds();
 v1.MapInvoices();

@@ -626,3 +626,339 @@ test("bad requests surface as 400 with the server's message", async () => {
   const unauthenticated = await rejectsWith(client("sk_not_a_key").wallets.getWallet(wallet.id), 401, SDKError);
   assert.match(unauthenticated.body, /invalid API key/);
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Invoices and payments. The tests below rely on the tenant's invoice_config leaving credit purchases pending until
+// their invoice is paid (the default); the one test that turns auto-complete on is the last in this file and turns
+// it off again. node:test runs the tests of a file one after another, so no other test sees the setting on.
+
+/** Coffer's settings route (not in the SDK). */
+async function invoiceConfig(value) {
+  const res = await fetch(`${COFFER_URL}/v1/settings/invoice_config`, {
+    method: value === undefined ? "GET" : "PUT",
+    headers: { "content-type": "application/json", "x-api-key": COFFER_API_KEY },
+    body: value === undefined ? undefined : JSON.stringify({ value }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, `invoice_config ${value === undefined ? "GET" : "PUT"} failed: ${JSON.stringify(body)}`);
+  assert.equal(body.key, "invoice_config");
+  return body.value;
+}
+
+/** A usd wallet whose purchased credits cost 0.5 each; its customer. */
+async function halfPriceWallet() {
+  const customer = await newCustomer();
+  const wallet = await fp.wallets.createWallet({ customerId: customer.id, currency: "usd", topupConversionRate: "0.5" });
+  assert.equal(wallet.conversionRate, "1");
+  assert.equal(wallet.topupConversionRate, "0.5");
+  assert.equal(wallet.creditBalance, "0");
+  return { customer, wallet };
+}
+
+/** PURCHASED_CREDIT_INVOICED top-up of `credits`; checks the response and returns it. */
+async function invoicedTopUp(wallet, credits, extra = {}) {
+  const res = await fp.wallets.topUpWallet(wallet.id, {
+    transactionReason: "PURCHASED_CREDIT_INVOICED",
+    creditsToAdd: credits,
+    ...extra,
+  });
+  assert.match(res.invoiceId ?? "", /\S+/, "a PURCHASED_CREDIT_INVOICED top-up returns its invoice_id");
+  assert.equal(res.wallet.id, wallet.id);
+  const t = res.walletTransaction;
+  assert.equal(t.walletId, wallet.id);
+  assert.equal(t.type, "credit");
+  assert.equal(t.transactionReason, "PURCHASED_CREDIT_INVOICED");
+  assert.equal(t.creditAmount, credits);
+  return res;
+}
+
+async function transactionStatus(walletId, transactionId) {
+  const page = await fp.wallets.getWalletTransactions({ idPathParameter: walletId, idQueryParameter: transactionId });
+  assert.equal(page.pagination.total, 1, `transaction ${transactionId} is listed once`);
+  return page.items[0].transactionStatus;
+}
+
+async function readAll(stream) {
+  return Buffer.from(await new Response(stream).arrayBuffer());
+}
+
+test("invoiced top-up: pending until the invoice is paid through updateInvoicePaymentStatus", async () => {
+  assert.equal((await invoiceConfig()).auto_complete_purchased_credit_transaction, false,
+    "invoice_config.auto_complete_purchased_credit_transaction is on; an earlier run did not turn it off");
+  const { customer, wallet } = await halfPriceWallet();
+  const topUp = await invoicedTopUp(wallet, "100");
+  const tx = topUp.walletTransaction;
+  assert.equal(tx.transactionStatus, "pending");
+  assert.equal(topUp.wallet.creditBalance, "0", "pending credits are not in the balance");
+  assert.equal(topUp.wallet.balance, "0");
+
+  const before = await fp.wallets.getWalletBalance(wallet.id);
+  assert.equal(before.creditBalance, "0");
+  assert.equal(before.realTimeCreditBalance, "0");
+  assert.equal(before.balance, "0");
+
+  const invoice = await fp.invoices.getInvoice(topUp.invoiceId);
+  assert.equal(invoice.id, topUp.invoiceId);
+  assert.equal(invoice.customerId, customer.id);
+  assert.equal(invoice.currency, "usd");
+  assert.equal(invoice.invoiceType, "CREDIT");
+  assert.equal(invoice.invoiceStatus, "FINALIZED");
+  assert.equal(invoice.paymentStatus, "PENDING");
+  assert.equal(invoice.amountDue, "50", "100 credits at a top-up rate of 0.5");
+  assert.equal(invoice.amountPaid, "0");
+  assert.equal(invoice.amountRemaining, "50");
+  assert.equal(invoice.subtotal, "50");
+  assert.equal(invoice.total, "50");
+  assert.match(invoice.invoiceNumber ?? "", /^INV-/);
+  assert.ok(!Number.isNaN(Date.parse(invoice.finalizedAt)), "finalizedAt is a date-time");
+  assert.equal(invoice.paidAt, undefined, "paid_at is null while unpaid");
+  assert.equal(invoice.metadata?.wallet_transaction_id, tx.id, "the invoice points at the pending transaction");
+  assert.equal(invoice.lineItems.length, 1);
+  const [line] = invoice.lineItems;
+  assert.equal(line.invoiceId, invoice.id);
+  assert.equal(line.amount, "50");
+  assert.equal(line.quantity, "1");
+  assert.equal(line.currency, "usd");
+
+  const paid = await fp.invoices.updateInvoicePaymentStatus(invoice.id, { paymentStatus: "SUCCEEDED" });
+  assert.equal(paid.id, invoice.id);
+  assert.equal(paid.paymentStatus, "SUCCEEDED");
+  assert.equal(paid.invoiceStatus, "FINALIZED");
+  assert.equal(paid.amountDue, "50");
+  assert.equal(paid.amountPaid, "50");
+  assert.equal(paid.amountRemaining, "0");
+  assert.ok(!Number.isNaN(Date.parse(paid.paidAt)), "paidAt is set once paid");
+
+  const after = await fp.wallets.getWalletBalance(wallet.id, "credits_available_breakdown");
+  assert.equal(after.creditBalance, "100");
+  assert.equal(after.balance, "100", "balance = credits * conversion_rate 1");
+  assert.equal(after.realTimeCreditBalance, "100");
+  assert.deepEqual(after.creditsAvailableBreakdown, { free: "0", purchased: "100" });
+  assert.equal(await transactionStatus(wallet.id, tx.id), "completed");
+
+  // Reporting the payment again neither pays twice nor credits twice.
+  await rejectsWith(fp.invoices.updateInvoicePaymentStatus(invoice.id, { paymentStatus: "SUCCEEDED" }), 400, ErrorsErrorsErrorResponse);
+  assert.equal((await fp.wallets.getWallet(wallet.id)).creditBalance, "100");
+  const txs = await allTransactions(wallet.id);
+  assert.equal(txs.length, 1);
+  assert.equal(txs[0].creditAmount, "100");
+  assert.equal(txs[0].creditBalanceAfter, "100");
+});
+
+test("invoiced top-up paid by two OFFLINE payments", async () => {
+  const { wallet } = await halfPriceWallet();
+  const topUp = await invoicedTopUp(wallet, "100");
+  const invoiceId = topUp.invoiceId;
+  const { invoiceNumber } = await fp.invoices.getInvoice(invoiceId);
+
+  const first = await fp.payments.createPayment({
+    amount: "20",
+    currency: "usd",
+    destinationType: "INVOICE",
+    destinationId: invoiceId,
+    paymentMethodType: "OFFLINE",
+  });
+  assert.match(first.id, /\S+/);
+  assert.equal(first.paymentStatus, "SUCCEEDED");
+  assert.equal(first.destinationType, "INVOICE");
+  assert.equal(first.destinationId, invoiceId);
+  assert.equal(first.invoiceNumber, invoiceNumber);
+  assert.equal(first.paymentMethodType, "OFFLINE");
+  assert.equal(first.amount, "20");
+  assert.equal(first.currency, "usd");
+  assert.ok(!Number.isNaN(Date.parse(first.succeededAt)), "succeededAt is a date-time");
+
+  const partly = await fp.invoices.getInvoice(invoiceId);
+  assert.equal(partly.paymentStatus, "PENDING");
+  assert.equal(partly.amountPaid, "20");
+  assert.equal(partly.amountRemaining, "30");
+  assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "0", "a partly paid purchase grants nothing");
+  assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "pending");
+
+  // More than what remains is refused and records nothing.
+  await rejectsWith(
+    fp.payments.createPayment({ amount: "31", currency: "usd", destinationType: "INVOICE", destinationId: invoiceId, paymentMethodType: "OFFLINE" }),
+    400,
+    ErrorsErrorsErrorResponse,
+  );
+
+  const second = await fp.payments.createPayment({
+    amount: "30",
+    currency: "usd",
+    destinationType: "INVOICE",
+    destinationId: invoiceId,
+    paymentMethodType: "OFFLINE",
+  });
+  assert.equal(second.paymentStatus, "SUCCEEDED");
+  assert.equal(second.amount, "30");
+  assert.notEqual(second.id, first.id);
+
+  const invoice = await fp.invoices.getInvoice(invoiceId);
+  assert.equal(invoice.paymentStatus, "SUCCEEDED");
+  assert.equal(invoice.amountPaid, "50");
+  assert.equal(invoice.amountRemaining, "0");
+  assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "100");
+  assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "completed");
+
+  const fetched = await fp.payments.getPayment(first.id);
+  assert.equal(fetched.id, first.id);
+  assert.equal(fetched.amount, "20");
+  assert.equal(fetched.paymentStatus, "SUCCEEDED");
+  assert.equal(fetched.destinationType, "INVOICE");
+  assert.equal(fetched.destinationId, invoiceId);
+  assert.equal(fetched.invoiceNumber, invoiceNumber);
+  assert.equal(fetched.paymentMethodType, "OFFLINE");
+
+  const listed = await fp.payments.listPayments({ destinationId: invoiceId });
+  assert.equal(listed.pagination.total, 2);
+  assert.deepEqual(listed.items.map((p) => p.id).sort(), [first.id, second.id].sort());
+  assert.deepEqual(listed.items.map((p) => p.amount).sort(), ["20", "30"]);
+  assert.ok(listed.items.every((p) => p.destinationType === "INVOICE" && p.paymentStatus === "SUCCEEDED"));
+  assert.ok(
+    listed.items.every((p) => p.invoiceNumber === invoiceNumber),
+    `listed payments carry the invoice number ${invoiceNumber}: ${JSON.stringify(listed.items.map((p) => p.invoiceNumber))}`,
+  );
+  const one = await fp.payments.listPayments({ destinationId: invoiceId, limit: 1, offset: 1, order: "asc" });
+  assert.equal(one.pagination.total, 2);
+  assert.deepEqual(one.items.map((p) => p.id), [second.id]);
+});
+
+test("one-off invoice: create, finalize, search, pay from the wallet, PDF", async () => {
+  const customer = await newCustomer();
+  const wallet = await fp.wallets.createWallet({
+    customerId: customer.id,
+    currency: "usd",
+    conversionRate: "1",
+    initialCreditsToLoad: "20",
+  });
+  const created = await fp.invoices.createInvoice({
+    customerId: customer.id,
+    currency: "usd",
+    amountDue: "12.5",
+    subtotal: "12.5",
+    total: "12.5",
+    lineItems: [{ amount: "12.5", quantity: "1", displayName: "Setup" }],
+  });
+  assert.match(created.id, /\S+/);
+  assert.equal(created.customerId, customer.id);
+  assert.equal(created.invoiceStatus, "DRAFT");
+  assert.equal(created.invoiceType, "ONE_OFF");
+  assert.equal(created.paymentStatus, "PENDING");
+  assert.equal(created.amountDue, "12.5");
+  assert.equal(created.amountRemaining, "12.5");
+  assert.equal(created.invoiceNumber, undefined, "a draft has no number yet");
+  assert.equal(created.lineItems.length, 1);
+  assert.equal(created.lineItems[0].displayName, "Setup");
+  assert.equal(created.lineItems[0].amount, "12.5");
+  assert.equal(created.lineItems[0].quantity, "1");
+  assert.equal(created.customer?.id, customer.id);
+
+  // A draft cannot be paid.
+  await rejectsWith(fp.invoices.attemptInvoicePayment(created.id), 400, ErrorsErrorsErrorResponse);
+
+  const finalized = await fp.invoices.finalizeInvoice(created.id);
+  assert.equal(typeof finalized.message, "string");
+  assert.match(finalized.message, /finalized/);
+  const invoice = await fp.invoices.getInvoice(created.id);
+  assert.equal(invoice.invoiceStatus, "FINALIZED");
+  assert.match(invoice.invoiceNumber ?? "", /^INV-/);
+  assert.ok(!Number.isNaN(Date.parse(invoice.finalizedAt)), "finalizedAt is a date-time");
+  await rejectsWith(fp.invoices.finalizeInvoice(created.id), 400, ErrorsErrorsErrorResponse);
+
+  const found = await fp.invoices.queryInvoice({ customerId: customer.id });
+  assert.equal(found.pagination.total, 1);
+  assert.equal(found.items[0].id, created.id);
+  assert.equal(found.items[0].invoiceNumber, invoice.invoiceNumber);
+  const drafts = await fp.invoices.queryInvoice({ customerId: customer.id, invoiceStatus: ["DRAFT"] });
+  assert.equal(drafts.pagination.total, 0);
+
+  const attempt = await fp.invoices.attemptInvoicePayment(created.id);
+  assert.equal(typeof attempt.message, "string");
+  const paid = await fp.invoices.getInvoice(created.id);
+  assert.equal(paid.paymentStatus, "SUCCEEDED");
+  assert.equal(paid.amountPaid, "12.5");
+  assert.equal(paid.amountRemaining, "0");
+  assert.equal((await fp.wallets.getWallet(wallet.id)).creditBalance, "7.5");
+
+  const debits = await fp.wallets.getWalletTransactions({ idPathParameter: wallet.id, type: "debit" });
+  assert.equal(debits.pagination.total, 1);
+  const [d] = debits.items;
+  assert.equal(d.transactionReason, "INVOICE_PAYMENT");
+  assert.equal(d.creditAmount, "12.5");
+  assert.equal(d.creditBalanceBefore, "20");
+  assert.equal(d.creditBalanceAfter, "7.5");
+  assert.equal(d.referenceType, "INVOICE");
+  assert.equal(d.referenceId, created.id);
+
+  const payments = await fp.payments.listPayments({ destinationId: created.id });
+  assert.equal(payments.pagination.total, 1);
+  assert.equal(payments.items[0].paymentMethodType, "CREDITS");
+  assert.equal(payments.items[0].paymentMethodId, wallet.id);
+  assert.equal(payments.items[0].amount, "12.5");
+  assert.equal(payments.items[0].paymentStatus, "SUCCEEDED");
+
+  // Paying again is refused: nothing is due.
+  await rejectsWith(fp.invoices.attemptInvoicePayment(created.id), 400, ErrorsErrorsErrorResponse);
+  assert.equal((await fp.wallets.getWallet(wallet.id)).creditBalance, "7.5");
+
+  const pdf = await readAll(await fp.invoices.getInvoicePdf(created.id));
+  assert.equal(pdf.subarray(0, 5).toString("latin1"), "%PDF-");
+  assert.match(pdf.subarray(-32).toString("latin1"), /%%EOF\s*$/);
+});
+
+test("voiding an unpaid invoiced top-up fails its pending credit", async () => {
+  const { wallet } = await halfPriceWallet();
+  const topUp = await invoicedTopUp(wallet, "100");
+  assert.equal(topUp.walletTransaction.transactionStatus, "pending");
+
+  const voided = await fp.invoices.voidInvoice(topUp.invoiceId);
+  assert.equal(typeof voided.message, "string");
+  assert.match(voided.message, /void/);
+
+  const invoice = await fp.invoices.getInvoice(topUp.invoiceId);
+  assert.equal(invoice.invoiceStatus, "VOIDED");
+  assert.ok(!Number.isNaN(Date.parse(invoice.voidedAt)), "voidedAt is a date-time");
+  assert.equal(invoice.amountPaid, "0");
+  assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "failed");
+  assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "0");
+
+  // A voided invoice cannot be paid, so its credits can never be granted.
+  await rejectsWith(
+    fp.payments.createPayment({ amount: "50", currency: "usd", destinationType: "INVOICE", destinationId: invoice.id, paymentMethodType: "OFFLINE" }),
+    400,
+    ErrorsErrorsErrorResponse,
+  );
+  await rejectsWith(fp.invoices.updateInvoicePaymentStatus(invoice.id, { paymentStatus: "SUCCEEDED" }), 400, ErrorsErrorsErrorResponse);
+  assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "0");
+  assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "failed");
+});
+
+// Keep this test LAST: invoice_config is tenant-wide.
+test("invoice_config auto-complete: an invoiced top-up credits at once with its invoice paid", async () => {
+  const on = await invoiceConfig({ auto_complete_purchased_credit_transaction: true });
+  try {
+    assert.equal(on.auto_complete_purchased_credit_transaction, true);
+    assert.equal((await invoiceConfig()).auto_complete_purchased_credit_transaction, true);
+
+    const { wallet } = await halfPriceWallet();
+    const topUp = await invoicedTopUp(wallet, "100");
+    assert.equal(topUp.walletTransaction.transactionStatus, "completed");
+    assert.equal(topUp.walletTransaction.creditBalanceAfter, "100");
+    assert.equal(topUp.wallet.creditBalance, "100");
+    assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "100");
+    assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "completed");
+
+    const invoice = await fp.invoices.getInvoice(topUp.invoiceId);
+    assert.equal(invoice.invoiceType, "CREDIT");
+    assert.equal(invoice.invoiceStatus, "FINALIZED");
+    assert.equal(invoice.paymentStatus, "SUCCEEDED");
+    assert.equal(invoice.amountDue, "50");
+    assert.equal(invoice.amountPaid, "50");
+    assert.equal(invoice.amountRemaining, "0");
+    assert.ok(!Number.isNaN(Date.parse(invoice.paidAt)), "paidAt is set");
+  } finally {
+    const off = await invoiceConfig({ auto_complete_purchased_credit_transaction: false });
+    assert.equal(off.auto_complete_purchased_credit_transaction, false);
+  }
+  assert.equal((await invoiceConfig()).auto_complete_purchased_credit_transaction, false);
+});

@@ -106,6 +106,17 @@ public static class PaymentApi
         var rows = await c.QueryAsync(null,
             $"SELECT {PaymentRow.Columns} FROM payments WHERE {sql} ORDER BY created_at {dir}, id {dir} LIMIT @l OFFSET @o",
             PaymentRow.Read, [.. args, ("l", l), ("o", o)]);
-        return TypedResults.Ok(new ListResponse<PaymentDto>(rows.Select(p => PaymentDto.From(p, null)).ToList(), new Pagination(total, l, o)));
+        var numbers = new Dictionary<string, string?>();
+        if (rows.Count > 0)
+        {
+            var inWhere = new List<string>();
+            var inArgs = new List<(string, object?)> { ("t", tenant.Id) };
+            Customers.CustomerStore.AddIn(inWhere, inArgs, "id", "inv", rows.Select(p => p.DestinationId).Distinct().ToList());
+            foreach (var (invoiceId, number) in await c.QueryAsync(null, $"SELECT id, invoice_number FROM invoices WHERE tenant_id = @t AND {inWhere[0]}",
+                         r => (r.Str("id"), r.NStr("invoice_number")), inArgs.ToArray()))
+                numbers[invoiceId] = number;
+        }
+        return TypedResults.Ok(new ListResponse<PaymentDto>(
+            rows.Select(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId))).ToList(), new Pagination(total, l, o)));
     }
 }

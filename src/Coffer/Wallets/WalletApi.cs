@@ -139,6 +139,7 @@ public static class WalletApi
             UpdatedAt = dto.UpdatedAt, OverdraftLimit = dto.OverdraftLimit,
             RealTimeCreditBalance = realTimeCredits,
             RealTimeBalance = Money.AmountForCredits(realTimeCredits, w.ConversionRate),
+            UnpaidInvoicesAmount = await store.UnpaidInvoicesAsync(tenant.Id, w.CustomerId, w.Currency),
             BalanceUpdatedAt = w.UpdatedAt,
             PendingCharges = Money.AmountForCredits(pendingCharges, w.ConversionRate),
             PendingChargeCredits = pendingCharges,

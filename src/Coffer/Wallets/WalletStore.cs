@@ -69,6 +69,20 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits));
     }
 
+    /// <summary>What the customer still owes on finalized invoices in the wallet's currency.</summary>
+    public async Task<decimal> UnpaidInvoicesAsync(string tenantId, string customerId, string currency)
+    {
+        await using var c = await db.OpenAsync();
+        var open = await c.QueryAsync(null,
+            """
+            SELECT amount_due, amount_paid FROM invoices
+            WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND invoice_status = 'FINALIZED'
+              AND payment_status NOT IN ('SUCCEEDED', 'OVERPAID', 'REFUNDED', 'PARTIALLY_REFUNDED')
+            """,
+            r => Math.Max(0m, r.Dec("amount_due") - r.Dec("amount_paid")), ("t", tenantId), ("c", customerId), ("cur", currency));
+        return open.Sum();
+    }
+
     public async Task<(List<HoldRow> Items, long Total)> HoldsAsync(string tenantId, string walletId, string? status, int limit, int offset)
     {
         var filter = "tenant_id = @t AND wallet_id = @w" + (status is null ? "" : " AND status = @s");

@@ -38,7 +38,11 @@ public sealed record WalletOperation(
 /// <summary>What a response is built from: the wallet and entries after the change, and the engine's outcome.</summary>
 public sealed record WriteContext(
     WalletRow Wallet, IReadOnlyList<TransactionRow> Entries, IReadOnlyList<AllocationRow> Allocations, CommandOutcome Outcome,
-    IReadOnlyList<HoldRow> Holds);
+    IReadOnlyList<HoldRow> Holds)
+{
+    /// <summary>The wallet's lots as they were before the operation; filled only for operations with <c>AlsoWrite</c>.</summary>
+    public IReadOnlyDictionary<string, Lot> LotsBefore { get; init; } = new Dictionary<string, Lot>();
+}
 
 /// <summary>A settings change decided under the wallet's lock: the new row, or why it is refused.</summary>
 public sealed record UpdateDecision(WalletRow? After, ApiError? Refusal = null);
@@ -210,6 +214,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var built = op.Build(wallet);
         if (built.Command is not { } command) return (new WriteResult.Invalid(built.Refusal ?? "invalid request"), wallet);
         var changes = new Changeset();
+        var lotsBefore = op.AlsoWrite is null ? null : state.OpenLots.ToDictionary(l => l.Id);
         var outcome = WalletEngine.Apply(state, command, now, changes, () => ids.New("wtx"));
         switch (outcome)
         {
@@ -225,7 +230,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 return (new WriteResult.NoChange(wallet, none.Why, op.Render(new WriteContext(wallet, [], [], outcome, []))), wallet);
         }
         var (after, entries, holds) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now, context);
-        var written = new WriteContext(after, entries, changes.Allocations, outcome, holds);
+        var written = new WriteContext(after, entries, changes.Allocations, outcome, holds) { LotsBefore = lotsBefore ?? [] };
         op.AlsoWrite?.Invoke(written, writes);
         return (new WriteResult.Applied(after, entries, op.Render(written)), after);
     }
@@ -333,11 +338,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         Customers.CustomerStore.AddIn(where, args, "wallet_id", "w", wallets.Select(w => w.Id).ToList());
         var lots = (await c.QueryAsync(tx,
             $"""
-            SELECT wallet_id, id, credit_amount, credits_available, expiry_date, priority, created_at, transaction_reason
+            SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at, transaction_reason
             FROM wallet_transactions WHERE tenant_id = @t AND {where[0]} AND lot_open = 1
             """,
             r => (Wallet: r.Str("wallet_id"), Lot: new Lot(r.Str("id"), r.Dec("credit_amount"), r.Dec("credits_available"),
-                r.NTime("expiry_date"), r.NInt("priority"), r.Time("created_at"), Reasons.IsPurchased(r.Str("transaction_reason")))),
+                r.NTime("expiry_date"), r.NInt("priority"), r.Time("created_at"), Reasons.IsPurchased(r.Str("transaction_reason")),
+                r.Dec("amount") / r.Dec("credit_amount"))),
             args.ToArray())).ToLookup(x => x.Wallet, x => x.Lot);
 
         var indebted = wallets.Where(w => w.OverdraftCredits != 0).Select(w => w.Id).ToList();

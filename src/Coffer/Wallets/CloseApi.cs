@@ -1,0 +1,86 @@
+using Coffer.Common;
+using Coffer.Ledger;
+using Coffer.Outbox;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Coffer.Wallets;
+
+public sealed record CloseWalletRequest(string? Refund, string? RefundDestination, string? IdempotencyKey);
+
+/// <summary>What closing did to one lot: expired, forfeited, or refunded at the price it was bought.</summary>
+public sealed record ClosedLot(string LotId, string TransactionReason, decimal Credits, string Outcome, decimal RefundAmount);
+
+public sealed record RefundDto(string Id, decimal Amount, string Currency, string Destination, string Status);
+
+public sealed record CloseWalletResponse(WalletDto Wallet, IReadOnlyList<ClosedLot> Lots, RefundDto? Refund);
+
+/// <summary>
+/// Coffer's <c>POST /v1/wallets/{id}/close</c>: terminate (pending purchases failed, holds released, expired
+/// lots expired, the rest debited), and either refund the remaining purchased credits at the price they were
+/// bought while forfeiting free credits, or forfeit everything. Refunds are recorded to be paid out offline
+/// until a payment gateway exists. The response lists what happened to each lot.
+/// </summary>
+public static class CloseApi
+{
+    public const string RefundPurchased = "purchased";
+    public const string RefundNone = "none";
+
+    public static void MapWalletClose(this RouteGroupBuilder v1) =>
+        v1.MapPost("/wallets/{id}/close", Close).WithTags("Wallets").WithName("closeWallet");
+
+    static async Task<Results<Ok<CloseWalletResponse>, JsonReplay, ApiError>> Close(
+        Tenant tenant, string id, CloseWalletRequest? body, WalletWriter writer, Ids ids, OutboxWriter outbox, HttpRequest http)
+    {
+        var v = new Validator();
+        var refund = v.OneOf("refund", body?.Refund, new HashSet<string> { RefundPurchased, RefundNone }) ?? RefundNone;
+        var destination = v.OneOf("refund_destination", body?.RefundDestination, new HashSet<string> { "offline" }) ?? "offline";
+        var key = WalletApi.IdempotencyKey(v, body?.IdempotencyKey, http, required: false);
+        if (!v.Ok) return v.Error();
+
+        var refundId = ids.New("refund");
+        List<ClosedLot> lots = [];
+        RefundDto? refundDto = null;
+        var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet closed"),
+            key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("close", new { wallet = id, refund, destination })),
+            x => new CloseWalletResponse(WalletDtos.Wallet(x.Wallet), lots, refundDto))
+        {
+            AlsoWrite = (x, writes) =>
+            {
+                var minor = Currencies.MinorUnits(x.Wallet.Currency.ToUpperInvariant());
+                var reasons = x.Entries.ToDictionary(e => e.Id, e => e.Reason);
+                lots = x.Allocations.Select(a =>
+                {
+                    var lot = x.LotsBefore[a.LotId];
+                    if (reasons[a.DebitId] == Reasons.CreditExpired) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "expired", 0m);
+                    if (!lot.Purchased || refund == RefundNone) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "forfeited", 0m);
+                    // A lot bought in this same batch has no stored price yet; it was bought at today's rate.
+                    var price = lot.PricePerCredit > 0 ? lot.PricePerCredit : x.Wallet.TopupConversionRate;
+                    return new ClosedLot(a.LotId, Reason(lot), a.Credits, "refunded", Math.Round(a.Credits * price, minor, MidpointRounding.ToZero));
+                }).ToList();
+                var total = lots.Sum(l => l.RefundAmount);
+                if (total <= 0) return;
+                refundDto = new RefundDto(refundId, total, x.Wallet.Currency, destination, "pending_payout");
+                writes.Add(
+                    """
+                    INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at)
+                    VALUES (@t, @id, @w, NULL, @amount, @cur, @dest, @status, @details, @now)
+                    """,
+                    ("t", x.Wallet.TenantId), ("id", refundId), ("w", x.Wallet.Id), ("amount", total), ("cur", x.Wallet.Currency),
+                    ("dest", destination), ("status", refundDto.Status), ("details", Json.Serialize(lots)), ("now", x.Wallet.UpdatedAt));
+                outbox.Add(writes, x.Wallet.TenantId, EventTypes.RefundCreated, x.Wallet.Id, x.Wallet.EventSeq + 1, refundDto);
+            },
+        };
+        return await writer.ExecuteAsync(tenant.Id, id, op) switch
+        {
+            WriteResult.Applied a => TypedResults.Ok((CloseWalletResponse)a.Response),
+            WriteResult.NoChange => ApiError.Unprocessable(ErrorCodes.WalletNotActive, "the wallet is already closed"),
+            WriteResult.Replayed r => new JsonReplay(r.Body),
+            var other => WalletApi.Refusal(other),
+        };
+    }
+
+    // The lot set does not say which grant a lot came from beyond free or purchased.
+    static string Reason(Lot lot) => lot.Purchased ? "PURCHASED" : "FREE";
+}
