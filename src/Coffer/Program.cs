@@ -5,6 +5,7 @@ using Coffer.Expiry;
 using Coffer.Holds;
 using Coffer.Invoices;
 using Coffer.Payments;
+using Coffer.Payments.Gateways;
 using Coffer.Settings;
 using Coffer.Outbox;
 using Coffer.Storage;
@@ -65,6 +66,9 @@ builder.Services.AddSingleton<CustomerStore>();
 builder.Services.AddSingleton<Verifier>();
 builder.Services.AddSingleton<InvoiceService>();
 builder.Services.AddSingleton<TenantSettings>();
+builder.Services.AddSingleton<PaymentMethodStore>();
+builder.Services.AddSingleton<PaymentService>();
+builder.Services.AddSingleton<GatewayRegistry>();
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService<StartupTasks>();
 if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
@@ -127,6 +131,9 @@ v1.MapHolds();
 v1.MapInvoices();
 v1.MapPayments();
 v1.MapSettings();
+v1.MapGatewaySettings();
+v1.MapPaymentMethods();
+app.MapSandboxCheckout();
 
 await app.RunAsync();
 return 0;

@@ -72,7 +72,8 @@ public static class InvoiceApi
         InvoiceDtos.Invoice(i, await invoices.LinesAsync(i.TenantId, [i.Id]), await customers.GetAsync(i.TenantId, i.CustomerId));
 
     static async Task<Results<Created<InvoiceDto>, ApiError>> Create(
-        Tenant tenant, CreateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Ids ids, TimeProvider clock)
+        Tenant tenant, CreateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Ids ids, TimeProvider clock,
+        PaymentService payments, HttpRequest http)
     {
         var v = new Validator();
         var currency = v.Currency("currency", body.Currency);
@@ -119,8 +120,9 @@ public static class InvoiceApi
             currency!, amountDue!.Value, 0m, subtotal!.Value, total!.Value, description, dueDate, paid ? now : null, null,
             finalized ? now : null, periodStart, periodEnd, body.BillingPeriod, body.BillingReason ?? "MANUAL",
             finalized ? await invoices.NextNumberAsync(tenant.Id) : null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
-        var (stored, _) = await invoices.CreateAsync(invoice, lines);
-        return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, stored));
+        var (stored, created) = await invoices.CreateAsync(invoice, lines);
+        if (created && finalized && !paid) await payments.AutoPayAsync(tenant.Id, stored.Id, stored.CustomerId, http);
+        return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, stored.Id))!));
     }
 
     static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
@@ -186,10 +188,12 @@ public static class InvoiceApi
         _ => ApiError.NotFound("invoice"),
     };
 
-    static async Task<Results<Ok<MessageResponse>, ApiError>> FinalizeInvoice(Tenant tenant, string id, InvoiceService invoices)
+    static async Task<Results<Ok<MessageResponse>, ApiError>> FinalizeInvoice(Tenant tenant, string id, InvoiceService invoices, PaymentService payments, HttpRequest http)
     {
         if (await invoices.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("invoice");
-        return Message(await invoices.FinalizeAsync(tenant.Id, id, await invoices.NextNumberAsync(tenant.Id)), "invoice finalized successfully");
+        var outcome = await invoices.FinalizeAsync(tenant.Id, id, await invoices.NextNumberAsync(tenant.Id));
+        if (outcome is InvoiceOutcome.Done d) await payments.AutoPayAsync(tenant.Id, id, d.Invoice.CustomerId, http);
+        return Message(outcome, "invoice finalized successfully");
     }
 
     static async Task<Results<Ok<MessageResponse>, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices) =>
@@ -210,9 +214,8 @@ public static class InvoiceApi
         };
     }
 
-    static async Task<Results<Ok<MessageResponse>, ApiError>> Attempt(Tenant tenant, string id, InvoiceService invoices) =>
-        Message(await invoices.RecordPaymentAsync(tenant.Id, id, new PaymentInput(null, PaymentMethodTypes.Credits, null, null, "{}")),
-            "payment processed successfully");
+    static async Task<Results<Ok<MessageResponse>, ApiError>> Attempt(Tenant tenant, string id, PaymentService payments, HttpRequest http) =>
+        Message(await payments.AttemptAsync(tenant.Id, id, http), "payment processed successfully");
 
     static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)
     {

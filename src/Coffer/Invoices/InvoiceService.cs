@@ -169,6 +169,77 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id);
     }
 
+    /// <summary>
+    /// Settles a gateway payment recorded earlier (PROCESSING or PENDING) once the gateway has answered. Safe
+    /// to call twice (a webhook and a redirect for the same checkout): a settled payment is left alone. A
+    /// charge that succeeded is applied even if the invoice was paid meanwhile (the invoice is then OVERPAID,
+    /// to be refunded), because the money has moved.
+    /// </summary>
+    public Task<InvoiceOutcome> SettleAsync(string tenantId, string invoiceId, string paymentId, bool succeeded, string? gatewayPaymentId, string? error) =>
+        WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
+        {
+            var payment = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+                PaymentRow.Read, ("t", tenantId), ("id", paymentId));
+            if (payment is null || payment.DestinationId != i.Id) return new InvoiceDecision(null, Refusal: ApiError.NotFound("payment"));
+            if (payment.PaymentStatus is not (PaymentStatuses.Processing or PaymentStatuses.Pending or PaymentStatuses.Initiated))
+                return new InvoiceDecision(i, payment);
+            if (!succeeded)
+            {
+                var failed = payment with { PaymentStatus = PaymentStatuses.Failed, FailedAt = now, ErrorMessage = error, GatewayPaymentId = gatewayPaymentId, UpdatedAt = now };
+                PaymentRow.UpdateState(writes, failed);
+                outbox.Add(writes, tenantId, EventTypes.PaymentFailed, null, 1, PaymentDto.From(failed, i.InvoiceNumber));
+                return new InvoiceDecision(i, failed);
+            }
+            var settled = payment with { PaymentStatus = PaymentStatuses.Succeeded, SucceededAt = now, GatewayPaymentId = gatewayPaymentId, UpdatedAt = now };
+            PaymentRow.UpdateState(writes, settled);
+            outbox.Add(writes, tenantId, EventTypes.PaymentSucceeded, null, 1, PaymentDto.From(settled, i.InvoiceNumber));
+            var paidNow = i.AmountPaid + settled.Amount;
+            var after = i with
+            {
+                AmountPaid = paidNow,
+                PaymentStatus = paidNow > i.AmountDue ? PaymentStatuses.Overpaid : paidNow == i.AmountDue ? PaymentStatuses.Succeeded : i.PaymentStatus,
+                PaidAt = paidNow >= i.AmountDue ? i.PaidAt ?? now : i.PaidAt,
+            };
+            if (i.AmountPaid < i.AmountDue && paidNow >= i.AmountDue && !await CompletePurchaseAsync(i, c, tx))
+                // The money moved but the purchase was cancelled: keep the payment, leave it to be refunded.
+                after = after with { Metadata = Json.Serialize(new Dictionary<string, string> { ["purchase"] = "cancelled; refund due" }) };
+            return new InvoiceDecision(after, settled);
+        }, EventTypes.InvoicePaymentUpdated);
+
+    /// <summary>Records a gateway payment before the gateway is asked, so that a crash mid-call leaves a trace to reconcile.</summary>
+    public async Task<PaymentRow> BeginGatewayPaymentAsync(InvoiceRow i, string methodType, string? methodId, string gateway, decimal amount,
+        string status, string? idempotencyKey)
+    {
+        var now = clock.GetUtcNow();
+        var row = new PaymentRow(i.TenantId, ids.New("pay"), idempotencyKey, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
+            i.Currency, status, "{}", null, null, null, null, null, now, now);
+        await using var scope = await db.BeginWriteAsync();
+        var writes = new SqlBatch();
+        PaymentRow.Insert(writes, row);
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
+        return row;
+    }
+
+    public async Task SetPaymentLinkAsync(PaymentRow payment, string url, string gatewaySessionId, string? successUrl, string? cancelUrl, string description)
+    {
+        var now = clock.GetUtcNow();
+        await using var scope = await db.BeginWriteAsync();
+        var writes = new SqlBatch();
+        PaymentRow.UpdateState(writes, payment with { PaymentStatus = PaymentStatuses.Pending, PaymentUrl = url, UpdatedAt = now });
+        writes.Add(
+            """
+            INSERT INTO checkout_sessions (tenant_id, id, payment_id, gateway, gateway_session_id, url, status, amount, currency, description,
+                success_url, cancel_url, created_at, expires_at)
+            VALUES (@t, @id, @p, @gw, @gs, @url, 'open', @amount, @cur, @desc, @ok, @cancel, @now, @exp)
+            """,
+            ("t", payment.TenantId), ("id", ids.New("cs")), ("p", payment.Id), ("gw", payment.PaymentGateway), ("gs", gatewaySessionId),
+            ("url", url), ("amount", payment.Amount), ("cur", payment.Currency), ("desc", description), ("ok", successUrl), ("cancel", cancelUrl),
+            ("now", now), ("exp", now.AddDays(1)));
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
+    }
+
     static ApiError? Unpayable(InvoiceRow i) =>
         i.InvoiceStatus != InvoiceStatuses.Finalized ? ApiError.Validation($"only a FINALIZED invoice can be paid; this one is {i.InvoiceStatus}")
         : i.AmountRemaining <= 0 ? ApiError.Validation("the invoice is already paid")

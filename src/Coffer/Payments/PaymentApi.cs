@@ -17,14 +17,16 @@ public sealed record CreatePaymentRequest
     public string? PaymentMethodId { get; init; }
     public string? PaymentGateway { get; init; }
     public bool? ProcessPayment { get; init; }
+    public string? SuccessUrl { get; init; }
+    public string? CancelUrl { get; init; }
     public string? IdempotencyKey { get; init; }
     public Dictionary<string, string>? Metadata { get; init; }
 }
 
 /// <summary>
 /// Payments against invoices. OFFLINE records money received elsewhere; CREDITS pays from the customer's
-/// wallet of the invoice's currency. Card, ACH and payment links need a payment gateway, which this
-/// version does not have: they are refused plainly rather than recorded as if they could succeed.
+/// wallet of the invoice's currency; CARD charges a saved card (payment_method_id) through the tenant's
+/// gateway now; PAYMENT_LINK returns a hosted checkout URL and settles when it is paid. ACH is refused.
 /// </summary>
 public static class PaymentApi
 {
@@ -36,7 +38,9 @@ public static class PaymentApi
         g.MapGet("/{id}", Get).WithName("getPayment");
     }
 
-    static async Task<Results<Created<PaymentDto>, ApiError>> Create(Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, Database db)
+    static async Task<Results<Created<PaymentDto>, ApiError>> Create(
+        Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods, Database db,
+        HttpRequest http)
     {
         var v = new Validator();
         var amount = v.Amount("amount", body.Amount, required: true);
@@ -47,7 +51,8 @@ public static class PaymentApi
         if (method is not null && !PaymentMethodTypes.Known.Contains(method))
             v.Fail($"payment_method_type must be one of {string.Join(", ", PaymentMethodTypes.Known.Order())}");
         else if (method is not null && !PaymentMethodTypes.Supported.Contains(method))
-            v.Fail($"payment_method_type {method} needs a payment gateway, which is not configured; use OFFLINE or CREDITS");
+            v.Fail($"payment_method_type {method} is not supported; use OFFLINE, CREDITS, CARD or PAYMENT_LINK");
+        if (method == PaymentMethodTypes.Card && body.PaymentMethodId is null) v.Fail("payment_method_id (a saved card) is required for CARD");
         if (body.ProcessPayment == false) v.Fail("process_payment=false is not supported: payments are processed when created");
         var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
         v.Metadata("metadata", body.Metadata);
@@ -61,8 +66,30 @@ public static class PaymentApi
         if (invoice is null) return ApiError.NotFound("invoice");
         if (invoice.Currency != currency) return ApiError.Validation($"the payment is in {currency} but the invoice is in {invoice.Currency}");
 
-        var outcome = await invoices.RecordPaymentAsync(tenant.Id, invoice.Id,
-            new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])));
+        if (invoice.InvoiceStatus != InvoiceStatuses.Finalized || invoice.AmountRemaining <= 0)
+            return ApiError.Validation(invoice.AmountRemaining <= 0 ? "the invoice is already paid" : $"only a FINALIZED invoice can be paid; this one is {invoice.InvoiceStatus}");
+        if (amount > invoice.AmountRemaining)
+            return ApiError.Validation($"amount {amount} is more than the {invoice.AmountRemaining} {invoice.Currency} remaining");
+        if (Ledger.Money.Scale(amount!.Value) > Ledger.Currencies.MinorUnits(invoice.Currency.ToUpperInvariant()))
+            return ApiError.Validation($"amount has more decimal places than {invoice.Currency} allows");
+        if (method == PaymentMethodTypes.PaymentLink)
+        {
+            var (link, error) = await payments.CreatePaymentLinkAsync(invoice, amount.Value, body.SuccessUrl, body.CancelUrl, key, http);
+            return link is null ? error! : TypedResults.Created($"/v1/payments/{link.Id}", PaymentDto.From(link, invoice.InvoiceNumber));
+        }
+        InvoiceOutcome outcome;
+        if (method == PaymentMethodTypes.Card)
+        {
+            var card = await methods.GetAsync(tenant.Id, body.PaymentMethodId!);
+            if (card is null || card.CustomerId != invoice.CustomerId || card.Type != PaymentMethodKinds.Card)
+                return ApiError.NotFound("saved card of the invoice's customer");
+            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount.Value, key, http);
+        }
+        else
+        {
+            outcome = await invoices.RecordPaymentAsync(tenant.Id, invoice.Id,
+                new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])));
+        }
         return outcome switch
         {
             InvoiceOutcome.Done { Payment: { } p } d => TypedResults.Created($"/v1/payments/{p.Id}", PaymentDto.From(p, d.Invoice.InvoiceNumber)),

@@ -12,8 +12,8 @@ public static class PaymentMethodTypes
     public const string Credits = "CREDITS";
     public const string PaymentLink = "PAYMENT_LINK";
 
-    /// <summary>What this version can settle; card, ACH and payment links need a gateway.</summary>
-    public static readonly IReadOnlySet<string> Supported = new HashSet<string> { Offline, Credits };
+    /// <summary>What Coffer can settle: ACH needs a gateway integration it does not have.</summary>
+    public static readonly IReadOnlySet<string> Supported = new HashSet<string> { Offline, Credits, Card, PaymentLink };
     public static readonly IReadOnlySet<string> Known = new HashSet<string> { Card, Ach, Offline, Credits, PaymentLink };
 }
 
@@ -21,30 +21,42 @@ public sealed record PaymentRow(
     string TenantId, string Id, string? IdempotencyKey, string DestinationType, string DestinationId, string PaymentMethodType,
     string? PaymentMethodId, string? PaymentGateway, string? GatewayPaymentId, decimal Amount, string Currency, string PaymentStatus,
     string Metadata, DateTimeOffset? SucceededAt, DateTimeOffset? FailedAt, DateTimeOffset? RefundedAt, string? ErrorMessage,
-    string? WalletTransactionId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    string? WalletTransactionId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? PaymentUrl = null, decimal RefundedAmount = 0m)
 {
     public const string Columns =
         "tenant_id, id, idempotency_key, destination_type, destination_id, payment_method_type, payment_method_id, payment_gateway, " +
         "gateway_payment_id, amount, currency, payment_status, metadata, succeeded_at, failed_at, refunded_at, error_message, " +
-        "wallet_transaction_id, created_at, updated_at";
+        "wallet_transaction_id, created_at, updated_at, payment_url, refunded_amount";
 
     public static PaymentRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.NStr("idempotency_key"), r.Str("destination_type"), r.Str("destination_id"),
         r.Str("payment_method_type"), r.NStr("payment_method_id"), r.NStr("payment_gateway"), r.NStr("gateway_payment_id"),
         r.Dec("amount"), r.Str("currency"), r.Str("payment_status"), r.Str("metadata"), r.NTime("succeeded_at"), r.NTime("failed_at"),
-        r.NTime("refunded_at"), r.NStr("error_message"), r.NStr("wallet_transaction_id"), r.Time("created_at"), r.Time("updated_at"));
+        r.NTime("refunded_at"), r.NStr("error_message"), r.NStr("wallet_transaction_id"), r.Time("created_at"), r.Time("updated_at"),
+        r.NStr("payment_url"), r.Dec("refunded_amount"));
 
     public static void Insert(SqlBatch writes, PaymentRow p) => writes.Add(
         $"""
         INSERT INTO payments ({Columns})
         VALUES (@t, @id, @ikey, @dtype, @did, @mtype, @mid, @gw, @gwid, @amount, @cur, @status, @meta, @ok_at, @fail_at, @ref_at,
-                @err, @wtx, @created, @updated)
+                @err, @wtx, @created, @updated, @url, @refunded)
         """,
         ("t", p.TenantId), ("id", p.Id), ("ikey", p.IdempotencyKey), ("dtype", p.DestinationType), ("did", p.DestinationId),
         ("mtype", p.PaymentMethodType), ("mid", p.PaymentMethodId), ("gw", p.PaymentGateway), ("gwid", p.GatewayPaymentId),
         ("amount", p.Amount), ("cur", p.Currency), ("status", p.PaymentStatus), ("meta", p.Metadata), ("ok_at", p.SucceededAt),
         ("fail_at", p.FailedAt), ("ref_at", p.RefundedAt), ("err", p.ErrorMessage), ("wtx", p.WalletTransactionId),
-        ("created", p.CreatedAt), ("updated", p.UpdatedAt));
+        ("created", p.CreatedAt), ("updated", p.UpdatedAt), ("url", p.PaymentUrl), ("refunded", p.RefundedAmount));
+
+    /// <summary>Writes what a gateway's answer or a refund changes.</summary>
+    public static void UpdateState(SqlBatch writes, PaymentRow p) => writes.Add(
+        """
+        UPDATE payments SET payment_status = @status, gateway_payment_id = @gwid, succeeded_at = @ok_at, failed_at = @fail_at,
+            refunded_at = @ref_at, error_message = @err, payment_url = @url, refunded_amount = @refunded, updated_at = @updated
+        WHERE tenant_id = @t AND id = @id
+        """,
+        ("status", p.PaymentStatus), ("gwid", p.GatewayPaymentId), ("ok_at", p.SucceededAt), ("fail_at", p.FailedAt),
+        ("ref_at", p.RefundedAt), ("err", p.ErrorMessage), ("url", p.PaymentUrl), ("refunded", p.RefundedAmount),
+        ("updated", p.UpdatedAt), ("t", p.TenantId), ("id", p.Id));
 }
 
 /// <summary>Flexprice's DtoPaymentResponse (28 keys, all present); <c>destination_type</c> is always INVOICE.</summary>
@@ -58,7 +70,7 @@ public sealed record PaymentDto(
 {
     public static PaymentDto From(PaymentRow p, string? invoiceNumber) => new(
         p.Id, p.IdempotencyKey, p.DestinationType, p.DestinationId, invoiceNumber, p.PaymentMethodType, p.PaymentMethodId,
-        p.PaymentGateway, p.GatewayPaymentId, null, null, null, false, p.Amount, p.Currency, p.PaymentStatus, false, [],
+        p.PaymentGateway, p.GatewayPaymentId, null, null, p.PaymentUrl, false, p.Amount, p.Currency, p.PaymentStatus, false, [],
         Json.Deserialize<Dictionary<string, string>>(p.Metadata) ?? [], p.SucceededAt, p.FailedAt, p.RefundedAt, p.ErrorMessage,
         p.TenantId, p.CreatedAt, null, p.UpdatedAt, null, p.WalletTransactionId);
 }

@@ -40,3 +40,43 @@ public static class SettingsApi
         return TypedResults.Ok(new SettingResponse("invoice_config", next, tenant.Id));
     }
 }
+
+public sealed record GatewayConfigRequest(GatewayConfigValue? Value);
+
+public sealed record GatewayConfigValue(string? Provider, string? StripeSecretKey, string? StripeWebhookSecret, string? StripeApiBase);
+
+/// <summary>The gateway setting as shown back: secrets are never returned, only whether they are set.</summary>
+public sealed record GatewaySettingResponse(string Key, string Provider, bool StripeSecretKeySet, bool StripeWebhookSecretSet, string? StripeApiBase);
+
+public static class GatewaySettingsApi
+{
+    public static void MapGatewaySettings(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/settings/payment_gateway").WithTags("Settings");
+        g.MapGet("/", Get).WithName("getPaymentGatewaySetting");
+        g.MapPut("/", Put).WithName("updatePaymentGatewaySetting");
+    }
+
+    static GatewaySettingResponse Show(GatewayConfig c) =>
+        new("payment_gateway", c.Provider, c.StripeSecretKey is not null, c.StripeWebhookSecret is not null, c.StripeApiBase);
+
+    static async Task<Ok<GatewaySettingResponse>> Get(Tenant tenant, TenantSettings settings) =>
+        TypedResults.Ok(Show(await settings.GatewayConfigAsync(tenant.Id)));
+
+    static async Task<Results<Ok<GatewaySettingResponse>, ApiError>> Put(
+        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, Payments.Gateways.GatewayRegistry gateways)
+    {
+        if (body.Value is null) return ApiError.Validation("value is required");
+        var v = new Validator();
+        var provider = v.OneOf("provider", body.Value.Provider ?? "sandbox", gateways.Providers.ToHashSet());
+        var secret = v.Text("stripe_secret_key", body.Value.StripeSecretKey);
+        var webhook = v.Text("stripe_webhook_secret", body.Value.StripeWebhookSecret);
+        var apiBase = v.Text("stripe_api_base", body.Value.StripeApiBase);
+        if (apiBase is not null && !Uri.TryCreate(apiBase, UriKind.Absolute, out _)) v.Fail("stripe_api_base must be an absolute URL");
+        if (provider == "stripe" && (secret is null || webhook is null)) v.Fail("stripe needs stripe_secret_key and stripe_webhook_secret");
+        if (!v.Ok) return v.Error();
+        var config = new GatewayConfig(provider!, secret, webhook, apiBase);
+        await settings.SaveGatewayConfigAsync(tenant.Id, config);
+        return TypedResults.Ok(Show(config));
+    }
+}

@@ -13,22 +13,39 @@ public sealed record InvoiceConfig(bool AutoCompletePurchasedCreditTransaction =
     public const int MaxTimeoutDays = 365;
 }
 
-public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig);
+/// <summary>
+/// Which gateway charges this tenant's cards: the built-in sandbox (default) or Stripe. <see cref="StripeApiBase"/>
+/// points Stripe.net elsewhere, for a local stand-in in tests. Secrets are stored as given; protect the database.
+/// </summary>
+public sealed record GatewayConfig(string Provider = "sandbox", string? StripeSecretKey = null, string? StripeWebhookSecret = null,
+    string? StripeApiBase = null);
+
+public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null);
 
 public sealed class TenantSettings(Database db)
 {
-    public async Task<InvoiceConfig> InvoiceConfigAsync(string tenantId)
+    async Task<TenantSettingsDocument> DocumentAsync(string tenantId)
     {
         await using var c = await db.OpenAsync();
         var json = await c.QuerySingleAsync(null, "SELECT settings FROM tenants WHERE id = @t", r => r.Str("settings"), ("t", tenantId));
-        return (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json))?.InvoiceConfig ?? new InvoiceConfig();
+        return (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json)) ?? new TenantSettingsDocument(null);
     }
 
-    public async Task SaveInvoiceConfigAsync(string tenantId, InvoiceConfig config)
+    public async Task<InvoiceConfig> InvoiceConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).InvoiceConfig ?? new InvoiceConfig();
+
+    public async Task<GatewayConfig> GatewayConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PaymentGateway ?? new GatewayConfig();
+
+    public Task SaveInvoiceConfigAsync(string tenantId, InvoiceConfig config) => UpdateAsync(tenantId, d => d with { InvoiceConfig = config });
+
+    public Task SaveGatewayConfigAsync(string tenantId, GatewayConfig config) => UpdateAsync(tenantId, d => d with { PaymentGateway = config });
+
+    async Task UpdateAsync(string tenantId, Func<TenantSettingsDocument, TenantSettingsDocument> change)
     {
         await using var scope = await db.BeginWriteAsync();
-        await scope.Connection.ExecAsync(scope.Transaction, "UPDATE tenants SET settings = @s WHERE id = @t",
-            ("s", Json.Serialize(new TenantSettingsDocument(config))), ("t", tenantId));
+        var c = scope.Connection;
+        var json = await c.QuerySingleAsync(scope.Transaction, $"SELECT settings FROM tenants WHERE id = @t{db.ForUpdate}", r => r.Str("settings"), ("t", tenantId));
+        var current = (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json)) ?? new TenantSettingsDocument(null);
+        await c.ExecAsync(scope.Transaction, "UPDATE tenants SET settings = @s WHERE id = @t", ("s", Json.Serialize(change(current))), ("t", tenantId));
         await scope.CommitAsync();
     }
 }
