@@ -90,8 +90,9 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
     /// </summary>
     public async Task<InvoiceOutcome> AttemptAsync(string tenantId, string invoiceId, HttpRequest? request, CancellationToken ct = default)
     {
+        var before = await invoices.GetAsync(tenantId, invoiceId);
+        if (before is null) return new InvoiceOutcome.NotFound();
         var fromWallet = await invoices.RecordPaymentAsync(tenantId, invoiceId, new PaymentInput(null, PaymentMethodTypes.Credits, null, null, "{}"));
-        if (fromWallet is InvoiceOutcome.NotFound) return fromWallet;
         var invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
         InvoiceOutcome last = fromWallet;
         foreach (var card in (await methods.ForCustomerAsync(tenantId, invoice.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card))
@@ -100,8 +101,9 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
             last = await ChargeSavedMethodAsync(invoice, card, invoice.AmountRemaining, null, request, ct);
             invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
         }
-        if (invoice.AmountPaid > 0 || last is InvoiceOutcome.Done) return new InvoiceOutcome.Done(invoice);
-        return last;
+        // Success means this attempt paid something; otherwise the last refusal says why nothing was paid.
+        if (invoice.AmountPaid > before.AmountPaid) return new InvoiceOutcome.Done(invoice);
+        return last is InvoiceOutcome.Done ? new InvoiceOutcome.Refused(ApiError.Unprocessable(ErrorCodes.PaymentFailed, "no payment method could pay the invoice")) : last;
     }
 
     /// <summary>Auto-pay: a finalized invoice is paid at once when the customer's first payment method is a wallet.</summary>
