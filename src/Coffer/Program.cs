@@ -68,6 +68,7 @@ builder.Services.AddSingleton<InvoiceService>();
 builder.Services.AddSingleton<TenantSettings>();
 builder.Services.AddSingleton<PaymentMethodStore>();
 builder.Services.AddSingleton<PaymentService>();
+builder.Services.AddSingleton<RefundService>();
 builder.Services.AddSingleton<GatewayRegistry>();
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService<StartupTasks>();
@@ -133,6 +134,7 @@ v1.MapPayments();
 v1.MapSettings();
 v1.MapGatewaySettings();
 v1.MapPaymentMethods();
+v1.MapRefunds();
 app.MapSandboxCheckout();
 
 await app.RunAsync();

@@ -41,46 +41,47 @@ public sealed record InvoiceRow(
     decimal AmountDue, decimal AmountPaid, decimal Subtotal, decimal Total, string? Description, DateTimeOffset? DueDate,
     DateTimeOffset? PaidAt, DateTimeOffset? VoidedAt, DateTimeOffset? FinalizedAt, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd,
     string? BillingPeriod, string? BillingReason, string? InvoiceNumber, string? IdempotencyKey, string Metadata, string? WalletId,
-    string? WalletTransactionId, long Version, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    string? WalletTransactionId, long Version, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, decimal RefundedAmount = 0m)
 {
     public decimal AmountRemaining => Math.Max(0m, AmountDue - AmountPaid);
 
     public const string Columns =
         "tenant_id, id, customer_id, invoice_type, invoice_status, payment_status, currency, amount_due, amount_paid, subtotal, total, " +
         "description, due_date, paid_at, voided_at, finalized_at, period_start, period_end, billing_period, billing_reason, " +
-        "invoice_number, idempotency_key, metadata, wallet_id, wallet_transaction_id, version, created_at, updated_at";
+        "invoice_number, idempotency_key, metadata, wallet_id, wallet_transaction_id, version, created_at, updated_at, refunded_amount";
 
     public static InvoiceRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("customer_id"), r.Str("invoice_type"), r.Str("invoice_status"), r.Str("payment_status"),
         r.Str("currency"), r.Dec("amount_due"), r.Dec("amount_paid"), r.Dec("subtotal"), r.Dec("total"), r.NStr("description"),
         r.NTime("due_date"), r.NTime("paid_at"), r.NTime("voided_at"), r.NTime("finalized_at"), r.NTime("period_start"),
         r.NTime("period_end"), r.NStr("billing_period"), r.NStr("billing_reason"), r.NStr("invoice_number"), r.NStr("idempotency_key"),
-        r.Str("metadata"), r.NStr("wallet_id"), r.NStr("wallet_transaction_id"), r.Long("version"), r.Time("created_at"), r.Time("updated_at"));
+        r.Str("metadata"), r.NStr("wallet_id"), r.NStr("wallet_transaction_id"), r.Long("version"), r.Time("created_at"), r.Time("updated_at"),
+        r.Dec("refunded_amount"));
 
     public static void Insert(SqlBatch writes, InvoiceRow i) => writes.Add(
         $"""
         INSERT INTO invoices ({Columns})
         VALUES (@t, @id, @cust, @type, @istatus, @pstatus, @cur, @due, @paid, @sub, @total, @desc, @dd, @paid_at, @voided_at,
-                @final_at, @ps, @pe, @bp, @br, @num, @ikey, @meta, @w, @wtx, @v, @created, @updated)
+                @final_at, @ps, @pe, @bp, @br, @num, @ikey, @meta, @w, @wtx, @v, @created, @updated, @refunded)
         """,
         ("t", i.TenantId), ("id", i.Id), ("cust", i.CustomerId), ("type", i.InvoiceType), ("istatus", i.InvoiceStatus),
         ("pstatus", i.PaymentStatus), ("cur", i.Currency), ("due", i.AmountDue), ("paid", i.AmountPaid), ("sub", i.Subtotal),
         ("total", i.Total), ("desc", i.Description), ("dd", i.DueDate), ("paid_at", i.PaidAt), ("voided_at", i.VoidedAt),
         ("final_at", i.FinalizedAt), ("ps", i.PeriodStart), ("pe", i.PeriodEnd), ("bp", i.BillingPeriod), ("br", i.BillingReason),
         ("num", i.InvoiceNumber), ("ikey", i.IdempotencyKey), ("meta", i.Metadata), ("w", i.WalletId), ("wtx", i.WalletTransactionId),
-        ("v", i.Version), ("created", i.CreatedAt), ("updated", i.UpdatedAt));
+        ("v", i.Version), ("created", i.CreatedAt), ("updated", i.UpdatedAt), ("refunded", i.RefundedAmount));
 
     /// <summary>Writes the fields a payment, finalization or void changes; the version counts the changes.</summary>
     public static void UpdateState(SqlBatch writes, InvoiceRow i) => writes.Add(
         """
         UPDATE invoices SET invoice_status = @istatus, payment_status = @pstatus, amount_paid = @paid, paid_at = @paid_at,
             voided_at = @voided_at, finalized_at = @final_at, due_date = @dd, metadata = @meta, invoice_number = @num,
-            version = @v, updated_at = @updated
+            refunded_amount = @refunded, version = @v, updated_at = @updated
         WHERE tenant_id = @t AND id = @id
         """,
         ("istatus", i.InvoiceStatus), ("pstatus", i.PaymentStatus), ("paid", i.AmountPaid), ("paid_at", i.PaidAt),
         ("voided_at", i.VoidedAt), ("final_at", i.FinalizedAt), ("dd", i.DueDate), ("meta", i.Metadata), ("num", i.InvoiceNumber),
-        ("v", i.Version), ("updated", i.UpdatedAt), ("t", i.TenantId), ("id", i.Id));
+        ("refunded", i.RefundedAmount), ("v", i.Version), ("updated", i.UpdatedAt), ("t", i.TenantId), ("id", i.Id));
 }
 
 public sealed record LineItemRow(
@@ -128,7 +129,7 @@ public static class InvoiceDtos
 {
     public static InvoiceDto Invoice(InvoiceRow i, IEnumerable<LineItemRow>? lines, CustomerDto? customer = null) => new(
         i.Id, i.TenantId, null, i.CustomerId, null, i.InvoiceType, i.InvoiceStatus, i.PaymentStatus, i.Currency, i.AmountDue,
-        i.AmountPaid, i.AmountRemaining, i.Subtotal, i.Total, 0m, 0m, 0m, 0m, 0m, Math.Max(0m, i.AmountPaid - i.Total), i.Description,
+        i.AmountPaid, i.AmountRemaining, i.Subtotal, i.Total, 0m, 0m, 0m, 0m, i.RefundedAmount, Math.Max(0m, i.AmountPaid - i.Total), i.Description,
         i.DueDate, i.PaidAt, i.VoidedAt, i.FinalizedAt, i.PeriodStart, i.PeriodEnd, i.BillingPeriod, i.BillingReason, null,
         i.InvoiceNumber, $"/v1/invoices/{i.Id}/pdf", i.IdempotencyKey, i.Version,
         Json.Deserialize<Dictionary<string, string>>(i.Metadata) ?? [], "published",

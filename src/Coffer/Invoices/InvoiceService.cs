@@ -294,7 +294,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, i.WalletId, op)], CancellationToken.None);
     }
 
-    async Task<InvoiceOutcome> WithInvoiceAsync(
+    internal async Task<InvoiceOutcome> WithInvoiceAsync(
         string tenantId, string id, Func<InvoiceRow, DbConnection, DbTransaction, SqlBatch, DateTimeOffset, Task<InvoiceDecision>> decide,
         string eventType)
     {

@@ -18,6 +18,7 @@ public static class EventTypes
     public const string InvoicePaymentUpdated = "invoice.payment.updated";
     public const string PaymentSucceeded = "payment.succeeded";
     public const string PaymentFailed = "payment.failed";
+    public const string PaymentRefunded = "payment.refunded";
     public const string RefundCreated = "wallet.refund.created";
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>

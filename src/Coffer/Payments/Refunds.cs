@@ -1,0 +1,262 @@
+using Coffer.Common;
+using Coffer.Invoices;
+using Coffer.Ledger;
+using Coffer.Outbox;
+using Coffer.Payments.Gateways;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Coffer.Payments;
+
+public static class RefundDestinations
+{
+    public const string Wallet = "wallet";
+    public const string Original = "original";
+    public const string Offline = "offline";
+}
+
+public sealed record RefundPaymentRequest(decimal? Amount, string? Destination, string? Reason);
+
+/// <summary>Where the credits of a wallet refund went: a new lot per consumed lot, keeping its expiry (when still ahead) and priority.</summary>
+public sealed record RefundedLot(string LotId, string NewLotId, decimal Credits, DateTimeOffset? ExpiryDate, int? Priority);
+
+public sealed record PaymentRefundDto(
+    string Id, string PaymentId, decimal Amount, string Currency, string Destination, string Status, string? Reason,
+    IReadOnlyList<RefundedLot> Lots, DateTimeOffset CreatedAt);
+
+public sealed record RefundPaymentResponse(PaymentRefundDto Refund, PaymentDto Payment);
+
+/// <summary>
+/// Refunds of payments: never more than was paid and not yet refunded, decided under the invoice's lock. A
+/// wallet payment's credits go back to its wallet by default, as new lots that keep the consumed lots' expiry
+/// (where still in the future) and priority; a card payment goes back to the card through the gateway; any
+/// payment can be refunded offline (recorded, paid out elsewhere).
+/// </summary>
+public sealed class RefundService(Database db, InvoiceService invoices, WalletWriter writer, GatewayRegistry gateways, OutboxWriter outbox, Ids ids)
+{
+    public async Task<(PaymentRefundDto? Refund, PaymentRow? Payment, ApiError? Error)> RefundAsync(
+        string tenantId, string paymentId, decimal? amount, string? destination, string? reason, HttpRequest? request)
+    {
+        PaymentRow? payment;
+        await using (var c = await db.OpenAsync())
+            payment = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+                PaymentRow.Read, ("t", tenantId), ("id", paymentId));
+        if (payment is null) return (null, null, ApiError.NotFound("payment"));
+        var to = destination ?? payment.PaymentMethodType switch
+        {
+            PaymentMethodTypes.Credits => RefundDestinations.Wallet,
+            PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink => RefundDestinations.Original,
+            _ => RefundDestinations.Offline,
+        };
+        if (to == RefundDestinations.Wallet && payment.PaymentMethodType != PaymentMethodTypes.Credits)
+            return (null, null, ApiError.Validation("only a payment made from a wallet can be refunded to a wallet"));
+        if (to == RefundDestinations.Original && payment.PaymentMethodType is not (PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink))
+            return (null, null, ApiError.Validation("only a card or payment-link payment can be refunded to its original method"));
+        return to == RefundDestinations.Original
+            ? await RefundToCardAsync(payment, amount, reason, request)
+            : await RefundHereAsync(payment, amount, to, reason);
+    }
+
+    static ApiError? Check(PaymentRow p, InvoiceRow i, decimal amount)
+    {
+        if (p.PaymentStatus is not (PaymentStatuses.Succeeded or PaymentStatuses.PartiallyRefunded))
+            return ApiError.Validation($"a {p.PaymentStatus} payment cannot be refunded");
+        if (i.WalletTransactionId is not null)
+            return ApiError.Validation("a credit purchase is refunded by closing its wallet with a refund of purchased credits");
+        if (amount <= 0) return ApiError.Validation("amount must be greater than zero");
+        if (amount > p.Amount - p.RefundedAmount)
+            return ApiError.Validation($"amount {amount} is more than the {p.Amount - p.RefundedAmount} {p.Currency} not yet refunded");
+        if (Money.Scale(amount) > Currencies.MinorUnits(p.Currency.ToUpperInvariant()))
+            return ApiError.Validation($"amount has more decimal places than {p.Currency} allows");
+        return null;
+    }
+
+    /// <summary>Wallet and offline refunds: everything in one transaction under the invoice's lock.</summary>
+    async Task<(PaymentRefundDto?, PaymentRow?, ApiError?)> RefundHereAsync(PaymentRow original, decimal? amount, string destination, string? reason)
+    {
+        PaymentRefundDto? refund = null;
+        PaymentRow? after = null;
+        var outcome = await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
+        {
+            // The payment read under the lock is the one decided on; the first read only chose the invoice.
+            var p = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)) ?? throw new InvalidOperationException("payment vanished");
+            var value = amount ?? p.Amount - p.RefundedAmount;
+            if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
+            var refundId = ids.New("refund");
+            List<RefundedLot> lots = [];
+            if (destination == RefundDestinations.Wallet)
+            {
+                (lots, ApiError? error) = await ReturnCreditsAsync(p, value, refundId, c, tx, now);
+                if (error is not null) return new InvoiceDecision(null, Refusal: error);
+            }
+            refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now);
+            after = Refunded(p, value, now);
+            PaymentRow.UpdateState(writes, after);
+            return new InvoiceDecision(WithRefund(i, value));
+        }, EventTypes.InvoicePaymentUpdated);
+        return outcome switch
+        {
+            InvoiceOutcome.Done => (refund, after, null),
+            InvoiceOutcome.Refused r => (null, null, r.Error),
+            _ => (null, null, ApiError.NotFound("invoice")),
+        };
+    }
+
+    /// <summary>
+    /// Card refunds: the amount is reserved under the lock, the gateway is asked with no lock held, and the
+    /// answer is recorded under the lock again; a failure releases the reservation.
+    /// </summary>
+    async Task<(PaymentRefundDto?, PaymentRow?, ApiError?)> RefundToCardAsync(PaymentRow original, decimal? amount, string? reason, HttpRequest? request)
+    {
+        var refundId = ids.New("refund");
+        decimal value = 0m;
+        PaymentRow? reserved = null;
+        var reserve = await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
+        {
+            var p = (await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)))!;
+            value = amount ?? p.Amount - p.RefundedAmount;
+            if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
+            if (p.GatewayPaymentId is null) return new InvoiceDecision(null, Refusal: ApiError.Validation("the payment has no gateway charge to refund"));
+            Record(writes, p, refundId, value, RefundDestinations.Original, "pending", reason, [], now);
+            reserved = p with { RefundedAmount = p.RefundedAmount + value, UpdatedAt = now };
+            PaymentRow.UpdateState(writes, reserved);
+            return new InvoiceDecision(i);
+        }, EventTypes.InvoicePaymentUpdated);
+        if (reserve is InvoiceOutcome.Refused refused) return (null, null, refused.Error);
+        if (reserve is not InvoiceOutcome.Done) return (null, null, ApiError.NotFound("invoice"));
+
+        var gateway = await gateways.ForTenantAsync(original.TenantId, request);
+        var result = await gateway.RefundAsync(new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId), CancellationToken.None);
+        var succeeded = result is RefundResult.Succeeded;
+        PaymentRefundDto? refund = null;
+        PaymentRow? after = null;
+        await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
+        {
+            var p = (await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)))!;
+            writes.Add("UPDATE refunds SET status = @s WHERE tenant_id = @t AND id = @id",
+                ("s", succeeded ? "succeeded" : "failed"), ("t", original.TenantId), ("id", refundId));
+            refund = new PaymentRefundDto(refundId, p.Id, value, p.Currency, RefundDestinations.Original, succeeded ? "succeeded" : "failed", reason, [], now);
+            if (!succeeded)
+            {
+                after = p with { RefundedAmount = p.RefundedAmount - value, UpdatedAt = now };
+                PaymentRow.UpdateState(writes, after);
+                return new InvoiceDecision(i);
+            }
+            // The reservation already counted the amount; now the statuses say so.
+            after = Refunded(p with { RefundedAmount = p.RefundedAmount - value }, value, now);
+            PaymentRow.UpdateState(writes, after);
+            return new InvoiceDecision(WithRefund(i, value));
+        }, EventTypes.InvoicePaymentUpdated);
+        return succeeded
+            ? (refund, after, null)
+            : (null, null, new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+    }
+
+    static PaymentRow Refunded(PaymentRow p, decimal value, DateTimeOffset now)
+    {
+        var refunded = p.RefundedAmount + value;
+        return p with
+        {
+            RefundedAmount = refunded,
+            PaymentStatus = refunded >= p.Amount ? PaymentStatuses.Refunded : PaymentStatuses.PartiallyRefunded,
+            RefundedAt = now,
+            UpdatedAt = now,
+        };
+    }
+
+    static InvoiceRow WithRefund(InvoiceRow i, decimal value)
+    {
+        var refunded = i.RefundedAmount + value;
+        return i with { RefundedAmount = refunded, PaymentStatus = refunded >= i.AmountPaid ? PaymentStatuses.Refunded : PaymentStatuses.PartiallyRefunded };
+    }
+
+    PaymentRefundDto Record(SqlBatch writes, PaymentRow p, string refundId, decimal value, string destination, string status, string? reason,
+        List<RefundedLot> lots, DateTimeOffset now)
+    {
+        writes.Add(
+            """
+            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at)
+            VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now)
+            """,
+            ("t", p.TenantId), ("id", refundId), ("w", destination == RefundDestinations.Wallet ? p.PaymentMethodId : null), ("p", p.Id),
+            ("amount", value), ("cur", p.Currency), ("dest", destination), ("status", status), ("details", Json.Serialize(lots)), ("now", now));
+        var dto = new PaymentRefundDto(refundId, p.Id, value, p.Currency, destination, status, reason, lots, now);
+        outbox.Add(writes, p.TenantId, EventTypes.PaymentRefunded, null, 1, dto);
+        return dto;
+    }
+
+    /// <summary>
+    /// Gives a wallet payment's credits back: the share of its debit that the refunded amount is, spread over
+    /// the lots the debit consumed (less what earlier refunds returned), each as a new CREDIT_NOTE lot.
+    /// </summary>
+    async Task<(List<RefundedLot> Lots, ApiError? Error)> ReturnCreditsAsync(
+        PaymentRow p, decimal value, string refundId, System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, DateTimeOffset now)
+    {
+        var debit = await c.QuerySingleAsync(tx, $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND id = @id",
+            TransactionRow.Read, ("t", p.TenantId), ("id", p.WalletTransactionId));
+        if (debit is null) return ([], ApiError.Validation("the wallet debit of this payment is missing"));
+        var consumed = await c.QueryAsync(tx,
+            """
+            SELECT a.lot_id, a.credits, l.expiry_date, l.priority FROM allocations a
+            JOIN wallet_transactions l ON l.tenant_id = a.tenant_id AND l.id = a.lot_id
+            WHERE a.tenant_id = @t AND a.debit_id = @d ORDER BY a.created_at, a.lot_id
+            """,
+            r => (Lot: r.Str("lot_id"), Credits: r.Dec("credits"), Expiry: r.NTime("expiry_date"), Priority: r.NInt("priority")),
+            ("t", p.TenantId), ("d", debit.Id));
+        var earlier = (await c.QueryAsync(tx, "SELECT details FROM refunds WHERE tenant_id = @t AND payment_id = @p AND destination = 'wallet'",
+                r => Json.Deserialize<List<RefundedLot>>(r.Str("details")) ?? [], ("t", p.TenantId), ("p", p.Id)))
+            .SelectMany(l => l).GroupBy(l => l.LotId).ToDictionary(g => g.Key, g => g.Sum(l => l.Credits));
+
+        var owed = value + p.RefundedAmount >= p.Amount
+            ? debit.CreditAmount - earlier.Values.Sum()
+            : Math.Min(Math.Round(debit.CreditAmount * value / p.Amount, Money.CreditScale, MidpointRounding.ToZero), debit.CreditAmount - earlier.Values.Sum());
+        var lots = new List<RefundedLot>();
+        var ops = new List<WalletWriter.Pending>();
+        foreach (var (lotId, credits, expiry, priority) in consumed)
+        {
+            if (owed <= 0) break;
+            var give = Math.Min(credits - earlier.GetValueOrDefault(lotId), owed);
+            if (give <= 0) continue;
+            owed -= give;
+            var newId = ids.New("wtx");
+            var keep = expiry > now ? expiry : null;
+            lots.Add(new RefundedLot(lotId, newId, give, keep, priority));
+            ops.Add(new WalletWriter.Pending(p.TenantId, debit.WalletId, new WalletOperation(
+                _ => new WalletCommand.Credit(newId, give, Reasons.CreditNote, keep, priority),
+                new EntryDetails($"Refund {refundId} of payment {p.Id}", ReferenceType: "PAYMENT", ReferenceId: p.Id), null, _ => new { })));
+        }
+        if (ops.Count == 0) return ([], ApiError.Validation("the payment's credits have all been returned already"));
+        var (results, _) = await writer.ExecuteInAsync(c, tx, ops, CancellationToken.None);
+        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused)
+            return ([], refused is WriteResult.WalletNotActive n
+                ? ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; refund to the original method or offline instead")
+                : WalletApi.Refusal(refused));
+        return (lots, null);
+    }
+}
+
+public static class RefundApi
+{
+    public static void MapRefunds(this RouteGroupBuilder v1) =>
+        v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment");
+
+    static async Task<Results<Created<RefundPaymentResponse>, ApiError>> Refund(
+        Tenant tenant, string id, RefundPaymentRequest? body, RefundService refunds, InvoiceService invoices, HttpRequest http)
+    {
+        var v = new Validator();
+        var amount = v.Amount("amount", body?.Amount);
+        var destination = v.OneOf("destination", body?.Destination,
+            new HashSet<string> { RefundDestinations.Wallet, RefundDestinations.Original, RefundDestinations.Offline });
+        var reason = v.Text("reason", body?.Reason, max: Limits.MaxDescriptionLength);
+        if (!v.Ok) return v.Error();
+        var (refund, payment, error) = await refunds.RefundAsync(tenant.Id, id, amount, destination, reason, http);
+        if (error is not null) return error;
+        var number = (await invoices.GetAsync(tenant.Id, payment!.DestinationId))?.InvoiceNumber;
+        return TypedResults.Created($"/v1/payments/{id}", new RefundPaymentResponse(refund!, PaymentDto.From(payment, number)));
+    }
+}
