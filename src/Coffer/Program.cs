@@ -4,6 +4,7 @@ using Coffer.Customers;
 using Coffer.Expiry;
 using Coffer.Holds;
 using Coffer.Invoices;
+using Coffer.Packages;
 using Coffer.Payments;
 using Coffer.Payments.Gateways;
 using Coffer.Settings;
@@ -135,6 +136,7 @@ v1.MapSettings();
 v1.MapGatewaySettings();
 v1.MapPaymentMethods();
 v1.MapRefunds();
+v1.MapPackages();
 app.MapSandboxCheckout();
 
 await app.RunAsync();

@@ -41,14 +41,16 @@ public sealed record InvoiceRow(
     decimal AmountDue, decimal AmountPaid, decimal Subtotal, decimal Total, string? Description, DateTimeOffset? DueDate,
     DateTimeOffset? PaidAt, DateTimeOffset? VoidedAt, DateTimeOffset? FinalizedAt, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd,
     string? BillingPeriod, string? BillingReason, string? InvoiceNumber, string? IdempotencyKey, string Metadata, string? WalletId,
-    string? WalletTransactionId, long Version, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, decimal RefundedAmount = 0m)
+    string? WalletTransactionId, long Version, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, decimal RefundedAmount = 0m,
+    string? BonusTransactionId = null)
 {
     public decimal AmountRemaining => Math.Max(0m, AmountDue - AmountPaid);
 
     public const string Columns =
         "tenant_id, id, customer_id, invoice_type, invoice_status, payment_status, currency, amount_due, amount_paid, subtotal, total, " +
         "description, due_date, paid_at, voided_at, finalized_at, period_start, period_end, billing_period, billing_reason, " +
-        "invoice_number, idempotency_key, metadata, wallet_id, wallet_transaction_id, version, created_at, updated_at, refunded_amount";
+        "invoice_number, idempotency_key, metadata, wallet_id, wallet_transaction_id, version, created_at, updated_at, refunded_amount, " +
+        "bonus_transaction_id";
 
     public static InvoiceRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("customer_id"), r.Str("invoice_type"), r.Str("invoice_status"), r.Str("payment_status"),
@@ -56,20 +58,20 @@ public sealed record InvoiceRow(
         r.NTime("due_date"), r.NTime("paid_at"), r.NTime("voided_at"), r.NTime("finalized_at"), r.NTime("period_start"),
         r.NTime("period_end"), r.NStr("billing_period"), r.NStr("billing_reason"), r.NStr("invoice_number"), r.NStr("idempotency_key"),
         r.Str("metadata"), r.NStr("wallet_id"), r.NStr("wallet_transaction_id"), r.Long("version"), r.Time("created_at"), r.Time("updated_at"),
-        r.Dec("refunded_amount"));
+        r.Dec("refunded_amount"), r.NStr("bonus_transaction_id"));
 
     public static void Insert(SqlBatch writes, InvoiceRow i) => writes.Add(
         $"""
         INSERT INTO invoices ({Columns})
         VALUES (@t, @id, @cust, @type, @istatus, @pstatus, @cur, @due, @paid, @sub, @total, @desc, @dd, @paid_at, @voided_at,
-                @final_at, @ps, @pe, @bp, @br, @num, @ikey, @meta, @w, @wtx, @v, @created, @updated, @refunded)
+                @final_at, @ps, @pe, @bp, @br, @num, @ikey, @meta, @w, @wtx, @v, @created, @updated, @refunded, @bonus)
         """,
         ("t", i.TenantId), ("id", i.Id), ("cust", i.CustomerId), ("type", i.InvoiceType), ("istatus", i.InvoiceStatus),
         ("pstatus", i.PaymentStatus), ("cur", i.Currency), ("due", i.AmountDue), ("paid", i.AmountPaid), ("sub", i.Subtotal),
         ("total", i.Total), ("desc", i.Description), ("dd", i.DueDate), ("paid_at", i.PaidAt), ("voided_at", i.VoidedAt),
         ("final_at", i.FinalizedAt), ("ps", i.PeriodStart), ("pe", i.PeriodEnd), ("bp", i.BillingPeriod), ("br", i.BillingReason),
         ("num", i.InvoiceNumber), ("ikey", i.IdempotencyKey), ("meta", i.Metadata), ("w", i.WalletId), ("wtx", i.WalletTransactionId),
-        ("v", i.Version), ("created", i.CreatedAt), ("updated", i.UpdatedAt), ("refunded", i.RefundedAmount));
+        ("v", i.Version), ("created", i.CreatedAt), ("updated", i.UpdatedAt), ("refunded", i.RefundedAmount), ("bonus", i.BonusTransactionId));
 
     /// <summary>Writes the fields a payment, finalization or void changes; the version counts the changes.</summary>
     public static void UpdateState(SqlBatch writes, InvoiceRow i) => writes.Add(

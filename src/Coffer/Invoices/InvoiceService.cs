@@ -282,16 +282,24 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     async Task<bool> CompletePurchaseAsync(InvoiceRow i, DbConnection c, DbTransaction tx)
     {
         if (i.WalletId is null || i.WalletTransactionId is null) return true;
-        var op = new WalletOperation(_ => new WalletCommand.CompletePending(i.WalletTransactionId), new EntryDetails(), null, _ => new { });
-        var (results, _) = await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, i.WalletId, op)], CancellationToken.None);
+        var results = await OnPurchaseAsync(i, c, tx, id => new WalletCommand.CompletePending(id));
         return results[0] is WriteResult.Applied;
+    }
+
+    /// <summary>The purchase's pending credits (the credits, and a package's bonus) move together.</summary>
+    async Task<WriteResult[]> OnPurchaseAsync(InvoiceRow i, DbConnection c, DbTransaction tx, Func<string, WalletCommand> command)
+    {
+        var pending = new[] { i.WalletTransactionId, i.BonusTransactionId }.OfType<string>()
+            .Select(id => new WalletWriter.Pending(i.TenantId, i.WalletId!, new WalletOperation(_ => command(id), new EntryDetails(), null, _ => new { })))
+            .ToList();
+        var (results, _) = await writer.ExecuteInAsync(c, tx, pending, CancellationToken.None);
+        return results;
     }
 
     async Task FailPurchaseAsync(InvoiceRow i, DbConnection c, DbTransaction tx)
     {
         if (i.WalletId is null || i.WalletTransactionId is null) return;
-        var op = new WalletOperation(_ => new WalletCommand.FailPending(i.WalletTransactionId), new EntryDetails(), null, _ => new { });
-        await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, i.WalletId, op)], CancellationToken.None);
+        await OnPurchaseAsync(i, c, tx, id => new WalletCommand.FailPending(id));
     }
 
     internal async Task<InvoiceOutcome> WithInvoiceAsync(

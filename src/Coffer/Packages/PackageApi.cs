@@ -1,0 +1,202 @@
+using System.Data.Common;
+using Coffer.Common;
+using Coffer.Customers;
+using Coffer.Invoices;
+using Coffer.Ledger;
+using Coffer.Payments;
+using Coffer.Storage;
+using Coffer.Tenants;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Coffer.Packages;
+
+public sealed record CreatePackageRequest(string? Name, decimal? Credits, decimal? Price, string? Currency, decimal? BonusCredits,
+    int? BonusExpiryDays, int? Priority);
+
+public sealed record PackageDto(string Id, string Name, decimal Credits, decimal Price, string Currency, decimal BonusCredits,
+    int? BonusExpiryDays, int Priority, string Status, DateTimeOffset CreatedAt);
+
+public sealed record PurchasePackageRequest(string? PackageId, string? CollectionMethod, string? IdempotencyKey);
+
+public sealed record PackagePurchaseResponse(InvoiceDto Invoice, WalletDto Wallet);
+
+public static class CollectionMethods
+{
+    public const string ChargeAutomatically = "charge_automatically";
+    public const string SendInvoice = "send_invoice";
+}
+
+/// <summary>
+/// Credit packages: a named bundle (credits, price, currency, optional bonus credits with their own expiry,
+/// grant priority 50 unless set). Buying one creates a paid-on-completion CREDIT invoice with the credits and
+/// bonus pending; the customer's collection method then charges their saved card now (credits granted when
+/// the charge succeeds) or leaves the invoice to be paid.
+/// </summary>
+public static class PackageApi
+{
+    public const int DefaultPriority = 50;
+
+    public static void MapPackages(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/credit-packages").WithTags("Credit packages");
+        g.MapPost("/", Create).WithName("createCreditPackage");
+        g.MapGet("/", List).WithName("listCreditPackages");
+        g.MapGet("/{id}", Get).WithName("getCreditPackage");
+        g.MapDelete("/{id}", Archive).WithName("archiveCreditPackage");
+        v1.MapPost("/wallets/{id}/purchase-package", Purchase).WithTags("Credit packages").WithName("purchaseCreditPackage");
+    }
+
+    const string Columns = "tenant_id, id, name, credits, price, currency, bonus_credits, bonus_expiry_days, priority, status, created_at";
+
+    static PackageDto Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.Dec("credits"), r.Dec("price"), r.Str("currency"),
+        r.Dec("bonus_credits"), r.NInt("bonus_expiry_days"), r.NInt("priority") ?? DefaultPriority, r.Str("status"), r.Time("created_at"));
+
+    static async Task<PackageDto?> Find(Database db, string tenantId, string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {Columns} FROM credit_packages WHERE tenant_id = @t AND id = @id", Read, ("t", tenantId), ("id", id));
+    }
+
+    static async Task<Results<Created<PackageDto>, ApiError>> Create(Tenant tenant, CreatePackageRequest body, Database db, Ids ids, TimeProvider clock)
+    {
+        var v = new Validator();
+        var name = v.Text("name", body.Name, required: true);
+        var credits = v.Amount("credits", body.Credits, required: true);
+        var currency = v.Currency("currency", body.Currency);
+        var price = v.Amount("price", body.Price, required: true);
+        if (price is not null && currency is not null && Money.Scale(price.Value) > Currencies.MinorUnits(currency.ToUpperInvariant()))
+            v.Fail($"price has more decimal places than {currency} allows");
+        var bonus = v.Amount("bonus_credits", body.BonusCredits, allowZero: true) ?? 0m;
+        if (body.BonusExpiryDays is < 1 or > 3650) v.Fail("bonus_expiry_days must be between 1 and 3650");
+        var priority = v.Priority("priority", body.Priority) ?? DefaultPriority;
+        if (!v.Ok) return v.Error();
+        var now = clock.GetUtcNow();
+        var dto = new PackageDto(ids.New("pkg"), name!, credits!.Value, price!.Value, currency!, bonus, body.BonusExpiryDays, priority, "active", now);
+        await using var scope = await db.BeginWriteAsync();
+        await scope.Connection.ExecAsync(scope.Transaction,
+            $"INSERT INTO credit_packages ({Columns}, updated_at) VALUES (@t, @id, @name, @credits, @price, @cur, @bonus, @days, @prio, 'active', @now, @now)",
+            ("t", tenant.Id), ("id", dto.Id), ("name", dto.Name), ("credits", dto.Credits), ("price", dto.Price), ("cur", dto.Currency),
+            ("bonus", dto.BonusCredits), ("days", dto.BonusExpiryDays), ("prio", dto.Priority), ("now", now));
+        await scope.CommitAsync();
+        return TypedResults.Created($"/v1/credit-packages/{dto.Id}", dto);
+    }
+
+    static async Task<Ok<List<PackageDto>>> List(Tenant tenant, Database db, string? currency)
+    {
+        await using var c = await db.OpenAsync();
+        var all = await c.QueryAsync(null, $"SELECT {Columns} FROM credit_packages WHERE tenant_id = @t AND status = 'active' ORDER BY price, id",
+            Read, ("t", tenant.Id));
+        return TypedResults.Ok(currency is null ? all : all.Where(p => p.Currency == currency.ToLowerInvariant()).ToList());
+    }
+
+    static async Task<Results<Ok<PackageDto>, ApiError>> Get(Tenant tenant, string id, Database db) =>
+        await Find(db, tenant.Id, id) is { } p ? TypedResults.Ok(p) : ApiError.NotFound("credit package");
+
+    static async Task<Results<NoContent, ApiError>> Archive(Tenant tenant, string id, Database db, TimeProvider clock)
+    {
+        await using var scope = await db.BeginWriteAsync();
+        var n = await scope.Connection.ExecAsync(scope.Transaction,
+            "UPDATE credit_packages SET status = 'archived', updated_at = @now WHERE tenant_id = @t AND id = @id AND status = 'active'",
+            ("now", clock.GetUtcNow()), ("t", tenant.Id), ("id", id));
+        await scope.CommitAsync();
+        return n == 1 ? TypedResults.NoContent() : ApiError.NotFound("credit package");
+    }
+
+    static async Task<Results<Ok<PackagePurchaseResponse>, ApiError>> Purchase(
+        Tenant tenant, string id, PurchasePackageRequest body, Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices,
+        PaymentService payments, PaymentMethodStore methods, CustomerStore customers, Ids ids, TimeProvider clock, HttpRequest http)
+    {
+        var v = new Validator();
+        var packageId = v.Text("package_id", body.PackageId, required: true);
+        var collection = v.OneOf("collection_method", body.CollectionMethod,
+            new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
+        var key = v.Text("idempotency_key", body.IdempotencyKey, max: Idempotency.MaxKeyLength) ?? http.Headers[WalletApi.IdempotencyHeader].ToString() switch
+        {
+            "" => null,
+            var header => header,
+        };
+        if (!v.Ok) return v.Error();
+        var package = await Find(db, tenant.Id, packageId!);
+        if (package is null || package.Status != "active") return ApiError.NotFound("credit package");
+        var wallet = await wallets.GetAsync(tenant.Id, id);
+        if (wallet is null) return ApiError.NotFound("wallet");
+        if (wallet.Currency != package.Currency) return ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}");
+
+        InvoiceRow? invoice = key is null ? null : await FindByKey(db, tenant.Id, key);
+        if (invoice is null)
+        {
+            var cards = (await methods.ForCustomerAsync(tenant.Id, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
+            collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
+            if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
+                return ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice");
+            var (created, error) = await CreatePurchase(tenant.Id, wallet, package, key, db, writer, invoices, ids, clock);
+            if (error is not null) return error;
+            invoice = created!;
+            if (collection == CollectionMethods.ChargeAutomatically)
+                foreach (var card in cards)
+                {
+                    await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
+                    invoice = (await invoices.GetAsync(tenant.Id, invoice.Id))!;
+                    if (invoice.AmountRemaining <= 0) break;
+                }
+        }
+        var lines = await invoices.LinesAsync(tenant.Id, [invoice.Id]);
+        return TypedResults.Ok(new PackagePurchaseResponse(
+            InvoiceDtos.Invoice(invoice, lines, await customers.GetAsync(tenant.Id, invoice.CustomerId)),
+            WalletDtos.Wallet((await wallets.GetAsync(tenant.Id, id))!)));
+    }
+
+    static async Task<InvoiceRow?> FindByKey(Database db, string tenantId, string key)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND idempotency_key = @k",
+            InvoiceRow.Read, ("t", tenantId), ("k", key));
+    }
+
+    /// <summary>The pending credits (and bonus) and their CREDIT invoice, in one transaction.</summary>
+    static async Task<(InvoiceRow? Invoice, ApiError? Error)> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, string? key,
+        Database db, WalletWriter writer, InvoiceService invoices, Ids ids, TimeProvider clock)
+    {
+        var number = await invoices.NextNumberAsync(tenantId);
+        var now = clock.GetUtcNow();
+        var creditId = ids.New("wtx");
+        var bonusId = package.BonusCredits > 0 ? ids.New("wtx") : null;
+        var invoiceId = ids.New("inv");
+        var details = new EntryDetails($"Credit package {package.Name}", ReferenceType: "INVOICE", ReferenceId: invoiceId);
+        var ops = new List<WalletWriter.Pending>
+        {
+            new(tenantId, wallet.Id, new WalletOperation(
+                _ => new WalletCommand.PendingCredit(creditId, package.Credits, Reasons.PurchasedCreditInvoiced, null, package.Priority), details, null, _ => new { })),
+        };
+        if (bonusId is not null)
+            ops.Add(new(tenantId, wallet.Id, new WalletOperation(
+                _ => new WalletCommand.PendingCredit(bonusId, package.BonusCredits, Reasons.FreeCreditGrant,
+                    package.BonusExpiryDays is { } days ? now.AddDays(days) : null, package.Priority),
+                details with { Description = $"Bonus of credit package {package.Name}" }, null, _ => new { })));
+        await using var scope = await db.BeginWriteAsync();
+        var (results, _) = await writer.ExecuteInAsync(scope.Connection, scope.Transaction, ops, CancellationToken.None);
+        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused) return (null, WalletApi.Refusal(refused));
+        var invoice = new InvoiceRow(tenantId, invoiceId, wallet.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized, PaymentStatuses.Pending,
+            wallet.Currency, package.Price, 0m, package.Price, package.Price, $"Credit package {package.Name}", now, null, null, now, null, null, null,
+            "MANUAL", number, key, Json.Serialize(new Dictionary<string, string> { ["credit_package_id"] = package.Id }), wallet.Id, creditId, 1, now, now,
+            BonusTransactionId: bonusId);
+        var writes = new SqlBatch();
+        InvoiceRow.Insert(writes, invoice);
+        LineItemRow.Insert(writes, new LineItemRow(tenantId, ids.New("li"), invoiceId, package.BonusCredits > 0
+            ? $"{package.Name}: {package.Credits} credits + {package.BonusCredits} bonus" : $"{package.Name}: {package.Credits} credits",
+            "FIXED", package.Price, 1m, null, null, "{}", now));
+        try
+        {
+            await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+            await scope.CommitAsync();
+        }
+        catch (Exception e) when (key is not null && db.IsUniqueViolation(e))
+        {
+            // The same purchase was made concurrently with this key; that one stands.
+            return (await FindByKey(db, tenantId, key), null);
+        }
+        return (invoice, null);
+    }
+}
