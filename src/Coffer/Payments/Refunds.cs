@@ -81,8 +81,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         var outcome = await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
         {
             // The payment read under the lock is the one decided on; the first read only chose the invoice.
-            var p = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
-                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)) ?? throw new InvalidOperationException("payment vanished");
+            var p = await Load(c, tx, original);
             var value = amount ?? p.Amount - p.RefundedAmount;
             if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
             var refundId = ids.New("refund");
@@ -116,8 +115,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         PaymentRow? reserved = null;
         var reserve = await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
         {
-            var p = (await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
-                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)))!;
+            var p = await Load(c, tx, original);
             value = amount ?? p.Amount - p.RefundedAmount;
             if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
             if (p.GatewayPaymentId is null) return new InvoiceDecision(null, Refusal: ApiError.Validation("the payment has no gateway charge to refund"));
@@ -136,8 +134,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         PaymentRow? after = null;
         await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
         {
-            var p = (await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
-                PaymentRow.Read, ("t", original.TenantId), ("id", original.Id)))!;
+            var p = await Load(c, tx, original);
             writes.Add("UPDATE refunds SET status = @s WHERE tenant_id = @t AND id = @id",
                 ("s", succeeded ? "succeeded" : "failed"), ("t", original.TenantId), ("id", refundId));
             refund = new PaymentRefundDto(refundId, p.Id, value, p.Currency, RefundDestinations.Original, succeeded ? "succeeded" : "failed", reason, [], now);
@@ -156,6 +153,10 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             ? (refund, after, null)
             : (null, null, new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
     }
+
+    static async Task<PaymentRow> Load(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, PaymentRow p) =>
+        await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+            PaymentRow.Read, ("t", p.TenantId), ("id", p.Id)) ?? throw new InvalidOperationException($"payment {p.Id} vanished");
 
     static PaymentRow Refunded(PaymentRow p, decimal value, DateTimeOffset now)
     {
