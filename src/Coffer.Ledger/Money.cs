@@ -51,7 +51,21 @@ public static class Money
     public static decimal CreditsToCover(decimal amount, decimal rate)
     {
         var credits = Math.Round(amount / rate, CreditScale, MidpointRounding.ToPositiveInfinity);
-        return credits * rate < amount ? credits + CreditStep : credits;
+        // Both the quotient and the product are rounded to 28-29 digits; compare the exact product, or a product
+        // just below the amount rounds onto it and one credit step too few is taken for enough.
+        return Exact(credits) * Exact(rate) < Exact(amount) * Exact(1m) ? credits + CreditStep : credits;
+    }
+
+    /// <summary>
+    /// The whole minor units of currency that <paramref name="credits"/> (≥ 0) are worth at <paramref name="rate"/>,
+    /// truncated: what a wallet paying with them covers.
+    /// </summary>
+    public static decimal AmountCovered(decimal credits, decimal rate, int minorUnits)
+    {
+        var amount = Math.Round(credits * rate, minorUnits, MidpointRounding.ToZero);
+        // The product is rounded to 28-29 digits before the truncation, which can lift a value just below a minor
+        // unit onto it; truncation applies to the exact product, so step back.
+        return Exact(amount) * Exact(1m) > Exact(credits) * Exact(rate) ? amount - new decimal(1, 0, 0, false, (byte)minorUnits) : amount;
     }
 
     /// <summary>The currency value of a credit quantity; kept at credit precision, not rounded to cents.</summary>

@@ -28,7 +28,11 @@ public sealed class WalletState
     public decimal HeldAt(DateTimeOffset now) => Holds.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits);
 }
 
-public sealed record PendingCredit(string Id, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority);
+/// <remarks>
+/// <see cref="CreatedAt"/> is when the pending entry was written: completing it updates that row, so the lot keeps
+/// this creation time in the spend order (null: unknown, the completion time is used).
+/// </remarks>
+public sealed record PendingCredit(string Id, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority, DateTimeOffset? CreatedAt = null);
 
 /// <summary>A reservation of credits; it stops reserving at its expiry instant, like a lot stops being spendable.</summary>
 public sealed record Hold(string Id, decimal Credits, DateTimeOffset? ExpiresAt)
@@ -139,7 +143,7 @@ public static class WalletEngine
             WalletCommand.Debit d => ApplyDebit(state, d, now, changes),
             WalletCommand.ExpireLot e => ApplyExpiry(state, e.EntryId, e.LotId, now, changes),
             WalletCommand.Terminate t => ApplyTerminate(state, t, now, changes, newId),
-            WalletCommand.PendingCredit p => ApplyPendingCredit(state, p, changes),
+            WalletCommand.PendingCredit p => ApplyPendingCredit(state, p, now, changes),
             WalletCommand.CompletePending c => ApplyCompletePending(state, c, now, changes),
             WalletCommand.FailPending f => ApplyFailPending(state, f.EntryId, changes),
             WalletCommand.PlaceHold h => ApplyPlaceHold(state, h, now, changes),
@@ -225,13 +229,13 @@ public static class WalletEngine
         return new CommandOutcome.Posted(posted);
     }
 
-    static CommandOutcome ApplyPendingCredit(WalletState state, WalletCommand.PendingCredit p, Changeset changes)
+    static CommandOutcome ApplyPendingCredit(WalletState state, WalletCommand.PendingCredit p, DateTimeOffset now, Changeset changes)
     {
         if (p.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(p), p.Credits, "credit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
         if (state.CreditBalance + state.PendingCredits.Sum(x => x.Credits) + p.Credits > Money.MaxBalance)
             return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
-        state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Reason, p.ExpiresAt, p.Priority));
+        state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Reason, p.ExpiresAt, p.Priority, now));
         var entry = new PostedEntry(p.EntryId, TransactionTypes.Credit, p.Reason, p.Credits, state.CreditBalance, state.CreditBalance,
             0m, 0m, p.ExpiresAt, p.Priority, null, TransactionStatuses.Pending);
         changes.Entries.Add(entry);
@@ -246,8 +250,9 @@ public static class WalletEngine
         // and closing fails every pending purchase first.
         if (state.Status == WalletStatuses.Closed) return new CommandOutcome.WalletNotActive(state.Status);
         state.PendingCredits.Remove(pending);
+        // Storage completes the pending row in place, keeping its created_at: the lot's place in the spend order.
         return PostCredit(state, new WalletCommand.Credit(pending.Id, pending.Credits, pending.Reason, pending.ExpiresAt, pending.Priority),
-            now, changes, wasPending: true);
+            pending.CreatedAt ?? now, changes, wasPending: true);
     }
 
     static CommandOutcome ApplyFailPending(WalletState state, string entryId, Changeset changes)
@@ -264,7 +269,7 @@ public static class WalletEngine
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
         var spendable = Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now)) - state.OverdraftCredits;
         var max = Math.Min(d.MaxCredits, spendable);
-        var amount = Math.Round(Math.Max(0m, max) * d.Rate, d.MinorUnits, MidpointRounding.ToZero);
+        var amount = Money.AmountCovered(Math.Max(0m, max), d.Rate, d.MinorUnits);
         if (amount <= 0) return new CommandOutcome.NoChange("nothing spendable covers a minor unit");
         var credits = Math.Min(Money.CreditsToCover(amount, d.Rate), max);
         var plan = (DebitPlan.Allocated)Planner.PlanDebit(state.OpenLots, credits, now, 0m, 0m, state.HeldAt(now));

@@ -13,6 +13,7 @@ using Coffer.Storage;
 using Coffer.Tenants;
 using Coffer.Verify;
 using Coffer.Wallets;
+using Coffer.Webhooks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Scalar.AspNetCore;
 
@@ -29,8 +30,12 @@ const string Help = """
       COFFER_DATABASE   postgres://user:pass@host:port/db or Host=...;Database=... for PostgreSQL;
                         anything else is a SQLite file path (default: coffer.db in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
-      COFFER_WORKERS    "off" disables the background workers (expiry sweep) on this node
+      COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhook delivery) on this node
+      COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
+      COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
+      COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
+      COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
       ASPNETCORE_URLS   listen addresses, like --urls
     """;
 
@@ -70,11 +75,18 @@ builder.Services.AddSingleton<TenantSettings>();
 builder.Services.AddSingleton<PaymentMethodStore>();
 builder.Services.AddSingleton<PaymentService>();
 builder.Services.AddSingleton<RefundService>();
+builder.Services.AddSingleton<WebhookWorker>();
+builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
+    .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
 builder.Services.AddSingleton<GatewayRegistry>();
+builder.Services.AddSingleton<IGatewayFactory, StripeGatewayFactory>();
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService<StartupTasks>();
 if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
+{
     builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
+}
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
@@ -137,7 +149,9 @@ v1.MapGatewaySettings();
 v1.MapPaymentMethods();
 v1.MapRefunds();
 v1.MapPackages();
+v1.MapWebhooks();
 app.MapSandboxCheckout();
+app.MapStripeWebhooks();
 
 await app.RunAsync();
 return 0;

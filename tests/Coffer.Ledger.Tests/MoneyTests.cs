@@ -37,6 +37,28 @@ public sealed class MoneyTests
     public void AmountForCredits_rounds_the_exact_product_not_a_rounded_one() =>
         Assert.Equal(42049058451242.463834174077m, Money.AmountForCredits(241573321.114725091149m, 174063.337198038651m));
 
+    /// <summary>
+    /// Found by the wallet model test: 729087.053975553673 × 1.000000008263 is 729087.06 less 10^-24, but decimal
+    /// multiplication rounds the product to 729087.06, so the 10^-24 short credits were taken as enough.
+    /// </summary>
+    [Fact]
+    public void CreditsToCover_compares_the_exact_product_not_a_rounded_one() =>
+        Assert.Equal(729087.053975553674m, Money.CreditsToCover(729087.06m, 1.000000008263m));
+
+    [Fact]
+    public void AmountCovered_truncates_the_exact_product_not_a_rounded_one() =>
+        Assert.Equal(729087.05m, Money.AmountCovered(729087.053975553673m, 1.000000008263m, 2));
+
+    [Fact]
+    public void AmountCovered_truncates_to_the_minor_unit()
+    {
+        Assert.Equal(3.33m, Money.AmountCovered(10m, 0.333333333333m, 2));
+        Assert.Equal(1m, Money.AmountCovered(0.01m, 150m, 0));
+        Assert.Equal(0.009m, Money.AmountCovered(0.009m, 1m, 3));
+        Assert.Equal(0m, Money.AmountCovered(0.009m, 1m, 2));
+        Assert.Equal(0m, Money.AmountCovered(0m, 1m, 2));
+    }
+
     [Fact]
     public void AmountForCredits_rounds_half_away_from_zero_at_twelve_places()
     {
@@ -139,6 +161,56 @@ public sealed class MoneyTests
                 var expected = product.Sign * ((2 * BigInteger.Abs(product) + Step) / (2 * Step));
                 var actual = Money.AmountForCredits(FromUnits(c), FromUnits(r));
                 Assert.True(ToUnits(actual) == expected, $"{FromUnits(c)} * {FromUnits(r)}: got {actual}, exact rounding {FromUnits(expected)}");
+            }, iter: 3000);
+
+    static readonly Gen<int> MinorUnits = Gen.OneOfConst(0, 2, 3);
+
+    /// <summary>
+    /// Credits/rate pairs whose exact product lies a hair below a whole minor unit: pick the rate R (coprime to 10)
+    /// and a tiny k, then credits c ≡ −k·R⁻¹ (mod 10^(24 − minor)), so c·R is k·10^-24 short of a minor unit.
+    /// </summary>
+    static readonly Gen<(BigInteger Credits, BigInteger Rate, int Minor)> NearMinorUnit =
+        Gen.Select(RateUnits.Select(CoprimeToTen), Gen.Long[1, 1000], Gen.Long[0, 9_999], MinorUnits,
+            (r, k, whole, minor) =>
+            {
+                var m = BigInteger.Pow(10, 2 * Money.CreditScale - minor);
+                // R⁻¹ mod 10^n = R^(φ(10^n) − 1), φ(10^n) = 4·10^(n−1).
+                var inverse = BigInteger.ModPow(r, 4 * BigInteger.Pow(10, 2 * Money.CreditScale - minor - 1) - 1, m);
+                return ((m - k) * inverse % m + whole * m, r, minor);
+            });
+
+    static readonly Gen<(BigInteger Credits, BigInteger Rate, int Minor)> AnyCredits =
+        Gen.Select(AmountUnits, RateUnits, MinorUnits, (c, r, minor) => (c, r, minor));
+
+    [Fact]
+    public void AmountCovered_is_the_exact_product_truncated_to_minor_units() =>
+        Gen.Frequency((1, AnyCredits), (2, NearMinorUnit))
+            .Sample((c, r, minor) =>
+            {
+                var expected = Exact.FromUnits(c * r / BigInteger.Pow(10, 2 * Money.CreditScale - minor), minor);
+                var actual = Money.AmountCovered(FromUnits(c), FromUnits(r), minor);
+                Assert.True(actual == expected, $"{FromUnits(c)} * {FromUnits(r)} to {minor} places: got {actual}, exact truncation {expected}");
+            }, iter: 3000);
+
+    [Fact]
+    public void CreditsToCover_is_the_fewest_credits_worth_at_least_the_amount() =>
+        Gen.Frequency(
+                // An amount of whole minor units and any rate, kept to results the ledger can hold.
+                (1, Gen.Select(AmountUnits, RateUnits, MinorUnits, (a, r, minor) =>
+                {
+                    var amount = a / BigInteger.Pow(10, Money.CreditScale - minor);
+                    while (amount * BigInteger.Pow(10, 2 * Money.CreditScale - minor) / r >= Step * 10_000_000_000_000_000 && amount > 1) amount /= 1000;
+                    return (BigInteger.Max(amount, 1), r, minor);
+                })),
+                // The amount just above what some credits are worth: those credits fall one 10^-24 short.
+                (2, NearMinorUnit.Select(x => ((x.Credits * x.Rate / BigInteger.Pow(10, 2 * Money.CreditScale - x.Minor)) + 1, x.Rate, x.Minor))))
+            .Sample((a, r, minor) =>
+            {
+                var owed = a * BigInteger.Pow(10, 2 * Money.CreditScale - minor); // in 10^-24
+                var expected = (owed + r - 1) / r;                                  // fewest 10^-12 credits with credits·r ≥ owed
+                var amount = Exact.FromUnits(a, minor);
+                var actual = Money.CreditsToCover(amount, FromUnits(r));
+                Assert.True(ToUnits(actual) == expected, $"CreditsToCover({amount}, {FromUnits(r)}): got {actual}, fewest {FromUnits(expected)}");
             }, iter: 3000);
 
     /// <summary>The nearest odd number above that is not a multiple of 5 (mapping, not filtering, so nothing is skipped).</summary>

@@ -32,6 +32,21 @@ public sealed class WalletEngineTests
             Apply(new WalletCommand.Debit(id ?? NewId(), credits, Reasons.UsageCharge));
 
         public IEnumerable<(string Lot, decimal Credits)> Allocations => Last.Allocations.Select(a => (a.LotId, a.Credits));
+
+        public PostedEntry Pending(decimal credits, string id, int? priority = null, DateTimeOffset? expiresAt = null) =>
+            Assert.Single(Assert.IsType<CommandOutcome.Posted>(
+                Apply(new WalletCommand.PendingCredit(id, credits, Reasons.PurchasedCreditInvoiced, expiresAt, priority))).Entries);
+
+        public Hold Hold(decimal credits, string id, DateTimeOffset? expiresAt = null) =>
+            Assert.IsType<CommandOutcome.HoldPlaced>(Apply(new WalletCommand.PlaceHold(id, credits, expiresAt))).Hold;
+
+        public CommandOutcome Capture(string holdId, decimal? credits, string? id = null) =>
+            Apply(new WalletCommand.CaptureHold(id ?? NewId(), holdId, credits, Reasons.UsageCharge));
+
+        public CommandOutcome DebitUpTo(decimal maxCredits, decimal rate, int minorUnits, string? id = null) =>
+            Apply(new WalletCommand.DebitUpTo(id ?? NewId(), maxCredits, Reasons.InvoicePayment, rate, minorUnits));
+
+        public bool NothingChanged => Last.IsEmpty && Last.Allocations.Count == 0 && Last.LotAvailable.Count == 0 && Last.DebtUnsettled.Count == 0;
     }
 
     [Fact]
@@ -203,5 +218,303 @@ public sealed class WalletEngineTests
         Assert.Equal(0m, w.State.OverdraftCredits);
         Assert.Empty(w.State.OpenDebts);
         Assert.Equal(2m, Assert.Single(w.State.OpenLots).Available);
+    }
+
+    [Fact]
+    public void Pending_credit_counts_in_no_balance_until_completed_then_becomes_a_spendable_lot()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+
+        var pending = w.Pending(5m, "wtx_pending");
+        Assert.Equal((TransactionStatuses.Pending, 10m, 10m, 0m), (pending.Status, pending.BalanceBefore, pending.BalanceAfter, pending.CreditsAvailable));
+        Assert.Equal(10m, w.State.CreditBalance);
+        Assert.Equal(10m, Assert.IsType<CommandOutcome.InsufficientBalance>(w.Debit(12m)).Available);
+
+        var completed = Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.CompletePending("wtx_pending"))).Entries);
+        Assert.Equal(("wtx_pending", TransactionStatuses.Completed, true, 5m), (completed.Id, completed.Status, completed.WasPending, completed.Credits));
+        Assert.Equal((10m, 15m, 5m), (completed.BalanceBefore, completed.BalanceAfter, completed.CreditsAvailable));
+        Assert.Empty(w.State.PendingCredits);
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(12m));
+    }
+
+    [Fact]
+    public void Completed_pending_credit_repays_overdraft_first_like_any_credit()
+    {
+        var w = new Wallet(overdraftLimit: 50m);
+        w.Pending(30m, "wtx_pending");
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(20m, "wtx_debit"));
+        Assert.Equal(20m, w.State.OverdraftCredits);
+
+        var completed = Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.CompletePending("wtx_pending"))).Entries);
+
+        Assert.Equal([new AllocationRow("wtx_debit", "wtx_pending", 20m)], w.Last.Allocations);
+        Assert.Equal(0m, w.Last.DebtUnsettled["wtx_debit"]);
+        Assert.Equal((10m, -20m, 10m), (completed.CreditsAvailable, completed.BalanceBefore, completed.BalanceAfter));
+        Assert.Equal(0m, w.State.OverdraftCredits);
+        Assert.Equal(10m, Assert.Single(w.State.OpenLots).Available);
+    }
+
+    [Fact]
+    public void Pending_credit_is_completed_or_failed_once_and_never_both()
+    {
+        var w = new Wallet();
+        w.Pending(5m, "wtx_failed");
+        w.Pending(7m, "wtx_completed");
+
+        Assert.Empty(Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.FailPending("wtx_failed"))).Entries);
+        Assert.Equal(["wtx_failed"], w.Last.FailedPending);
+        Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.CompletePending("wtx_completed")));
+
+        foreach (var again in new WalletCommand[]
+        {
+            new WalletCommand.CompletePending("wtx_failed"), new WalletCommand.FailPending("wtx_failed"),
+            new WalletCommand.CompletePending("wtx_completed"), new WalletCommand.FailPending("wtx_completed"),
+        })
+        {
+            Assert.IsType<CommandOutcome.NoChange>(w.Apply(again));
+            Assert.True(w.NothingChanged, $"{again} changed a settled entry");
+        }
+        Assert.Equal(7m, w.State.CreditBalance);
+    }
+
+    /// <summary>
+    /// Found by the model test: storage completes the pending row in place and keeps its created_at, so the engine
+    /// must too, or a debit in the same batch spends lots in another order than one after a reload.
+    /// </summary>
+    [Fact]
+    public void Completed_pending_credit_keeps_its_creation_time_in_the_spend_order()
+    {
+        var w = new Wallet();
+        w.Pending(5m, "wtx_bought_first", priority: 1);
+        w.Now = T0.AddHours(1);
+        w.Credit(5m, priority: 1, id: "wtx_granted_later");
+        w.Now = T0.AddHours(2);
+        w.Apply(new WalletCommand.CompletePending("wtx_bought_first"));
+
+        Assert.Equal(T0, w.State.OpenLots.Single(l => l.Id == "wtx_bought_first").CreatedAt);
+        w.Debit(1m);
+        Assert.Equal([("wtx_bought_first", 1m)], w.Allocations);
+    }
+
+    [Fact]
+    public void Pending_purchases_keep_their_room_under_the_balance_limit()
+    {
+        var w = new Wallet();
+        w.Credit(Money.MaxBalance - 10m);
+        w.Pending(10m, "wtx_pending");
+
+        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.Credit(w.NewId(), 1m, Reasons.FreeCreditGrant, null, null)));
+        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, Reasons.PurchasedCreditInvoiced, null, null)));
+        Assert.True(w.NothingChanged);
+        Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.CompletePending("wtx_pending")));
+        Assert.Equal(Money.MaxBalance, w.State.CreditBalance);
+    }
+
+    [Fact]
+    public void Hold_reserves_credits_that_no_other_debit_may_spend()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        w.Hold(6m, "hold_1");
+
+        var refused = Assert.IsType<CommandOutcome.InsufficientBalance>(w.Debit(5m));
+        Assert.Equal((5m, 4m), (refused.Requested, refused.Available));
+        Assert.True(w.NothingChanged);
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(4m));
+        Assert.IsType<CommandOutcome.NoChange>(w.DebitUpTo(1m, 1m, 2));
+        Assert.Equal(6m, w.State.CreditBalance);
+    }
+
+    [Fact]
+    public void Holds_together_never_reserve_more_than_is_spendable_plus_overdraft_room()
+    {
+        var w = new Wallet(overdraftLimit: 5m);
+        w.Credit(10m);
+        w.Hold(8m, "hold_1");
+
+        var refused = Assert.IsType<CommandOutcome.InsufficientBalance>(w.Apply(new WalletCommand.PlaceHold("hold_2", 8m, null)));
+        Assert.Equal((8m, 7m), (refused.Requested, refused.Available));
+        Assert.True(w.NothingChanged);
+        w.Hold(7m, "hold_2");
+        Assert.Equal(15m, w.State.HeldAt(w.Now));
+        Assert.IsType<CommandOutcome.InsufficientBalance>(w.Apply(new WalletCommand.PlaceHold("hold_3", 0.000000000001m, null)));
+    }
+
+    [Fact]
+    public void Capture_debits_at_most_its_hold_and_ends_it_releasing_the_rest()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        w.Hold(6m, "hold_1");
+
+        Assert.Equal(6m, Assert.IsType<CommandOutcome.CaptureExceedsHold>(w.Capture("hold_1", 6.000000000001m)).Held);
+        Assert.True(w.NothingChanged);
+
+        var ended = Assert.IsType<CommandOutcome.HoldEnded>(w.Capture("hold_1", 4m, "wtx_capture"));
+        Assert.Equal(("hold_1", HoldStatuses.Captured), (ended.HoldId, ended.Status));
+        var debit = Assert.Single(ended.Entries);
+        Assert.Equal(("wtx_capture", TransactionTypes.Debit, 4m, 6m), (debit.Id, debit.Type, debit.Credits, debit.BalanceAfter));
+        Assert.Equal([("hold_1", HoldStatuses.Captured, (string?)"wtx_capture", 4m)], w.Last.EndedHolds);
+        Assert.Empty(w.State.Holds);
+
+        Assert.IsType<CommandOutcome.NoChange>(w.Capture("hold_1", 1m));
+        Assert.IsType<CommandOutcome.NoChange>(w.Apply(new WalletCommand.ReleaseHold("hold_1")));
+        Assert.True(w.NothingChanged);
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(6m)); // the 2 credits the capture did not take are free again
+    }
+
+    [Fact]
+    public void Capture_without_an_amount_takes_the_whole_hold()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        w.Hold(6m, "hold_1");
+
+        var ended = Assert.IsType<CommandOutcome.HoldEnded>(w.Capture("hold_1", null, "wtx_capture"));
+        Assert.Equal(6m, Assert.Single(ended.Entries).Credits);
+        Assert.Equal([("hold_1", HoldStatuses.Captured, (string?)"wtx_capture", 6m)], w.Last.EndedHolds);
+    }
+
+    [Fact]
+    public void Released_hold_frees_its_credits_without_spending_any()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        w.Hold(10m, "hold_1");
+
+        var ended = Assert.IsType<CommandOutcome.HoldEnded>(w.Apply(new WalletCommand.ReleaseHold("hold_1")));
+        Assert.Equal((HoldStatuses.Released, 0), (ended.Status, ended.Entries.Count));
+        Assert.Equal([("hold_1", HoldStatuses.Released, (string?)null, 0m)], w.Last.EndedHolds);
+        Assert.Equal(10m, w.State.CreditBalance);
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(10m));
+    }
+
+    [Fact]
+    public void Hold_stops_reserving_at_its_expiry_instant_and_is_then_ended_as_expired()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        var expiry = T0.AddHours(1);
+        w.Hold(10m, "hold_1", expiry);
+
+        w.Now = expiry.AddTicks(-1);
+        Assert.IsType<CommandOutcome.InsufficientBalance>(w.Debit(1m));
+        w.Now = expiry;
+        Assert.Equal(0m, w.State.HeldAt(w.Now));
+        Assert.IsType<CommandOutcome.Posted>(w.Debit(1m));
+        Assert.IsType<CommandOutcome.NoChange>(w.Capture("hold_1", null));
+        Assert.True(w.NothingChanged);
+
+        var ended = Assert.IsType<CommandOutcome.HoldEnded>(w.Apply(new WalletCommand.ReleaseHold("hold_1", Expired: true)));
+        Assert.Equal(HoldStatuses.Expired, ended.Status);
+        Assert.Equal([("hold_1", HoldStatuses.Expired, (string?)null, 0m)], w.Last.EndedHolds);
+        Assert.IsType<CommandOutcome.NoChange>(w.Apply(new WalletCommand.ReleaseHold("hold_1", Expired: true)));
+    }
+
+    [Fact]
+    public void Capture_is_refused_without_changes_when_the_credits_under_the_hold_expired()
+    {
+        var w = new Wallet();
+        w.Credit(10m, expiresAt: T0.AddHours(1));
+        w.Hold(10m, "hold_1", T0.AddHours(2));
+        w.Now = T0.AddHours(1);
+
+        var refused = Assert.IsType<CommandOutcome.InsufficientBalance>(w.Capture("hold_1", null));
+        Assert.Equal((10m, 0m), (refused.Requested, refused.Available));
+        Assert.True(w.NothingChanged);
+        Assert.Equal("hold_1", Assert.Single(w.State.Holds).Id);
+    }
+
+    [Fact]
+    public void DebitUpTo_pays_the_largest_whole_minor_unit_with_the_fewest_credits()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+
+        // 10 credits at 1/3 are worth 3.33333333333; 3.33 is paid, by the fewest credits worth at least 3.33.
+        var entry = Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.DebitUpTo(10m, 0.333333333333m, 2)).Entries);
+        Assert.Equal((Reasons.InvoicePayment, 9.99000000001m, 0m), (entry.Reason, entry.Credits, entry.CreditsUnsettled));
+
+        // No minor unit (JPY-like) at 150 per credit: 0.01 credits are worth 1.5, so 1 is paid.
+        var yen = new Wallet();
+        yen.Credit(0.01m);
+        Assert.Equal(0.006666666667m, Assert.Single(Assert.IsType<CommandOutcome.Posted>(yen.DebitUpTo(1m, 150m, 0)).Entries).Credits);
+
+        // Three minor units, capped by the caller's maximum rather than by the wallet.
+        Assert.Equal(0.003m, Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.DebitUpTo(0.0035m, 1m, 3)).Entries).Credits);
+    }
+
+    [Fact]
+    public void DebitUpTo_never_uses_overdraft_nor_held_credits()
+    {
+        var w = new Wallet(overdraftLimit: 100m);
+        w.Credit(10m);
+        w.Hold(4m, "hold_1");
+
+        var entry = Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.DebitUpTo(50m, 1m, 2)).Entries);
+        Assert.Equal((6m, 0m, 4m), (entry.Credits, entry.CreditsUnsettled, entry.BalanceAfter));
+        Assert.IsType<CommandOutcome.NoChange>(w.DebitUpTo(50m, 1m, 2));
+        Assert.True(w.NothingChanged);
+        Assert.Equal(0m, w.State.OverdraftCredits);
+    }
+
+    [Fact]
+    public void DebitUpTo_changes_nothing_when_no_spendable_credit_covers_a_minor_unit()
+    {
+        var w = new Wallet(overdraftLimit: 100m);
+        Assert.IsType<CommandOutcome.NoChange>(w.DebitUpTo(50m, 1m, 2));
+        Assert.True(w.NothingChanged);
+
+        w.Credit(0.009m);
+        Assert.IsType<CommandOutcome.NoChange>(w.DebitUpTo(50m, 1m, 2));
+        Assert.True(w.NothingChanged);
+        Assert.IsType<CommandOutcome.NoChange>(w.DebitUpTo(50m, 100m, 0));
+        Assert.IsType<CommandOutcome.Posted>(w.DebitUpTo(50m, 1m, 3));
+    }
+
+    /// <summary>
+    /// Found by the model test: 729087.053975553673 credits at 1.000000008263 are worth 729087.06 less 10^-24, but
+    /// decimal multiplication rounded the product up to 729087.06, so the whole lot paid a cent it was not worth.
+    /// </summary>
+    [Fact]
+    public void DebitUpTo_pays_what_the_exact_value_of_the_credits_covers_not_a_rounded_one()
+    {
+        var w = new Wallet();
+        w.Credit(729087.053975553673m);
+
+        var entry = Assert.Single(Assert.IsType<CommandOutcome.Posted>(w.DebitUpTo(1_000_000m, 1.000000008263m, 2)).Entries);
+
+        Assert.Equal(729087.043975553756m, entry.Credits); // the fewest credits worth 729087.05
+        Assert.Equal(72908705, (long)Exact.MinorUnitsCovered(entry.Credits, 1.000000008263m, 2));
+    }
+
+    [Fact]
+    public void Terminate_fails_every_pending_credit_and_releases_every_hold_before_draining()
+    {
+        var w = new Wallet();
+        w.Credit(10m);
+        w.Hold(6m, "hold_active");
+        w.Hold(1m, "hold_expired", T0.AddMinutes(30));
+        w.Pending(5m, "wtx_pending");
+        w.Now = T0.AddHours(1);
+
+        var posted = Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.Terminate("wtx_terminate")));
+
+        Assert.Equal(["wtx_pending"], w.Last.FailedPending);
+        Assert.Equal(
+            [("hold_active", HoldStatuses.Released, (string?)null, 0m), ("hold_expired", HoldStatuses.Released, null, 0m)],
+            w.Last.EndedHolds.OrderBy(h => h.HoldId, StringComparer.Ordinal));
+        var drain = Assert.Single(posted.Entries);
+        Assert.Equal((Reasons.WalletTermination, 10m, 0m), (drain.Reason, drain.Credits, drain.BalanceAfter));
+        Assert.Empty(w.State.PendingCredits);
+        Assert.Empty(w.State.Holds);
+
+        Assert.IsType<CommandOutcome.NoChange>(w.Apply(new WalletCommand.CompletePending("wtx_pending")));
+        Assert.IsType<CommandOutcome.NoChange>(w.Capture("hold_active", null));
+        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PlaceHold("hold_new", 1m, null)));
+        Assert.IsType<CommandOutcome.WalletNotActive>(w.DebitUpTo(1m, 1m, 2));
+        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, Reasons.PurchasedCreditInvoiced, null, null)));
+        Assert.True(w.NothingChanged);
     }
 }

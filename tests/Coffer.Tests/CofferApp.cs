@@ -58,6 +58,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_DATABASE", DatabaseSetting);
         builder.UseSetting("COFFER_API_KEY", ApiKey);
         builder.UseSetting("COFFER_WORKERS", "off");
+        builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
         builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
     }
 

@@ -165,7 +165,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 ? WalletApi.NotActive(n.Status)
                 : ApiError.Unprocessable(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
         var debit = applied.Entries[0];
-        var paid = Math.Round(debit.CreditAmount * rate, minor, MidpointRounding.ToZero);
+        var paid = Money.AmountCovered(debit.CreditAmount, rate, minor);
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id);
     }
 

@@ -20,6 +20,7 @@ public static class EventTypes
     public const string PaymentFailed = "payment.failed";
     public const string PaymentRefunded = "payment.refunded";
     public const string RefundCreated = "wallet.refund.created";
+    public const string EndpointDisabled = "webhook.endpoint_disabled";
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
     public static string HoldEnded(string status) => $"wallet.hold.{status}";

@@ -128,6 +128,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         if (reserve is not InvoiceOutcome.Done) return (null, null, ApiError.NotFound("invoice"));
 
         var gateway = await gateways.ForTenantAsync(original.TenantId, request);
+        if (gateway.Name != original.PaymentGateway)
+        {
+            // The money went through another gateway than the tenant uses now: refunding here would move nothing.
+            await ReleaseAsync(original, refundId, value);
+            return (null, null, ApiError.Validation($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
+        }
         var result = await gateway.RefundAsync(new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId), CancellationToken.None);
         var succeeded = result is RefundResult.Succeeded;
         PaymentRefundDto? refund = null;
@@ -157,6 +163,16 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     static async Task<PaymentRow> Load(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, PaymentRow p) =>
         await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
             PaymentRow.Read, ("t", p.TenantId), ("id", p.Id)) ?? throw new InvalidOperationException($"payment {p.Id} vanished");
+
+    /// <summary>Gives back a reservation made for a refund that will not be asked of the gateway.</summary>
+    async Task ReleaseAsync(PaymentRow original, string refundId, decimal value) =>
+        await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
+        {
+            var p = await Load(c, tx, original);
+            writes.Add("UPDATE refunds SET status = 'failed' WHERE tenant_id = @t AND id = @id", ("t", original.TenantId), ("id", refundId));
+            PaymentRow.UpdateState(writes, p with { RefundedAmount = p.RefundedAmount - value, UpdatedAt = now });
+            return new InvoiceDecision(i);
+        }, EventTypes.InvoicePaymentUpdated);
 
     static PaymentRow Refunded(PaymentRow p, decimal value, DateTimeOffset now)
     {

@@ -11,7 +11,8 @@ public static class ApiKeyAuth
     public const string Header = "x-api-key";
 
     public static void UseApiKeys(this WebApplication app) =>
-        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1"), branch => branch.Use(async (http, next) =>
+        // Stripe's webhooks carry Stripe's signature instead of an API key.
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1") && !c.Request.Path.StartsWithSegments("/v1/webhooks/stripe"), branch => branch.Use(async (http, next) =>
         {
             var key = http.Request.Headers[Header].ToString();
             if (string.IsNullOrEmpty(key) && http.Request.Headers.Authorization.ToString() is { } auth &&

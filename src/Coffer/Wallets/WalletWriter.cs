@@ -383,7 +383,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             OpenLots = lots[w.Id].ToList(),
             OpenDebts = debts[w.Id].ToList(),
             PendingCredits = pendingByWallet[w.Id]
-                .Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority)).ToList(),
+                .Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
             Holds = holdsByWallet[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
         }).ToList();
     }

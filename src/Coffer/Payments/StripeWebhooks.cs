@@ -1,0 +1,104 @@
+using System.Text;
+using Coffer.Common;
+using Coffer.Payments.Gateways;
+using Coffer.Settings;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Stripe;
+
+namespace Coffer.Payments;
+
+public sealed record WebhookReceipt(bool Received);
+
+/// <summary>
+/// Where Stripe reports a tenant's checkout sessions: <c>POST /v1/webhooks/stripe/{tenant_id}/{environment_id}</c>,
+/// Flexprice's address for it. Authenticated by the <c>Stripe-Signature</c> header (an HMAC with the tenant's
+/// webhook secret, timestamped, checked against Coffer's clock), not by an API key, so the API-key middleware
+/// lets this path through. Once the signature is good the answer is always 200, since Stripe retries anything
+/// else: an event Coffer does not act on, or one for a session it does not know, is simply acknowledged.
+/// Settling is idempotent, so the same event delivered twice (Stripe delivers at least once) changes nothing more.
+/// </summary>
+public static class StripeWebhooks
+{
+    public const string PathPrefix = "/v1/webhooks/stripe";
+
+    /// <summary>How far the signed timestamp may be from Coffer's clock, in seconds: Stripe.net's default.</summary>
+    public const long ToleranceSeconds = 300;
+
+    public static void MapStripeWebhooks(this WebApplication app) =>
+        app.MapPost(PathPrefix + "/{tenant_id}/{environment_id}", Receive)
+            .WithTags("Webhooks")
+            .WithName("receiveStripeWebhook")
+            .WithSummary("Receives a Stripe event (checkout.session.completed, checkout.session.expired)")
+            .WithDescription("Configure this URL as a webhook endpoint in Stripe with the tenant's id; it is authenticated by the " +
+                             "Stripe-Signature header and the tenant's stripe_webhook_secret, not by an API key.")
+            .Accepts<System.Text.Json.JsonElement>("application/json")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Security = [];
+                operation.Responses?.Remove("401");
+                return Task.CompletedTask;
+            });
+
+    static async Task<Results<Ok<WebhookReceipt>, ApiError>> Receive(
+        [FromRoute(Name = "tenant_id")] string tenantId, [FromHeader(Name = "Stripe-Signature")] string? signature, HttpRequest request,
+        TenantSettings settings, PaymentService payments, TimeProvider clock, ILoggerFactory logs)
+    {
+        var config = await settings.GatewayConfigAsync(tenantId);
+        if (config.Provider != StripeGateway.GatewayName || string.IsNullOrEmpty(config.StripeWebhookSecret))
+            return ApiError.NotFound("Stripe webhook endpoint of this tenant");
+
+        using var reader = new StreamReader(request.Body, Encoding.UTF8);
+        var json = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+        if (string.IsNullOrEmpty(signature)) return ApiError.Validation("invalid Stripe signature");
+        Event stripeEvent;
+        try
+        {
+            stripeEvent = EventUtility.ConstructEvent(json, signature, config.StripeWebhookSecret, ToleranceSeconds,
+                clock.GetUtcNow().ToUnixTimeSeconds(), throwOnApiVersionMismatch: false);
+        }
+        catch (StripeException)
+        {
+            return ApiError.Validation("invalid Stripe signature");
+        }
+        catch (Newtonsoft.Json.JsonException)
+        {
+            return ApiError.Validation("the body is not a Stripe event");
+        }
+
+        var log = logs.CreateLogger(typeof(StripeWebhooks).FullName!);
+        (Stripe.Checkout.Session? Session, bool Succeeded, string? Error) outcome = stripeEvent.Type switch
+        {
+            "checkout.session.completed" or "checkout.session.async_payment_succeeded" => Paid(stripeEvent),
+            "checkout.session.expired" => (stripeEvent.Data.Object as Stripe.Checkout.Session, false, "checkout expired"),
+            "checkout.session.async_payment_failed" => (stripeEvent.Data.Object as Stripe.Checkout.Session, false, "the payment failed at Stripe"),
+            _ => (null, false, null),
+        };
+        if (outcome.Session is not { } session) return TypedResults.Ok(new WebhookReceipt(true));
+
+        var view = await payments.FindCheckoutAsync(StripeGateway.GatewayName, session.Id);
+        if (view is null || view.TenantId != tenantId)
+        {
+            log.LogWarning("Stripe event {Event} ({Type}) names checkout session {Session}, which tenant {Tenant} does not have; ignored",
+                stripeEvent.Id, stripeEvent.Type, session.Id, tenantId);
+            return TypedResults.Ok(new WebhookReceipt(true));
+        }
+        if (outcome.Succeeded && !SameAmount(session, view))
+        {
+            log.LogError("Stripe checkout session {Session} was paid {Amount} {Currency}, but payment {Payment} is for {Expected} {ExpectedCurrency}; not settled",
+                session.Id, session.AmountTotal, session.Currency, view.PaymentId, view.Amount, view.Currency);
+            return TypedResults.Ok(new WebhookReceipt(true));
+        }
+        await payments.CompleteCheckoutAsync(view, outcome.Succeeded, outcome.Succeeded ? session.PaymentIntentId : null, outcome.Error);
+        return TypedResults.Ok(new WebhookReceipt(true));
+    }
+
+    /// <summary>A completed session counts as paid only when Stripe says the money arrived (not for a delayed method still pending).</summary>
+    static (Stripe.Checkout.Session? Session, bool Succeeded, string? Error) Paid(Event e) =>
+        e.Data.Object is Stripe.Checkout.Session { PaymentStatus: "paid" } session ? (session, true, null) : (null, false, null);
+
+    static bool SameAmount(Stripe.Checkout.Session session, CheckoutView view) =>
+        session.AmountTotal is null ||
+        (session.AmountTotal == MinorUnits.ToMinor(view.Amount, view.Currency) &&
+         string.Equals(session.Currency, view.Currency, StringComparison.OrdinalIgnoreCase));
+}

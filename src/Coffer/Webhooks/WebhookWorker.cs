@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using Coffer.Common;
+using Coffer.Outbox;
+using Coffer.Storage;
+
+namespace Coffer.Webhooks;
+
+/// <summary>
+/// Delivers the outbox. First it fans each new outbox event out into one delivery per endpoint that wants it;
+/// then it leases due deliveries (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, so several nodes never take
+/// the same attempt) and posts them, signed, recording every attempt. Failures retry on a schedule of
+/// about three days with jitter; a 410 disables the endpoint; an endpoint failing for five days straight is
+/// disabled with a <c>webhook.endpoint_disabled</c> event.
+/// </summary>
+public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHttpClientFactory http, OutboxWriter outbox, IConfiguration config,
+    ILogger<WebhookWorker> log) : BackgroundService
+{
+    public const string HttpClientName = "webhooks";
+    public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(10);
+    readonly TimeSpan _attemptTimeout = TimeSpan.FromMilliseconds(
+        int.TryParse(config["COFFER_WEBHOOK_TIMEOUT_MS"], out var t) ? Math.Clamp(t, 100, 30_000) : (int)DefaultAttemptTimeout.TotalMilliseconds);
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan DisableAfter = TimeSpan.FromDays(5);
+    public const int FanOutBatch = 500;
+    public const int DeliveryBatch = 50;
+    public const int MaxParallel = 8;
+    public const int ResponseExcerptLength = 500;
+
+    /// <summary>Delay before each retry (the first attempt is immediate): about 3.2 days in all.</summary>
+    public static readonly TimeSpan[] Schedule =
+    [
+        TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2), TimeSpan.FromHours(5),
+        TimeSpan.FromHours(10), TimeSpan.FromHours(14), TimeSpan.FromHours(20), TimeSpan.FromHours(24),
+    ];
+
+    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    {
+        await FanOutAsync(ct);
+        var leased = await LeaseAsync(ct);
+        await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = MaxParallel, CancellationToken = ct },
+            async (d, token) => await DeliverAsync(d, token));
+        return leased.Count;
+    }
+
+    async Task FanOutAsync(CancellationToken ct)
+    {
+        await using var scope = await db.BeginWriteAsync(ct);
+        var c = scope.Connection;
+        var tx = scope.Transaction;
+        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+        var events = await c.QueryAsync(tx,
+            $"SELECT tenant_id, id, event_type, payload FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{skipLocked}",
+            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: r.Str("payload")), ("n", FanOutBatch));
+        if (events.Count == 0) return;
+        var now = clock.GetUtcNow();
+        var writes = new SqlBatch();
+        foreach (var tenant in events.GroupBy(e => e.Tenant))
+        {
+            var endpoints = await c.QueryAsync(tx, $"SELECT {EndpointRow.Columns} FROM webhook_endpoints WHERE tenant_id = @t AND enabled = 1",
+                EndpointRow.Read, ("t", tenant.Key));
+            foreach (var e in tenant)
+            {
+                foreach (var endpoint in endpoints.Where(x => x.Wants(e.Type)))
+                    AddDelivery(writes, tenant.Key, endpoint.Id, e.Id, e.Type, e.Payload, now);
+                writes.Add("UPDATE outbox_events SET delivered_at = @now WHERE tenant_id = @t AND id = @id", ("now", now), ("t", tenant.Key), ("id", e.Id));
+            }
+        }
+        await writes.ExecuteAsync(c, tx, ct);
+        await scope.CommitAsync(ct);
+    }
+
+    public void AddDelivery(SqlBatch writes, string tenantId, string endpointId, string eventId, string type, string payload, DateTimeOffset now) =>
+        writes.Add(
+            $"""
+            INSERT INTO webhook_deliveries ({DeliveryRow.Columns})
+            VALUES (@t, @id, @e, @evt, @type, @p, 'pending', 0, @now, NULL, NULL, @now, @now)
+            """,
+            ("t", tenantId), ("id", ids.New("whd")), ("e", endpointId), ("evt", eventId), ("type", type), ("p", payload), ("now", now));
+
+    async Task<List<DeliveryRow>> LeaseAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+        await using var scope = await db.BeginWriteAsync(ct);
+        var leased = await scope.Connection.QueryAsync(scope.Transaction,
+            $"""
+            UPDATE webhook_deliveries SET leased_until = @until, updated_at = @now
+            WHERE (tenant_id, id) IN (
+                SELECT tenant_id, id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= @now AND (leased_until IS NULL OR leased_until <= @now)
+                ORDER BY next_attempt_at LIMIT @n{skipLocked})
+            RETURNING {DeliveryRow.Columns}
+            """,
+            DeliveryRow.Read, ("until", now + Lease), ("now", now), ("n", DeliveryBatch));
+        await scope.CommitAsync(ct);
+        return leased;
+    }
+
+    async Task DeliverAsync(DeliveryRow d, CancellationToken ct)
+    {
+        EndpointRow? endpoint;
+        await using (var c = await db.OpenAsync(ct))
+            endpoint = await c.QuerySingleAsync(null, $"SELECT {EndpointRow.Columns} FROM webhook_endpoints WHERE tenant_id = @t AND id = @id",
+                EndpointRow.Read, ("t", d.TenantId), ("id", d.EndpointId));
+        var started = clock.GetUtcNow();
+        if (endpoint is null || !endpoint.Enabled)
+        {
+            await FinishAsync(d, endpoint, DeliveryStatuses.Cancelled, null, started, 0, null, "endpoint disabled or removed", ct);
+            return;
+        }
+
+        // The webhook id is the event's, so a receiver de-duplicates redeliveries and re-sends of one event.
+        var timestamp = started.ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
+        {
+            Content = new StringContent(d.Payload, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("webhook-id", d.EventId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", StandardWebhooks.Signatures(endpoint.SigningSecrets(started), d.EventId, timestamp, d.Payload));
+        request.Headers.Add("user-agent", "Coffer-Webhooks/1");
+
+        var watch = Stopwatch.StartNew();
+        int? status = null;
+        string? excerpt = null, error = null;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_attemptTimeout);
+            using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            status = (int)response.StatusCode;
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            excerpt = body.Length <= ResponseExcerptLength ? body : body[..ResponseExcerptLength];
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            error = $"timed out after {(int)_attemptTimeout.TotalMilliseconds} ms";
+        }
+        catch (HttpRequestException e)
+        {
+            error = e.Message;
+        }
+        var ms = (int)watch.ElapsedMilliseconds;
+        var outcome = status is >= 200 and < 300 ? DeliveryStatuses.Succeeded
+            : status == 410 ? DeliveryStatuses.Cancelled
+            : d.AttemptCount + 1 > Schedule.Length ? DeliveryStatuses.Failed
+            : DeliveryStatuses.Pending;
+        await FinishAsync(d, endpoint, outcome, status, started, ms, excerpt, error, ct);
+    }
+
+    async Task FinishAsync(DeliveryRow d, EndpointRow? endpoint, string outcome, int? status, DateTimeOffset started, int ms, string? excerpt,
+        string? error, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var attempt = d.AttemptCount + 1;
+        var next = outcome == DeliveryStatuses.Pending ? now + Jitter(Schedule[attempt - 1]) : now;
+        var writes = new SqlBatch();
+        writes.Add(
+            """
+            UPDATE webhook_deliveries SET status = @s, attempt_count = @n, next_attempt_at = @next, leased_until = NULL, last_status_code = @code,
+                updated_at = @now
+            WHERE tenant_id = @t AND id = @id
+            """,
+            ("s", outcome), ("n", attempt), ("next", next), ("code", status), ("now", now), ("t", d.TenantId), ("id", d.Id));
+        writes.Add(
+            """
+            INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt_number, started_at, duration_ms, status_code, response_excerpt, error)
+            VALUES (@t, @id, @d, @n, @start, @ms, @code, @excerpt, @error)
+            """,
+            ("t", d.TenantId), ("id", ids.New("wha")), ("d", d.Id), ("n", attempt), ("start", started), ("ms", ms), ("code", status),
+            ("excerpt", excerpt), ("error", error));
+        if (endpoint is not null && endpoint.Enabled) EndpointHealth(writes, endpoint, outcome, status, now);
+        await using var scope = await db.BeginWriteAsync(ct);
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction, ct);
+        await scope.CommitAsync(ct);
+        if (outcome != DeliveryStatuses.Succeeded)
+            log.LogInformation("webhook {Delivery} to {Endpoint}: attempt {Attempt} {Outcome} ({Status} {Error})", d.Id, d.EndpointId, attempt, outcome, status, error);
+    }
+
+    void EndpointHealth(SqlBatch writes, EndpointRow e, string outcome, int? status, DateTimeOffset now)
+    {
+        if (outcome == DeliveryStatuses.Succeeded)
+        {
+            if (e.FailingSince is not null)
+                writes.Add("UPDATE webhook_endpoints SET failing_since = NULL, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                    ("now", now), ("t", e.TenantId), ("id", e.Id));
+            return;
+        }
+        var reason = status == 410 ? "the endpoint answered 410 Gone"
+            : e.FailingSince is { } since && now - since >= DisableAfter ? $"every delivery failed for {DisableAfter.TotalDays:0} days"
+            : null;
+        if (reason is null)
+        {
+            if (e.FailingSince is null)
+                writes.Add("UPDATE webhook_endpoints SET failing_since = @now, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                    ("now", now), ("t", e.TenantId), ("id", e.Id));
+            return;
+        }
+        writes.Add("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = @r, updated_at = @now WHERE tenant_id = @t AND id = @id",
+            ("r", reason), ("now", now), ("t", e.TenantId), ("id", e.Id));
+        outbox.Add(writes, e.TenantId, EventTypes.EndpointDisabled, null, 1, EndpointDto.From(e with { Enabled = false, DisabledReason = reason }));
+    }
+
+    /// <summary>±10 % so that many deliveries failing together do not retry together.</summary>
+    static TimeSpan Jitter(TimeSpan delay) =>
+        TimeSpan.FromTicks((long)(delay.Ticks * (0.9m + Random.Shared.Next(0, 2001) / 10000m)));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_WEBHOOK_POLL_MS"], out var ms) ? Math.Clamp(ms, 50, 60_000) : 1000);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await RunOnceAsync(stoppingToken) >= DeliveryBatch) continue;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                log.LogWarning(e, "webhook delivery round failed");
+            }
+            try { await Task.Delay(interval, clock, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+}

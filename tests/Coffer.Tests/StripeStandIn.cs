@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Coffer.Tests;
+
+/// <summary>What the stand-in received: the form-encoded body as Stripe.net sent it, and the headers that matter.</summary>
+public sealed record StripeCall(string Method, string Path, IReadOnlyDictionary<string, string> Form, string? IdempotencyKey, string? Authorization);
+
+/// <summary>
+/// A local stand-in for Stripe's API: a real Kestrel server on 127.0.0.1 and a free port, answering the calls
+/// Coffer makes with JSON shaped as in Stripe's API reference, so Stripe.net runs unmodified against it. Like
+/// Stripe it replays the first answer to a repeated Idempotency-Key. Test payment methods behave as Stripe's:
+/// <c>pm_card_chargeDeclined</c> is declined, <c>pm_card_authenticationRequired</c> needs 3-D Secure, and any
+/// other <c>pm_…</c> is charged; refunds succeed except for <see cref="AlreadyRefunded"/>.
+/// </summary>
+public sealed class StripeStandIn : IAsyncDisposable
+{
+    public const string Declined = "pm_card_chargeDeclined";
+    public const string InsufficientFunds = "pm_card_chargeDeclinedInsufficientFunds";
+    public const string AuthenticationRequired = "pm_card_authenticationRequired";
+
+    /// <summary>A PaymentIntent whose refund Stripe refuses.</summary>
+    public const string AlreadyRefunded = "pi_already_refunded";
+
+    readonly WebApplication _app;
+    readonly ConcurrentQueue<StripeCall> _calls = new();
+    readonly ConcurrentDictionary<string, (int Status, string Body)> _replays = new();
+    readonly ConcurrentDictionary<string, JsonObject> _sessions = new();
+    readonly ConcurrentDictionary<string, string> _customers = new();
+    int _sequence;
+
+    public string Url { get; }
+
+    /// <summary>When set, checkout sessions answer 500 (with Stripe-Should-Retry: false, so Stripe.net gives up at once).</summary>
+    public bool CheckoutOutage { get; set; }
+
+    public IReadOnlyList<StripeCall> Calls => [.. _calls];
+
+    public StripeCall Single(string path) => Assert.Single(_calls, c => c.Path == path && c.Method == "POST");
+
+    StripeStandIn(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public static async Task<StripeStandIn> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        StripeStandIn? standIn = null;
+        app.Use(async (http, next) =>
+        {
+            // Stripe.net never calls before StartAsync has returned, so standIn is set by then.
+            await standIn!.RecordAsync(http);
+            await next(http);
+        });
+        app.MapPost("/v1/payment_intents", (HttpContext http) => standIn!.Idempotent(http, standIn.CreatePaymentIntent));
+        app.MapPost("/v1/checkout/sessions", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCheckoutSession));
+        app.MapPost("/v1/refunds", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateRefund));
+        app.MapGet("/v1/payment_methods/{id}", (string id) => standIn!.PaymentMethod(id));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        standIn = new StripeStandIn(app, address);
+        return standIn;
+    }
+
+    /// <summary>Makes a payment method belong to a Stripe customer, as a card saved with a SetupIntent does.</summary>
+    public void Attach(string paymentMethod, string customer) => _customers[paymentMethod] = customer;
+
+    async Task RecordAsync(HttpContext http)
+    {
+        var form = new Dictionary<string, string>();
+        if (http.Request.HasFormContentType)
+            foreach (var (key, value) in await http.Request.ReadFormAsync())
+                form[key] = value.ToString();
+        _calls.Enqueue(new StripeCall(http.Request.Method, http.Request.Path, form,
+            http.Request.Headers["Idempotency-Key"].FirstOrDefault(), http.Request.Headers.Authorization.FirstOrDefault()));
+    }
+
+    string NewId(string prefix) => $"{prefix}_test_{Interlocked.Increment(ref _sequence):D4}{Guid.NewGuid():N}"[..(prefix.Length + 30)];
+
+    static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    IResult Idempotent(HttpContext http, Func<IFormCollection, (int Status, JsonObject Body)> create)
+    {
+        var form = http.Request.Form;
+        var key = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        var answer = key is null
+            ? Render(create(form))
+            : _replays.GetOrAdd(http.Request.Path + " " + key, _ => Render(create(form)));
+        if (answer.Status >= 500) http.Response.Headers["Stripe-Should-Retry"] = "false";
+        return Results.Text(answer.Body, "application/json", Encoding.UTF8, answer.Status);
+    }
+
+    static (int Status, string Body) Render((int Status, JsonObject Body) r) => (r.Status, r.Body.ToJsonString());
+
+    static JsonObject Metadata(IFormCollection form)
+    {
+        var metadata = new JsonObject();
+        foreach (var (key, value) in form.Where(f => f.Key.StartsWith("metadata[", StringComparison.Ordinal)))
+            metadata[key["metadata[".Length..^1]] = value.ToString();
+        return metadata;
+    }
+
+    (int, JsonObject) CreatePaymentIntent(IFormCollection form)
+    {
+        var method = form["payment_method"].ToString();
+        var intent = new JsonObject
+        {
+            ["id"] = NewId("pi"), ["object"] = "payment_intent", ["amount"] = long.Parse(form["amount"]!), ["currency"] = form["currency"].ToString(),
+            ["customer"] = form["customer"].FirstOrDefault(), ["payment_method"] = method, ["confirmation_method"] = "automatic",
+            ["capture_method"] = "automatic", ["created"] = Now, ["livemode"] = false, ["metadata"] = Metadata(form),
+            ["description"] = form["description"].FirstOrDefault(),
+        };
+        switch (method)
+        {
+            case Declined or InsufficientFunds:
+                var decline = method == Declined ? "generic_decline" : "insufficient_funds";
+                var message = method == Declined ? "Your card was declined." : "Your card has insufficient funds.";
+                intent["status"] = "requires_payment_method";
+                intent["last_payment_error"] = new JsonObject { ["type"] = "card_error", ["code"] = "card_declined", ["decline_code"] = decline, ["message"] = message };
+                return (402, new JsonObject
+                {
+                    ["error"] = new JsonObject
+                    {
+                        ["type"] = "card_error", ["code"] = "card_declined", ["decline_code"] = decline, ["message"] = message,
+                        ["doc_url"] = "https://stripe.com/docs/error-codes/card-declined", ["payment_intent"] = intent,
+                    },
+                });
+            case AuthenticationRequired:
+                intent["status"] = "requires_action";
+                intent["next_action"] = new JsonObject { ["type"] = "use_stripe_sdk" };
+                return (200, intent);
+            default:
+                intent["status"] = "succeeded";
+                intent["amount_received"] = intent["amount"]!.GetValue<long>();
+                intent["latest_charge"] = NewId("ch");
+                return (200, intent);
+        }
+    }
+
+    (int, JsonObject) CreateCheckoutSession(IFormCollection form)
+    {
+        if (CheckoutOutage)
+            return (500, new JsonObject { ["error"] = new JsonObject { ["type"] = "api_error", ["message"] = "An unknown error occurred" } });
+        var id = NewId("cs");
+        var unit = long.Parse(form["line_items[0][price_data][unit_amount]"]!);
+        var quantity = long.Parse(form["line_items[0][quantity]"]!);
+        var session = new JsonObject
+        {
+            ["id"] = id, ["object"] = "checkout.session", ["mode"] = form["mode"].ToString(), ["status"] = "open", ["payment_status"] = "unpaid",
+            ["amount_subtotal"] = unit * quantity, ["amount_total"] = unit * quantity, ["currency"] = form["line_items[0][price_data][currency]"].ToString(),
+            ["client_reference_id"] = form["client_reference_id"].FirstOrDefault(), ["customer_email"] = form["customer_email"].FirstOrDefault(),
+            ["success_url"] = form["success_url"].FirstOrDefault(), ["cancel_url"] = form["cancel_url"].FirstOrDefault(),
+            ["metadata"] = Metadata(form), ["payment_intent"] = null, ["created"] = Now, ["expires_at"] = Now + 86400, ["livemode"] = false,
+            ["url"] = $"{Url}/c/pay/{id}",
+        };
+        _sessions[id] = session;
+        return (200, session);
+    }
+
+    (int, JsonObject) CreateRefund(IFormCollection form) => form["payment_intent"] == AlreadyRefunded
+        ? (400, new JsonObject
+        {
+            ["error"] = new JsonObject
+            {
+                ["type"] = "invalid_request_error", ["code"] = "charge_already_refunded",
+                ["message"] = $"Charge for PaymentIntent {AlreadyRefunded} has already been refunded.",
+            },
+        })
+        : (200, new JsonObject
+        {
+            ["id"] = NewId("re"), ["object"] = "refund", ["amount"] = long.Parse(form["amount"]!), ["currency"] = "usd",
+            ["payment_intent"] = form["payment_intent"].ToString(), ["status"] = "succeeded", ["created"] = Now, ["metadata"] = Metadata(form),
+        });
+
+    IResult PaymentMethod(string id) =>
+        id.StartsWith("pm_", StringComparison.Ordinal)
+            ? Results.Text(new JsonObject
+            {
+                ["id"] = id, ["object"] = "payment_method", ["type"] = "card", ["customer"] = _customers.GetValueOrDefault(id),
+                ["card"] = new JsonObject { ["brand"] = "visa", ["last4"] = "4242" }, ["created"] = Now, ["livemode"] = false,
+            }.ToJsonString(), "application/json")
+            : Results.Text(new JsonObject
+            {
+                ["error"] = new JsonObject { ["type"] = "invalid_request_error", ["code"] = "resource_missing", ["message"] = $"No such PaymentMethod: '{id}'" },
+            }.ToJsonString(), "application/json", statusCode: 404);
+
+    /// <summary>The session as Stripe has it once the customer paid, or once it expired unpaid.</summary>
+    public JsonObject Session(string id, string outcome)
+    {
+        var session = _sessions[id].DeepClone().AsObject();
+        if (outcome == "completed")
+        {
+            (session["status"], session["payment_status"]) = ("complete", "paid");
+            session["payment_intent"] = "pi_paid_for_" + id;
+        }
+        else (session["status"], session["payment_status"], session["url"]) = ("expired", "unpaid", null);
+        return session;
+    }
+
+    /// <summary>A webhook event as Stripe sends it: <c>checkout.session.completed</c> or <c>checkout.session.expired</c>.</summary>
+    public string Event(string sessionId, string outcome, JsonObject? session = null) => new JsonObject
+    {
+        ["id"] = NewId("evt"), ["object"] = "event", ["api_version"] = "2025-01-27.acacia", ["created"] = Now, ["livemode"] = false,
+        ["pending_webhooks"] = 1, ["request"] = new JsonObject { ["id"] = null, ["idempotency_key"] = null },
+        ["type"] = "checkout.session." + outcome, ["data"] = new JsonObject { ["object"] = session ?? Session(sessionId, outcome) },
+    }.ToJsonString();
+
+    /// <summary>Signs a webhook body as Stripe does: <c>t=unix,v1=hex(HMAC-SHA256(secret, "t.body"))</c>.</summary>
+    public static string Sign(string body, string secret, DateTimeOffset at)
+    {
+        var t = at.ToUnixTimeSeconds();
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{body}"));
+        return $"t={t},v1={Convert.ToHexStringLower(mac)}";
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
