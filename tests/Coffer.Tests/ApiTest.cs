@@ -18,7 +18,7 @@ public abstract class ApiTest(Store store) : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         try
         {

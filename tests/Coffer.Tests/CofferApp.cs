@@ -29,6 +29,14 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     readonly string? _sqlitePath;
     readonly string? _schema;
 
+    /// <summary>A second node on the database of <paramref name="first"/>: the same tenant, its own clock; it drops nothing.</summary>
+    public CofferApp(CofferApp first)
+    {
+        Store = first.Store;
+        DatabaseSetting = first.DatabaseSetting;
+        ApiKey = first.ApiKey;
+    }
+
     public CofferApp(Store store)
     {
         Store = store;
@@ -59,6 +67,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_API_KEY", ApiKey);
         builder.UseSetting("COFFER_WORKERS", "off");
         builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
+        builder.UseSetting("COFFER_WEBHOOK_TIMEOUT_MS", "1000");
         builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
     }
 

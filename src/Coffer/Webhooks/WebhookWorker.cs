@@ -169,36 +169,40 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
             """,
             ("t", d.TenantId), ("id", ids.New("wha")), ("d", d.Id), ("n", attempt), ("start", started), ("ms", ms), ("code", status),
             ("excerpt", excerpt), ("error", error));
-        if (endpoint is not null && endpoint.Enabled) EndpointHealth(writes, endpoint, outcome, status, now);
         await using var scope = await db.BeginWriteAsync(ct);
         await writes.ExecuteAsync(scope.Connection, scope.Transaction, ct);
+        if (endpoint is not null && endpoint.Enabled) await EndpointHealthAsync(scope, endpoint, outcome, status, now, ct);
         await scope.CommitAsync(ct);
         if (outcome != DeliveryStatuses.Succeeded)
             log.LogInformation("webhook {Delivery} to {Endpoint}: attempt {Attempt} {Outcome} ({Status} {Error})", d.Id, d.EndpointId, attempt, outcome, status, error);
     }
 
-    void EndpointHealth(SqlBatch writes, EndpointRow e, string outcome, int? status, DateTimeOffset now)
+    async Task EndpointHealthAsync(WriteScope scope, EndpointRow e, string outcome, int? status, DateTimeOffset now, CancellationToken ct)
     {
+        var c = scope.Connection;
+        var tx = scope.Transaction;
         if (outcome == DeliveryStatuses.Succeeded)
         {
-            if (e.FailingSince is not null)
-                writes.Add("UPDATE webhook_endpoints SET failing_since = NULL, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                    ("now", now), ("t", e.TenantId), ("id", e.Id));
+            await c.ExecAsync(tx, "UPDATE webhook_endpoints SET failing_since = NULL WHERE tenant_id = @t AND id = @id AND failing_since IS NOT NULL",
+                ("t", e.TenantId), ("id", e.Id));
             return;
         }
+        // Attempts run in parallel: the first failure sets failing_since, and only the attempt that actually
+        // flips the endpoint to disabled writes the note.
+        await c.ExecAsync(tx, "UPDATE webhook_endpoints SET failing_since = @now WHERE tenant_id = @t AND id = @id AND failing_since IS NULL",
+            ("now", now), ("t", e.TenantId), ("id", e.Id));
+        var since = e.FailingSince ?? now;
         var reason = status == 410 ? "the endpoint answered 410 Gone"
-            : e.FailingSince is { } since && now - since >= DisableAfter ? $"every delivery failed for {DisableAfter.TotalDays:0} days"
+            : now - since >= DisableAfter ? $"every delivery failed for {DisableAfter.TotalDays:0} days"
             : null;
-        if (reason is null)
-        {
-            if (e.FailingSince is null)
-                writes.Add("UPDATE webhook_endpoints SET failing_since = @now, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                    ("now", now), ("t", e.TenantId), ("id", e.Id));
-            return;
-        }
-        writes.Add("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = @r, updated_at = @now WHERE tenant_id = @t AND id = @id",
+        if (reason is null) return;
+        var flipped = await c.ExecAsync(tx,
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = @r, updated_at = @now WHERE tenant_id = @t AND id = @id AND enabled = 1",
             ("r", reason), ("now", now), ("t", e.TenantId), ("id", e.Id));
-        outbox.Add(writes, e.TenantId, EventTypes.EndpointDisabled, null, 1, EndpointDto.From(e with { Enabled = false, DisabledReason = reason }));
+        if (flipped != 1) return;
+        var note = new SqlBatch();
+        outbox.Add(note, e.TenantId, EventTypes.EndpointDisabled, null, 1, EndpointDto.From(e with { Enabled = false, DisabledReason = reason }));
+        await note.ExecuteAsync(c, tx, ct);
     }
 
     /// <summary>±10 % so that many deliveries failing together do not retry together.</summary>
