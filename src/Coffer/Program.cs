@@ -1,3 +1,4 @@
+using Coffer.Alerts;
 using Coffer.ApiKeys;
 using Coffer.Common;
 using Coffer.Customers;
@@ -150,6 +151,7 @@ v1.MapPaymentMethods();
 v1.MapRefunds();
 v1.MapPackages();
 v1.MapWebhooks();
+v1.MapAlerts();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 

@@ -21,6 +21,8 @@ public static class EventTypes
     public const string PaymentRefunded = "payment.refunded";
     public const string RefundCreated = "wallet.refund.created";
     public const string EndpointDisabled = "webhook.endpoint_disabled";
+    public const string WalletBalanceLow = "wallet.balance_low";
+    public const string WalletBalanceRecovered = "wallet.balance_recovered";
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
     public static string HoldEnded(string status) => $"wallet.hold.{status}";

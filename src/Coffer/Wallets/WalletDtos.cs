@@ -148,6 +148,7 @@ public static class WalletDtos
         AutoTopup = w.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(w.AutoTopup),
         AlertSettings = w.AlertSettings is null ? null : Json.Deserialize<AlertSettings>(w.AlertSettings),
         CreditsAvailableBreakdown = breakdown,
+        AlertState = w.AlertState,
         TenantId = w.TenantId,
         CreatedAt = w.CreatedAt,
         UpdatedAt = w.UpdatedAt,

@@ -196,11 +196,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             if (current != wallet)
                 writes.Add(
                     """
-                    UPDATE wallets SET credit_balance = @b, overdraft_credits = @o, wallet_status = @s, event_seq = @seq, updated_at = @now
+                    UPDATE wallets SET credit_balance = @b, overdraft_credits = @o, wallet_status = @s, event_seq = @seq, alert_state = @alert,
+                        updated_at = @now
                     WHERE tenant_id = @t AND id = @w
                     """,
                     ("b", current.CreditBalance), ("o", current.OverdraftCredits), ("s", current.Status), ("seq", current.EventSeq),
-                    ("now", now), ("t", tenantId), ("w", walletId));
+                    ("alert", current.AlertState), ("now", now), ("t", tenantId), ("w", walletId));
         }
         if (writes.Count == 0) return (results, false);
         await writes.ExecuteAsync(c, tx, ct);
@@ -258,7 +259,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 $"""
                 INSERT INTO wallets ({WalletRow.Columns})
                 VALUES (@t, @id, @cust, @name, @desc, @cur, @type, @status, @rate, @trate, 0, 0, @limit, @meta, @alerts,
-                        @auto, @config, 1, @now, @now)
+                        @auto, @config, 1, @now, @now, 'ok')
                 """,
                 ("t", wallet.TenantId), ("id", wallet.Id), ("cust", wallet.CustomerId), ("name", wallet.Name), ("desc", wallet.Description),
                 ("cur", wallet.Currency), ("type", wallet.WalletType), ("status", wallet.Status), ("rate", wallet.ConversionRate),
@@ -280,8 +281,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             WalletEngine.Apply(state, initial, wallet.CreatedAt, changes, () => ids.New("wtx"));
             (created, var rows, _) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
             initialRow = rows[0];
-            writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq WHERE tenant_id = @t AND id = @w",
-                ("b", created.CreditBalance), ("seq", created.EventSeq), ("t", wallet.TenantId), ("w", wallet.Id));
+            writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq, alert_state = @alert WHERE tenant_id = @t AND id = @w",
+                ("b", created.CreditBalance), ("seq", created.EventSeq), ("alert", created.AlertState), ("t", wallet.TenantId), ("w", wallet.Id));
         }
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
@@ -301,18 +302,29 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var decision = decide(wallet);
         if (decision.Refusal is { } refusal) return new UpdateResult.Refused(wallet, refusal);
         if (decision.After is null || decision.After == wallet) return new UpdateResult.Updated(wallet);
-        var after = decision.After with { UpdatedAt = clock.GetUtcNow(), EventSeq = wallet.EventSeq + 1 };
+        var now = clock.GetUtcNow();
+        var after = decision.After with { UpdatedAt = now, EventSeq = wallet.EventSeq + 1 };
+        var writes = new SqlBatch();
+        var seq = after.EventSeq;
+        if (after.AlertSettings != wallet.AlertSettings)
+        {
+            // New thresholds can change the state without any money moving.
+            var state = (await LoadStatesAsync(c, tx, tenantId, [after], new BatchContext()))[0];
+            after = EvaluateAlerts(writes, after, AvailableNow(state, now), now,
+                (type, payload) => outbox.Add(writes, tenantId, type, walletId, ++seq, payload));
+        }
         await c.ExecAsync(tx,
             """
             UPDATE wallets SET name = @name, description = @desc, wallet_status = @status, overdraft_limit = @limit, metadata = @meta,
-                alert_settings = @alerts, auto_topup = @auto, config = @config, event_seq = @seq, updated_at = @now
+                alert_settings = @alerts, auto_topup = @auto, config = @config, event_seq = @seq, alert_state = @alert, updated_at = @now
             WHERE tenant_id = @t AND id = @w
             """,
             ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
             ("meta", after.Metadata), ("alerts", after.AlertSettings), ("auto", after.AutoTopup), ("config", after.Config),
-            ("seq", after.EventSeq), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
-        var writes = new SqlBatch();
-        outbox.Add(writes, tenantId, EventTypes.WalletUpdated, walletId, after.EventSeq, WalletDtos.Wallet(after));
+            ("seq", seq), ("alert", after.AlertState), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
+        after = after with { EventSeq = seq };
+        // wallet.updated takes the first new sequence number; alerts it caused follow it.
+        outbox.Add(writes, tenantId, EventTypes.WalletUpdated, walletId, wallet.EventSeq + 1, WalletDtos.Wallet(after));
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
         return new UpdateResult.Updated(after);
@@ -519,7 +531,37 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
 
         if (changes.NewStatus == WalletStatuses.Closed) Event(EventTypes.WalletTerminated, walletDto);
+        after = EvaluateAlerts(writes, after, AvailableNow(state, now), now, Event);
         return (after with { EventSeq = seq }, rows, holds);
+    }
+
+    static decimal AvailableNow(WalletState state, DateTimeOffset now) =>
+        Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now)) - state.OverdraftCredits;
+
+    /// <summary>
+    /// Alerts fire on a change of state only: entering or worsening info/warning/in_alarm emits
+    /// wallet.balance_low, returning to ok emits wallet.balance_recovered, and each change is logged. The value
+    /// compared is the available balance in the wallet's currency (credits spendable now, less holds).
+    /// </summary>
+    WalletRow EvaluateAlerts(SqlBatch writes, WalletRow wallet, decimal availableCredits, DateTimeOffset now, Action<string, object> emit)
+    {
+        var settings = wallet.AlertSettings is null ? null : Json.Deserialize<AlertSettings>(wallet.AlertSettings);
+        static AlertLevel? Level(AlertThreshold? t) => t?.Threshold is { } x ? new AlertLevel(x, t.Condition != "above") : null;
+        var available = Money.AmountForCredits(availableCredits, wallet.ConversionRate);
+        var state = AlertRules.Evaluate(settings?.AlertEnabled ?? false, Level(settings?.Critical), Level(settings?.Warning), Level(settings?.Info), available);
+        if (state == wallet.AlertState) return wallet;
+        var after = wallet with { AlertState = state };
+        writes.Add(
+            """
+            INSERT INTO alerts (tenant_id, id, wallet_id, customer_id, previous_state, state, available_balance, currency, created_at)
+            VALUES (@t, @id, @w, @c, @prev, @state, @value, @cur, @now)
+            """,
+            ("t", wallet.TenantId), ("id", ids.New("alert")), ("w", wallet.Id), ("c", wallet.CustomerId), ("prev", wallet.AlertState),
+            ("state", state), ("value", available), ("cur", wallet.Currency), ("now", now));
+        var payload = new { wallet = WalletDtos.Wallet(after), previous_state = wallet.AlertState, alert_state = state, available_balance = available };
+        if (state == AlertStates.Ok) emit(EventTypes.WalletBalanceRecovered, payload);
+        else if (AlertRules.Severity(state) > AlertRules.Severity(wallet.AlertState)) emit(EventTypes.WalletBalanceLow, payload);
+        return after;
     }
 
     static string? DescribeSystemEntry(PostedEntry e) =>

@@ -1,0 +1,67 @@
+namespace Coffer.Tests;
+
+public sealed class AlertTestsOnSqlite() : AlertTests(Store.Sqlite);
+public sealed class AlertTestsOnPostgres() : AlertTests(Store.Postgres);
+
+public abstract class AlertTests(Store store) : ApiTest(store)
+{
+    static object Settings(decimal warning, decimal critical) => new
+    {
+        alert_enabled = true,
+        warning = new { threshold = warning, condition = "below" },
+        critical = new { threshold = critical, condition = "below" },
+    };
+
+    async Task<List<string>> Events(string wallet)
+    {
+        await using var c = await App.Service<Storage.Database>().OpenAsync();
+        return await Storage.Sql.QueryAsync(c, null, "SELECT event_type FROM outbox_events WHERE wallet_id = @w AND event_type LIKE 'wallet.balance_%' ORDER BY sequence",
+            r => r.GetString(0), ("w", wallet));
+    }
+
+    [Fact]
+    public async Task AnAlertFiresWhenItsStateChangesAndNotWhileItHolds()
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", conversion_rate = "2", alert_settings = Settings(100, 20) })).S("id");
+        Assert.Equal("ok", (await Wallet(id)).S("alert_state"));
+
+        (await Debit(id, "55")).Ok();   // 90 currency: warning
+        (await Debit(id, "1")).Ok();    // 88: still warning, no new alert
+        Assert.Equal("warning", (await Wallet(id)).S("alert_state"));
+        (await Debit(id, "40")).Ok();   // 8: in alarm
+        Assert.Equal("in_alarm", (await Wallet(id)).S("alert_state"));
+        await TopUp(id, "100");          // 208: ok again
+
+        Assert.Equal("ok", (await Wallet(id)).S("alert_state"));
+        Assert.Equal(["wallet.balance_low", "wallet.balance_low", "wallet.balance_recovered"], await Events(id));
+        var log = (await Api.Post("/v1/alerts/search", new { wallet_id = id })).Ok()["items"]!.AsArray();
+        Assert.Equal(["ok", "in_alarm", "warning"], log.Select(a => a!.S("state")));
+        Assert.Equal("8", log[1]!.S("available_balance"));
+    }
+
+    [Fact]
+    public async Task NewThresholdsAreEvaluatedAtOnce()
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "30" })).S("id");
+        var updated = (await Api.Put($"/v1/wallets/{id}", new { alert_settings = Settings(50, 5) })).Ok();
+        Assert.Equal("warning", updated.S("alert_state"));
+        Assert.Equal(["wallet.balance_low"], await Events(id));
+    }
+
+    [Fact]
+    public async Task AHoldThatReservesTheBalanceCountsTowardTheAlert()
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "30", alert_settings = Settings(10, 1) })).S("id");
+        (await Api.Post($"/v1/wallets/{id}/holds", new { credits = "25" })).Ok();
+        Assert.Equal("warning", (await Wallet(id)).S("alert_state"));
+    }
+
+    [Fact]
+    public async Task DisabledAlertsStayOk()
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "30", alert_settings = new { alert_enabled = false, critical = new { threshold = 100, condition = "below" } } })).S("id");
+        (await Debit(id, "29")).Ok();
+        Assert.Equal("ok", (await Wallet(id)).S("alert_state"));
+        Assert.Empty(await Events(id));
+    }
+}
