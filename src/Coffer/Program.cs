@@ -1,5 +1,6 @@
 using Coffer.Alerts;
 using Coffer.ApiKeys;
+using Coffer.AutoTopUp;
 using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Expiry;
@@ -34,6 +35,7 @@ const string Help = """
       COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhook delivery) on this node
       COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
       COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
+      COFFER_AUTO_TOPUP_POLL_MS  how often automatic top-up looks for work (default 1000)
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
       COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
       COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
@@ -77,6 +79,7 @@ builder.Services.AddSingleton<PaymentMethodStore>();
 builder.Services.AddSingleton<PaymentService>();
 builder.Services.AddSingleton<RefundService>();
 builder.Services.AddSingleton<WebhookWorker>();
+builder.Services.AddSingleton<AutoTopUpWorker>();
 builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
     .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
 builder.Services.AddSingleton<GatewayRegistry>();
@@ -87,6 +90,7 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
 {
     builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
 }
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -152,6 +156,7 @@ v1.MapRefunds();
 v1.MapPackages();
 v1.MapWebhooks();
 v1.MapAlerts();
+v1.MapAutoTopUp();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 

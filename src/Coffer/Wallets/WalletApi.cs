@@ -96,8 +96,16 @@ public static class WalletApi
         if (auto is not null)
         {
             if (auto.Threshold is < 0 || auto.Threshold > Money.MaxAmount) v.Fail("auto_topup.threshold must be between 0 and 10^15");
-            if (auto.Enabled == true) v.Amount("auto_topup.amount", auto.Amount, required: true);
+            if (auto.Enabled == true && auto.TargetBalance is null) v.Amount("auto_topup.amount", auto.Amount, required: true);
             else if (auto.Amount is not null) v.Amount("auto_topup.amount", auto.Amount);
+            if (auto.TargetBalance is { } target && (v.Amount("auto_topup.target_balance", target) is null || target <= (auto.Threshold ?? 0m)))
+                v.Fail("auto_topup.target_balance must be above the threshold");
+            if (auto.MaxTopupsPerDay is < 1 or > 1000) v.Fail("auto_topup.max_topups_per_day must be between 1 and 1000");
+            v.Amount("auto_topup.max_amount_per_day", auto.MaxAmountPerDay);
+            v.Amount("auto_topup.max_amount_per_month", auto.MaxAmountPerMonth);
+            if (auto.CooldownSeconds is < 0 or > 2_678_400) v.Fail("auto_topup.cooldown_seconds must be between 0 and 31 days");
+            if (auto.MaxConsecutiveFailures is < 1 or > 100) v.Fail("auto_topup.max_consecutive_failures must be between 1 and 100");
+            v.Text("auto_topup.payment_method_id", auto.PaymentMethodId);
         }
         foreach (var (name, t) in new[] { ("critical", alerts?.Critical), ("warning", alerts?.Warning), ("info", alerts?.Info) })
         {
@@ -245,37 +253,9 @@ public static class WalletApi
         var config = await settings.InvoiceConfigAsync(tenant.Id);
         var invoiceId = ids.New("inv");
         var number = await invoices.NextNumberAsync(tenant.Id);
-        decimal price = 0m;
-        var op = new WalletOperation(
-            w =>
-            {
-                if (ToCredits(credits, amount, w.TopupConversionRate) is not { } c) return new CommandOrRefusal(null, ConversionRefusal);
-                price = Money.RoundToMinorUnit(c * w.TopupConversionRate, w.Currency.ToUpperInvariant());
-                if (price <= 0) return new CommandOrRefusal(null, $"the purchase is worth less than one minor unit of {w.Currency}");
-                return config.AutoCompletePurchasedCreditTransaction
-                    ? new WalletCommand.Credit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority)
-                    : new WalletCommand.PendingCredit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority);
-            },
-            details with { ReferenceType = "INVOICE", ReferenceId = invoiceId }, claim,
+        var op = CreditPurchases.Operation(invoiceId, number, entryId, credits, amount, expiry, priority, config, details, claim, ids,
             x => new WalletChangeResponse(invoiceId, WalletDtos.Wallet(x.Wallet),
-                x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)))
-        {
-            AlsoWrite = (x, writes) =>
-            {
-                var w = x.Wallet;
-                var entry = x.Entries[0];
-                var now = entry.CreatedAt;
-                var paid = config.AutoCompletePurchasedCreditTransaction;
-                var invoice = new InvoiceRow(w.TenantId, invoiceId, w.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized,
-                    paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending, w.Currency, price, paid ? price : 0m, price, price,
-                    $"Purchase of {entry.CreditAmount} credits", now.AddDays(config.DueDateDays), paid ? now : null, null, now, null, null, null,
-                    "MANUAL", number, null, Json.Serialize(new Dictionary<string, string> { ["wallet_transaction_id"] = entry.Id }),
-                    w.Id, entry.Id, 1, now, now);
-                InvoiceRow.Insert(writes, invoice);
-                LineItemRow.Insert(writes, new LineItemRow(w.TenantId, ids.New("li"), invoiceId, $"{entry.CreditAmount} credits", "FIXED",
-                    price, 1m, null, null, "{}", now));
-            },
-        };
+                x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)));
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 

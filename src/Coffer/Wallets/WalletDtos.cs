@@ -4,11 +4,23 @@ using Coffer.Ledger;
 
 namespace Coffer.Wallets;
 
+/// <summary>
+/// Flexprice's <c>auto_topup</c> (enabled, threshold, amount, invoicing), extended by Coffer with a target balance,
+/// a payment method and limits. Every amount is in credits; the threshold is compared with the credits available
+/// now (less holds) plus purchases still pending.
+/// </summary>
 public sealed record AutoTopupSettings(
     bool? Enabled,
     [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold,
     [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Amount,
-    bool? Invoicing);
+    bool? Invoicing,
+    [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? TargetBalance = null,
+    string? PaymentMethodId = null,
+    int? MaxTopupsPerDay = null,
+    [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? MaxAmountPerDay = null,
+    [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? MaxAmountPerMonth = null,
+    int? CooldownSeconds = null,
+    int? MaxConsecutiveFailures = null);
 
 public sealed record AlertThreshold([property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold, string? Condition);
 

@@ -531,7 +531,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
 
         if (changes.NewStatus == WalletStatuses.Closed) Event(EventTypes.WalletTerminated, walletDto);
-        after = EvaluateAlerts(writes, after, AvailableNow(state, now), now, Event);
+        var availableNow = AvailableNow(state, now);
+        after = EvaluateAlerts(writes, after, availableNow, now, Event);
+        TriggerAutoTopUp(writes, after, availableNow + state.PendingCredits.Sum(p => p.Credits), now);
         return (after with { EventSeq = seq }, rows, holds);
     }
 
@@ -562,6 +564,27 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         if (state == AlertStates.Ok) emit(EventTypes.WalletBalanceRecovered, payload);
         else if (AlertRules.Severity(state) > AlertRules.Severity(wallet.AlertState)) emit(EventTypes.WalletBalanceLow, payload);
         return after;
+    }
+
+    /// <summary>
+    /// A change that leaves the wallet at or below its auto top-up threshold queues one purchase request; while
+    /// one is in flight, further triggers only count as suppressed (the partial unique index decides, so a
+    /// thousand debits in one second start exactly one purchase). The purchase itself runs outside this
+    /// transaction, in the auto top-up worker.
+    /// </summary>
+    void TriggerAutoTopUp(SqlBatch writes, WalletRow wallet, decimal creditsCounted, DateTimeOffset now)
+    {
+        if (wallet.AutoTopup is null || wallet.Status != WalletStatuses.Active) return;
+        var rule = Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
+        if (rule?.Enabled != true || rule.Threshold is not { } threshold || creditsCounted > threshold) return;
+        writes.Add(
+            """
+            INSERT INTO auto_topup_attempts (tenant_id, id, wallet_id, status, reason, suppressed, created_at, updated_at)
+            VALUES (@t, @id, @w, 'pending', 'balance at or below threshold', 0, @now, @now)
+            ON CONFLICT (tenant_id, wallet_id) WHERE status IN ('pending', 'processing')
+            DO UPDATE SET suppressed = auto_topup_attempts.suppressed + 1, updated_at = @now
+            """,
+            ("t", wallet.TenantId), ("id", ids.New("atu")), ("w", wallet.Id), ("now", now));
     }
 
     static string? DescribeSystemEntry(PostedEntry e) =>

@@ -1,0 +1,244 @@
+using Coffer.Common;
+using Coffer.Invoices;
+using Coffer.Ledger;
+using Coffer.Outbox;
+using Coffer.Payments;
+using Coffer.Settings;
+using Coffer.Storage;
+using Coffer.Wallets;
+
+namespace Coffer.AutoTopUp;
+
+public static class AttemptStatuses
+{
+    public const string Pending = "pending";
+    public const string Processing = "processing";
+    public const string Succeeded = "succeeded";
+    public const string Invoiced = "invoiced";
+    public const string Failed = "failed";
+    public const string Skipped = "skipped";
+}
+
+public sealed record AutoTopUpAttemptDto(string Id, string WalletId, string Status, string? Reason, decimal? Credits, string? InvoiceId, string? PaymentId,
+    string? Error, int Suppressed, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// Runs the purchases that the write path queued, outside any wallet transaction: re-checks the rule against
+/// the balance now (pending purchases counted), the limits (per day and month, in count and credits), the
+/// cooldown and the back-off after failures; then either creates an invoiced purchase or charges the saved
+/// card and grants the credits once the charge succeeds. Every outcome, skips included, is recorded with its
+/// reason. A failed charge emits <c>wallet.auto_top_up_failed</c>; enough failures in a row disable the rule.
+/// </summary>
+public static class AutoTopUpApi
+{
+    public static void MapAutoTopUp(this RouteGroupBuilder v1) =>
+        v1.MapGet("/wallets/{id}/auto-topup/attempts", Attempts).WithTags("Wallets").WithName("listAutoTopUpAttempts");
+
+    static async Task<Microsoft.AspNetCore.Http.HttpResults.Results<Microsoft.AspNetCore.Http.HttpResults.Ok<List<AutoTopUpAttemptDto>>, ApiError>> Attempts(
+        Tenants.Tenant tenant, string id, AutoTopUpWorker worker, WalletStore store) =>
+        await store.GetAsync(tenant.Id, id) is null
+            ? ApiError.NotFound("wallet")
+            : TypedResults.Ok(await worker.AttemptsAsync(tenant.Id, id, Limits.MaxPageSize));
+}
+
+public sealed class AutoTopUpWorker(
+    Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods,
+    TenantSettings settings, OutboxWriter outbox, Ids ids, TimeProvider clock, IConfiguration config, ILogger<AutoTopUpWorker> log) : BackgroundService
+{
+    public const int Batch = 20;
+    public const int DefaultMaxConsecutiveFailures = 3;
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
+
+    /// <summary>A purchase still "processing" after this was interrupted (a crash mid-charge); it is failed so the wallet is not stuck.</summary>
+    public static readonly TimeSpan StuckAfter = TimeSpan.FromMinutes(15);
+
+    const string Columns = "tenant_id, id, wallet_id, status, reason, credits, invoice_id, payment_id, error, suppressed, created_at, updated_at";
+
+    static AutoTopUpAttemptDto Read(System.Data.Common.DbDataReader r) => new(r.Str("id"), r.Str("wallet_id"), r.Str("status"), r.NStr("reason"),
+        r.IsDBNull(r.GetOrdinal("credits")) ? null : r.Dec("credits"), r.NStr("invoice_id"), r.NStr("payment_id"), r.NStr("error"),
+        r.NInt("suppressed") ?? 0, r.Time("created_at"), r.Time("updated_at"));
+
+    public async Task<List<AutoTopUpAttemptDto>> AttemptsAsync(string tenantId, string walletId, int limit)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QueryAsync(null,
+            $"SELECT {Columns} FROM auto_topup_attempts WHERE tenant_id = @t AND wallet_id = @w ORDER BY created_at DESC, id DESC LIMIT @n",
+            Read, ("t", tenantId), ("w", walletId), ("n", limit));
+    }
+
+    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow();
+        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+        List<(string Tenant, AutoTopUpAttemptDto Attempt)> leased;
+        await using (var scope = await db.BeginWriteAsync(ct))
+        {
+            await scope.Connection.ExecAsync(scope.Transaction,
+                "UPDATE auto_topup_attempts SET status = 'failed', error = 'interrupted', updated_at = @now WHERE status = 'processing' AND updated_at < @stuck",
+                ("now", now), ("stuck", now - StuckAfter));
+            leased = await scope.Connection.QueryAsync(scope.Transaction,
+                $"""
+                UPDATE auto_topup_attempts SET status = 'processing', updated_at = @now
+                WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM auto_topup_attempts WHERE status = 'pending' ORDER BY created_at LIMIT @n{skipLocked})
+                RETURNING {Columns}
+                """,
+                r => (r.Str("tenant_id"), Read(r)), ("now", now), ("n", Batch));
+            await scope.CommitAsync(ct);
+        }
+        foreach (var (tenant, attempt) in leased)
+        {
+            try
+            {
+                await RunAsync(tenant, attempt, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                log.LogError(e, "auto top-up {Attempt} failed", attempt.Id);
+                await FinishAsync(tenant, attempt.Id, AttemptStatuses.Failed, null, null, null, null, e.Message);
+            }
+        }
+        return leased.Count;
+    }
+
+    async Task RunAsync(string tenantId, AutoTopUpAttemptDto attempt, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var wallet = await wallets.GetAsync(tenantId, attempt.WalletId);
+        var rule = wallet?.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
+        async Task Skip(string reason) => await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Skipped, reason, null, null, null, null);
+        if (wallet is null || wallet.Status != WalletStatuses.Active) { await Skip("wallet not active"); return; }
+        if (rule?.Enabled != true || rule.Threshold is not { } threshold) { await Skip("auto top-up disabled"); return; }
+
+        var lots = await wallets.LotsAsync(tenantId, wallet.Id);
+        var pending = await PendingPurchasesAsync(tenantId, wallet.Id);
+        var counted = lots.SpendableFree + lots.SpendablePurchased - lots.Held - wallet.OverdraftCredits + pending;
+        if (counted > threshold) { await Skip(pending > 0 ? "a pending top-up already covers the threshold" : "balance above threshold"); return; }
+        var credits = rule.TargetBalance is { } target ? target - counted : rule.Amount ?? 0m;
+        if (credits <= 0 || credits > Money.MaxAmount) { await Skip("nothing to buy: set amount or a target_balance above the threshold"); return; }
+        credits = Math.Round(credits, Money.CreditScale, Money.CreditRounding);
+
+        var history = await HistoryAsync(tenantId, wallet.Id, now);
+        if (rule.CooldownSeconds is { } cooldown && history.LastPurchase is { } last && now - last < TimeSpan.FromSeconds(cooldown))
+        { await Skip($"cooldown: last top-up at {Json.Format(last)}"); return; }
+        if (rule.MaxTopupsPerDay is { } perDay && history.CountToday >= perDay) { await Skip($"daily limit of {perDay} top-ups reached"); return; }
+        if (rule.MaxAmountPerDay is { } dayAmount && history.CreditsToday + credits > dayAmount) { await Skip($"daily limit of {dayAmount} credits reached"); return; }
+        if (rule.MaxAmountPerMonth is { } monthAmount && history.CreditsThisMonth + credits > monthAmount) { await Skip($"monthly limit of {monthAmount} credits reached"); return; }
+        if (history.ConsecutiveFailures > 0 && history.LastFailure is { } failedAt && now - failedAt < Backoff(history.ConsecutiveFailures))
+        { await Skip($"backing off after {history.ConsecutiveFailures} failed charges"); return; }
+
+        PaymentMethodRow? card = null;
+        if (rule.Invoicing != true)
+        {
+            var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
+            card = rule.PaymentMethodId is null ? cards.FirstOrDefault() : cards.FirstOrDefault(m => m.Id == rule.PaymentMethodId);
+            if (card is null) { await Skip("no saved card to charge"); return; }
+        }
+
+        // The purchase: a pending credit and its invoice, then (when charging) the card.
+        var invoiceId = ids.New("inv");
+        var op = CreditPurchases.Operation(invoiceId, await invoices.NextNumberAsync(tenantId), ids.New("wtx"), credits, null, null, null,
+            await settings.InvoiceConfigAsync(tenantId) with { AutoCompletePurchasedCreditTransaction = false },
+            new EntryDetails("Automatic top-up"), new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), ids, _ => new { invoice_id = invoiceId });
+        var created = await writer.ExecuteAsync(tenantId, wallet.Id, op, ct);
+        if (created is not (WriteResult.Applied or WriteResult.Replayed))
+        {
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the purchase could not be created", credits, null, null, created.ToString());
+            return;
+        }
+        if (card is null)
+        {
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Invoiced, "invoice created; credits arrive when it is paid", credits, invoiceId, null, null);
+            return;
+        }
+        var invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
+        var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, null, ct);
+        var payment = outcome is InvoiceOutcome.Done { Payment: { } p } ? p : null;
+        if (payment?.PaymentStatus == PaymentStatuses.Succeeded)
+        {
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Succeeded, "charged the saved card", credits, invoiceId, payment.Id, null);
+            return;
+        }
+        var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Error.Message ?? "the charge failed";
+        await invoices.VoidAsync(tenantId, invoiceId);
+        await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the charge failed", credits, invoiceId, payment?.Id, error);
+        await FailedAsync(tenantId, wallet, rule, history.ConsecutiveFailures + 1, error);
+    }
+
+    static TimeSpan Backoff(int failures) =>
+        TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, TimeSpan.FromMinutes(1).Ticks << Math.Min(failures, 20)));
+
+    async Task<decimal> PendingPurchasesAsync(string tenantId, string walletId)
+    {
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync(null,
+            "SELECT credit_amount FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'pending'",
+            r => r.Dec("credit_amount"), ("t", tenantId), ("w", walletId));
+        return rows.Sum();
+    }
+
+    sealed record History(DateTimeOffset? LastPurchase, int CountToday, decimal CreditsToday, decimal CreditsThisMonth, int ConsecutiveFailures,
+        DateTimeOffset? LastFailure);
+
+    async Task<History> HistoryAsync(string tenantId, string walletId, DateTimeOffset now)
+    {
+        var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync(null,
+            "SELECT status, credits, created_at FROM auto_topup_attempts WHERE tenant_id = @t AND wallet_id = @w AND status IN ('succeeded', 'invoiced', 'failed') AND created_at >= @since ORDER BY created_at DESC",
+            r => (Status: r.Str("status"), Credits: r.IsDBNull(r.GetOrdinal("credits")) ? 0m : r.Dec("credits"), At: r.Time("created_at")),
+            ("t", tenantId), ("w", walletId), ("since", monthStart < now.AddDays(-1) ? monthStart : now.AddDays(-1)));
+        var bought = rows.Where(r => r.Status != AttemptStatuses.Failed).ToList();
+        var today = bought.Where(r => r.At > now.AddDays(-1)).ToList();
+        var failures = rows.TakeWhile(r => r.Status == AttemptStatuses.Failed).ToList();
+        return new History(bought.FirstOrDefault().At is var at && at != default ? at : null, today.Count, today.Sum(r => r.Credits),
+            bought.Where(r => r.At >= monthStart).Sum(r => r.Credits), failures.Count, failures.FirstOrDefault().At is var f && f != default ? f : null);
+    }
+
+    async Task FinishAsync(string tenantId, string id, string status, string? reason, decimal? credits, string? invoiceId, string? paymentId, string? error)
+    {
+        await using var scope = await db.BeginWriteAsync();
+        await scope.Connection.ExecAsync(scope.Transaction,
+            """
+            UPDATE auto_topup_attempts SET status = @s, reason = COALESCE(@r, reason), credits = @c, invoice_id = @i, payment_id = @p, error = @e, updated_at = @now
+            WHERE tenant_id = @t AND id = @id
+            """,
+            ("s", status), ("r", reason), ("c", credits), ("i", invoiceId), ("p", paymentId), ("e", error), ("now", clock.GetUtcNow()),
+            ("t", tenantId), ("id", id));
+        await scope.CommitAsync();
+    }
+
+    /// <summary>Tells the merchant (wallet.auto_top_up_failed, with the gateway's reason) and disables the rule after too many failures.</summary>
+    async Task FailedAsync(string tenantId, WalletRow wallet, AutoTopupSettings rule, int consecutive, string error)
+    {
+        var limit = rule.MaxConsecutiveFailures ?? DefaultMaxConsecutiveFailures;
+        var disable = consecutive >= limit;
+        if (disable)
+            await writer.UpdateAsync(tenantId, wallet.Id, w => new UpdateDecision(w with { AutoTopup = Json.Serialize(rule with { Enabled = false }) }));
+        await using var scope = await db.BeginWriteAsync();
+        var writes = new SqlBatch();
+        outbox.Add(writes, tenantId, EventTypes.AutoTopUpFailed, wallet.Id, 0, new
+        {
+            wallet_id = wallet.Id, customer_id = wallet.CustomerId, reason = error, consecutive_failures = consecutive, rule_disabled = disable,
+        });
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_AUTO_TOPUP_POLL_MS"], out var ms) ? Math.Clamp(ms, 50, 60_000) : 1000);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await RunOnceAsync(stoppingToken) >= Batch) continue;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                log.LogWarning(e, "auto top-up round failed");
+            }
+            try { await Task.Delay(interval, clock, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+}
