@@ -32,10 +32,11 @@ const string Help = """
       COFFER_DATABASE   postgres://user:pass@host:port/db or Host=...;Database=... for PostgreSQL;
                         anything else is a SQLite file path (default: coffer.db in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
-      COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhook delivery) on this node
+      COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email) on this node
       COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
       COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
       COFFER_AUTO_TOPUP_POLL_MS  how often automatic top-up looks for work (default 1000)
+      COFFER_ALERT_EMAIL_POLL_MS  how often alert emails are sent (default 5000)
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
       COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
       COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
@@ -80,6 +81,7 @@ builder.Services.AddSingleton<PaymentService>();
 builder.Services.AddSingleton<RefundService>();
 builder.Services.AddSingleton<WebhookWorker>();
 builder.Services.AddSingleton<AutoTopUpWorker>();
+builder.Services.AddSingleton<AlertMailer>();
 builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
     .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
 builder.Services.AddSingleton<GatewayRegistry>();
@@ -91,6 +93,7 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
     builder.Services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
 }
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -151,6 +154,7 @@ v1.MapInvoices();
 v1.MapPayments();
 v1.MapSettings();
 v1.MapGatewaySettings();
+v1.MapAlertEmailSettings();
 v1.MapPaymentMethods();
 v1.MapRefunds();
 v1.MapPackages();

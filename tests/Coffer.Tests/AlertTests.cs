@@ -57,6 +57,37 @@ public abstract class AlertTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task AlertsAreMailedThroughTheTenantsSmtpServerOnce()
+    {
+        await using var smtp = new SmtpSink();
+        (await Api.Put("/v1/settings/alert_email", new
+        {
+            value = new { enabled = true, smtp_host = "127.0.0.1", smtp_port = smtp.Port, security = "none", from = "alerts@merchant.test", to = new[] { "ops@merchant.test" } },
+        })).Ok();
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) })).S("id");
+        (await Debit(id, "60")).Ok();
+
+        var mailer = App.Service<Alerts.AlertMailer>();
+        Assert.Equal(1, await mailer.RunOnceAsync());
+        Assert.Equal(0, await mailer.RunOnceAsync());
+
+        var message = Assert.Single(smtp.Messages);
+        Assert.Contains($"Subject: Wallet {id}: balance low (warning)", message);
+        Assert.Contains("To: ops@merchant.test", message);
+        Assert.Contains("Available balance: 40 USD", message);
+    }
+
+    [Fact]
+    public async Task WithoutAlertEmailAnAlertIsNotMailed()
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) })).S("id");
+        (await Debit(id, "60")).Ok();
+        Assert.Equal(1, await App.Service<Alerts.AlertMailer>().RunOnceAsync());
+        Assert.Equal(0, await App.Service<Alerts.AlertMailer>().RunOnceAsync());
+        Assert.Equal("validation_failed", (await Api.Put("/v1/settings/alert_email", new { value = new { enabled = true, smtp_host = "x", from = "nope", to = new[] { "a@b.c" } } })).Error(400));
+    }
+
+    [Fact]
     public async Task DisabledAlertsStayOk()
     {
         var id = (await CreateWallet(new { initial_credits_to_load = "30", alert_settings = new { alert_enabled = false, critical = new { threshold = 100, condition = "below" } } })).S("id");

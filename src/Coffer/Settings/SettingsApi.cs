@@ -83,3 +83,49 @@ public static class GatewaySettingsApi
         return TypedResults.Ok(Show(config));
     }
 }
+
+public sealed record AlertEmailRequest(AlertEmailValue? Value);
+
+public sealed record AlertEmailValue(bool? Enabled, string? SmtpHost, int? SmtpPort, string? Security, string? Username, string? Password, string? From,
+    List<string>? To);
+
+public sealed record AlertEmailResponse(string Key, bool Enabled, string? SmtpHost, int SmtpPort, string Security, string? Username, bool PasswordSet,
+    string? From, IReadOnlyList<string> To);
+
+public static class AlertEmailSettingsApi
+{
+    public const int MaxRecipients = 20;
+
+    public static void MapAlertEmailSettings(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/settings/alert_email").WithTags("Settings");
+        g.MapGet("/", Get).WithName("getAlertEmailSetting");
+        g.MapPut("/", Put).WithName("updateAlertEmailSetting");
+    }
+
+    static AlertEmailResponse Show(AlertEmailConfig c) =>
+        new("alert_email", c.Enabled, c.SmtpHost, c.SmtpPort, c.Security, c.Username, c.Password is not null, c.From, c.To ?? []);
+
+    static async Task<Ok<AlertEmailResponse>> Get(Tenant tenant, TenantSettings settings) => TypedResults.Ok(Show(await settings.AlertEmailAsync(tenant.Id)));
+
+    static async Task<Results<Ok<AlertEmailResponse>, ApiError>> Put(Tenant tenant, AlertEmailRequest body, TenantSettings settings)
+    {
+        if (body.Value is not { } value) return ApiError.Validation("value is required");
+        var v = new Validator();
+        var host = v.Text("smtp_host", value.SmtpHost, required: value.Enabled == true);
+        if (value.SmtpPort is < 1 or > 65535) v.Fail("smtp_port must be between 1 and 65535");
+        var security = v.OneOf("security", value.Security, new HashSet<string> { "starttls", "ssl", "none" }) ?? "starttls";
+        var from = v.Text("from", value.From, required: value.Enabled == true);
+        var to = value.To ?? [];
+        if (to.Count > MaxRecipients) v.Fail($"at most {MaxRecipients} recipients");
+        if (value.Enabled == true && to.Count == 0) v.Fail("to needs at least one address");
+        foreach (var address in to.Append(from ?? "x@x"))
+            // MimeKit accepts a bare local part; an alert needs a full address.
+            if (!MimeKit.MailboxAddress.TryParse(address, out var parsed) || parsed.Address.Split('@') is not [{ Length: > 0 }, { Length: > 0 }])
+                v.Fail($"'{address}' is not an email address");
+        if (!v.Ok) return v.Error();
+        var config = new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? 587, security, value.Username, value.Password, from, to);
+        await settings.SaveAlertEmailAsync(tenant.Id, config);
+        return TypedResults.Ok(Show(config));
+    }
+}

@@ -20,7 +20,11 @@ public sealed record InvoiceConfig(bool AutoCompletePurchasedCreditTransaction =
 public sealed record GatewayConfig(string Provider = "sandbox", string? StripeSecretKey = null, string? StripeWebhookSecret = null,
     string? StripeApiBase = null);
 
-public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null);
+/// <summary>Where alert emails go: the tenant's own SMTP server. The password is stored as given; protect the database.</summary>
+public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = null, int SmtpPort = 587, string Security = "starttls",
+    string? Username = null, string? Password = null, string? From = null, List<string>? To = null);
+
+public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null);
 
 public sealed class TenantSettings(Database db)
 {
@@ -34,6 +38,10 @@ public sealed class TenantSettings(Database db)
     public async Task<InvoiceConfig> InvoiceConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).InvoiceConfig ?? new InvoiceConfig();
 
     public async Task<GatewayConfig> GatewayConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PaymentGateway ?? new GatewayConfig();
+
+    public async Task<AlertEmailConfig> AlertEmailAsync(string tenantId) => (await DocumentAsync(tenantId)).AlertEmail ?? new AlertEmailConfig();
+
+    public Task SaveAlertEmailAsync(string tenantId, AlertEmailConfig config) => UpdateAsync(tenantId, d => d with { AlertEmail = config });
 
     public Task SaveInvoiceConfigAsync(string tenantId, InvoiceConfig config) => UpdateAsync(tenantId, d => d with { InvoiceConfig = config });
 
