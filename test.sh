@@ -22,6 +22,8 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs np
 command -v curl >/dev/null || apt_install curl
 # pdftotext and pdfinfo read the invoice PDFs back in the tests, as an independent reader.
 command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null || apt_install poppler-utils
+# The dashboard and portal tests drive Debian's Chromium through Playwright (never a browser download).
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 # A throwaway PostgreSQL on a private port and data folder, stopped and removed on exit.
 PG_BIN=$(pg_bin)

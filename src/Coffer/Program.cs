@@ -3,6 +3,9 @@ using Coffer.ApiKeys;
 using Coffer.AutoTopUp;
 using Coffer.Common;
 using Coffer.Customers;
+using Coffer.Dashboard;
+using Coffer.Pages;
+using Coffer.Portal;
 using Coffer.Expiry;
 using Coffer.Holds;
 using Coffer.Invoices;
@@ -32,6 +35,7 @@ const string Help = """
       COFFER_DATABASE   postgres://user:pass@host:port/db or Host=...;Database=... for PostgreSQL;
                         anything else is a SQLite file path (default: coffer.db in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
+      COFFER_ADMIN_EMAIL, COFFER_ADMIN_PASSWORD  the default tenant's first dashboard operator (else one is created and printed)
       COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email) on this node
       COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
       COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
@@ -95,6 +99,19 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
 }
+builder.Services.AddSingleton<ServerKeys>();
+builder.Services.AddSingleton<OperatorStore>();
+Microsoft.AspNetCore.DataProtection.DataProtectionBuilderExtensions.SetApplicationName(builder.Services.AddDataProtection(), "coffer");
+builder.Services.AddSingleton<Microsoft.Extensions.Options.IConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>>(sp =>
+    new Microsoft.Extensions.Options.ConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(
+        o => o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<Database>())));
+builder.Services.AddAuthentication()
+    .AddCookie(OperatorStore.Scheme, OperatorStore.ConfigureCookie)
+    .AddCookie(PortalSessions.Scheme, PortalSessions.ConfigureCookie);
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy(DashboardPages.Policy, p => p.AddAuthenticationSchemes(OperatorStore.Scheme).RequireAuthenticatedUser())
+    .AddPolicy(PortalPages.Policy, p => p.AddAuthenticationSchemes(PortalSessions.Scheme).RequireAuthenticatedUser());
+builder.Services.AddAntiforgery(o => o.Cookie.Name = "coffer_csrf");
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
@@ -127,6 +144,9 @@ if (command == "tenants")
 
 app.UseCofferErrors();
 app.UseApiKeys();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseAntiforgery();
 
 app.MapGet("/health", async (Database database) =>
 {
@@ -161,8 +181,11 @@ v1.MapPackages();
 v1.MapWebhooks();
 v1.MapAlerts();
 v1.MapAutoTopUp();
+v1.MapPortalSessions();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
+app.MapDashboard();
+app.MapPortal();
 
 await app.RunAsync();
 return 0;

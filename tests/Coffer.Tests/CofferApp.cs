@@ -37,6 +37,17 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         ApiKey = first.ApiKey;
     }
 
+    readonly string? _adminEmail;
+    readonly string? _adminPassword;
+
+    public CofferApp(Store store, bool kestrel = false, string? adminEmail = null, string? adminPassword = null) : this(store)
+    {
+        _adminEmail = adminEmail;
+        _adminPassword = adminPassword;
+        // A real server on a free loopback port, for the browser: the in-memory test server has no address.
+        if (kestrel) UseKestrel(0);
+    }
+
     public CofferApp(Store store)
     {
         Store = store;
@@ -68,6 +79,8 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_WORKERS", "off");
         builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
         builder.UseSetting("COFFER_WEBHOOK_TIMEOUT_MS", "1000");
+        if (_adminEmail is not null) builder.UseSetting("COFFER_ADMIN_EMAIL", _adminEmail);
+        if (_adminPassword is not null) builder.UseSetting("COFFER_ADMIN_PASSWORD", _adminPassword);
         builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
     }
 

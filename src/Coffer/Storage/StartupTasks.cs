@@ -6,13 +6,16 @@ namespace Coffer.Storage;
 /// Runs before the server accepts requests: migrations, then the default tenant and its key. A hosted service
 /// rather than code in Program so that test hosts run it too.
 /// </summary>
-public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, IConfiguration config, ILogger<StartupTasks> log)
+public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, Dashboard.OperatorStore operators, IConfiguration config,
+    ILogger<StartupTasks> log)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await Migrator.MigrateAsync(db, clock, cancellationToken);
         await tenants.BootstrapAsync(config["COFFER_API_KEY"], Console.Out, cancellationToken);
+        var tenant = await tenants.DefaultTenantAsync(cancellationToken);
+        await operators.BootstrapAsync(tenant!.Id, config["COFFER_ADMIN_EMAIL"], config["COFFER_ADMIN_PASSWORD"], Console.Out);
         log.LogInformation("Coffer storage: {Database}", db.Description);
     }
 

@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using Coffer.Customers;
+using Coffer.Pages;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using static Coffer.Pages.Html;
+
+namespace Coffer.Dashboard;
+
+public sealed record SignInForm(string? Email, string? Password, string? ReturnUrl);
+
+/// <summary>The admin dashboard: operators of one tenant, signed in with a password, every form CSRF-protected.</summary>
+public static class DashboardPages
+{
+    public const string Policy = "operator";
+
+    public static string TenantOf(ClaimsPrincipal user) => user.FindFirstValue(OperatorStore.TenantClaim)!;
+
+    public static string Nav(ClaimsPrincipal user, HttpContext http) => $"""
+        <a href="/dashboard">Customers</a> <a href="/dashboard/invoices">Invoices</a> <a href="/dashboard/webhooks">Webhooks</a>
+        <span class="muted">{E(user.Identity?.Name)}</span>
+        <form class="inline" method="post" action="/dashboard/sign-out">{Antiforgery(http)}<button class="secondary" type="submit">Sign out</button></form>
+        """;
+
+    public static RouteGroupBuilder MapDashboard(this WebApplication app)
+    {
+        app.MapGet("/dashboard/sign-in", SignInPage).ExcludeFromDescription();
+        app.MapPost("/dashboard/sign-in", SignIn).ExcludeFromDescription();
+        var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription();
+        g.MapPost("/sign-out", (Delegate)SignOut);
+        g.MapGet("/", Customers);
+        return g;
+    }
+
+    static IResult SignInPage(HttpContext http, string? returnUrl, string? error = null) => Page("Sign in", $"""
+        {(error is null ? "" : $"<p class=\"error\" role=\"alert\">{E(error)}</p>")}
+        <form method="post" action="/dashboard/sign-in">{Antiforgery(http)}
+          <input type="hidden" name="ReturnUrl" value="{E(returnUrl)}">
+          <label for="email">Email</label><input id="email" name="Email" type="email" autocomplete="username" required>
+          <label for="password">Password</label><input id="password" name="Password" type="password" autocomplete="current-password" required>
+          <p><button type="submit">Sign in</button></p>
+        </form>
+        """, status: error is null ? 200 : 401);
+
+    static async Task<IResult> SignIn([FromForm] SignInForm form, OperatorStore operators, HttpContext http)
+    {
+        var op = string.IsNullOrWhiteSpace(form.Email) ? null : await operators.FindAsync(form.Email);
+        if (op is null || string.IsNullOrEmpty(form.Password) || !OperatorStore.Verify(form.Password, op.PasswordHash))
+            return SignInPage(http, form.ReturnUrl, "Wrong email or password.");
+        await OperatorStore.SignInAsync(http, op);
+        // Only a local path: a sign-in link must not send the operator elsewhere.
+        var target = form.ReturnUrl is { Length: > 0 } r && r.StartsWith("/dashboard", StringComparison.Ordinal) && !r.StartsWith("//", StringComparison.Ordinal) ? r : "/dashboard";
+        return Results.Redirect(target);
+    }
+
+    static async Task<IResult> SignOut(HttpContext http)
+    {
+        await http.SignOutAsync(OperatorStore.Scheme);
+        return Results.Redirect("/dashboard/sign-in");
+    }
+
+    static async Task<IResult> Customers(HttpContext http, CustomerStore customers, string? q, int? page)
+    {
+        var tenant = TenantOf(http.User);
+        var offset = Math.Max(0, (page ?? 1) - 1) * 50;
+        var query = new CustomerQuery(null, null, null, "published",
+            string.IsNullOrWhiteSpace(q) ? [] : [("name", "contains", q.Trim())], false);
+        var byName = await customers.SearchAsync(tenant, query, 50, offset);
+        var rows = string.Join("", byName.Items.Select(c => $"""
+            <tr><td><a href="/dashboard/customers/{E(c.Id)}">{E(c.Name)}</a></td><td>{E(c.ExternalId)}</td><td>{E(c.Email)}</td><td>{Date(c.CreatedAt)}</td></tr>
+            """));
+        return Page("Customers", $"""
+            <form method="get" role="search" class="row"><div><label for="q">Search by name</label><input id="q" name="q" value="{E(q)}"></div>
+              <button type="submit">Search</button></form>
+            <p class="muted">{byName.Pagination.Total} customers</p>
+            <div class="table-wrap"><table><thead><tr><th>Name</th><th>External id</th><th>Email</th><th>Created</th></tr></thead>
+            <tbody>{rows}</tbody></table></div>
+            """, Nav(http.User, http));
+    }
+}

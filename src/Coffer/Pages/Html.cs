@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace Coffer.Pages;
+
+/// <summary>
+/// Server-rendered pages without a front-end build: a layout, escaping, and the antiforgery field every form
+/// carries. Plain HTML and CSS; the only script is the few lines a dialog needs.
+/// </summary>
+public static class Html
+{
+    public static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
+
+    /// <summary>An amount shown in its currency's minor units, e.g. "USD 1,234.50".</summary>
+    public static string Money(decimal amount, string currency)
+    {
+        var units = Ledger.Currencies.MinorUnits(currency.ToUpperInvariant());
+        return $"{currency.ToUpperInvariant()} {Math.Round(amount, units, MidpointRounding.AwayFromZero).ToString($"N{units}", CultureInfo.InvariantCulture)}";
+    }
+
+    public static string Credits(decimal credits) => Ledger.Money.Normalize(credits).ToString(CultureInfo.InvariantCulture);
+
+    public static string Date(DateTimeOffset? t) => t is { } v ? v.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "--";
+
+    public static string Antiforgery(HttpContext http)
+    {
+        var tokens = http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
+        return $"<input type=\"hidden\" name=\"{E(tokens.FormFieldName)}\" value=\"{E(tokens.RequestToken)}\">";
+    }
+
+    public const string Css = """
+        :root{--fg:#111827;--muted:#4b5563;--line:#d1d5db;--accent:#1d4ed8;--bad:#b91c1c;--good:#047857;--bg:#f9fafb}
+        *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:var(--fg);background:var(--bg);line-height:1.45}
+        header{background:#111827;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+        header a{color:#fff;text-decoration:none}header .muted{color:#d1d5db}header a:focus,header a:hover{text-decoration:underline}
+        main{max-width:72rem;margin:0 auto;padding:1rem}
+        h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+        a{color:var(--accent)}table{border-collapse:collapse;width:100%;background:#fff}
+        th,td{border-bottom:1px solid var(--line);padding:.45rem .5rem;text-align:left;vertical-align:top}th{font-size:.85rem;color:var(--muted)}
+        .num{text-align:right;font-variant-numeric:tabular-nums}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.75rem}
+        .card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:.75rem}.card .label{color:var(--muted);font-size:.85rem}
+        .card .value{font-size:1.35rem;font-weight:600}form.inline{display:inline}
+        label{display:block;margin:.5rem 0 .2rem;font-weight:500}input,select{font-size:1rem;padding:.45rem;border:1px solid #6b7280;border-radius:.3rem;width:100%;max-width:24rem}
+        input[type=checkbox]{width:auto}button,.button{font-size:1rem;padding:.5rem 1rem;border:0;border-radius:.3rem;background:var(--accent);color:#fff;cursor:pointer;text-decoration:none;display:inline-block}
+        button.secondary{background:#374151}button.danger{background:var(--bad)}button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+        .error{color:var(--bad)}.ok{color:var(--good)}.muted{color:var(--muted)}.status{font-size:.85rem;padding:.1rem .4rem;border-radius:.25rem;background:#e5e7eb}
+        dialog{border:1px solid var(--line);border-radius:.5rem;max-width:30rem;width:95%}.row{display:flex;gap:.5rem;flex-wrap:wrap;align-items:end}
+        .table-wrap{overflow-x:auto}@media (max-width:40rem){main{padding:.5rem}th,td{padding:.35rem}}
+        """;
+
+    public static IResult Page(string title, string body, string? nav = null, int status = 200) => Results.Content($$"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{E(title)}} · Coffer</title><style>{{Css}}</style></head>
+        <body>{{(nav is null ? "" : $"<header><nav aria-label=\"Main\">{nav}</nav></header>")}}
+        <main id="main"><h1>{{E(title)}}</h1>{{body}}</main></body></html>
+        """, "text/html; charset=utf-8", statusCode: status);
+}

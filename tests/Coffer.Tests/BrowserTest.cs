@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace Coffer.Tests;
+
+/// <summary>
+/// A Coffer served by Kestrel on 127.0.0.1 and a headless Debian Chromium driven by Playwright (no browser
+/// download: the executable is /usr/bin/chromium, installed by ./test.sh). Screenshots of the screens a test
+/// visits go to artifacts/screenshots at the repository root.
+/// </summary>
+public abstract class BrowserTest : IAsyncLifetime
+{
+    public const string Chromium = "/usr/bin/chromium";
+    public const string AdminEmail = "admin@merchant.test";
+    public const string AdminPassword = "correct horse battery staple";
+
+    protected CofferApp App { get; private set; } = null!;
+    protected HttpClient Api { get; private set; } = null!;
+    protected IPlaywright Playwright { get; private set; } = null!;
+    protected IBrowser Browser { get; private set; } = null!;
+    protected string BaseUrl { get; private set; } = "";
+
+    public virtual async Task InitializeAsync()
+    {
+        App = new CofferApp(Store.Sqlite, kestrel: true, adminEmail: AdminEmail, adminPassword: AdminPassword);
+        App.StartServer();
+        BaseUrl = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Api = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        Api.DefaultRequestHeaders.Add("x-api-key", App.ApiKey);
+        if (!File.Exists(Chromium)) throw new InvalidOperationException($"{Chromium} is missing: ./test.sh installs Debian's chromium");
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await Browser.DisposeAsync();
+        Playwright.Dispose();
+        Api.Dispose();
+        await App.DisposeAsync();
+    }
+
+    protected async Task<IPage> NewPageAsync(int width = 1280, int height = 900)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = height } });
+        return await context.NewPageAsync();
+    }
+
+    protected async Task<IPage> SignedInOperatorAsync()
+    {
+        var page = await NewPageAsync();
+        await page.GotoAsync("/dashboard");
+        await page.GetByLabel("Email").FillAsync(AdminEmail);
+        await page.GetByLabel("Password").FillAsync(AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync("**/dashboard");
+        return page;
+    }
+
+    /// <summary>Saves a full-page screenshot as a test artifact, named for the screen.</summary>
+    protected static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var dir = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
+        Directory.CreateDirectory(dir);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, name + ".png"), FullPage = true });
+    }
+
+    static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Coffer.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? AppContext.BaseDirectory;
+    }
+}
