@@ -72,6 +72,47 @@ public static class Sql
         return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Several queries in one round trip on PostgreSQL (a DbBatch, executed in order, so reads listed after a
+    /// lock run after it is taken); one after another on SQLite. <paramref name="onRow"/> gets the index of the
+    /// statement each row answers.
+    /// </summary>
+    public static async Task ReadManyAsync(this DbConnection c, DbTransaction? tx, IReadOnlyList<(string Sql, (string, object?)[] Args)> statements,
+        Action<int, DbDataReader> onRow)
+    {
+        if (!c.CanCreateBatch)
+        {
+            for (var i = 0; i < statements.Count; i++)
+            {
+                await using var cmd = c.Command(tx, statements[i].Sql, statements[i].Args);
+                await using var reader = await cmd.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) onRow(i, reader);
+            }
+            return;
+        }
+        await using var batch = c.CreateBatch();
+        batch.Transaction = tx;
+        foreach (var (sql, args) in statements)
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in args)
+            {
+                var p = command.CreateParameter();
+                p.ParameterName = name;
+                p.Value = ToDb(value, sqlite: false);
+                command.Parameters.Add(p);
+            }
+            batch.BatchCommands.Add(command);
+        }
+        await using var rows = await batch.ExecuteReaderAsync();
+        for (var i = 0; i < statements.Count; i++)
+        {
+            while (await rows.ReadAsync()) onRow(i, rows);
+            await rows.NextResultAsync();
+        }
+    }
+
     public static string Str(this DbDataReader r, string column) => r.GetString(r.GetOrdinal(column));
 
     public static string? NStr(this DbDataReader r, string column)

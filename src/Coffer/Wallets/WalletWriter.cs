@@ -157,11 +157,11 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         foreach (var tenant in groups.GroupBy(g => g.Key.TenantId))
         {
             var walletIds = tenant.Select(g => g.Key.WalletId).ToList();
-            foreach (var w in await LockWalletsAsync(c, tx, tenant.Key, walletIds)) wallets[(tenant.Key, w.Id)] = w;
-            foreach (var state in await LoadStatesAsync(c, tx, tenant.Key, wallets.Values.Where(w => w.TenantId == tenant.Key).ToList(), context))
-                states[(tenant.Key, state.WalletId)] = state;
             var keys = tenant.SelectMany(g => g).Select(x => x.p.Op.Idempotency?.Key).OfType<string>().Distinct().ToList();
-            foreach (var (key, response) in await Idempotency.FindAsync(c, tx, tenant.Key, keys)) stored[(tenant.Key, key)] = response;
+            var (locked, loaded, found) = await LockAndLoadAsync(c, tx, tenant.Key, walletIds, keys, context);
+            foreach (var w in locked) wallets[(tenant.Key, w.Id)] = w;
+            foreach (var state in loaded) states[(tenant.Key, state.WalletId)] = state;
+            foreach (var (key, response) in found) stored[(tenant.Key, key)] = response;
         }
 
         foreach (var group in groups)
@@ -309,7 +309,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         if (after.AlertSettings != wallet.AlertSettings)
         {
             // New thresholds can change the state without any money moving.
-            var state = (await LoadStatesAsync(c, tx, tenantId, [after], new BatchContext()))[0];
+            var state = (await LockAndLoadAsync(c, tx, tenantId, [walletId], [], new BatchContext())).States[0];
             after = EvaluateAlerts(writes, after, AvailableNow(state, now), now,
                 (type, payload) => outbox.Add(writes, tenantId, type, walletId, ++seq, payload));
         }
@@ -330,74 +330,78 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         return new UpdateResult.Updated(after);
     }
 
-    /// <summary>Locks the wallets in one statement, in one global order, so that two batches never wait on each other.</summary>
-    async Task<List<WalletRow>> LockWalletsAsync(DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<string> walletIds)
+    /// <summary>
+    /// Locks the wallets (one statement, in one global order, so that two batches never wait on each other) and
+    /// reads everything the decisions need — lots, debts, pending credits, holds, idempotency keys — after the
+    /// lock, in a single round trip on PostgreSQL.
+    /// </summary>
+    async Task<(List<WalletRow> Wallets, List<WalletState> States, Dictionary<string, StoredResponse> Keys)> LockAndLoadAsync(
+        DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<string> walletIds, IReadOnlyCollection<string> keys, BatchContext context)
     {
-        var where = new List<string>();
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(where, args, "id", "w", walletIds);
-        return await c.QueryAsync(tx,
-            $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {where[0]} ORDER BY id{db.ForUpdate}",
-            WalletRow.Read, args.ToArray());
-    }
-
-    static async Task<List<WalletState>> LoadStatesAsync(
-        DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<WalletRow> wallets, BatchContext context)
-    {
-        if (wallets.Count == 0) return [];
-        var where = new List<string>();
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(where, args, "wallet_id", "w", wallets.Select(w => w.Id).ToList());
-        var lots = (await c.QueryAsync(tx,
-            $"""
-            SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at, transaction_reason
-            FROM wallet_transactions WHERE tenant_id = @t AND {where[0]} AND lot_open = 1
-            """,
-            r => (Wallet: r.Str("wallet_id"), Lot: new Lot(r.Str("id"), r.Dec("credit_amount"), r.Dec("credits_available"),
-                r.NTime("expiry_date"), r.NInt("priority"), r.Time("created_at"), Reasons.IsPurchased(r.Str("transaction_reason")),
-                r.Dec("amount") / r.Dec("credit_amount"))),
-            args.ToArray())).ToLookup(x => x.Wallet, x => x.Lot);
-
-        var indebted = wallets.Where(w => w.OverdraftCredits != 0).Select(w => w.Id).ToList();
-        var debts = Enumerable.Empty<(string Wallet, Debt Debt)>().ToLookup(x => x.Wallet, x => x.Debt);
-        if (indebted.Count > 0)
+        var inWallets = new List<string>();
+        var walletArgs = new List<(string, object?)> { ("t", tenantId) };
+        Customers.CustomerStore.AddIn(inWallets, walletArgs, "id", "w", walletIds);
+        var byWallet = inWallets[0].Replace("id IN", "wallet_id IN", StringComparison.Ordinal);
+        var args = walletArgs.ToArray();
+        var statements = new List<(string, (string, object?)[])>
         {
-            var debtWhere = new List<string>();
-            var debtArgs = new List<(string, object?)> { ("t", tenantId) };
-            Customers.CustomerStore.AddIn(debtWhere, debtArgs, "wallet_id", "w", indebted);
-            debts = (await c.QueryAsync(tx,
-                $"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {debtWhere[0]} AND debt_open = 1",
-                r => (Wallet: r.Str("wallet_id"), Debt: new Debt(r.Str("id"), r.Dec("credits_unsettled"), r.Time("created_at"))),
-                debtArgs.ToArray())).ToLookup(x => x.Wallet, x => x.Debt);
+            ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {inWallets[0]} ORDER BY id{db.ForUpdate}", args),
+            ($"""
+             SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at, transaction_reason
+             FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1
+             """, args),
+            ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
+            ($"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND transaction_status = 'pending'", args),
+            ($"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {byWallet} AND status = 'active'", args),
+        };
+        if (keys.Count > 0)
+        {
+            var inKeys = new List<string>();
+            var keyArgs = new List<(string, object?)> { ("t", tenantId) };
+            Customers.CustomerStore.AddIn(inKeys, keyArgs, "idempotency_key", "k", keys.ToList());
+            statements.Add(($"SELECT idempotency_key, request_hash, response FROM idempotency_keys WHERE tenant_id = @t AND {inKeys[0]}", keyArgs.ToArray()));
         }
 
-        var pendingWhere = new List<string>();
-        var pendingArgs = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(pendingWhere, pendingArgs, "wallet_id", "w", wallets.Select(w => w.Id).ToList());
-        var pending = (await c.QueryAsync(tx,
-            $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {pendingWhere[0]} AND transaction_status = 'pending'",
-            TransactionRow.Read, pendingArgs.ToArray()));
+        var wallets = new List<WalletRow>();
+        var lots = new List<(string Wallet, Lot Lot)>();
+        var debts = new List<(string Wallet, Debt Debt)>();
+        var pending = new List<TransactionRow>();
+        var holds = new List<HoldRow>();
+        var stored = new Dictionary<string, StoredResponse>(StringComparer.Ordinal);
+        await c.ReadManyAsync(tx, statements, (i, r) =>
+        {
+            switch (i)
+            {
+                case 0: wallets.Add(WalletRow.Read(r)); break;
+                case 1:
+                    lots.Add((r.Str("wallet_id"), new Lot(r.Str("id"), r.Dec("credit_amount"), r.Dec("credits_available"), r.NTime("expiry_date"),
+                        r.NInt("priority"), r.Time("created_at"), Reasons.IsPurchased(r.Str("transaction_reason")), r.Dec("amount") / r.Dec("credit_amount"))));
+                    break;
+                case 2: debts.Add((r.Str("wallet_id"), new Debt(r.Str("id"), r.Dec("credits_unsettled"), r.Time("created_at")))); break;
+                case 3: pending.Add(TransactionRow.Read(r)); break;
+                case 4: holds.Add(HoldRow.Read(r)); break;
+                default: stored[r.Str("idempotency_key")] = new StoredResponse(r.Str("request_hash"), r.Str("response")); break;
+            }
+        });
         foreach (var row in pending) context.Pending[(tenantId, row.Id)] = row;
-        var holds = await c.QueryAsync(tx,
-            $"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {pendingWhere[0]} AND status = 'active'",
-            HoldRow.Read, pendingArgs.ToArray());
         foreach (var hold in holds) context.Holds[(tenantId, hold.Id)] = hold;
-        var pendingByWallet = pending.ToLookup(r => r.WalletId);
-        var holdsByWallet = holds.ToLookup(h => h.WalletId);
-
-        return wallets.Select(w => new WalletState
+        var lotsBy = lots.ToLookup(x => x.Wallet, x => x.Lot);
+        var debtsBy = debts.ToLookup(x => x.Wallet, x => x.Debt);
+        var pendingBy = pending.ToLookup(r => r.WalletId);
+        var holdsBy = holds.ToLookup(h => h.WalletId);
+        var states = wallets.Select(w => new WalletState
         {
             WalletId = w.Id,
             Status = w.Status,
             CreditBalance = w.CreditBalance,
             OverdraftCredits = w.OverdraftCredits,
             OverdraftLimit = w.OverdraftLimit,
-            OpenLots = lots[w.Id].ToList(),
-            OpenDebts = debts[w.Id].ToList(),
-            PendingCredits = pendingByWallet[w.Id]
-                .Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
-            Holds = holdsByWallet[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
+            OpenLots = lotsBy[w.Id].ToList(),
+            OpenDebts = debtsBy[w.Id].ToList(),
+            PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
+            Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
         }).ToList();
+        return (wallets, states, stored);
     }
 
     /// <summary>
