@@ -168,6 +168,14 @@ public abstract class InvoiceTests(Store store) : ApiTest(store)
         var eur = (await Api.Get($"/v1/customers/{customer}/wallets")).Ok().AsArray().Single(w => w!.S("currency") == "eur")!;
         Assert.Equal("1000", eur.S("credit_balance"));
         Assert.Equal("insufficient_balance", (await Api.Post($"/v1/invoices/{invoice.S("id")}/payment/attempt")).Error(422));
+        await using (var c = await App.Service<Storage.Database>().OpenAsync())
+        {
+            var made = await Storage.Sql.QueryAsync(c, null, "SELECT payload FROM outbox_events WHERE event_type = 'wallet.payment_made' AND wallet_id = @w",
+                r => r.GetString(0), ("w", wallet.S("id")));
+            Assert.Contains("\"amount\":\"20\"", Assert.Single(made));
+        }
+        var payment = (await Api.Get($"/v1/payments?destination_id={invoice.S("id")}")).Ok()["items"]![0]!;
+        Assert.Equal("SUCCEEDED", (await Api.Post($"/v1/payments/{payment.S("id")}/process")).Ok().S("payment_status"));
 
         await TopUp(wallet.S("id"), "50");
         (await Api.Post($"/v1/invoices/{invoice.S("id")}/payment/attempt")).Ok();

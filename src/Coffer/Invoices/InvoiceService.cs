@@ -166,6 +166,12 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 : ApiError.Unprocessable(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
         var debit = applied.Entries[0];
         var paid = Money.AmountCovered(debit.CreditAmount, rate, minor);
+        // Sequence 0: the wallet's own numbering belongs to its ledger events, which this transaction also wrote.
+        outbox.Add(writes, i.TenantId, EventTypes.WalletPaymentMade, wallet.Id, 0, new
+        {
+            wallet_id = wallet.Id, invoice_id = i.Id, invoice_number = i.InvoiceNumber, amount = paid, currency = i.Currency,
+            credits = debit.CreditAmount, wallet_transaction_id = debit.Id,
+        });
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id);
     }
 

@@ -22,6 +22,7 @@ public static class EventTypes
     public const string RefundCreated = "wallet.refund.created";
     public const string EndpointDisabled = "webhook.endpoint_disabled";
     public const string WalletBalanceLow = "wallet.balance_low";
+    public const string WalletPaymentMade = "wallet.payment_made";
     public const string AutoTopUpFailed = "wallet.auto_top_up_failed";
     public const string WalletBalanceRecovered = "wallet.balance_recovered";
 

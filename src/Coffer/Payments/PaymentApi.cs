@@ -36,6 +36,7 @@ public static class PaymentApi
         g.MapPost("/", Create).WithName("createPayment");
         g.MapGet("/", List).WithName("listPayments");
         g.MapGet("/{id}", Get).WithName("getPayment");
+        g.MapPost("/{id}/process", Process).WithName("processPayment");
     }
 
     static async Task<Results<Created<PaymentDto>, ApiError>> Create(
@@ -113,6 +114,12 @@ public static class PaymentApi
         if (p is null) return ApiError.NotFound("payment");
         return TypedResults.Ok(PaymentDto.From(p, (await invoices.GetAsync(tenant.Id, p.DestinationId))?.InvoiceNumber));
     }
+
+    /// <summary>
+    /// Coffer processes a payment when it is created, so processing it again changes nothing: the answer is the
+    /// payment as it stands (a settled one stays settled; a payment link stays pending until it is paid).
+    /// </summary>
+    static Task<Results<Ok<PaymentDto>, ApiError>> Process(Tenant tenant, string id, InvoiceService invoices, Database db) => Get(tenant, id, invoices, db);
 
     static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
         Tenant tenant, Database db, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,
