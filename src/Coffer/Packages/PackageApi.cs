@@ -48,12 +48,12 @@ public static class PackageApi
         v1.MapPost("/wallets/{id}/purchase-package", Purchase).WithTags("Credit packages").WithName("purchaseCreditPackage");
     }
 
-    const string Columns = "tenant_id, id, name, credits, price, currency, bonus_credits, bonus_expiry_days, priority, status, created_at";
+    internal const string Columns = "tenant_id, id, name, credits, price, currency, bonus_credits, bonus_expiry_days, priority, status, created_at";
 
-    static PackageDto Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.Dec("credits"), r.Dec("price"), r.Str("currency"),
+    internal static PackageDto Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.Dec("credits"), r.Dec("price"), r.Str("currency"),
         r.Dec("bonus_credits"), r.NInt("bonus_expiry_days"), r.NInt("priority") ?? DefaultPriority, r.Str("status"), r.Time("created_at"));
 
-    static async Task<PackageDto?> Find(Database db, string tenantId, string id)
+    internal static async Task<PackageDto?> Find(Database db, string tenantId, string id)
     {
         await using var c = await db.OpenAsync();
         return await c.QuerySingleAsync(null, $"SELECT {Columns} FROM credit_packages WHERE tenant_id = @t AND id = @id", Read, ("t", tenantId), ("id", id));
@@ -83,13 +83,8 @@ public static class PackageApi
         return TypedResults.Created($"/v1/credit-packages/{dto.Id}", dto);
     }
 
-    static async Task<Ok<List<PackageDto>>> List(Tenant tenant, Database db, string? currency)
-    {
-        await using var c = await db.OpenAsync();
-        var all = await c.QueryAsync(null, $"SELECT {Columns} FROM credit_packages WHERE tenant_id = @t AND status = 'active' ORDER BY price, id",
-            Read, ("t", tenant.Id));
-        return TypedResults.Ok(currency is null ? all : all.Where(p => p.Currency == currency.ToLowerInvariant()).ToList());
-    }
+    static async Task<Ok<List<PackageDto>>> List(Tenant tenant, CreditPackages packages, string? currency) =>
+        TypedResults.Ok(await packages.ActiveAsync(tenant.Id, currency));
 
     static async Task<Results<Ok<PackageDto>, ApiError>> Get(Tenant tenant, string id, Database db) =>
         await Find(db, tenant.Id, id) is { } p ? TypedResults.Ok(p) : ApiError.NotFound("credit package");
@@ -105,8 +100,8 @@ public static class PackageApi
     }
 
     static async Task<Results<Ok<PackagePurchaseResponse>, ApiError>> Purchase(
-        Tenant tenant, string id, PurchasePackageRequest body, Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices,
-        PaymentService payments, PaymentMethodStore methods, CustomerStore customers, Ids ids, TimeProvider clock, HttpRequest http)
+        Tenant tenant, string id, PurchasePackageRequest body, CreditPackages packages, WalletStore wallets, InvoiceService invoices,
+        CustomerStore customers, HttpRequest http)
     {
         var v = new Validator();
         var packageId = v.Text("package_id", body.PackageId, required: true);
@@ -118,37 +113,78 @@ public static class PackageApi
             var header => header,
         };
         if (!v.Ok) return v.Error();
-        var package = await Find(db, tenant.Id, packageId!);
-        if (package is null || package.Status != "active") return ApiError.NotFound("credit package");
-        var wallet = await wallets.GetAsync(tenant.Id, id);
-        if (wallet is null) return ApiError.NotFound("wallet");
-        if (wallet.Currency != package.Currency) return ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}");
-
-        InvoiceRow? invoice = key is null ? null : await FindByKey(db, tenant.Id, key);
-        if (invoice is null)
-        {
-            var cards = (await methods.ForCustomerAsync(tenant.Id, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
-            collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
-            if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
-                return ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice");
-            var (created, error) = await CreatePurchase(tenant.Id, wallet, package, key, db, writer, invoices, ids, clock);
-            if (error is not null) return error;
-            invoice = created!;
-            if (collection == CollectionMethods.ChargeAutomatically)
-                foreach (var card in cards)
-                {
-                    await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
-                    invoice = (await invoices.GetAsync(tenant.Id, invoice.Id))!;
-                    if (invoice.AmountRemaining <= 0) break;
-                }
-        }
+        var (purchase, error) = await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http);
+        if (error is not null) return error;
+        var invoice = purchase!.Invoice;
         var lines = await invoices.LinesAsync(tenant.Id, [invoice.Id]);
         return TypedResults.Ok(new PackagePurchaseResponse(
             InvoiceDtos.Invoice(invoice, lines, await customers.GetAsync(tenant.Id, invoice.CustomerId)),
             WalletDtos.Wallet((await wallets.GetAsync(tenant.Id, id))!)));
     }
+}
 
-    static async Task<InvoiceRow?> FindByKey(Database db, string tenantId, string key)
+/// <summary>A package bought: its CREDIT invoice as it stands after the charge, and why the charge failed when it did.</summary>
+public sealed record PackagePurchase(InvoiceRow Invoice, string? ChargeError);
+
+/// <summary>
+/// The tenant's active packages, and buying one for a wallet: the one purchase rule behind both
+/// <c>POST /v1/wallets/{id}/purchase-package</c> and the customer portal.
+/// </summary>
+public sealed class CreditPackages(Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments,
+    PaymentMethodStore methods, Ids ids, TimeProvider clock)
+{
+    public Task<PackageDto?> FindAsync(string tenantId, string id) => PackageApi.Find(db, tenantId, id);
+
+    /// <summary>Active packages, cheapest first; only those sold in <paramref name="currency"/> when it is given.</summary>
+    public async Task<List<PackageDto>> ActiveAsync(string tenantId, string? currency)
+    {
+        await using var c = await db.OpenAsync();
+        var all = await c.QueryAsync(null, $"SELECT {PackageApi.Columns} FROM credit_packages WHERE tenant_id = @t AND status = 'active' ORDER BY price, id",
+            PackageApi.Read, ("t", tenantId));
+        return currency is null ? all : all.Where(p => p.Currency == currency.ToLowerInvariant()).ToList();
+    }
+
+    /// <summary>
+    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method, a customer with a
+    /// saved card is charged now and one without is invoiced. A repeated <paramref name="key"/> returns the first
+    /// purchase and charges nothing again.
+    /// </summary>
+    public async Task<(PackagePurchase? Purchase, ApiError? Error)> PurchaseAsync(
+        string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
+    {
+        var package = await FindAsync(tenantId, packageId);
+        if (package is null || package.Status != "active") return (null, ApiError.NotFound("credit package"));
+        var wallet = await wallets.GetAsync(tenantId, walletId);
+        if (wallet is null) return (null, ApiError.NotFound("wallet"));
+        if (wallet.Currency != package.Currency) return (null, ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
+
+        var invoice = key is null ? null : await FindByKey(tenantId, key);
+        if (invoice is not null) return (new PackagePurchase(invoice, null), null);
+        var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
+        collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
+        if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
+            return (null, ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice"));
+        var (created, error) = await CreatePurchase(tenantId, wallet, package, key);
+        if (error is not null) return (null, error);
+        invoice = created!;
+        string? chargeError = null;
+        if (collection == CollectionMethods.ChargeAutomatically)
+            foreach (var card in cards)
+            {
+                var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
+                invoice = (await invoices.GetAsync(tenantId, invoice.Id))!;
+                if (invoice.AmountRemaining <= 0) { chargeError = null; break; }
+                chargeError = outcome switch
+                {
+                    InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
+                    InvoiceOutcome.Refused r => r.Error.Message,
+                    _ => "the charge failed",
+                };
+            }
+        return (new PackagePurchase(invoice, chargeError), null);
+    }
+
+    async Task<InvoiceRow?> FindByKey(string tenantId, string key)
     {
         await using var c = await db.OpenAsync();
         return await c.QuerySingleAsync(null, $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND idempotency_key = @k",
@@ -156,8 +192,7 @@ public static class PackageApi
     }
 
     /// <summary>The pending credits (and bonus) and their CREDIT invoice, in one transaction.</summary>
-    static async Task<(InvoiceRow? Invoice, ApiError? Error)> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, string? key,
-        Database db, WalletWriter writer, InvoiceService invoices, Ids ids, TimeProvider clock)
+    async Task<(InvoiceRow? Invoice, ApiError? Error)> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, string? key)
     {
         var number = await invoices.NextNumberAsync(tenantId);
         var now = clock.GetUtcNow();
@@ -195,7 +230,7 @@ public static class PackageApi
         catch (Exception e) when (key is not null && db.IsUniqueViolation(e))
         {
             // The same purchase was made concurrently with this key; that one stands.
-            return (await FindByKey(db, tenantId, key), null);
+            return (await FindByKey(tenantId, key), null);
         }
         return (invoice, null);
     }

@@ -47,6 +47,21 @@ public static class Html
         .error{color:var(--bad)}.ok{color:var(--good)}.muted{color:var(--muted)}.status{font-size:.85rem;padding:.1rem .4rem;border-radius:.25rem;background:#e5e7eb}
         dialog{border:1px solid var(--line);border-radius:.5rem;max-width:30rem;width:95%}.row{display:flex;gap:.5rem;flex-wrap:wrap;align-items:end}
         .table-wrap{overflow-x:auto}@media (max-width:40rem){main{padding:.5rem}th,td{padding:.35rem}}
+        .portal-wallets{list-style:none;padding:0;margin:1rem 0;display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:.75rem}
+        .portal-wallets h2{margin:0 0 .25rem;font-size:1.1rem}.portal-wallets p{margin:.2rem 0}.portal-wallets .value{font-size:1.35rem;font-weight:600}
+        .portal-alert,.portal-notice{border:1px solid;border-radius:.4rem;padding:.6rem .8rem;margin:.75rem 0;max-width:40rem}.portal-alert p,.portal-notice p{margin:0}
+        .portal-alert{border-color:var(--bad);background:#fef2f2;color:#991b1b}.portal-notice{border-color:var(--good);background:#ecfdf5;color:#065f46}
+        .portal-actions{display:flex;gap:.5rem;flex-wrap:wrap;margin:1rem 0}.button.secondary{background:#374151}button.small{padding:.2rem .6rem;font-size:.9rem}
+        fieldset.portal-choices{border:1px solid var(--line);border-radius:.4rem;padding:.5rem .75rem;margin:.75rem 0;max-width:24rem;background:#fff}
+        fieldset.portal-choices legend{font-weight:600;padding:0 .25rem}label.portal-choice{display:flex;gap:.5rem;align-items:flex-start;font-weight:400}
+        label.portal-choice input{width:auto;margin:.2rem 0 0;flex:none}.portal-hint{color:var(--muted);font-size:.9rem;margin:.2rem 0 0;max-width:24rem}
+        .portal-signout{margin-left:1rem}.portal-signout button{background:none;border:1px solid #9ca3af;padding:.2rem .6rem;font-size:.9rem}
+        .amount-credit{color:var(--good)}.status-pending{background:#fef3c7}.status-failed{background:#fee2e2}.status-completed{background:#d1fae5}
+        label.portal-choice input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+        @media (max-width:40rem){table.portal-stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+        table.portal-stack tr{display:block;border-bottom:1px solid var(--line);padding:.35rem 0}
+        table.portal-stack td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.15rem .5rem;text-align:right}
+        table.portal-stack td::before{content:attr(data-label);color:var(--muted);font-size:.85rem;text-align:left}}
         """;
 
     public static IResult Page(string title, string body, string? nav = null, int status = 200) => Results.Content($$"""

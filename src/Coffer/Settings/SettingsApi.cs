@@ -129,3 +129,36 @@ public static class AlertEmailSettingsApi
         return TypedResults.Ok(Show(config));
     }
 }
+
+public sealed record PortalConfigRequest(PortalConfigValue? Value);
+
+public sealed record PortalConfigValue(bool? AllowAutoTopup, decimal? MaxAutoTopupAmount, int? MaxTopupsPerDay);
+
+public sealed record PortalConfigResponse(string Key, PortalConfig Value, string TenantId);
+
+/// <summary><c>portal_config</c>: what customers may set themselves in the portal. A PUT replaces the whole value.</summary>
+public static class PortalConfigSettingsApi
+{
+    public static void MapPortalConfigSettings(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/settings/portal_config").WithTags("Settings");
+        g.MapGet("/", Get).WithName("getPortalConfig");
+        g.MapPut("/", Put).WithName("updatePortalConfig");
+    }
+
+    static async Task<Ok<PortalConfigResponse>> Get(Tenant tenant, TenantSettings settings) =>
+        TypedResults.Ok(new PortalConfigResponse("portal_config", await settings.PortalConfigAsync(tenant.Id), tenant.Id));
+
+    static async Task<Results<Ok<PortalConfigResponse>, ApiError>> Put(Tenant tenant, PortalConfigRequest body, TenantSettings settings)
+    {
+        if (body.Value is not { } value) return ApiError.Validation("value is required");
+        var v = new Validator();
+        var maxAmount = v.Amount("max_auto_topup_amount", value.MaxAutoTopupAmount);
+        if (value.MaxTopupsPerDay is < 1 or > PortalConfig.MaxTopupsPerDayCeiling)
+            v.Fail($"max_topups_per_day must be between 1 and {PortalConfig.MaxTopupsPerDayCeiling}");
+        if (!v.Ok) return v.Error();
+        var config = new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay);
+        await settings.SavePortalConfigAsync(tenant.Id, config);
+        return TypedResults.Ok(new PortalConfigResponse("portal_config", config, tenant.Id));
+    }
+}

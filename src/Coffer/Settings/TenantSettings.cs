@@ -24,7 +24,18 @@ public sealed record GatewayConfig(string Provider = "sandbox", string? StripeSe
 public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = null, int SmtpPort = 587, string Security = "starttls",
     string? Username = null, string? Password = null, string? From = null, List<string>? To = null);
 
-public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null);
+/// <summary>
+/// <c>portal_config</c>: what a customer may change themselves in the portal. Automatic top-up only when
+/// <see cref="AllowAutoTopup"/>, buying at most <see cref="MaxAutoTopupAmount"/> credits a time and at most
+/// <see cref="MaxTopupsPerDay"/> times a day; an unset limit is no limit of the portal's own.
+/// </summary>
+public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoTopupAmount = null, int? MaxTopupsPerDay = null)
+{
+    public const int MaxTopupsPerDayCeiling = 1000;
+}
+
+public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null,
+    PortalConfig? PortalConfig = null);
 
 public sealed class TenantSettings(Database db)
 {
@@ -40,6 +51,10 @@ public sealed class TenantSettings(Database db)
     public async Task<GatewayConfig> GatewayConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PaymentGateway ?? new GatewayConfig();
 
     public async Task<AlertEmailConfig> AlertEmailAsync(string tenantId) => (await DocumentAsync(tenantId)).AlertEmail ?? new AlertEmailConfig();
+
+    public async Task<PortalConfig> PortalConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PortalConfig ?? new PortalConfig();
+
+    public Task SavePortalConfigAsync(string tenantId, PortalConfig config) => UpdateAsync(tenantId, d => d with { PortalConfig = config });
 
     public Task SaveAlertEmailAsync(string tenantId, AlertEmailConfig config) => UpdateAsync(tenantId, d => d with { AlertEmail = config });
 

@@ -91,7 +91,8 @@ public static class WalletApi
         return expiry;
     }
 
-    static void CheckSettings(Validator v, AutoTopupSettings? auto, AlertSettings? alerts)
+    /// <summary>The bounds on auto top-up and alert settings, for the update API and the customer portal alike.</summary>
+    public static void CheckSettings(Validator v, AutoTopupSettings? auto, AlertSettings? alerts)
     {
         if (auto is not null)
         {
@@ -133,9 +134,9 @@ public static class WalletApi
         var w = await store.GetAsync(tenant.Id, id);
         if (w is null) return ApiError.NotFound("wallet");
         var lots = await store.LotsAsync(tenant.Id, id);
-        // Real time: what could be spent this instant. Expired lots are gone even before the sweep posts them.
-        var realTimeCredits = lots.SpendableFree + lots.SpendablePurchased - w.OverdraftCredits;
-        var pendingCharges = lots.Held;
+        var realTime = RealTimeCredits.Of(w, lots);
+        var realTimeCredits = realTime.Balance;
+        var pendingCharges = realTime.PendingCharges;
         var dto = WalletDtos.Wallet(w, new CreditBreakdown(lots.SpendableFree, lots.SpendablePurchased));
         return TypedResults.Ok(new WalletBalanceDto
         {
@@ -151,8 +152,8 @@ public static class WalletApi
             BalanceUpdatedAt = w.UpdatedAt,
             PendingCharges = Money.AmountForCredits(pendingCharges, w.ConversionRate),
             PendingChargeCredits = pendingCharges,
-            AvailableCreditBalance = realTimeCredits - pendingCharges,
-            AvailableBalance = Money.AmountForCredits(realTimeCredits - pendingCharges, w.ConversionRate),
+            AvailableCreditBalance = realTime.Available,
+            AvailableBalance = Money.AmountForCredits(realTime.Available, w.ConversionRate),
             ExpiredUnsweptCredits = lots.ExpiredUnswept,
             OverdraftCredits = w.OverdraftCredits,
         });

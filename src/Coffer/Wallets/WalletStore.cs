@@ -15,6 +15,19 @@ public sealed record TransactionQuery(
 /// <summary>What the wallet's lots say right now: spendable credits by kind, and credits that have expired but not yet been swept.</summary>
 public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept, decimal Held);
 
+/// <summary>
+/// A wallet's credits this instant: what could be spent (live lots less any overdraft; expired lots are gone before
+/// the sweep posts them), what active holds reserve (pending charges), and what is left once they are captured.
+/// </summary>
+public sealed record RealTimeCredits(decimal Balance, decimal PendingCharges, decimal Available)
+{
+    public static RealTimeCredits Of(WalletRow wallet, LotSummary lots)
+    {
+        var balance = lots.SpendableFree + lots.SpendablePurchased - wallet.OverdraftCredits;
+        return new RealTimeCredits(balance, lots.Held, balance - lots.Held);
+    }
+}
+
 /// <summary>Reads of wallets and their ledger. Writes go through <see cref="WalletWriter"/> only.</summary>
 public sealed class WalletStore(Database db, TimeProvider clock)
 {

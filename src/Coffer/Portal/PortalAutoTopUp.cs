@@ -1,0 +1,148 @@
+using System.Globalization;
+using Coffer.Common;
+using Coffer.Ledger;
+using Coffer.Payments;
+using Coffer.Settings;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Mvc;
+using static Coffer.Portal.PortalPages;
+using Html = Coffer.Pages.Html;
+
+namespace Coffer.Portal;
+
+/// <summary>The auto top-up form. Settable properties, not constructor parameters: a field the browser leaves out (an unticked box) must bind as null.</summary>
+public sealed record AutoTopUpForm
+{
+    public string? Enabled { get; init; }
+    public string? Threshold { get; init; }
+    public string? Amount { get; init; }
+    public string? PerDay { get; init; }
+    public string? PayWith { get; init; }
+}
+
+/// <summary>
+/// The customer's own automatic top-up, within what the merchant's <c>portal_config</c> allows: on or off, the
+/// threshold, the credits bought each time and how often a day. Saved through the wallet's one update path,
+/// keeping whatever else the merchant set on the rule (monthly limits, cooldown, failure limit).
+/// </summary>
+static class PortalAutoTopUp
+{
+    const string Invoice = "invoice";
+
+    internal static async Task<IResult> Show(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, TenantSettings settings, string? saved)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        var config = await settings.PortalConfigAsync(Who(http.User).TenantId);
+        var notice = saved is null ? null : Rule(wallet)?.Enabled == true ? "Saved: automatic top-up is on." : "Saved: automatic top-up is off.";
+        return View(http, wallet, await PortalFunding.CardsAsync(http, methods), config, null, notice, null);
+    }
+
+    internal static async Task<IResult> Save(string id, [FromForm] AutoTopUpForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
+        TenantSettings settings, WalletWriter writer)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        var (tenant, _) = Who(http.User);
+        var config = await settings.PortalConfigAsync(tenant);
+        var cards = await PortalFunding.CardsAsync(http, methods);
+        IResult Refuse(string message, int status = 400) => View(http, wallet, cards, config, form, null, message, status);
+
+        var enable = form.Enabled is "on" or "true";
+        AutoTopupSettings? wanted = null;
+        if (enable)
+        {
+            if (!config.AllowAutoTopup) return Refuse("Automatic top-up is not offered for this account.", 403);
+            if (ParseNumber(form.Threshold) is not { } threshold || threshold < 0)
+                return Refuse("Enter the balance, in credits (zero or more), at which to top up.");
+            if (ParseNumber(form.Amount) is not { } amount || amount <= 0) return Refuse("Enter how many credits to buy each time (more than zero).");
+            if (config.MaxAutoTopupAmount is { } maxAmount && amount > maxAmount)
+                return Refuse($"An automatic top-up can buy at most {Html.Credits(maxAmount)} credits at a time; {Html.Credits(amount)} is more than that.", 422);
+            int? perDay = config.MaxTopupsPerDay;
+            if (!string.IsNullOrWhiteSpace(form.PerDay))
+            {
+                if (!int.TryParse(form.PerDay.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
+                    return Refuse("Enter how many top-ups a day at most, as a whole number of 1 or more.");
+                perDay = n;
+            }
+            if (config.MaxTopupsPerDay is { } maxPerDay && perDay > maxPerDay)
+                return Refuse($"At most {maxPerDay} automatic top-ups a day are allowed.", 422);
+            var card = cards.FirstOrDefault(c => c.Id == form.PayWith);
+            if (card is null && form.PayWith != Invoice) return Refuse("Choose how to pay: one of your saved cards or an invoice.");
+            wanted = new AutoTopupSettings(true, threshold, amount, card is null, PaymentMethodId: card?.Id, MaxTopupsPerDay: perDay);
+            var v = new Validator();
+            WalletApi.CheckSettings(v, wanted, null);
+            if (!v.Ok) return Refuse(Sentence(v.Error().Message));
+        }
+
+        var result = await writer.UpdateAsync(tenant, wallet.Id, w =>
+        {
+            if (w.Status == WalletStatuses.Closed) return new UpdateDecision(null, WalletApi.NotActive(w.Status));
+            var current = Rule(w);
+            if (wanted is null)
+                return current?.Enabled == true ? new UpdateDecision(w with { AutoTopup = Json.Serialize(current with { Enabled = false }) }) : new UpdateDecision(w);
+            // The customer's amount replaces any target balance: what is bought each time must stay within the merchant's limit.
+            var next = (current ?? wanted) with
+            {
+                Enabled = true, Threshold = wanted.Threshold, Amount = wanted.Amount, TargetBalance = null, Invoicing = wanted.Invoicing,
+                PaymentMethodId = wanted.PaymentMethodId, MaxTopupsPerDay = wanted.MaxTopupsPerDay,
+            };
+            return new UpdateDecision(w with { AutoTopup = Json.Serialize(next) });
+        });
+        return result switch
+        {
+            UpdateResult.Updated => Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
+            UpdateResult.Refused r => Refuse(Sentence(r.Error.Message), r.Error.StatusCode),
+            _ => WalletNotFound(http),
+        };
+    }
+
+    static AutoTopupSettings? Rule(WalletRow w) => w.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(w.AutoTopup);
+
+    static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, PortalConfig config, AutoTopUpForm? form, string? notice,
+        string? error, int status = 200)
+    {
+        var rule = Rule(w);
+        var on = rule?.Enabled == true;
+        var action = $"{Html.E(PortalWallet.WalletUrl(w.Id))}/auto-top-up";
+        string body;
+        if (!config.AllowAutoTopup)
+        {
+            body = "<p>Automatic top-up is not offered for this account.</p>" + (on ? $"""
+                <p>It is on for this wallet. You can turn it off.</p>
+                <form method="post" action="{action}">{Html.Antiforgery(http)}<button type="submit" class="secondary">Turn off automatic top-up</button></form>
+                """ : "");
+        }
+        else
+        {
+            var enabled = form is null ? on : form.Enabled is "on" or "true";
+            var threshold = form?.Threshold ?? (rule?.Threshold is { } t ? Html.Credits(t) : "");
+            var amount = form?.Amount ?? (rule?.Amount is { } a ? Html.Credits(a) : "");
+            var perDay = form?.PerDay ?? (rule?.MaxTopupsPerDay ?? config.MaxTopupsPerDay)?.ToString(CultureInfo.InvariantCulture) ?? "";
+            var payWith = form?.PayWith ?? (rule?.Invoicing == true ? Invoice : rule?.PaymentMethodId ?? cards.FirstOrDefault()?.Id ?? Invoice);
+            var choices = cards.Select(c => PortalFunding.Choice("PayWith", c.Id, $"Charge my {Card(c)}", payWith == c.Id))
+                .Append(PortalFunding.Choice("PayWith", Invoice, "Send me an invoice; the credits arrive once it is paid", payWith == Invoice));
+            var amountHint = (config.MaxAutoTopupAmount is { } max ? $"At most {Html.Credits(max)} credits at a time. " : "") +
+                $"A credit costs {PortalWallet.Rate(w.TopupConversionRate, w.Currency)}.";
+            var perDayHint = config.MaxTopupsPerDay is { } maxDay ? $"At most {maxDay}." : "Leave empty for no daily limit.";
+            body = $"""
+                <p>{(on ? "Automatic top-up is on." : "Automatic top-up is off.")}</p>
+                <form method="post" action="{action}">{Html.Antiforgery(http)}
+                  <label class="portal-choice"><input type="checkbox" id="enabled" name="Enabled" value="on"{(enabled ? " checked" : "")}>
+                    <span>Top up automatically when my balance runs low</span></label>
+                  <label for="threshold">Top up when the balance falls to (credits)</label>
+                  <input id="threshold" name="Threshold" inputmode="decimal" autocomplete="off" value="{Html.E(threshold)}">
+                  <label for="amount">Credits to buy each time</label>
+                  <input id="amount" name="Amount" inputmode="decimal" autocomplete="off" value="{Html.E(amount)}" aria-describedby="amount-hint">
+                  <p id="amount-hint" class="portal-hint">{Html.E(amountHint)}</p>
+                  <label for="per-day">Top-ups a day, at most</label>
+                  <input id="per-day" name="PerDay" inputmode="numeric" autocomplete="off" value="{Html.E(perDay)}" aria-describedby="per-day-hint">
+                  <p id="per-day-hint" class="portal-hint">{Html.E(perDayHint)}</p>
+                  <fieldset class="portal-choices"><legend>Pay with</legend>{string.Join("", choices)}</fieldset>
+                  <p><button type="submit">Save</button></p>
+                </form>
+                """;
+        }
+        return Html.Page("Automatic top-up", $"{BackTo(w)}{Notice(notice)}{Alert(error)}{body}", Nav(http), status);
+    }
+}

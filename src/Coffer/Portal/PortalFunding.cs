@@ -1,0 +1,217 @@
+using Coffer.Common;
+using Coffer.Invoices;
+using Coffer.Packages;
+using Coffer.Payments;
+using Coffer.Payments.Gateways;
+using Coffer.Settings;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Mvc;
+using static Coffer.Portal.PortalPages;
+using Html = Coffer.Pages.Html;
+
+namespace Coffer.Portal;
+
+public sealed record AddFundsForm
+{
+    public string? Amount { get; init; }
+    public string? Method { get; init; }
+    public string? Nonce { get; init; }
+}
+
+public sealed record BuyPackageForm
+{
+    public string? PackageId { get; init; }
+    public string? Collection { get; init; }
+    public string? Nonce { get; init; }
+}
+
+/// <summary>
+/// Money in: an amount paid with a saved card or a new card at the gateway's checkout, bought as an invoiced
+/// credit purchase (the same operation as the top-up API's PURCHASED_CREDIT_INVOICED), or a credit package
+/// bought through the package purchase rule. Credits arrive only once the money has.
+/// </summary>
+static class PortalFunding
+{
+    const string NewCard = "new";
+
+    internal static async Task<IResult> AddFundsPage(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, Ids ids)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        return AddFundsView(http, wallet, await CardsAsync(http, methods), ids.New("pf"), null, null);
+    }
+
+    internal static async Task<IResult> AddFunds(string id, [FromForm] AddFundsForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
+        WalletWriter writer, InvoiceService invoices, PaymentService payments, TenantSettings settings, GatewayRegistry gateways, Ids ids)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        var cards = await CardsAsync(http, methods);
+        IResult Refuse(string message, int status = 400) => AddFundsView(http, wallet, cards, ids.New("pf"), form, message, status);
+
+        var amount = ParseAmount(form.Amount, wallet.Currency, out var problem);
+        if (amount is null) return Refuse(problem!);
+        var card = cards.FirstOrDefault(c => c.Id == form.Method);
+        if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
+
+        var (tenant, _) = Who(http.User);
+        var invoiceId = ids.New("inv");
+        var key = FormKey(http, form.Nonce);
+        // Paid by card first: the credits wait, pending, for the payment, whatever the tenant's auto-complete
+        // setting says (as for automatic top-up).
+        var config = await settings.InvoiceConfigAsync(tenant) with { AutoCompletePurchasedCreditTransaction = false };
+        var op = CreditPurchases.Operation(invoiceId, await invoices.NextNumberAsync(tenant), ids.New("wtx"), null, amount, null, null, config,
+            new EntryDetails(card is null ? "Funds added with a card" : $"Funds added with {Card(card)}"),
+            key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method })),
+            ids, _ => new PortalPurchase(invoiceId));
+        switch (await writer.ExecuteAsync(tenant, wallet.Id, op))
+        {
+            case WriteResult.Applied:
+                break;
+            case WriteResult.Replayed replayed:
+                // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
+                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Body)!.InvoiceId)));
+            case WriteResult.KeyReused:
+                return Refuse("This form was already used for another payment. Enter the payment again.", 409);
+            case var refused:
+                return Refuse(Sentence(WalletApi.Refusal(refused).Message), 422);
+        }
+        var invoice = (await invoices.GetAsync(tenant, invoiceId))!;
+
+        if (card is null)
+        {
+            var (success, cancel) = PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoice.Id);
+            var (payment, error) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, http.Request);
+            if (error is null) return Results.Redirect(payment!.PaymentUrl!);
+            await invoices.VoidAsync(tenant, invoice.Id);
+            return Refuse($"The payment could not be started: {error.Message}. Nothing was charged.", 502);
+        }
+
+        var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http.Request);
+        if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Succeeded })
+            return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", invoice.Id)));
+        // A charge asked for now that fails leaves nothing pending: the purchase is cancelled, as automatic top-up does.
+        await invoices.VoidAsync(tenant, invoice.Id);
+        return Refuse($"Your {Card(card)} was not charged: {Decline(outcome)}. Nothing was added and your balance is unchanged.", 402);
+    }
+
+    internal sealed record PortalPurchase(string InvoiceId);
+
+    static IResult AddFundsView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, string nonce, AddFundsForm? form, string? error, int status = 200)
+    {
+        var chosen = form?.Method ?? cards.FirstOrDefault()?.Id ?? NewCard;
+        var choices = cards.Select(c => Choice("Method", c.Id, Card(c), chosen == c.Id))
+            .Append(Choice("Method", NewCard, "A new card (you enter it on the payment page)", chosen == NewCard));
+        var currency = w.Currency.ToUpperInvariant();
+        return Html.Page("Add funds", $"""
+            {BackTo(w)}
+            {Alert(error)}
+            <form method="post" action="{Html.E(PortalWallet.WalletUrl(w.Id))}/add-funds">{Html.Antiforgery(http)}
+              <input type="hidden" name="Nonce" value="{Html.E(nonce)}">
+              <label for="amount">Amount ({Html.E(currency)})</label>
+              <input id="amount" name="Amount" inputmode="decimal" autocomplete="off" required value="{Html.E(form?.Amount)}" aria-describedby="amount-hint">
+              <p id="amount-hint" class="portal-hint">A credit costs {PortalWallet.Rate(w.TopupConversionRate, w.Currency)}, so {Html.Money(10m, w.Currency)} buys {Html.Credits(Ledger.Money.CreditsForAmount(10m, w.TopupConversionRate))} credits.</p>
+              <fieldset class="portal-choices"><legend>Pay with</legend>{string.Join("", choices)}</fieldset>
+              <p><button type="submit">Add funds</button></p>
+            </form>
+            """, Nav(http), status);
+    }
+
+    internal static async Task<IResult> PackagesPage(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, CreditPackages packages, Ids ids)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        return await PackagesView(http, wallet, await CardsAsync(http, methods), packages, ids.New("pf"), null, null);
+    }
+
+    internal static async Task<IResult> BuyPackage(string id, [FromForm] BuyPackageForm form, HttpContext http, WalletStore wallets,
+        PaymentMethodStore methods, CreditPackages packages, Ids ids)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        var cards = await CardsAsync(http, methods);
+        async Task<IResult> Refuse(string message, int status = 400) =>
+            await PackagesView(http, wallet, cards, packages, ids.New("pf"), form, message, status);
+
+        if (string.IsNullOrEmpty(form.PackageId)) return await Refuse("Choose a package.");
+        if (form.Collection is not (CollectionMethods.ChargeAutomatically or CollectionMethods.SendInvoice))
+            return await Refuse("Choose how to pay: your saved card now, or an invoice.");
+        if (form.Collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
+            return await Refuse("You have no saved card; choose an invoice instead.");
+
+        var (tenant, _) = Who(http.User);
+        var (purchase, error) = await packages.PurchaseAsync(tenant, wallet.Id, form.PackageId, form.Collection, FormKey(http, form.Nonce), http.Request);
+        if (error is not null)
+            return await Refuse(error.StatusCode == 404 ? "That package is not available any more." : Sentence(error.Message), error.StatusCode);
+        var invoice = purchase!.Invoice;
+        if (purchase.ChargeError is { } declined)
+            return await Refuse($"Your card was not charged: {Decline(declined)}. Invoice {invoice.InvoiceNumber} stays open; " +
+                "the credits arrive once it is paid, and you can pay it from the wallet's history.", 402);
+        return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", invoice.Id)));
+    }
+
+    static async Task<IResult> PackagesView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, CreditPackages packages, string nonce,
+        BuyPackageForm? form, string? error, int status = 200)
+    {
+        var (tenant, _) = Who(http.User);
+        var offered = await packages.ActiveAsync(tenant, w.Currency);
+        if (offered.Count == 0)
+            return Html.Page("Buy a credit package", $"{BackTo(w)}{Alert(error)}<p>No credit packages are on offer in {Html.E(w.Currency.ToUpperInvariant())}.</p>", Nav(http), status);
+        var chosenPackage = form?.PackageId ?? offered[0].Id;
+        var packageChoices = offered.Select(p => Choice("PackageId", p.Id,
+            $"{p.Name}: {Html.Credits(p.Credits)} credits{(p.BonusCredits > 0 ? $" + {Html.Credits(p.BonusCredits)} bonus credits" : "")} for {Html.Money(p.Price, p.Currency)}",
+            chosenPackage == p.Id));
+        var collection = form?.Collection ?? (cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice);
+        var payChoices = new List<string>();
+        if (cards.Count > 0)
+            payChoices.Add(Choice("Collection", CollectionMethods.ChargeAutomatically,
+                $"Charge my saved card now ({string.Join(", then ", cards.Select(Card))})", collection == CollectionMethods.ChargeAutomatically));
+        payChoices.Add(Choice("Collection", CollectionMethods.SendInvoice, "Send me an invoice; the credits arrive once it is paid",
+            collection == CollectionMethods.SendInvoice));
+        return Html.Page("Buy a credit package", $"""
+            {BackTo(w)}
+            {Alert(error)}
+            <form method="post" action="{Html.E(PortalWallet.WalletUrl(w.Id))}/packages">{Html.Antiforgery(http)}
+              <input type="hidden" name="Nonce" value="{Html.E(nonce)}">
+              <fieldset class="portal-choices"><legend>Package</legend>{string.Join("", packageChoices)}</fieldset>
+              <fieldset class="portal-choices"><legend>Pay with</legend>{string.Join("", payChoices)}</fieldset>
+              <p><button type="submit">Buy package</button></p>
+            </form>
+            """, Nav(http), status);
+    }
+
+    internal static string Choice(string name, string value, string label, bool chosen) =>
+        $"""<label class="portal-choice"><input type="radio" name="{name}" value="{Html.E(value)}"{(chosen ? " checked" : "")}> <span>{Html.E(label)}</span></label>""";
+
+    internal static async Task<List<PaymentMethodRow>> CardsAsync(HttpContext http, PaymentMethodStore methods)
+    {
+        var (tenant, customer) = Who(http.User);
+        return (await methods.ForCustomerAsync(tenant, customer)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
+    }
+
+    /// <summary>An amount the customer pays: positive, within the ledger's bounds, and no finer than the currency's minor unit.</summary>
+    static decimal? ParseAmount(string? text, string currency, out string? problem)
+    {
+        problem = null;
+        if (string.IsNullOrWhiteSpace(text)) { problem = "Enter the amount to add."; return null; }
+        if (ParseNumber(text) is not { } value) { problem = "Enter the amount as a number, like 25 or 25.50."; return null; }
+        var v = new Validator();
+        var amount = v.Amount("the amount", value, required: true);
+        var units = Ledger.Currencies.MinorUnits(currency.ToUpperInvariant());
+        if (v.Ok && Ledger.Money.Scale(amount!.Value) > units) v.Fail($"the amount has more decimal places than {currency.ToUpperInvariant()} allows ({units})");
+        if (v.Ok) return amount;
+        problem = Sentence(v.Error().Message);
+        return null;
+    }
+
+    /// <summary>The gateway's reason, as "card_declined: the card was declined" becomes "the card was declined (card_declined)".</summary>
+    static string Decline(InvoiceOutcome outcome) => Decline(outcome switch
+    {
+        InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
+        InvoiceOutcome.Refused r => r.Error.Message,
+        _ => "the charge failed",
+    });
+
+    static string Decline(string message) =>
+        message.Split(": ", 2) is [var code, var text] && code.All(c => char.IsAsciiLetterLower(c) || c == '_') ? $"{text} ({code})" : message;
+}
