@@ -16,7 +16,7 @@ public static class AlertApi
     public static void MapAlerts(this RouteGroupBuilder v1) =>
         v1.MapPost("/alerts/search", Search).WithTags("Alerts").WithName("searchAlerts");
 
-    static async Task<Results<Ok<ListResponse<AlertDto>>, ApiError>> Search(Tenant tenant, AlertFilter? filter, Database db)
+    internal static async Task<Results<Ok<ListResponse<AlertDto>>, ApiError>> Search(Tenant tenant, AlertFilter? filter, Database db)
     {
         var v = new Validator();
         var (limit, offset) = v.Page(filter?.Limit, filter?.Offset);

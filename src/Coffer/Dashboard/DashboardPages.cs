@@ -30,6 +30,10 @@ public static class DashboardPages
         var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription();
         g.MapPost("/sign-out", (Delegate)SignOut);
         g.MapGet("/", Customers);
+        g.MapCustomerPage();
+        g.MapWalletPage();
+        g.MapInvoicePages();
+        g.MapWebhookPages();
         return g;
     }
 
@@ -54,7 +58,8 @@ public static class DashboardPages
         return Results.Redirect(target);
     }
 
-    static async Task<IResult> SignOut(HttpContext http)
+    // The (empty) form is bound so that its antiforgery token is checked: a page elsewhere cannot sign the operator out.
+    static async Task<IResult> SignOut([FromForm] ActionFields form, HttpContext http)
     {
         await http.SignOutAsync(OperatorStore.Scheme);
         return Results.Redirect("/dashboard/sign-in");

@@ -125,10 +125,10 @@ public static class InvoiceApi
         return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, stored.Id))!));
     }
 
-    static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
+    internal static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
         await invoices.GetAsync(tenant.Id, id) is { } i ? TypedResults.Ok(await Render(invoices, customers, i)) : ApiError.NotFound("invoice");
 
-    static async Task<Results<Ok<ListResponse<InvoiceDto>>, ApiError>> Search(
+    internal static async Task<Results<Ok<ListResponse<InvoiceDto>>, ApiError>> Search(
         Tenant tenant, InvoiceFilter filter, InvoiceService invoices, CustomerStore customers, Database db)
     {
         var v = new Validator();
@@ -199,7 +199,7 @@ public static class InvoiceApi
     static async Task<Results<Ok<MessageResponse>, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices) =>
         Message(await invoices.VoidAsync(tenant.Id, id), "invoice voided successfully");
 
-    static async Task<Results<Ok<InvoiceDto>, ApiError>> PaymentStatus(
+    internal static async Task<Results<Ok<InvoiceDto>, ApiError>> PaymentStatus(
         Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices, CustomerStore customers)
     {
         var v = new Validator();
@@ -217,7 +217,7 @@ public static class InvoiceApi
     static async Task<Results<Ok<MessageResponse>, ApiError>> Attempt(Tenant tenant, string id, PaymentService payments, HttpRequest http) =>
         Message(await payments.AttemptAsync(tenant.Id, id, http), "payment processed successfully");
 
-    static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)
+    internal static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)
     {
         var invoice = await invoices.GetAsync(tenant.Id, id);
         if (invoice is null) return ApiError.NotFound("invoice");

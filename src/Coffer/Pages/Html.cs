@@ -62,6 +62,28 @@ public static class Html
         table.portal-stack tr{display:block;border-bottom:1px solid var(--line);padding:.35rem 0}
         table.portal-stack td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.15rem .5rem;text-align:right}
         table.portal-stack td::before{content:attr(data-label);color:var(--muted);font-size:.85rem;text-align:left}}
+        [hidden]{display:none !important}.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+        .flash-ok,.flash-error{padding:.6rem .8rem;border-radius:.4rem;margin:.5rem 0}.flash-ok{background:#ecfdf5;border:1px solid #34d399;color:#064e3b}
+        .flash-error{background:#fef2f2;border:1px solid #f87171;color:#7f1d1d}.hint{color:var(--muted);font-size:.85rem;margin:.2rem 0 0}
+        fieldset.group{border:1px solid var(--line);border-radius:.4rem;padding:.4rem .75rem .6rem;margin:.6rem 0;max-width:24rem}fieldset.group legend{font-weight:500;padding:0 .25rem}
+        label.choice{display:flex;gap:.5rem;align-items:center;font-weight:400;margin:.35rem 0}label.choice input{margin:0;width:auto;flex:none}
+        .panel{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:.25rem 1rem .75rem;margin:.75rem 0}
+        .panels{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr));gap:0 .75rem}
+        .actions{display:flex;gap:.5rem .75rem;flex-wrap:wrap;align-items:center;margin:.6rem 0}.filters{display:flex;flex-wrap:wrap;gap:0 .75rem;align-items:end}
+        .filters select,.filters input{width:auto;max-width:100%}.credit{color:var(--good)}.debit{color:var(--bad)}
+        .status-pending,.status-processing,.status-initiated,.status-frozen,.status-warning{background:#fef3c7;color:#78350f}
+        .status-completed,.status-succeeded,.status-active,.status-enabled,.status-finalized{background:#d1fae5;color:#064e3b}
+        .status-failed,.status-closed,.status-disabled,.status-voided,.status-in_alarm{background:#fee2e2;color:#7f1d1d}
+        .chart{margin:.75rem 0}.chart svg{display:block;width:100%;height:10rem;background:#fff;border:1px solid var(--line);border-radius:.5rem}
+        .chart figcaption{font-size:.85rem;margin-top:.25rem}details.lots summary,details.attempts summary{cursor:pointer;color:var(--accent)}details.lots ul{margin:.25rem 0;padding-left:1.2rem}
+        summary:focus-visible,select:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+        dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
+        code.url,code.excerpt{overflow-wrap:anywhere}input.secret{font-family:ui-monospace,monospace;max-width:100%}
+        .button.danger{background:var(--bad)}.button.secondary{background:#374151}dialog::backdrop{background:rgba(17,24,39,.55)}dialog > h2:first-child{margin-top:.25rem}
+        tr.highlight td{background:#fefce8}td.when,table.transactions td.num{white-space:nowrap}.flash-ok p,.flash-error p{margin:.2rem 0}.nowrap{white-space:nowrap}fieldset.events{max-width:44rem;columns:15rem}fieldset.events .hint{column-span:all}@media (max-width:40rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}
+          table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0)}table.stack,table.stack tbody,table.stack tr{display:block}
+          table.stack tr{border-bottom:1px solid var(--line);padding:.35rem 0}table.stack td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.15rem .5rem;text-align:right}
+          table.stack td::before{content:attr(data-label);color:var(--muted);font-size:.85rem;text-align:left}table.stack td:first-child{display:block;text-align:left}}
         """;
 
     public static IResult Page(string title, string body, string? nav = null, int status = 200) => Results.Content($$"""

@@ -39,7 +39,7 @@ public static class PaymentApi
         g.MapPost("/{id}/process", Process).WithName("processPayment");
     }
 
-    static async Task<Results<Created<PaymentDto>, ApiError>> Create(
+    internal static async Task<Results<Created<PaymentDto>, ApiError>> Create(
         Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods, Database db,
         HttpRequest http)
     {
@@ -121,7 +121,7 @@ public static class PaymentApi
     /// </summary>
     static Task<Results<Ok<PaymentDto>, ApiError>> Process(Tenant tenant, string id, InvoiceService invoices, Database db) => Get(tenant, id, invoices, db);
 
-    static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
+    internal static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
         Tenant tenant, Database db, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,
         [FromQuery(Name = "payment_status")] string? paymentStatus, [FromQuery(Name = "payment_method_type")] string? methodType)
     {

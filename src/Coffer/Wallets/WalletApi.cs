@@ -39,7 +39,7 @@ public static class WalletApi
         customers.MapGet("/{id}/wallets", CustomerWallets).WithName("getWalletsByCustomerId");
     }
 
-    static async Task<Results<Ok<WalletDto>, ApiError>> Create(
+    internal static async Task<Results<Ok<WalletDto>, ApiError>> Create(
         Tenant tenant, CreateWalletRequest body, CustomerStore customers, WalletWriter writer, Ids ids, TimeProvider clock)
     {
         var v = new Validator();
@@ -129,7 +129,7 @@ public static class WalletApi
         return TypedResults.Ok(WalletDtos.Wallet(wallet, breakdown));
     }
 
-    static async Task<Results<Ok<WalletBalanceDto>, ApiError>> Balance(Tenant tenant, string id, WalletStore store)
+    internal static async Task<Results<Ok<WalletBalanceDto>, ApiError>> Balance(Tenant tenant, string id, WalletStore store)
     {
         var w = await store.GetAsync(tenant.Id, id);
         if (w is null) return ApiError.NotFound("wallet");
@@ -159,7 +159,7 @@ public static class WalletApi
         });
     }
 
-    static async Task<Results<Ok<WalletDto>, ApiError>> Update(Tenant tenant, string id, UpdateWalletRequest body, WalletWriter writer)
+    internal static async Task<Results<Ok<WalletDto>, ApiError>> Update(Tenant tenant, string id, UpdateWalletRequest body, WalletWriter writer)
     {
         var v = new Validator();
         var name = v.Text("name", body.Name);
@@ -197,17 +197,17 @@ public static class WalletApi
     public static ApiError NotActive(string status) =>
         ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {status}; it accepts no top-ups, debits or changes");
 
-    static async Task<Results<Ok<WalletDto>, ApiError>> Freeze(Tenant tenant, string id, WalletWriter writer) =>
+    internal static async Task<Results<Ok<WalletDto>, ApiError>> Freeze(Tenant tenant, string id, WalletWriter writer) =>
         Respond(await writer.UpdateAsync(tenant.Id, id, w => w.Status == WalletStatuses.Closed
             ? new UpdateDecision(null, NotActive(w.Status))
             : new UpdateDecision(w with { Status = WalletStatuses.Frozen })));
 
-    static async Task<Results<Ok<WalletDto>, ApiError>> Unfreeze(Tenant tenant, string id, WalletWriter writer) =>
+    internal static async Task<Results<Ok<WalletDto>, ApiError>> Unfreeze(Tenant tenant, string id, WalletWriter writer) =>
         Respond(await writer.UpdateAsync(tenant.Id, id, w => w.Status == WalletStatuses.Closed
             ? new UpdateDecision(null, NotActive(w.Status))
             : new UpdateDecision(w with { Status = WalletStatuses.Active })));
 
-    static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> TopUp(
+    internal static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> TopUp(
         Tenant tenant, string id, TopUpRequest body, WalletWriter writer, Ids ids, TimeProvider clock, HttpRequest http,
         InvoiceService invoices, TenantSettings settings)
     {
@@ -260,7 +260,7 @@ public static class WalletApi
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 
-    static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> Debit(
+    internal static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> Debit(
         Tenant tenant, string id, DebitRequest body, WalletWriter writer, Ids ids, HttpRequest http)
     {
         var v = new Validator();
@@ -286,7 +286,7 @@ public static class WalletApi
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 
-    static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Terminate(Tenant tenant, string id, WalletWriter writer, Ids ids, HttpRequest http)
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Terminate(Tenant tenant, string id, WalletWriter writer, Ids ids, HttpRequest http)
     {
         var v = new Validator();
         var key = IdempotencyKey(v, null, http, required: false);
@@ -379,7 +379,7 @@ public static class WalletApi
         return TypedResults.Ok((await store.ByCustomerAsync(tenant.Id, customer.Id)).Select(w => WalletDtos.Wallet(w)).ToList());
     }
 
-    static async Task<Results<Ok<ListResponse<TransactionDto>>, ApiError>> Transactions(
+    internal static async Task<Results<Ok<ListResponse<TransactionDto>>, ApiError>> Transactions(
         Tenant tenant, string id, WalletStore store, [AsParameters] TransactionQueryParameters p)
     {
         var wallet = await store.GetAsync(tenant.Id, id);

@@ -48,7 +48,7 @@ public static class WebhookApi
             EndpointRow.Read, ("t", tenantId), ("id", id));
     }
 
-    static async Task<Results<Created<EndpointDto>, ApiError>> Create(Tenant tenant, EndpointRequest body, Database db, Ids ids, TimeProvider clock)
+    internal static async Task<Results<Created<EndpointDto>, ApiError>> Create(Tenant tenant, EndpointRequest body, Database db, Ids ids, TimeProvider clock)
     {
         var v = new Validator();
         Check(v, body, create: true);
@@ -68,7 +68,7 @@ public static class WebhookApi
         return TypedResults.Created($"/v1/webhooks/endpoints/{row.Id}", EndpointDto.From(row, row.Secret));
     }
 
-    static async Task<Ok<List<EndpointDto>>> List(Tenant tenant, Database db)
+    internal static async Task<Ok<List<EndpointDto>>> List(Tenant tenant, Database db)
     {
         await using var c = await db.OpenAsync();
         var rows = await c.QueryAsync(null, $"SELECT {EndpointRow.Columns} FROM webhook_endpoints WHERE tenant_id = @t ORDER BY created_at, id",
@@ -79,7 +79,7 @@ public static class WebhookApi
     static async Task<Results<Ok<EndpointDto>, ApiError>> Get(Tenant tenant, string id, Database db) =>
         await Find(db, tenant.Id, id) is { } e ? TypedResults.Ok(EndpointDto.From(e)) : ApiError.NotFound("webhook endpoint");
 
-    static async Task<Results<Ok<EndpointDto>, ApiError>> Update(Tenant tenant, string id, EndpointRequest body, Database db, TimeProvider clock)
+    internal static async Task<Results<Ok<EndpointDto>, ApiError>> Update(Tenant tenant, string id, EndpointRequest body, Database db, TimeProvider clock)
     {
         var v = new Validator();
         Check(v, body, create: false);
@@ -119,7 +119,7 @@ public static class WebhookApi
     }
 
     /// <summary>A new secret; the old one keeps signing (alongside) for 24 hours so receivers can switch without a gap.</summary>
-    static async Task<Results<Ok<EndpointDto>, ApiError>> Rotate(Tenant tenant, string id, Database db, TimeProvider clock)
+    internal static async Task<Results<Ok<EndpointDto>, ApiError>> Rotate(Tenant tenant, string id, Database db, TimeProvider clock)
     {
         var e = await Find(db, tenant.Id, id);
         if (e is null) return ApiError.NotFound("webhook endpoint");
@@ -133,7 +133,7 @@ public static class WebhookApi
         return TypedResults.Ok(EndpointDto.From(e with { Secret = secret, UpdatedAt = now }, secret));
     }
 
-    static async Task<Results<Ok<ListResponse<DeliveryDto>>, ApiError>> Deliveries(
+    internal static async Task<Results<Ok<ListResponse<DeliveryDto>>, ApiError>> Deliveries(
         Tenant tenant, Database db, int? limit, int? offset, [FromQuery(Name = "endpoint_id")] string? endpointId,
         [FromQuery(Name = "event_type")] string? eventType, [FromQuery(Name = "event_id")] string? eventId, string? status)
     {
@@ -154,7 +154,7 @@ public static class WebhookApi
         return TypedResults.Ok(new ListResponse<DeliveryDto>(rows.Select(DeliveryDto.From).ToList(), new Pagination(total, l, o)));
     }
 
-    static async Task<Results<Ok<List<AttemptDto>>, ApiError>> Attempts(Tenant tenant, string id, Database db)
+    internal static async Task<Results<Ok<List<AttemptDto>>, ApiError>> Attempts(Tenant tenant, string id, Database db)
     {
         await using var c = await db.OpenAsync();
         if (await c.ScalarLongAsync(null, "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = @t AND id = @id", ("t", tenant.Id), ("id", id)) == 0)
@@ -167,7 +167,7 @@ public static class WebhookApi
     }
 
     /// <summary>Queues the event again, with its original payload, to one endpoint or to every enabled endpoint that wants it.</summary>
-    static async Task<Results<Ok<List<DeliveryDto>>, ApiError>> Resend(
+    internal static async Task<Results<Ok<List<DeliveryDto>>, ApiError>> Resend(
         Tenant tenant, [FromRoute(Name = "event_id")] string eventId, ResendRequest? body, Database db, WebhookWorker worker, TimeProvider clock)
     {
         await using var scope = await db.BeginWriteAsync();

@@ -1,0 +1,351 @@
+using Coffer.Common;
+using Coffer.Invoices;
+using Coffer.Ledger;
+using Coffer.Settings;
+using Coffer.Wallets;
+using Microsoft.AspNetCore.Mvc;
+using static Coffer.Dashboard.DashboardKit;
+using static Coffer.Pages.Html;
+
+namespace Coffer.Dashboard;
+
+public sealed record TopUpFields
+{
+    public string? CreditType { get; init; }
+    public string? Credits { get; init; }
+    public string? ExpiryDate { get; init; }
+    public string? Priority { get; init; }
+    public string? GenerateInvoice { get; init; }
+    public string? Description { get; init; }
+    public string? IdempotencyKey { get; init; }
+}
+
+public sealed record DebitFields
+{
+    public string? Credits { get; init; }
+    public string? Reason { get; init; }
+    public string? Description { get; init; }
+    public string? IdempotencyKey { get; init; }
+}
+
+public sealed record ConfirmFields
+{
+    public string? Confirm { get; init; }
+}
+
+/// <summary>A form whose only field is the antiforgery token; binding it is what makes the token checked.</summary>
+public sealed record ActionFields
+{
+    public string? Note { get; init; }
+}
+
+public sealed record AutoTopUpFields
+{
+    public string? Enabled { get; init; }
+    public string? Threshold { get; init; }
+    public string? Amount { get; init; }
+    public string? Invoicing { get; init; }
+    public string? MaxTopupsPerDay { get; init; }
+    public string? MaxAmountPerDay { get; init; }
+    public string? MaxAmountPerMonth { get; init; }
+    public string? CooldownSeconds { get; init; }
+}
+
+public sealed record AlertFields
+{
+    public string? Enabled { get; init; }
+    public string? CriticalThreshold { get; init; }
+    public string? CriticalCondition { get; init; }
+    public string? WarningThreshold { get; init; }
+    public string? WarningCondition { get; init; }
+    public string? InfoThreshold { get; init; }
+    public string? InfoCondition { get; init; }
+}
+
+/// <summary>
+/// The wallet's forms and what their posts do: each one calls the wallet API's handler for the operator's
+/// tenant and shows its answer. A refusal (insufficient balance, a wallet not active, a bad value) comes back
+/// as a message on the page.
+/// </summary>
+public static class WalletActions
+{
+    public const string Free = "free";
+    public const string Purchased = "purchased";
+
+    static readonly TransactionFilterQuery NoFilter = new(null, null, null, null, null, null);
+
+    public static void MapWalletActions(this RouteGroupBuilder g)
+    {
+        g.MapGet("/wallets/{id}/top-up", TopUpPage);
+        g.MapPost("/wallets/{id}/top-up", TopUp);
+        g.MapPost("/wallets/{id}/debit", Debit);
+        g.MapPost("/wallets/{id}/freeze", Freeze);
+        g.MapPost("/wallets/{id}/unfreeze", Unfreeze);
+        g.MapGet("/wallets/{id}/terminate", TerminatePage);
+        g.MapPost("/wallets/{id}/terminate", Terminate);
+        g.MapPost("/wallets/{id}/auto-top-up", SaveAutoTopUp);
+        g.MapPost("/wallets/{id}/alerts", SaveAlerts);
+    }
+
+    static IResult Back(string id, string done, string extra = "") =>
+        Results.Redirect($"/dashboard/wallets/{Uri.EscapeDataString(id)}?done={done}{extra}");
+
+    static Task<IResult> Refused(HttpContext http, string id, string what, string error, int status, DebitFields? debit = null) =>
+        WalletPage.RenderAsync(http, id, NoFilter, null, "", $"{what}: {error}", status, debit);
+
+    // ---- Top-up ----
+
+    public static string TopUpForm(HttpContext http, WalletDto w, TopUpFields? f, string p, bool inDialog)
+    {
+        var purchased = f?.CreditType == Purchased;
+        var cur = w.Currency.ToUpperInvariant();
+        var cancel = inDialog
+            ? """<button type="button" class="secondary" data-close>Cancel</button>"""
+            : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+        return $"""
+            <form method="post" action="/dashboard/wallets/{U(w.Id)}/top-up">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">
+              <fieldset class="group"><legend>Credit type</legend>
+                <label class="choice"><input type="radio" name="CreditType" value="{Free}"{CheckedAttr(!purchased)}> Free</label>
+                <label class="choice"><input type="radio" name="CreditType" value="{Purchased}"{CheckedAttr(purchased)}> Purchased</label>
+              </fieldset>
+              <label for="{p}-credits">Amount (credits)</label>
+              <input id="{p}-credits" name="Credits" type="number" step="any" inputmode="decimal" required value="{E(f?.Credits)}" aria-describedby="{p}-credits-hint">
+              <p class="hint" id="{p}-credits-hint">Bought at 1 credit = {Credits(w.TopupConversionRate)} {E(cur)}.</p>
+              <label for="{p}-expiry">Expiry date (optional)</label>
+              <input id="{p}-expiry" name="ExpiryDate" type="date" value="{E(f?.ExpiryDate)}" aria-describedby="{p}-expiry-hint">
+              <p class="hint" id="{p}-expiry-hint">The credits can be spent through the end of this day (UTC). Empty: they never expire.</p>
+              <label for="{p}-priority">Priority (optional)</label>
+              <input id="{p}-priority" name="Priority" type="number" min="0" step="1" inputmode="numeric" value="{E(f?.Priority)}" aria-describedby="{p}-priority-hint">
+              <p class="hint" id="{p}-priority-hint">Lower numbers are spent first. Empty: spent after every prioritised lot.</p>
+              <label class="choice"><input type="checkbox" name="GenerateInvoice" value="true" aria-describedby="{p}-invoice-hint"{CheckedAttr(Checked(f?.GenerateInvoice))}> Generate Invoice</label>
+              <p class="hint" id="{p}-invoice-hint">Purchased credits only: an invoice is created and the credits stay pending until it is paid.</p>
+              <label for="{p}-description">Description (optional)</label>
+              <input id="{p}-description" name="Description" maxlength="1000" value="{E(f?.Description)}">
+              <div class="actions"><button type="submit">Add credits</button>{cancel}</div>
+            </form>
+            """;
+    }
+
+    static async Task<IResult> TopUpPage(string id, HttpContext http, WalletStore store) =>
+        await RenderTopUpPage(http, id, store, null, null, 200);
+
+    static async Task<IResult> RenderTopUpPage(HttpContext http, string id, WalletStore store, TopUpFields? f, string? error, int status)
+    {
+        var tenant = await TenantAsync(http);
+        var w = Of<WalletBalanceDto>((await WalletApi.Balance(tenant, id, store)).Result).Value;
+        if (w is null) return NotFoundPage(http, "wallet");
+        return Page("Top-up Wallet", $"""
+            <p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a> · balance {Credits(w.RealTimeCreditBalance)} credits</p>
+            {Alert(error)}
+            <div class="panel">{TopUpForm(http, w, f, "pg", inDialog: false)}</div>
+            """, DashboardPages.Nav(http.User, http), status);
+    }
+
+    static async Task<IResult> TopUp(string id, [FromForm] TopUpFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids,
+        TimeProvider clock, InvoiceService invoices, TenantSettings settings)
+    {
+        var tenant = await TenantAsync(http);
+        var errors = new FormErrors();
+        var credits = errors.Decimal("Amount", form.Credits, required: true);
+        var priority = errors.Int("Priority", form.Priority);
+        var expiry = Day(errors, "Expiry date", form.ExpiryDate, endOfDay: true);
+        if (form.CreditType is not (Free or Purchased)) errors.Fail("Choose free or purchased credits.");
+        var invoice = Checked(form.GenerateInvoice);
+        if (invoice && form.CreditType == Free) errors.Fail("Generate Invoice is for purchased credits only.");
+        if (errors.Any) return await RenderTopUpPage(http, id, store, form, errors.Message, 400);
+
+        var reason = form.CreditType == Free ? Reasons.FreeCreditGrant : invoice ? Reasons.PurchasedCreditInvoiced : Reasons.PurchasedCreditDirect;
+        var request = new TopUpRequest
+        {
+            CreditsToAdd = credits, TransactionReason = reason, ExpiryDateUtc = expiry, Priority = priority,
+            Description = string.IsNullOrWhiteSpace(form.Description) ? null : form.Description, IdempotencyKey = form.IdempotencyKey,
+        };
+        var result = Of<WalletChangeResponse>((await WalletApi.TopUp(tenant, id, request, writer, ids, clock, http.Request, invoices, settings)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        if (result.Error is { } error) return await RenderTopUpPage(http, id, store, form, $"The top-up was refused: {error}", result.Status);
+        if (result.Replayed) return Back(id, "replayed");
+        return result.Value?.InvoiceId is { } invoiceId
+            ? Back(id, "invoiced", $"&invoice={Uri.EscapeDataString(invoiceId)}")
+            : Back(id, "topup");
+    }
+
+    // ---- Debit ----
+
+    public static string DebitForm(HttpContext http, WalletDto w, DebitFields? f)
+    {
+        var reasons = string.Join("", Reasons.ApiDebit.Order(StringComparer.Ordinal)
+            .Select(r => $"<option value=\"{E(r)}\"{Selected(r == (f?.Reason ?? Reasons.ManualBalanceDebit))}>{E(WalletTransactions.Label(r))}</option>"));
+        return $"""
+            <form method="post" action="/dashboard/wallets/{U(w.Id)}/debit">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">
+              <label for="debit-credits">Debit amount (credits)</label>
+              <input id="debit-credits" name="Credits" type="number" step="any" inputmode="decimal" required value="{E(f?.Credits)}">
+              <label for="debit-reason">Reason</label><select id="debit-reason" name="Reason">{reasons}</select>
+              <label for="debit-description">Description (optional)</label>
+              <input id="debit-description" name="Description" maxlength="1000" value="{E(f?.Description)}">
+              <div class="actions"><button type="submit">Debit</button></div>
+            </form>
+            """;
+    }
+
+    static async Task<IResult> Debit(string id, [FromForm] DebitFields form, HttpContext http, WalletWriter writer, Ids ids)
+    {
+        var tenant = await TenantAsync(http);
+        var errors = new FormErrors();
+        var credits = errors.Decimal("Debit amount", form.Credits, required: true);
+        if (errors.Any) return await Refused(http, id, "The debit was not recorded", errors.Message, 400, form);
+        var request = new DebitRequest
+        {
+            Credits = credits, TransactionReason = form.Reason, IdempotencyKey = string.IsNullOrEmpty(form.IdempotencyKey) ? NewKey() : form.IdempotencyKey,
+            Description = string.IsNullOrWhiteSpace(form.Description) ? null : form.Description,
+        };
+        var result = Of<WalletChangeResponse>((await WalletApi.Debit(tenant, id, request, writer, ids, http.Request)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        if (result.Error is { } error) return await Refused(http, id, "The debit was refused", error, result.Status, form);
+        return Back(id, result.Replayed ? "replayed" : "debited");
+    }
+
+    // ---- Freeze, unfreeze, terminate ----
+
+    static async Task<IResult> Freeze(string id, [FromForm] ActionFields form, HttpContext http, WalletWriter writer)
+    {
+        var result = Of<WalletDto>((await WalletApi.Freeze(await TenantAsync(http), id, writer)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        return result.Error is { } error ? await Refused(http, id, "The wallet was not frozen", error, result.Status) : Back(id, "frozen");
+    }
+
+    static async Task<IResult> Unfreeze(string id, [FromForm] ActionFields form, HttpContext http, WalletWriter writer)
+    {
+        var result = Of<WalletDto>((await WalletApi.Unfreeze(await TenantAsync(http), id, writer)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        return result.Error is { } error ? await Refused(http, id, "The wallet was not unfrozen", error, result.Status) : Back(id, "unfrozen");
+    }
+
+    static Task<IResult> TerminatePage(string id, HttpContext http, WalletStore store) => RenderTerminatePage(http, id, store, null, 200);
+
+    static async Task<IResult> RenderTerminatePage(HttpContext http, string id, WalletStore store, string? error, int status)
+    {
+        var tenant = await TenantAsync(http);
+        var w = Of<WalletBalanceDto>((await WalletApi.Balance(tenant, id, store)).Result).Value;
+        if (w is null) return NotFoundPage(http, "wallet");
+        if (w.WalletStatus == WalletStatuses.Closed)
+            return Page("Terminate wallet", $"""<p>This wallet is already closed.</p><p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a></p>""",
+                DashboardPages.Nav(http.User, http));
+        return Page("Terminate wallet", $"""
+            <p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a></p>
+            {Alert(error)}
+            <div class="panel">
+            <p>Terminating <strong>{E(w.Name)}</strong> debits its remaining <strong>{Credits(w.RealTimeCreditBalance)} credits</strong>
+              ({Money(w.RealTimeBalance, w.Currency)}), fails purchases still waiting for payment and releases its holds.
+              A terminated wallet accepts no top-ups or debits and cannot be reopened.</p>
+            <form method="post" action="/dashboard/wallets/{U(id)}/terminate">{Antiforgery(http)}
+              <label class="choice"><input type="checkbox" name="Confirm" value="yes" required>
+                I understand that the remaining balance is forfeited and the wallet cannot be reopened.</label>
+              <div class="actions"><button type="submit" class="danger">Terminate wallet</button>
+                <a href="/dashboard/wallets/{U(id)}">Keep the wallet</a></div>
+            </form></div>
+            """, DashboardPages.Nav(http.User, http), status);
+    }
+
+    static async Task<IResult> Terminate(string id, [FromForm] ConfirmFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids)
+    {
+        if (form.Confirm != "yes")
+            return await RenderTerminatePage(http, id, store, "Tick the box to confirm that you understand what terminating does.", 400);
+        var result = Of<WalletDto>((await WalletApi.Terminate(await TenantAsync(http), id, writer, ids, http.Request)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        return result.Error is { } error ? await RenderTerminatePage(http, id, store, $"The wallet was not terminated: {error}", result.Status) : Back(id, "terminated");
+    }
+
+    // ---- Automatic top-up ----
+
+    public static string AutoTopUpForm(HttpContext http, WalletDto w)
+    {
+        var a = w.AutoTopup;
+        return $"""
+            <form method="post" action="/dashboard/wallets/{U(w.Id)}/auto-top-up">{Antiforgery(http)}
+              <label class="choice"><input type="checkbox" name="Enabled" value="true"{CheckedAttr(a?.Enabled == true)}> Enabled</label>
+              <label for="at-threshold">Threshold (credits)</label>
+              <input id="at-threshold" name="Threshold" type="number" step="any" inputmode="decimal" value="{Field(a?.Threshold)}" aria-describedby="at-threshold-hint">
+              <p class="hint" id="at-threshold-hint">A top-up starts when the available credits fall to this.</p>
+              <label for="at-amount">Amount (credits)</label>
+              <input id="at-amount" name="Amount" type="number" step="any" inputmode="decimal" value="{Field(a?.Amount)}">
+              <label class="choice"><input type="checkbox" name="Invoicing" value="true" aria-describedby="at-invoicing-hint"{CheckedAttr(a?.Invoicing == true)}> Invoice the top-up</label>
+              <p class="hint" id="at-invoicing-hint">Credits arrive when the invoice is paid. Unticked: the customer's saved card is charged.</p>
+              <label for="at-per-day">Most top-ups per day (optional)</label>
+              <input id="at-per-day" name="MaxTopupsPerDay" type="number" min="1" step="1" inputmode="numeric" value="{Field(a?.MaxTopupsPerDay)}">
+              <label for="at-day-amount">Most credits per day (optional)</label>
+              <input id="at-day-amount" name="MaxAmountPerDay" type="number" step="any" inputmode="decimal" value="{Field(a?.MaxAmountPerDay)}">
+              <label for="at-month-amount">Most credits per month (optional)</label>
+              <input id="at-month-amount" name="MaxAmountPerMonth" type="number" step="any" inputmode="decimal" value="{Field(a?.MaxAmountPerMonth)}">
+              <label for="at-cooldown">Cooldown between top-ups (seconds, optional)</label>
+              <input id="at-cooldown" name="CooldownSeconds" type="number" min="0" step="1" inputmode="numeric" value="{Field(a?.CooldownSeconds)}">
+              <div class="actions"><button type="submit">Save automatic top-up</button></div>
+            </form>
+            """;
+    }
+
+    static async Task<IResult> SaveAutoTopUp(string id, [FromForm] AutoTopUpFields form, HttpContext http, WalletStore store, WalletWriter writer)
+    {
+        var tenant = await TenantAsync(http);
+        var wallet = await store.GetAsync(tenant.Id, id);
+        if (wallet is null) return NotFoundPage(http, "wallet");
+        var errors = new FormErrors();
+        var threshold = errors.Decimal("Threshold", form.Threshold);
+        var amount = errors.Decimal("Amount", form.Amount);
+        var perDay = errors.Int("Most top-ups per day", form.MaxTopupsPerDay);
+        var dayAmount = errors.Decimal("Most credits per day", form.MaxAmountPerDay);
+        var monthAmount = errors.Decimal("Most credits per month", form.MaxAmountPerMonth);
+        var cooldown = errors.Int("Cooldown", form.CooldownSeconds);
+        if (errors.Any) return await Refused(http, id, "The automatic top-up settings were not saved", errors.Message, 400);
+        // Settings this form does not show (a target balance, a chosen card, the failure limit) are kept as they are.
+        var current = wallet.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
+        var rule = new AutoTopupSettings(Checked(form.Enabled), threshold, amount, Checked(form.Invoicing), current?.TargetBalance,
+            current?.PaymentMethodId, perDay, dayAmount, monthAmount, cooldown, current?.MaxConsecutiveFailures);
+        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AutoTopup = rule }, writer)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        return result.Error is { } error ? await Refused(http, id, "The automatic top-up settings were not saved", error, result.Status) : Back(id, "auto");
+    }
+
+    // ---- Alerts ----
+
+    public static string AlertForm(HttpContext http, WalletDto w)
+    {
+        var s = w.AlertSettings;
+        var cur = E(w.Currency.ToUpperInvariant());
+        string Level(string key, string name, AlertThreshold? t)
+        {
+            var below = t?.Condition != "above";
+            return $"""
+                <fieldset class="group"><legend>{name}</legend>
+                  <label for="al-{key}">Threshold ({cur}, optional)</label>
+                  <input id="al-{key}" name="{name}Threshold" type="number" step="any" inputmode="decimal" value="{Field(t?.Threshold)}">
+                  <label for="al-{key}-when">Fires when the available balance is</label>
+                  <select id="al-{key}-when" name="{name}Condition"><option value="below"{Selected(below)}>at or below</option>
+                    <option value="above"{Selected(!below)}>at or above</option></select>
+                </fieldset>
+                """;
+        }
+        return $"""
+            <form method="post" action="/dashboard/wallets/{U(w.Id)}/alerts">{Antiforgery(http)}
+              <label class="choice"><input type="checkbox" name="Enabled" value="true"{CheckedAttr(s?.AlertEnabled == true)}> Alerts enabled</label>
+              {Level("critical", "Critical", s?.Critical)}{Level("warning", "Warning", s?.Warning)}{Level("info", "Info", s?.Info)}
+              <div class="actions"><button type="submit">Save alerts</button></div>
+            </form>
+            """;
+    }
+
+    static async Task<IResult> SaveAlerts(string id, [FromForm] AlertFields form, HttpContext http, WalletWriter writer)
+    {
+        var tenant = await TenantAsync(http);
+        var errors = new FormErrors();
+        AlertThreshold? Level(string name, string? threshold, string? condition) =>
+            errors.Decimal($"{name} threshold", threshold) is { } t ? new AlertThreshold(t, condition == "above" ? "above" : "below") : null;
+        var settings = new AlertSettings(Checked(form.Enabled), Level("Critical", form.CriticalThreshold, form.CriticalCondition),
+            Level("Warning", form.WarningThreshold, form.WarningCondition), Level("Info", form.InfoThreshold, form.InfoCondition));
+        if (errors.Any) return await Refused(http, id, "The alert settings were not saved", errors.Message, 400);
+        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AlertSettings = settings }, writer)).Result);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        return result.Error is { } error ? await Refused(http, id, "The alert settings were not saved", error, result.Status) : Back(id, "alerts");
+    }
+}

@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Text;
+using Coffer.Common;
+using Coffer.Ledger;
+using Coffer.Tenants;
+using Coffer.Wallets;
+using static Coffer.Dashboard.DashboardKit;
+using static Coffer.Pages.Html;
+
+namespace Coffer.Dashboard;
+
+/// <summary>The transaction filters of the wallet page, as its query string carries them.</summary>
+public sealed record TransactionFilterQuery(string? Type, string? Status, string? Reason, string? From, string? To, string? Page)
+{
+    public int PageNumber => int.TryParse(Page, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p >= 1 ? Math.Min(p, 100_000) : 1;
+
+    public string QueryString(int? page = null)
+    {
+        var parts = new List<string>();
+        void Add(string name, string? value)
+        {
+            if (!string.IsNullOrWhiteSpace(value)) parts.Add($"{name}={Uri.EscapeDataString(value)}");
+        }
+        Add("type", Type);
+        Add("status", Status);
+        Add("reason", Reason);
+        Add("from", From);
+        Add("to", To);
+        if (page is > 1) parts.Add($"page={page}");
+        return parts.Count == 0 ? "" : "?" + string.Join("&", parts);
+    }
+}
+
+/// <summary>
+/// The wallet's ledger as a table, a CSV file and a chart. All three read through the API's transaction query,
+/// so a filter means here exactly what it means to <c>GET /v1/wallets/{id}/transactions</c>.
+/// </summary>
+public static class WalletTransactions
+{
+    /// <summary>Rows in one CSV export; a larger history is exported in date ranges.</summary>
+    public const int MaxCsvRows = 50_000;
+
+    /// <summary>Transactions the balance chart draws: the most recent ones.</summary>
+    public const int ChartPoints = 1000;
+
+    public static async Task<Outcome<ListResponse<TransactionDto>>> QueryAsync(
+        Tenant tenant, string walletId, WalletStore store, TransactionFilterQuery f, int limit, int offset, string? status = null)
+    {
+        var errors = new FormErrors();
+        var start = Day(errors, "From", f.From, endOfDay: false);
+        var end = Day(errors, "To", f.To, endOfDay: true);
+        if (errors.Any) return new(default, errors.Message, 400);
+        static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+        var p = new TransactionQueryParameters(limit, offset, null, Blank(f.Type), status ?? Blank(f.Status), Blank(f.Reason), null, null, null, null,
+            start, end, null, null, null);
+        return Of<ListResponse<TransactionDto>>((await WalletApi.Transactions(tenant, walletId, store, p)).Result);
+    }
+
+    public static string Label(string reason) => reason switch
+    {
+        Reasons.FreeCreditGrant => "Free credits",
+        Reasons.PurchasedCreditDirect => "Purchased credits",
+        Reasons.PurchasedCreditInvoiced => "Purchased credits (invoiced)",
+        Reasons.InvoicePayment => "Invoice payment",
+        Reasons.CreditExpired => "Credits expired",
+        Reasons.WalletTermination => "Wallet terminated",
+        Reasons.ManualBalanceDebit => "Manual debit",
+        Reasons.CreditNote => "Credit note",
+        Reasons.UsageCharge => "Usage charge",
+        _ => reason,
+    };
+
+    static bool IsCredit(TransactionDto t) => t.Type == TransactionTypes.Credit;
+
+    /// <summary>"+" for credits, "−" (U+2212) for debits, as the table shows them.</summary>
+    static string Sign(TransactionDto t) => IsCredit(t) ? "+" : "\u2212";
+
+    public static string Filters(string walletId, TransactionFilterQuery f)
+    {
+        static string Options(string? current, IEnumerable<(string Value, string Text)> options) =>
+            string.Join("", options.Select(o => $"<option value=\"{E(o.Value)}\"{Selected(o.Value == (current ?? ""))}>{E(o.Text)}</option>"));
+        var types = Options(f.Type, [("", "All"), (TransactionTypes.Credit, "Credit"), (TransactionTypes.Debit, "Debit")]);
+        var statuses = Options(f.Status, [("", "All"), (TransactionStatuses.Pending, "Pending"), (TransactionStatuses.Completed, "Completed"),
+            (TransactionStatuses.Failed, "Failed")]);
+        var reasons = Options(f.Reason, [("", "All"), .. Reasons.All.Order(StringComparer.Ordinal).Select(r => (r, Label(r)))]);
+        return $"""
+            <form method="get" action="/dashboard/wallets/{U(walletId)}#transactions" class="filters" aria-label="Filter transactions">
+              <div><label for="f-type">Type</label><select id="f-type" name="type">{types}</select></div>
+              <div><label for="f-status">Status</label><select id="f-status" name="status">{statuses}</select></div>
+              <div><label for="f-reason">Reason</label><select id="f-reason" name="reason">{reasons}</select></div>
+              <div><label for="f-from">From</label><input id="f-from" name="from" type="date" value="{E(f.From)}"></div>
+              <div><label for="f-to">To</label><input id="f-to" name="to" type="date" value="{E(f.To)}"></div>
+              <div class="actions"><button type="submit">Filter</button>
+                <a href="/dashboard/wallets/{U(walletId)}#transactions">Clear</a>
+                <a href="/dashboard/wallets/{U(walletId)}/transactions.csv{E(f.QueryString())}" download>Download CSV</a></div>
+            </form>
+            """;
+    }
+
+    /// <param name="known">Transactions already read (the chart's), to say what each consumed lot was.</param>
+    public static string Table(IReadOnlyList<TransactionDto> items, string currency, IReadOnlyDictionary<string, TransactionDto> known)
+    {
+        if (items.Count == 0) return """<p class="muted">No transactions match.</p>""";
+        var rows = string.Join("", items.Select(t =>
+        {
+            var reference = t.ReferenceType == "INVOICE" && t.ReferenceId is { } inv
+                ? $""" · <a href="/dashboard/invoices/{U(inv)}">invoice</a>""" : "";
+            var lots = t.Allocations is { Count: > 0 } a
+                ? $"""
+                  <details class="lots"><summary>{a.Count} {(a.Count == 1 ? "lot" : "lots")} consumed</summary>
+                  <ul>{string.Join("", a.Select(l => $"<li><code>{E(l.LotId)}</code>{LotLabel(known.GetValueOrDefault(l.LotId))}: {Credits(l.Credits)} credits</li>"))}</ul></details>
+                  """
+                : "";
+            var cls = IsCredit(t) ? "credit" : "debit";
+            return $"""
+                <tr id="tx-{E(t.Id)}"><td><strong>{E(Label(t.TransactionReason))}</strong> <span class="muted">{E(t.Type)}</span>
+                  <div>{E(t.Description)}{reference}</div>{lots}</td>
+                <td class="when" data-label="Payment date">{Date(t.CreatedAt)}</td><td class="when" data-label="Expiry date">{Date(t.ExpiryDate)}</td>
+                <td data-label="Priority">{(t.Priority is { } p ? p.ToString(CultureInfo.InvariantCulture) : "--")}</td>
+                <td class="num {cls}" data-label="Amount">{Sign(t)}{Money(t.Amount, currency)}</td>
+                <td class="num {cls}" data-label="Credits">{Sign(t)}{Credits(t.CreditAmount)}</td>
+                <td data-label="Status">{Status(t.TransactionStatus)}</td></tr>
+                """;
+        }));
+        return $"""
+            <div class="table-wrap"><table class="transactions stack"><caption class="sr-only">Transactions, newest first</caption>
+            <thead><tr><th scope="col">Type and description</th><th scope="col">Payment date</th><th scope="col">Expiry date</th>
+              <th scope="col">Priority</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Credits</th><th scope="col">Status</th></tr></thead>
+            <tbody>{rows}</tbody></table></div>
+            """;
+    }
+
+    static string LotLabel(TransactionDto? lot) => lot is null ? "" :
+        $" ({E(Label(lot.TransactionReason))}{(lot.Priority is { } p ? $", priority {p}" : "")}{(lot.ExpiryDate is { } x ? $", expires {Date(x)}" : "")})";
+
+    static readonly string[] CsvColumns =
+        ["Transaction id", "Type", "Reason", "Description", "Payment date", "Expiry date", "Priority", "Amount", "Currency", "Credits", "Status", "Lots"];
+
+    /// <summary>The table's columns as RFC 4180 CSV (CRLF, quotes doubled); signs are ASCII so spreadsheets read numbers.</summary>
+    public static string Csv(IEnumerable<TransactionDto> items, string currency)
+    {
+        var minor = Currencies.MinorUnits(currency.ToUpperInvariant());
+        static string Iso(DateTimeOffset? t) => t is { } v ? v.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "--";
+        var sb = new StringBuilder();
+        sb.Append(string.Join(",", CsvColumns.Select(Quote))).Append("\r\n");
+        foreach (var t in items)
+        {
+            var sign = IsCredit(t) ? "+" : "-";
+            var amount = Math.Round(t.Amount, minor, MidpointRounding.AwayFromZero).ToString($"F{minor}", CultureInfo.InvariantCulture);
+            var lots = string.Join("; ", (t.Allocations ?? []).Select(a => $"{a.LotId}:{Credits(a.Credits)}"));
+            string[] cells =
+            [
+                t.Id, t.Type, t.TransactionReason, Text(t.Description), Iso(t.CreatedAt), Iso(t.ExpiryDate),
+                t.Priority?.ToString(CultureInfo.InvariantCulture) ?? "--", sign + amount, currency.ToUpperInvariant(), sign + Credits(t.CreditAmount),
+                t.TransactionStatus, lots,
+            ];
+            sb.Append(string.Join(",", cells.Select(Quote))).Append("\r\n");
+        }
+        return sb.ToString();
+    }
+
+    static string Quote(string cell) =>
+        cell.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
+
+    /// <summary>
+    /// Free text a merchant's API calls wrote: a leading = + - @ would make a spreadsheet run it as a formula,
+    /// so such a cell starts with an apostrophe (OWASP's advice for CSV injection).
+    /// </summary>
+    static string Text(string? text) =>
+        text is { Length: > 0 } s && s[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + s : text ?? "";
+
+    /// <summary>
+    /// Completed entries in the order they were posted. A purchase that waited for its invoice was created
+    /// before the debits that came while it waited but posted after them, so each entry follows the one whose
+    /// balance-after it starts from.
+    /// </summary>
+    public static List<TransactionDto> PostingOrder(IEnumerable<TransactionDto> byCreation)
+    {
+        var result = new List<TransactionDto>();
+        var deferred = new List<TransactionDto>();
+        decimal? running = null;
+        void Emit(TransactionDto t)
+        {
+            result.Add(t);
+            running = t.CreditBalanceAfter;
+            while (deferred.FirstOrDefault(d => d.CreditBalanceBefore == running) is { } next)
+            {
+                deferred.Remove(next);
+                result.Add(next);
+                running = next.CreditBalanceAfter;
+            }
+        }
+        foreach (var t in byCreation)
+        {
+            if (running is null || t.CreditBalanceBefore == running) Emit(t);
+            else deferred.Add(t);
+        }
+        result.AddRange(deferred);
+        return result;
+    }
+
+    /// <summary>The credit balance after each posted transaction, as an inline SVG line with a text summary for screen readers.</summary>
+    public static string Chart(IReadOnlyList<TransactionDto> newestFirst)
+    {
+        var posted = PostingOrder(newestFirst.Where(t => t.TransactionStatus == TransactionStatuses.Completed).Reverse());
+        if (posted.Count == 0) return """<p class="muted">The balance chart appears after the first completed transaction.</p>""";
+        var values = new List<decimal> { posted[0].CreditBalanceBefore };
+        values.AddRange(posted.Select(t => t.CreditBalanceAfter));
+        const decimal width = 600m, height = 160m, pad = 8m;
+        var min = Math.Min(0m, values.Min());
+        var max = values.Max();
+        if (max == min) max = min + 1m;
+        var step = (width - 2 * pad) / (values.Count - 1);
+        string P(decimal v) => Math.Round(v, 1).ToString("0.0", CultureInfo.InvariantCulture);
+        var points = string.Join(" ", values.Select((v, i) => $"{P(pad + i * step)},{P(pad + (max - v) / (max - min) * (height - 2 * pad))}"));
+        var zeroY = P(pad + max / (max - min) * (height - 2 * pad));
+        var first = posted[0].CreatedAt;
+        var last = posted[^1].CreatedAt;
+        var summary = $"Credit balance over the last {posted.Count} completed transactions, {Date(first)} to {Date(last)} UTC: " +
+                      $"from {Credits(values[0])} to {Credits(values[^1])} credits, lowest {Credits(values.Min())}, highest {Credits(values.Max())}.";
+        return $"""
+            <figure class="chart">
+              <svg role="img" aria-label="{E(summary)}" viewBox="0 0 600 160" preserveAspectRatio="none" focusable="false">
+                <line x1="0" y1="{zeroY}" x2="600" y2="{zeroY}" stroke="#9ca3af" stroke-width="1" vector-effect="non-scaling-stroke"/>
+                <polyline fill="none" stroke="#1d4ed8" stroke-width="2" vector-effect="non-scaling-stroke" stroke-linejoin="round" points="{points}"/>
+              </svg>
+              <figcaption class="muted">Balance after each transaction: highest {Credits(values.Max())}, lowest {Credits(values.Min())} credits;
+                {Date(first)} → {Date(last)} UTC.</figcaption>
+            </figure>
+            """;
+    }
+}
