@@ -63,7 +63,7 @@ log "@flexprice/sdk compatibility test (SQLite, then PostgreSQL)"
 (cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error)
 run_compat() {
   local database=$1 port=$2 key="sk_compat_$RANDOM$RANDOM"
-  COFFER_DATABASE="$database" COFFER_API_KEY="$key" COFFER_WEBHOOK_POLL_MS=100 \
+  COFFER_DATABASE="$database" COFFER_API_KEY="$key" COFFER_WEBHOOK_POLL_MS=100 COFFER_WEBHOOKS_ALLOW_PRIVATE=true \
     dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:$port" >"$WORK/coffer-$port.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done

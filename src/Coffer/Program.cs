@@ -44,6 +44,7 @@ const string Help = """
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
       COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
       COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
+      COFFER_WEBHOOKS_ALLOW_PRIVATE "true" lets webhooks reach private and loopback addresses (local receivers)
       ASPNETCORE_URLS   listen addresses, like --urls
     """;
 
@@ -88,7 +89,8 @@ builder.Services.AddSingleton<WebhookWorker>();
 builder.Services.AddSingleton<AutoTopUpWorker>();
 builder.Services.AddSingleton<AlertMailer>();
 builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
-    .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+    .ConfigurePrimaryHttpMessageHandler(sp => PublicAddressGuard.Handler(
+        string.Equals(sp.GetRequiredService<IConfiguration>()["COFFER_WEBHOOKS_ALLOW_PRIVATE"], "true", StringComparison.OrdinalIgnoreCase)));
 builder.Services.AddSingleton<GatewayRegistry>();
 builder.Services.AddSingleton<IGatewayFactory, StripeGatewayFactory>();
 builder.Services.AddSingleton<ExpirySweeper>();

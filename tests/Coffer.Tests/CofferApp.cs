@@ -78,6 +78,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_API_KEY", ApiKey);
         builder.UseSetting("COFFER_WORKERS", "off");
         builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
+        builder.UseSetting("COFFER_WEBHOOKS_ALLOW_PRIVATE", "true");
         builder.UseSetting("COFFER_WEBHOOK_TIMEOUT_MS", "1000");
         if (_adminEmail is not null) builder.UseSetting("COFFER_ADMIN_EMAIL", _adminEmail);
         if (_adminPassword is not null) builder.UseSetting("COFFER_ADMIN_PASSWORD", _adminPassword);
