@@ -71,8 +71,10 @@ run_compat() {
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   # The command-line tools against the database the SDK just filled.
   COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll verify
-  COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll tenants create "acme-$port" | tee "$WORK/tenant.txt"
+  COFFER_DATABASE="$database" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll tenants create "acme-$port" --admin-email "ops-$port@acme.test" \
+    | tee "$WORK/tenant.txt"
   grep -q "api key (shown once): sk_" "$WORK/tenant.txt"
+  grep -q "dashboard operator ops-$port@acme.test, password (shown once): " "$WORK/tenant.txt"
 }
 run_compat "$WORK/compat.db" 5181
 as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE compat" >/dev/null

@@ -27,7 +27,8 @@ const string Help = """
 
     Usage:
       coffer [--urls URL]             serve the API (default http://localhost:8080)
-      coffer tenants create <name>    create a tenant and print its first API key
+      coffer tenants create <name> [--admin-email <email>]
+                                      create a tenant and print its first API key (and a dashboard operator's password)
       coffer verify                   recompute every wallet, check the ledger invariants; exit 1 on any violation
       coffer --help                   this text
 
@@ -132,9 +133,10 @@ if (command == "verify")
 if (command == "tenants")
 {
     var rest = positional.Skip(1).ToArray();
-    if (rest.Length != 2 || rest[0] != "create" || string.IsNullOrWhiteSpace(rest[1]))
+    var adminEmail = args.SkipWhile(a => a != "--admin-email").Skip(1).FirstOrDefault();
+    if (rest.Length != 2 || rest[0] != "create" || string.IsNullOrWhiteSpace(rest[1]) || (adminEmail is not null && !adminEmail.Contains('@')))
     {
-        Console.Error.WriteLine("usage: coffer tenants create <name>");
+        Console.Error.WriteLine("usage: coffer tenants create <name> [--admin-email <email>]");
         return 2;
     }
     var tenants = app.Services.GetRequiredService<TenantStore>();
@@ -142,6 +144,18 @@ if (command == "tenants")
     var key = await tenants.CreateKeyAsync(tenant.Id, "initial");
     Console.WriteLine($"tenant {tenant.Id} ({tenant.Name})");
     Console.WriteLine($"api key (shown once): {key.Secret}");
+    if (adminEmail is not null)
+    {
+        var operators = app.Services.GetRequiredService<OperatorStore>();
+        if (await operators.FindAsync(adminEmail) is not null)
+        {
+            Console.Error.WriteLine($"an operator {adminEmail} already exists; no dashboard operator was created");
+            return 1;
+        }
+        var password = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)).Replace('/', '_').Replace('+', '-');
+        await operators.CreateAsync(tenant.Id, adminEmail, password);
+        Console.WriteLine($"dashboard operator {adminEmail.Trim().ToLowerInvariant()}, password (shown once): {password}");
+    }
     return 0;
 }
 
