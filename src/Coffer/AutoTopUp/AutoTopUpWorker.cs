@@ -160,8 +160,7 @@ public sealed class AutoTopUpWorker(
         }
         var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Error.Message ?? "the charge failed";
         await invoices.VoidAsync(tenantId, invoiceId);
-        await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the charge failed", credits, invoiceId, payment?.Id, error);
-        await FailedAsync(tenantId, wallet, rule, history.ConsecutiveFailures + 1, error);
+        await FailedAsync(tenantId, attempt.Id, wallet, rule, history.ConsecutiveFailures + 1, credits, invoiceId, payment?.Id, error);
     }
 
     static TimeSpan Backoff(int failures) =>
@@ -194,9 +193,16 @@ public sealed class AutoTopUpWorker(
             bought.Where(r => r.At >= monthStart).Sum(r => r.Credits), failures.Count, failures.FirstOrDefault().At is var f && f != default ? f : null);
     }
 
-    async Task FinishAsync(string tenantId, string id, string status, string? reason, decimal? credits, string? invoiceId, string? paymentId, string? error)
+    async Task FinishAsync(string tenantId, string id, string status, string? reason, decimal? credits, string? invoiceId, string? paymentId, string? error,
+        Action<SqlBatch>? alsoWrite = null)
     {
         await using var scope = await db.BeginWriteAsync();
+        if (alsoWrite is not null)
+        {
+            var writes = new SqlBatch();
+            alsoWrite(writes);
+            await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        }
         await scope.Connection.ExecAsync(scope.Transaction,
             """
             UPDATE auto_topup_attempts SET status = @s, reason = COALESCE(@r, reason), credits = @c, invoice_id = @i, payment_id = @p, error = @e, updated_at = @now
@@ -208,20 +214,19 @@ public sealed class AutoTopUpWorker(
     }
 
     /// <summary>Tells the merchant (wallet.auto_top_up_failed, with the gateway's reason) and disables the rule after too many failures.</summary>
-    async Task FailedAsync(string tenantId, WalletRow wallet, AutoTopupSettings rule, int consecutive, string error)
+    async Task FailedAsync(string tenantId, string attemptId, WalletRow wallet, AutoTopupSettings rule, int consecutive, decimal credits,
+        string invoiceId, string? paymentId, string error)
     {
         var limit = rule.MaxConsecutiveFailures ?? DefaultMaxConsecutiveFailures;
         var disable = consecutive >= limit;
         if (disable)
             await writer.UpdateAsync(tenantId, wallet.Id, w => new UpdateDecision(w with { AutoTopup = Json.Serialize(rule with { Enabled = false }) }));
-        await using var scope = await db.BeginWriteAsync();
-        var writes = new SqlBatch();
-        outbox.Add(writes, tenantId, EventTypes.AutoTopUpFailed, wallet.Id, 0, new
-        {
-            wallet_id = wallet.Id, customer_id = wallet.CustomerId, reason = error, consecutive_failures = consecutive, rule_disabled = disable,
-        });
-        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-        await scope.CommitAsync();
+        // The failure record and its event commit together: a crash cannot leave one without the other.
+        await FinishAsync(tenantId, attemptId, AttemptStatuses.Failed, "the charge failed", credits, invoiceId, paymentId, error,
+            writes => outbox.Add(writes, tenantId, EventTypes.AutoTopUpFailed, wallet.Id, 0, new
+            {
+                wallet_id = wallet.Id, customer_id = wallet.CustomerId, reason = error, consecutive_failures = consecutive, rule_disabled = disable,
+            }));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -23,18 +23,6 @@ public static class Idempotency
     public static string Fingerprint(string operation, object normalizedRequest) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(operation + "\n" + Json.Serialize(normalizedRequest))));
 
-    public static async Task<Dictionary<string, StoredResponse>> FindAsync(DbConnection c, DbTransaction? tx, string tenantId, IReadOnlyCollection<string> keys)
-    {
-        if (keys.Count == 0) return [];
-        var where = new List<string>();
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(where, args, "idempotency_key", "k", keys.ToList());
-        var rows = await c.QueryAsync(tx,
-            $"SELECT idempotency_key, request_hash, response FROM idempotency_keys WHERE tenant_id = @t AND {where[0]}",
-            r => (Key: r.Str("idempotency_key"), Stored: new StoredResponse(r.Str("request_hash"), r.Str("response"))), args.ToArray());
-        return rows.ToDictionary(r => r.Key, r => r.Stored, StringComparer.Ordinal);
-    }
-
     public static void Save(SqlBatch batch, string tenantId, IdempotencyClaim claim, string response, DateTimeOffset now) =>
         batch.Add(
             """

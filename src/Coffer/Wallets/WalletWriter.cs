@@ -420,7 +420,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             Status = changes.NewStatus ?? wallet.Status,
             UpdatedAt = now,
         };
-        var walletDto = WalletDtos.Wallet(after);
+        // Built only when an event carries it: most debits never need the wallet snapshot.
+        var walletDto = new Lazy<WalletDto>(() => WalletDtos.Wallet(after));
         void Event(string type, object payload) => outbox.Add(writes, wallet.TenantId, type, wallet.Id, ++seq, payload);
         var tenant = wallet.TenantId;
 
@@ -494,7 +495,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 Event(EventTypes.TransactionCreated, transaction);
             }
             if (row.Type == TransactionTypes.Credit && row.Status == TransactionStatuses.Completed)
-                Event(EventTypes.WalletToppedUp, walletDto);
+                Event(EventTypes.WalletToppedUp, walletDto.Value);
         }
 
         foreach (var failedId in changes.FailedPending)
@@ -534,7 +535,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             Event(EventTypes.HoldEnded(status), WalletDtos.Hold(row, after));
         }
 
-        if (changes.NewStatus == WalletStatuses.Closed) Event(EventTypes.WalletTerminated, walletDto);
+        if (changes.NewStatus == WalletStatuses.Closed) Event(EventTypes.WalletTerminated, walletDto.Value);
         var availableNow = AvailableNow(state, now);
         after = EvaluateAlerts(writes, after, availableNow, now, Event);
         TriggerAutoTopUp(writes, after, availableNow + state.PendingCredits.Sum(p => p.Credits), now);
