@@ -37,7 +37,7 @@ const string Help = """
                         anything else is a SQLite file path (default: coffer.db in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
       COFFER_ADMIN_EMAIL, COFFER_ADMIN_PASSWORD  the default tenant's first dashboard operator (else one is created and printed)
-      COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email) on this node
+      COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email, payment reconciliation) on this node
       COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
       COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
       COFFER_AUTO_TOPUP_POLL_MS  how often automatic top-up looks for work (default 1000)
@@ -95,6 +95,7 @@ builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = Ti
 builder.Services.AddSingleton<GatewayRegistry>();
 builder.Services.AddSingleton<IGatewayFactory, StripeGatewayFactory>();
 builder.Services.AddSingleton<ExpirySweeper>();
+builder.Services.AddSingleton<PaymentReconciler>();
 builder.Services.AddHostedService<StartupTasks>();
 if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringComparison.OrdinalIgnoreCase))
 {
@@ -102,6 +103,7 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<PaymentReconciler>());
 }
 builder.Services.AddSingleton<ServerKeys>();
 builder.Services.AddSingleton<OperatorStore>();

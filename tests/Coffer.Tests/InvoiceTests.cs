@@ -89,7 +89,7 @@ public abstract class InvoiceTests(Store store) : ApiTest(store)
         Assert.Equal("invoice voided successfully", (await Api.Post($"/v1/invoices/{invoiceId}/void")).Ok().S("message"));
         Assert.Equal("VOIDED", (await Invoice(invoiceId)).S("invoice_status"));
         Assert.Equal("failed", await TransactionStatus(wallet, tx));
-        Assert.Equal("validation_failed", (await Api.Put($"/v1/invoices/{invoiceId}/payment", new { payment_status = "SUCCEEDED" })).Error(400));
+        Assert.Equal("invoice_not_payable", (await Api.Put($"/v1/invoices/{invoiceId}/payment", new { payment_status = "SUCCEEDED" })).Error(422));
 
         var (_, paidInvoice, _) = await BuyWithInvoice();
         (await Api.Put($"/v1/invoices/{paidInvoice}/payment", new { payment_status = "SUCCEEDED" })).Ok();
@@ -139,7 +139,9 @@ public abstract class InvoiceTests(Store store) : ApiTest(store)
         var (wallet, invoiceId, tx) = await BuyWithInvoice();
         (await Api.Post($"/v1/wallets/{wallet}/terminate")).Ok();
         Assert.Equal("failed", await TransactionStatus(wallet, tx));
-        Assert.Equal("wallet_not_active", (await Api.Put($"/v1/invoices/{invoiceId}/payment", new { payment_status = "SUCCEEDED" })).Error(422));
+        // The purchase and its invoice end together: the invoice is voided and refuses every payment.
+        Assert.Equal("VOIDED", (await Invoice(invoiceId)).S("invoice_status"));
+        Assert.Equal("invoice_not_payable", (await Api.Put($"/v1/invoices/{invoiceId}/payment", new { payment_status = "SUCCEEDED" })).Error(422));
         Assert.Equal("0", (await Invoice(invoiceId)).S("amount_paid"));
     }
 

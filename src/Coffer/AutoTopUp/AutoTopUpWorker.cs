@@ -151,11 +151,19 @@ public sealed class AutoTopUpWorker(
             return;
         }
         var invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
-        var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, null, ct);
+        // Never the shutdown token: once the card is asked, the answer must be recorded, however the node is stopping.
+        var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, null);
         var payment = outcome is InvoiceOutcome.Done { Payment: { } p } ? p : null;
         if (payment?.PaymentStatus == PaymentStatuses.Succeeded)
         {
             await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Succeeded, "charged the saved card", credits, invoiceId, payment.Id, null);
+            return;
+        }
+        if (payment?.PaymentStatus == PaymentStatuses.Processing)
+        {
+            // The gateway gave no answer: the reconciler settles the payment, and the invoice grants the credits if it was charged.
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Invoiced, "the charge's outcome is not known yet; it is being reconciled with the gateway",
+                credits, invoiceId, payment.Id, null);
             return;
         }
         var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Error.Message ?? "the charge failed";

@@ -18,6 +18,8 @@ public static class ErrorCodes
     public const string WalletNotActive = "wallet_not_active";
     public const string BalanceLimitExceeded = "balance_limit_exceeded";
     public const string PaymentFailed = "payment_failed";
+    public const string PaymentInProgress = "payment_in_progress";
+    public const string InvoiceNotPayable = "invoice_not_payable";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string AlreadyExists = "already_exists";
     public const string Conflict = "conflict";

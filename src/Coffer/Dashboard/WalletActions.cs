@@ -248,11 +248,12 @@ public static class WalletActions
             """, DashboardPages.Nav(http.User, http), status);
     }
 
-    static async Task<IResult> Terminate(string id, [FromForm] ConfirmFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids)
+    static async Task<IResult> Terminate(string id, [FromForm] ConfirmFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids,
+        InvoiceService invoices)
     {
         if (form.Confirm != "yes")
             return await RenderTerminatePage(http, id, store, "Tick the box to confirm that you understand what terminating does.", 400);
-        var result = Of<WalletDto>((await WalletApi.Terminate(await TenantAsync(http), id, writer, ids, http.Request)).Result);
+        var result = Of<WalletDto>((await WalletApi.Terminate(await TenantAsync(http), id, writer, ids, invoices, http.Request)).Result);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await RenderTerminatePage(http, id, store, $"The wallet was not terminated: {error}", result.Status) : Back(id, "terminated");
     }

@@ -3,6 +3,7 @@ using Coffer.Common;
 using Coffer.Ledger;
 using Coffer.Outbox;
 using Coffer.Payments;
+using Coffer.Payments.Gateways;
 using Coffer.Storage;
 using Coffer.Wallets;
 
@@ -17,7 +18,23 @@ public abstract record InvoiceOutcome
 }
 
 /// <summary>What a decision under the invoice's lock produced: the invoice after it, a payment, or a refusal.</summary>
-sealed record InvoiceDecision(InvoiceRow? After, PaymentRow? Payment = null, ApiError? Refusal = null);
+sealed record InvoiceDecision(InvoiceRow? After, PaymentRow? Payment = null, ApiError? Refusal = null)
+{
+    /// <summary>Hosted checkouts to close at the gateway once the decision has committed.</summary>
+    public IReadOnlyList<string> ExpiredCheckouts { get; init; } = [];
+}
+
+/// <summary>How the start of a gateway payment was decided under the invoice's lock.</summary>
+public abstract record PaymentStart
+{
+    private PaymentStart() { }
+    /// <summary>Recorded (PROCESSING, or INITIATED for a link): the gateway may now be asked.</summary>
+    public sealed record Started(InvoiceRow Invoice, PaymentRow Payment) : PaymentStart;
+    /// <summary>The same request came before (its key, or the link already open for this amount): nothing new starts.</summary>
+    public sealed record Existing(InvoiceRow Invoice, PaymentRow Payment) : PaymentStart;
+    public sealed record Refused(ApiError Error) : PaymentStart;
+    public sealed record NotFound : PaymentStart;
+}
 
 public sealed record PaymentInput(
     decimal? Amount, string MethodType, string? MethodId, string? IdempotencyKey, string Metadata, string? Source = null);
@@ -28,7 +45,8 @@ public sealed record PaymentInput(
 /// report of the same payment finds the invoice already paid. Invoice locks are always taken before wallet
 /// locks, never after.
 /// </summary>
-public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, TimeProvider clock, OutboxWriter outbox)
+public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, TimeProvider clock, OutboxWriter outbox, GatewayRegistry gateways,
+    ILogger<InvoiceService> log)
 {
     public async Task<string> NextNumberAsync(string tenantId)
     {
@@ -97,9 +115,37 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             if (i.InvoiceStatus == InvoiceStatuses.Voided) return new InvoiceDecision(i);
             if (i.AmountPaid > 0)
                 return new InvoiceDecision(null, Refusal: ApiError.Validation("an invoice with payments cannot be voided; refund the payments first"));
+            if (await InFlightAsync(i, c, tx) is { Count: > 0 } inFlight) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
             await FailPurchaseAsync(i, c, tx);
-            return new InvoiceDecision(i with { InvoiceStatus = InvoiceStatuses.Voided, VoidedAt = now });
+            return await CancelAsync(i, "the invoice was voided", c, tx, writes, now);
         }, EventTypes.InvoiceVoided);
+
+    /// <summary>
+    /// A credit purchase that can no longer complete (its wallet was closed) ends with its invoice: voided, open
+    /// links closed, and the money already received recorded as refunds due. Safe to run again: an invoice that
+    /// is not a cancelled purchase, or is voided already, is left alone.
+    /// </summary>
+    public Task<InvoiceOutcome> CancelPurchaseAsync(string tenantId, string id) =>
+        WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
+            i.InvoiceStatus != InvoiceStatuses.Finalized || !await PurchaseCancelledAsync(i, c, tx)
+                ? new InvoiceDecision(i)
+                : await CancelAsync(i, "the credit purchase was cancelled (its wallet was closed)", c, tx, writes, now),
+            EventTypes.InvoiceVoided);
+
+    /// <summary>
+    /// After a wallet is closed: the invoices of its purchases that the close failed are cancelled, one by one under
+    /// each invoice's lock (never inside the wallet's, which comes after invoice locks). Until this has run they
+    /// already refuse payment, since payability reads the purchase itself.
+    /// </summary>
+    public async Task CancelPurchasesOfWalletAsync(string tenantId, string walletId)
+    {
+        List<string> open;
+        await using (var c = await db.OpenAsync())
+            open = await c.QueryAsync(null,
+                "SELECT id FROM invoices WHERE tenant_id = @t AND wallet_id = @w AND invoice_status = 'FINALIZED' AND wallet_transaction_id IS NOT NULL",
+                r => r.Str("id"), ("t", tenantId), ("w", walletId));
+        foreach (var id in open) await CancelPurchaseAsync(tenantId, id);
+    }
 
     /// <summary>A payment status reported by the merchant (<c>PUT /invoices/{id}/payment</c>).</summary>
     public Task<InvoiceOutcome> SetPaymentStatusAsync(string tenantId, string id, string status, decimal? amount) =>
@@ -113,11 +159,17 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 case PaymentStatuses.Failed:
                     if (PaymentStatuses.IsPaid(i.PaymentStatus) || i.AmountPaid > 0)
                         return new InvoiceDecision(null, Refusal: ApiError.Validation("a paid invoice cannot be marked FAILED; refund it instead"));
+                    // A charge in flight may still succeed: failing now would take the money and cancel what it paid for.
+                    if (await InFlightAsync(i, c, tx) is { Count: > 0 } inFlight) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+                    if (i.WalletTransactionId is null) return new InvoiceDecision(i with { PaymentStatus = PaymentStatuses.Failed });
+                    // A failed credit purchase ends with its invoice, in this same transaction.
                     await FailPurchaseAsync(i, c, tx);
-                    return new InvoiceDecision(i with { PaymentStatus = PaymentStatuses.Failed });
+                    var cancelled = await CancelAsync(i, "the credit purchase failed", c, tx, writes, now);
+                    return cancelled with { After = cancelled.After! with { PaymentStatus = PaymentStatuses.Failed } };
                 case PaymentStatuses.Pending or PaymentStatuses.Processing or PaymentStatuses.Initiated:
                     if (PaymentStatuses.IsPaid(i.PaymentStatus))
                         return new InvoiceDecision(null, Refusal: ApiError.Validation($"a paid invoice cannot go back to {status}"));
+                    if (Closed(i) is { } closed) return new InvoiceDecision(null, Refusal: closed);
                     return new InvoiceDecision(i with { PaymentStatus = status });
                 default:
                     return new InvoiceDecision(null, Refusal: ApiError.Validation(
@@ -127,18 +179,28 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
 
     /// <summary>A payment recorded against the invoice (offline, or from a wallet with method CREDITS).</summary>
     public Task<InvoiceOutcome> RecordPaymentAsync(string tenantId, string id, PaymentInput payment) =>
-        WithInvoiceAsync(tenantId, id, (i, c, tx, writes, now) => payment.MethodType == PaymentMethodTypes.Credits
-            ? PayFromWalletAsync(i, payment, c, tx, writes, now)
-            : PayAsync(i, payment, c, tx, writes, now), EventTypes.InvoicePaymentUpdated);
+        WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
+        {
+            if (payment.IdempotencyKey is { } key && await ByKeyAsync(i.TenantId, key, c, tx) is { } earlier)
+                return SameRequest(earlier, i.Id, payment.Amount, payment.MethodType, payment.MethodId)
+                    ? new InvoiceDecision(i, earlier)
+                    : new InvoiceDecision(null, Refusal: KeyReused(key));
+            return payment.MethodType == PaymentMethodTypes.Credits
+                ? await PayFromWalletAsync(i, payment, c, tx, writes, now)
+                : await PayAsync(i, payment, c, tx, writes, now);
+        }, EventTypes.InvoicePaymentUpdated);
 
     /// <summary>
-    /// Pays what the customer's wallet in the invoice's currency can cover, up to what is due: never from a
-    /// wallet of another currency. What it cannot cover stays due.
+    /// Pays what the customer's wallet in the invoice's currency can cover, up to what is due and not already on
+    /// its way through a gateway: never from a wallet of another currency. What it cannot cover stays due.
     /// </summary>
     async Task<InvoiceDecision> PayFromWalletAsync(InvoiceRow i, PaymentInput payment, DbConnection c, DbTransaction tx, SqlBatch writes, DateTimeOffset now)
     {
-        if (Unpayable(i) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
-        var due = Math.Min(payment.Amount ?? i.AmountRemaining, i.AmountRemaining);
+        var inFlight = await InFlightAsync(i, c, tx);
+        if (await UnpayableAsync(i, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
+        var open = i.AmountRemaining - inFlight.Sum(p => p.Amount);
+        if (open <= 0) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+        var due = Math.Min(payment.Amount ?? open, open);
         var wallet = payment.MethodId is not null
             ? await c.QuerySingleAsync(tx, $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w",
                 WalletRow.Read, ("t", i.TenantId), ("w", payment.MethodId))
@@ -172,14 +234,106 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             wallet_id = wallet.Id, invoice_id = i.Id, invoice_number = i.InvoiceNumber, amount = paid, currency = i.Currency,
             credits = debit.CreditAmount, wallet_transaction_id = debit.Id,
         });
-        return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id);
+        return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id, inFlight);
     }
 
     /// <summary>
-    /// Settles a gateway payment recorded earlier (PROCESSING or PENDING) once the gateway has answered. Safe
-    /// to call twice (a webhook and a redirect for the same checkout): a settled payment is left alone. A
-    /// charge that succeeded is applied even if the invoice was paid meanwhile (the invoice is then OVERPAID,
-    /// to be refunded), because the money has moved.
+    /// Records a gateway payment before the gateway is asked, under the invoice's lock, so that a crash mid-call
+    /// leaves a payment to reconcile and two requests can never both charge for the same remainder: at most one
+    /// gateway payment is in flight per invoice. A payment link asked for again while one is open for the same
+    /// amount is that same link.
+    /// </summary>
+    public async Task<PaymentStart> BeginGatewayPaymentAsync(string tenantId, string invoiceId, string methodType, string? methodId, string gateway,
+        decimal amount, string? idempotencyKey)
+    {
+        PaymentStart? start = null;
+        try
+        {
+            var outcome = await WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
+            {
+                if (idempotencyKey is not null && await ByKeyAsync(tenantId, idempotencyKey, c, tx) is { } earlier)
+                {
+                    if (!SameRequest(earlier, i.Id, amount, methodType, methodId))
+                        return new InvoiceDecision(null, Refusal: KeyReused(idempotencyKey));
+                    start = new PaymentStart.Existing(i, earlier);
+                    return new InvoiceDecision(i, earlier);
+                }
+                var inFlight = await InFlightAsync(i, c, tx);
+                if (methodType == PaymentMethodTypes.PaymentLink &&
+                    inFlight.FirstOrDefault(p => p.PaymentMethodType == PaymentMethodTypes.PaymentLink && p.Amount == amount &&
+                        p.PaymentStatus == PaymentStatuses.Pending) is { } open)
+                {
+                    start = new PaymentStart.Existing(i, open);
+                    return new InvoiceDecision(i, open);
+                }
+                if (await RefuseAsync(i, amount, inFlight, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
+                if (inFlight.Count > 0) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+                var status = methodType == PaymentMethodTypes.PaymentLink ? PaymentStatuses.Initiated : PaymentStatuses.Processing;
+                var row = new PaymentRow(i.TenantId, ids.New("pay"), idempotencyKey, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
+                    i.Currency, status, "{}", null, null, null, null, null, now, now);
+                PaymentRow.Insert(writes, row);
+                start = new PaymentStart.Started(i, row);
+                return new InvoiceDecision(i, row);
+            }, EventTypes.InvoicePaymentUpdated);
+            return outcome switch
+            {
+                InvoiceOutcome.Refused r => new PaymentStart.Refused(r.Error),
+                InvoiceOutcome.NotFound => new PaymentStart.NotFound(),
+                _ => start!,
+            };
+        }
+        catch (Exception e) when (idempotencyKey is not null && db.IsUniqueViolation(e))
+        {
+            // The same key was used at the same instant for another invoice's payment: that one won.
+            await using var c = await db.OpenAsync();
+            var earlier = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
+                PaymentRow.Read, ("t", tenantId), ("k", idempotencyKey));
+            var invoice = earlier is null ? null : await GetAsync(tenantId, earlier.DestinationId);
+            return earlier is not null && invoice is not null && SameRequest(earlier, invoiceId, amount, methodType, methodId)
+                ? new PaymentStart.Existing(invoice, earlier)
+                : new PaymentStart.Refused(KeyReused(idempotencyKey));
+        }
+    }
+
+    /// <summary>
+    /// A payment link's hosted checkout was created: the link opens, unless the invoice stopped being payable while
+    /// the gateway was asked (then the checkout is closed again, and nothing can be paid through it).
+    /// </summary>
+    public async Task<InvoiceOutcome> OpenPaymentLinkAsync(PaymentRow payment, string url, string gatewaySessionId, string? successUrl, string? cancelUrl,
+        string description)
+    {
+        return await WithInvoiceAsync(payment.TenantId, payment.DestinationId, async (i, c, tx, writes, now) =>
+        {
+            var current = await LoadPaymentAsync(payment.TenantId, payment.Id, c, tx);
+            var open = current.PaymentStatus == PaymentStatuses.Initiated;
+            writes.Add(
+                """
+                INSERT INTO checkout_sessions (tenant_id, id, payment_id, gateway, gateway_session_id, url, status, amount, currency, description,
+                    success_url, cancel_url, created_at, expires_at)
+                VALUES (@t, @id, @p, @gw, @gs, @url, @status, @amount, @cur, @desc, @ok, @cancel, @now, @exp)
+                """,
+                ("t", payment.TenantId), ("id", ids.New("cs")), ("p", payment.Id), ("gw", payment.PaymentGateway), ("gs", gatewaySessionId),
+                ("url", url), ("status", open ? "open" : "expired"), ("amount", payment.Amount), ("cur", payment.Currency), ("desc", description),
+                ("ok", successUrl), ("cancel", cancelUrl), ("now", now), ("exp", now.Add(CheckoutLifetime)));
+            if (!open)
+                return new InvoiceDecision(null, Refusal: ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable,
+                    "the invoice stopped accepting payments while the link was made; nothing can be paid through it"))
+                    { ExpiredCheckouts = [gatewaySessionId] };
+            var linked = current with { PaymentStatus = PaymentStatuses.Pending, PaymentUrl = url, UpdatedAt = now };
+            PaymentRow.UpdateState(writes, linked);
+            return new InvoiceDecision(i, linked);
+        }, EventTypes.InvoicePaymentUpdated);
+    }
+
+    /// <summary>How long a payment link stays open.</summary>
+    public static readonly TimeSpan CheckoutLifetime = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Settles a gateway payment once the gateway has answered (or a reconciliation asked it again). Safe to call
+    /// any number of times: a settled payment is left alone. Money the gateway says it took is always recorded,
+    /// even for a payment already failed here (a link paid in the instant its purchase was cancelled): what the
+    /// invoice cannot keep — more than was due, or anything for a voided invoice or a cancelled purchase — becomes
+    /// a refund due in the same transaction, never kept silently.
     /// </summary>
     public Task<InvoiceOutcome> SettleAsync(string tenantId, string invoiceId, string paymentId, bool succeeded, string? gatewayPaymentId, string? error) =>
         WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
@@ -187,80 +341,178 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             var payment = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
                 PaymentRow.Read, ("t", tenantId), ("id", paymentId));
             if (payment is null || payment.DestinationId != i.Id) return new InvoiceDecision(null, Refusal: ApiError.NotFound("payment"));
-            if (payment.PaymentStatus is not (PaymentStatuses.Processing or PaymentStatuses.Pending or PaymentStatuses.Initiated))
-                return new InvoiceDecision(i, payment);
+            var inFlight = payment.PaymentStatus is PaymentStatuses.Processing or PaymentStatuses.Pending or PaymentStatuses.Initiated;
             if (!succeeded)
             {
+                if (!inFlight) return new InvoiceDecision(i, payment);
                 var failed = payment with { PaymentStatus = PaymentStatuses.Failed, FailedAt = now, ErrorMessage = error, GatewayPaymentId = gatewayPaymentId, UpdatedAt = now };
                 PaymentRow.UpdateState(writes, failed);
                 outbox.Add(writes, tenantId, EventTypes.PaymentFailed, null, 1, PaymentDto.From(failed, i.InvoiceNumber));
                 return new InvoiceDecision(i, failed);
             }
-            var settled = payment with { PaymentStatus = PaymentStatuses.Succeeded, SucceededAt = now, GatewayPaymentId = gatewayPaymentId, UpdatedAt = now };
-            PaymentRow.UpdateState(writes, settled);
-            outbox.Add(writes, tenantId, EventTypes.PaymentSucceeded, null, 1, PaymentDto.From(settled, i.InvoiceNumber));
-            var paidNow = i.AmountPaid + settled.Amount;
-            var after = i with
+            if (!inFlight && payment.PaymentStatus != PaymentStatuses.Failed) return new InvoiceDecision(i, payment);
+
+            var settled = payment with
             {
-                AmountPaid = paidNow,
-                PaymentStatus = paidNow > i.AmountDue ? PaymentStatuses.Overpaid : paidNow == i.AmountDue ? PaymentStatuses.Succeeded : i.PaymentStatus,
-                PaidAt = paidNow >= i.AmountDue ? i.PaidAt ?? now : i.PaidAt,
+                PaymentStatus = PaymentStatuses.Succeeded, SucceededAt = now, FailedAt = null, ErrorMessage = null,
+                GatewayPaymentId = gatewayPaymentId ?? payment.GatewayPaymentId, UpdatedAt = now,
             };
-            if (i.AmountPaid < i.AmountDue && paidNow >= i.AmountDue && !await CompletePurchaseAsync(i, c, tx))
-                // The money moved but the purchase was cancelled: keep the payment, leave it to be refunded.
-                after = after with { Metadata = Json.Serialize(new Dictionary<string, string> { ["purchase"] = "cancelled; refund due" }) };
+            outbox.Add(writes, tenantId, EventTypes.PaymentSucceeded, null, 1, PaymentDto.From(settled, i.InvoiceNumber));
+            var cancelled = i.InvoiceStatus != InvoiceStatuses.Finalized || await PurchaseCancelledAsync(i, c, tx);
+            var kept = cancelled ? 0m : Math.Min(settled.Amount, i.AmountRemaining);
+            var paidNow = i.AmountPaid + settled.Amount;
+            var after = i with { AmountPaid = paidNow };
+            if (kept > 0 && i.AmountPaid + kept >= i.AmountDue)
+            {
+                after = after with { PaymentStatus = PaymentStatuses.Succeeded, PaidAt = i.PaidAt ?? now };
+                // The purchase is still pending here: PurchaseCancelledAsync said so under this same lock.
+                await CompletePurchaseAsync(i, c, tx);
+            }
+            else if (kept > 0) after = after with { PaymentStatus = PaymentStatuses.Pending };
+            if (kept < settled.Amount)
+            {
+                var why = cancelled ? (i.InvoiceStatus == InvoiceStatuses.Voided ? "the invoice was voided" : "the credit purchase was cancelled")
+                    : "more than the invoice's remaining amount";
+                settled = RefundDue(writes, settled, settled.Amount - kept, why, now);
+            }
+            else PaymentRow.UpdateState(writes, settled);
             return new InvoiceDecision(after, settled);
         }, EventTypes.InvoicePaymentUpdated);
 
-    /// <summary>Records a gateway payment before the gateway is asked, so that a crash mid-call leaves a trace to reconcile.</summary>
-    public async Task<PaymentRow> BeginGatewayPaymentAsync(InvoiceRow i, string methodType, string? methodId, string gateway, decimal amount,
-        string status, string? idempotencyKey)
+    /// <summary>
+    /// Voids the invoice in this transaction: links still open stop working (their payments fail, their sessions
+    /// expire here, and at the gateway once this commits), and every payment already received and not refunded
+    /// becomes a refund due, so money for something cancelled is never kept silently. A charge still in flight
+    /// is refunded when it settles (see <see cref="SettleAsync"/>).
+    /// </summary>
+    async Task<InvoiceDecision> CancelAsync(InvoiceRow i, string why, DbConnection c, DbTransaction tx, SqlBatch writes, DateTimeOffset now)
     {
-        var now = clock.GetUtcNow();
-        var row = new PaymentRow(i.TenantId, ids.New("pay"), idempotencyKey, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
-            i.Currency, status, "{}", null, null, null, null, null, now, now);
-        await using var scope = await db.BeginWriteAsync();
-        var writes = new SqlBatch();
-        PaymentRow.Insert(writes, row);
-        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-        await scope.CommitAsync();
-        return row;
+        var expired = new List<string>();
+        foreach (var p in await PaymentsAsync(i, c, tx))
+        {
+            if (p.PaymentMethodType == PaymentMethodTypes.PaymentLink && p.PaymentStatus is PaymentStatuses.Pending or PaymentStatuses.Initiated)
+            {
+                var failed = p with { PaymentStatus = PaymentStatuses.Failed, FailedAt = now, ErrorMessage = $"cancelled: {why}", UpdatedAt = now };
+                PaymentRow.UpdateState(writes, failed);
+                outbox.Add(writes, i.TenantId, EventTypes.PaymentFailed, null, 1, PaymentDto.From(failed, i.InvoiceNumber));
+                expired.AddRange(await c.QueryAsync(tx,
+                    "SELECT gateway_session_id FROM checkout_sessions WHERE tenant_id = @t AND payment_id = @p AND status = 'open'",
+                    r => r.Str("gateway_session_id"), ("t", i.TenantId), ("p", p.Id)));
+                writes.Add("UPDATE checkout_sessions SET status = 'expired' WHERE tenant_id = @t AND payment_id = @p AND status = 'open'",
+                    ("t", i.TenantId), ("p", p.Id));
+            }
+            else if (p.PaymentStatus is PaymentStatuses.Succeeded or PaymentStatuses.PartiallyRefunded && p.Amount > p.RefundedAmount)
+            {
+                RefundDue(writes, p, p.Amount - p.RefundedAmount, why, now);
+            }
+        }
+        return new InvoiceDecision(i with { InvoiceStatus = InvoiceStatuses.Voided, VoidedAt = now }) { ExpiredCheckouts = expired };
     }
 
-    public async Task SetPaymentLinkAsync(PaymentRow payment, string url, string gatewaySessionId, string? successUrl, string? cancelUrl, string description)
+    /// <summary>
+    /// Money received that the invoice cannot keep is recorded as a refund due, in the caller's transaction: back
+    /// to the card through the gateway for a gateway payment (status <c>pending</c>; the reconciler asks the
+    /// gateway, keyed by the refund's id), or for payout elsewhere otherwise (<c>pending_payout</c>). The
+    /// payment's refunded amount reserves it at once, so nothing can refund it twice.
+    /// </summary>
+    PaymentRow RefundDue(SqlBatch writes, PaymentRow p, decimal amount, string why, DateTimeOffset now)
     {
-        var now = clock.GetUtcNow();
-        await using var scope = await db.BeginWriteAsync();
-        var writes = new SqlBatch();
-        PaymentRow.UpdateState(writes, payment with { PaymentStatus = PaymentStatuses.Pending, PaymentUrl = url, UpdatedAt = now });
+        var viaGateway = p.PaymentGateway is not null;
+        var (destination, status) = viaGateway ? ("original", "pending") : ("offline", "pending_payout");
+        var refundId = ids.New("refund");
+        var reason = $"refund due: {why}";
         writes.Add(
             """
-            INSERT INTO checkout_sessions (tenant_id, id, payment_id, gateway, gateway_session_id, url, status, amount, currency, description,
-                success_url, cancel_url, created_at, expires_at)
-            VALUES (@t, @id, @p, @gw, @gs, @url, 'open', @amount, @cur, @desc, @ok, @cancel, @now, @exp)
+            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason)
+            VALUES (@t, @id, NULL, @p, @amount, @cur, @dest, @status, '[]', @now, @reason)
             """,
-            ("t", payment.TenantId), ("id", ids.New("cs")), ("p", payment.Id), ("gw", payment.PaymentGateway), ("gs", gatewaySessionId),
-            ("url", url), ("amount", payment.Amount), ("cur", payment.Currency), ("desc", description), ("ok", successUrl), ("cancel", cancelUrl),
-            ("now", now), ("exp", now.AddDays(1)));
-        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-        await scope.CommitAsync();
+            ("t", p.TenantId), ("id", refundId), ("p", p.Id), ("amount", amount), ("cur", p.Currency), ("dest", destination),
+            ("status", status), ("now", now), ("reason", reason));
+        var after = p with { RefundedAmount = p.RefundedAmount + amount, UpdatedAt = now };
+        PaymentRow.UpdateState(writes, after);
+        outbox.Add(writes, p.TenantId, EventTypes.PaymentRefundDue, null, 1, new
+        {
+            id = refundId, payment_id = p.Id, invoice_id = p.DestinationId, amount, currency = p.Currency, destination, status, reason, created_at = now,
+        });
+        return after;
     }
 
-    static ApiError? Unpayable(InvoiceRow i) =>
-        i.InvoiceStatus != InvoiceStatuses.Finalized ? ApiError.Validation($"only a FINALIZED invoice can be paid; this one is {i.InvoiceStatus}")
-        : i.AmountRemaining <= 0 ? ApiError.Validation("the invoice is already paid")
-        : null;
+    static ApiError? Closed(InvoiceRow i) =>
+        i.InvoiceStatus == InvoiceStatuses.Voided || i.PaymentStatus == PaymentStatuses.Failed
+            ? ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable,
+                i.WalletTransactionId is not null
+                    ? $"the credit purchase of this invoice was cancelled (the invoice is {(i.InvoiceStatus == InvoiceStatuses.Voided ? "VOIDED" : "FAILED")}); it accepts no payment"
+                    : $"the invoice is {(i.InvoiceStatus == InvoiceStatuses.Voided ? "VOIDED" : "FAILED")} and accepts no payment")
+            : null;
+
+    /// <summary>Whether the invoice accepts a payment at all: finalized, not void or failed, its purchase still pending, something due.</summary>
+    async Task<ApiError?> UnpayableAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+        Closed(i)
+        ?? (await PurchaseCancelledAsync(i, c, tx)
+            ? ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable, "the credit purchase of this invoice was cancelled (its wallet was closed); it accepts no payment")
+            : null)
+        ?? (i.InvoiceStatus != InvoiceStatuses.Finalized ? ApiError.Validation($"only a FINALIZED invoice can be paid; this one is {i.InvoiceStatus}")
+            : i.AmountRemaining <= 0 ? ApiError.Validation("the invoice is already paid")
+            : null);
+
+    /// <summary>
+    /// The rule for an amount, read under the invoice's lock: what can be paid now is the total less what was paid
+    /// less what is on its way through a gateway.
+    /// </summary>
+    async Task<ApiError?> RefuseAsync(InvoiceRow i, decimal amount, IReadOnlyList<PaymentRow> inFlight, DbConnection c, DbTransaction tx)
+    {
+        if (await UnpayableAsync(i, c, tx) is { } refusal) return refusal;
+        if (amount <= 0) return inFlight.Count > 0 ? InProgress(inFlight) : ApiError.Validation("amount must be greater than zero");
+        var open = i.AmountRemaining - inFlight.Sum(p => p.Amount);
+        if (amount > open)
+            return inFlight.Count > 0 && amount <= i.AmountRemaining
+                ? InProgress(inFlight)
+                : ApiError.Validation($"amount {amount} is more than the {i.AmountRemaining} {i.Currency} remaining");
+        if (Money.Scale(amount) > Currencies.MinorUnits(i.Currency.ToUpperInvariant()))
+            return ApiError.Validation($"amount has more decimal places than {i.Currency} allows");
+        return null;
+    }
+
+    static ApiError InProgress(IReadOnlyList<PaymentRow> inFlight) => ApiError.Conflict(ErrorCodes.PaymentInProgress,
+        $"payment {inFlight[0].Id} of {inFlight[0].Amount} {inFlight[0].Currency} is in progress on this invoice; wait for it to settle " +
+        $"(POST /v1/payments/{inFlight[0].Id}/process asks the gateway now)");
+
+    static ApiError KeyReused(string key) =>
+        ApiError.Conflict(ErrorCodes.IdempotencyKeyReused, $"idempotency key '{key}' was already used for a different payment");
+
+    static bool SameRequest(PaymentRow earlier, string invoiceId, decimal? amount, string methodType, string? methodId) =>
+        earlier.DestinationId == invoiceId && (amount is null || earlier.Amount == amount) && earlier.PaymentMethodType == methodType &&
+        (methodType == PaymentMethodTypes.Credits || earlier.PaymentMethodId == methodId);
+
+    async Task<PaymentRow?> ByKeyAsync(string tenantId, string key, DbConnection c, DbTransaction tx) =>
+        await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
+            PaymentRow.Read, ("t", tenantId), ("k", key));
+
+    static async Task<PaymentRow> LoadPaymentAsync(string tenantId, string id, DbConnection c, DbTransaction tx) =>
+        await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+            PaymentRow.Read, ("t", tenantId), ("id", id)) ?? throw new InvalidOperationException($"payment {id} vanished");
+
+    static Task<List<PaymentRow>> PaymentsAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+        c.QueryAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND destination_id = @i ORDER BY created_at, id",
+            PaymentRow.Read, ("t", i.TenantId), ("i", i.Id));
+
+    /// <summary>Gateway payments of the invoice whose outcome is not known yet; read under the invoice's lock.</summary>
+    static async Task<List<PaymentRow>> InFlightAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+        (await PaymentsAsync(i, c, tx)).Where(p => p.PaymentStatus is PaymentStatuses.Initiated or PaymentStatuses.Pending or PaymentStatuses.Processing).ToList();
+
+    /// <summary>A credit purchase whose pending credit has failed (its wallet was closed, or the purchase was failed) can never complete.</summary>
+    static async Task<bool> PurchaseCancelledAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+        i.WalletTransactionId is not null &&
+        await c.QuerySingleAsync(tx, "SELECT transaction_status FROM wallet_transactions WHERE tenant_id = @t AND id = @id",
+            r => r.Str("transaction_status"), ("t", i.TenantId), ("id", i.WalletTransactionId)) == TransactionStatuses.Failed;
 
     async Task<InvoiceDecision> PayAsync(
-        InvoiceRow i, PaymentInput payment, DbConnection c, DbTransaction tx, SqlBatch writes, DateTimeOffset now, string? walletTransactionId = null)
+        InvoiceRow i, PaymentInput payment, DbConnection c, DbTransaction tx, SqlBatch writes, DateTimeOffset now, string? walletTransactionId = null,
+        IReadOnlyList<PaymentRow>? inFlight = null)
     {
-        if (Unpayable(i) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
-        var amount = payment.Amount ?? i.AmountRemaining;
-        if (amount <= 0) return new InvoiceDecision(null, Refusal: ApiError.Validation("amount must be greater than zero"));
-        if (amount > i.AmountRemaining)
-            return new InvoiceDecision(null, Refusal: ApiError.Validation($"amount {amount} is more than the {i.AmountRemaining} {i.Currency} remaining"));
-        if (Money.Scale(amount) > Currencies.MinorUnits(i.Currency.ToUpperInvariant()))
-            return new InvoiceDecision(null, Refusal: ApiError.Validation($"amount has more decimal places than {i.Currency} allows"));
+        inFlight ??= await InFlightAsync(i, c, tx);
+        var amount = payment.Amount ?? i.AmountRemaining - inFlight.Sum(p => p.Amount);
+        if (await RefuseAsync(i, amount, inFlight, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
 
         var metadata = payment.Source is null ? payment.Metadata : Json.Serialize(new Dictionary<string, string> { ["source"] = payment.Source });
         var row = new PaymentRow(i.TenantId, ids.New("pay"), payment.IdempotencyKey, "INVOICE", i.Id, payment.MethodType, payment.MethodId,
@@ -271,9 +523,8 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         if (paidNow >= i.AmountDue)
         {
             after = after with { PaymentStatus = PaymentStatuses.Succeeded, PaidAt = now };
-            if (!await CompletePurchaseAsync(i, c, tx))
-                return new InvoiceDecision(null, Refusal: ApiError.Unprocessable(ErrorCodes.WalletNotActive,
-                    "the credit purchase of this invoice was cancelled (its wallet was closed); nothing was charged"));
+            // Still pending: UnpayableAsync read the purchase under this lock.
+            await CompletePurchaseAsync(i, c, tx);
         }
         else after = after with { PaymentStatus = PaymentStatuses.Pending };
         outbox.Add(writes, i.TenantId, EventTypes.PaymentSucceeded, null, 1, PaymentDto.From(row, i.InvoiceNumber));
@@ -281,15 +532,15 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     }
 
     /// <summary>
-    /// The paid invoice of a credit purchase grants its credits, in this same transaction. False when the
-    /// purchase is no longer pending: under the invoice's lock that means its wallet was closed, never that
-    /// it was already granted (that would need the invoice already paid).
+    /// The paid invoice of a credit purchase grants its credits, in this same transaction. The caller has read,
+    /// under the invoice's lock, that the purchase is still pending; anything else is a bug, never a silent no-op.
     /// </summary>
-    async Task<bool> CompletePurchaseAsync(InvoiceRow i, DbConnection c, DbTransaction tx)
+    async Task CompletePurchaseAsync(InvoiceRow i, DbConnection c, DbTransaction tx)
     {
-        if (i.WalletId is null || i.WalletTransactionId is null) return true;
+        if (i.WalletId is null || i.WalletTransactionId is null) return;
         var results = await OnPurchaseAsync(i, c, tx, id => new WalletCommand.CompletePending(id));
-        return results[0] is WriteResult.Applied;
+        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } failed)
+            throw new InvalidOperationException($"the purchase of invoice {i.Id} could not be completed: {failed}");
     }
 
     /// <summary>The purchase's pending credits (the credits, and a package's bonus) move together.</summary>
@@ -312,26 +563,59 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         string tenantId, string id, Func<InvoiceRow, DbConnection, DbTransaction, SqlBatch, DateTimeOffset, Task<InvoiceDecision>> decide,
         string eventType)
     {
-        await using var scope = await db.BeginWriteAsync();
-        var c = scope.Connection;
-        var tx = scope.Transaction;
-        var invoice = await c.QuerySingleAsync(tx,
-            $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND id = @id{db.ForUpdate}",
-            InvoiceRow.Read, ("t", tenantId), ("id", id));
-        if (invoice is null) return new InvoiceOutcome.NotFound();
-        var now = clock.GetUtcNow();
-        var writes = new SqlBatch();
-        var decision = await decide(invoice, c, tx, writes, now);
-        if (decision.Refusal is { } refusal) return new InvoiceOutcome.Refused(refusal);
-        var after = decision.After!;
-        if (after != invoice)
+        InvoiceDecision decision;
+        InvoiceRow after;
+        await using (var scope = await db.BeginWriteAsync())
         {
-            after = after with { Version = invoice.Version + 1, UpdatedAt = now };
-            InvoiceRow.UpdateState(writes, after);
-            outbox.Add(writes, tenantId, eventType, null, after.Version, InvoiceDtos.Invoice(after, null));
+            var c = scope.Connection;
+            var tx = scope.Transaction;
+            var invoice = await c.QuerySingleAsync(tx,
+                $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND id = @id{db.ForUpdate}",
+                InvoiceRow.Read, ("t", tenantId), ("id", id));
+            if (invoice is null) return new InvoiceOutcome.NotFound();
+            var now = clock.GetUtcNow();
+            var writes = new SqlBatch();
+            decision = await decide(invoice, c, tx, writes, now);
+            if (decision.Refusal is { } refusal)
+            {
+                // A refusal changes nothing but may still record what it found (a checkout made too late, closed again).
+                if (writes.Count > 0)
+                {
+                    await writes.ExecuteAsync(c, tx);
+                    await scope.CommitAsync();
+                    await ExpireCheckoutsAsync(tenantId, decision.ExpiredCheckouts);
+                }
+                return new InvoiceOutcome.Refused(refusal);
+            }
+            after = decision.After!;
+            if (after != invoice)
+            {
+                after = after with { Version = invoice.Version + 1, UpdatedAt = now };
+                InvoiceRow.UpdateState(writes, after);
+                outbox.Add(writes, tenantId, eventType, null, after.Version, InvoiceDtos.Invoice(after, null));
+            }
+            await writes.ExecuteAsync(c, tx);
+            await scope.CommitAsync();
         }
-        await writes.ExecuteAsync(c, tx);
-        await scope.CommitAsync();
+        await ExpireCheckoutsAsync(tenantId, decision.ExpiredCheckouts);
         return new InvoiceOutcome.Done(after, decision.Payment);
+    }
+
+    /// <summary>
+    /// Closes at the gateway the hosted checkouts of an invoice that no longer accepts money. Best effort: a
+    /// checkout paid anyway is settled as a refund due when its report arrives (webhook or reconciler).
+    /// </summary>
+    async Task ExpireCheckoutsAsync(string tenantId, IReadOnlyList<string> sessions)
+    {
+        if (sessions.Count == 0) return;
+        var gateway = await gateways.ForTenantAsync(tenantId);
+        foreach (var session in sessions)
+        {
+            try { await gateway.ExpireCheckoutAsync(session, CancellationToken.None); }
+            catch (Exception e)
+            {
+                log.LogWarning(e, "could not expire checkout session {Session} at {Gateway}; a payment through it becomes a refund due", session, gateway.Name);
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ public static class EventTypes
     public const string PaymentSucceeded = "payment.succeeded";
     public const string PaymentFailed = "payment.failed";
     public const string PaymentRefunded = "payment.refunded";
+    public const string PaymentRefundDue = "payment.refund_due";
     public const string RefundCreated = "wallet.refund.created";
     public const string EndpointDisabled = "webhook.endpoint_disabled";
     public const string WalletBalanceLow = "wallet.balance_low";

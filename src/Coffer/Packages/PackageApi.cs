@@ -174,6 +174,8 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
                 var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
                 invoice = (await invoices.GetAsync(tenantId, invoice.Id))!;
                 if (invoice.AmountRemaining <= 0) { chargeError = null; break; }
+                // No answer from the gateway yet: another card now could pay twice; the reconciler settles this one.
+                if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Processing }) { chargeError = "the charge is being confirmed with the gateway"; break; }
                 chargeError = outcome switch
                 {
                     InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,

@@ -59,23 +59,14 @@ public static class PaymentApi
         v.Metadata("metadata", body.Metadata);
         if (!v.Ok) return v.Error();
 
-        if (key is not null && await FindByKeyAsync(db, tenant.Id, key) is { } earlier)
-            return earlier.DestinationId == destination && earlier.Amount == amount && earlier.PaymentMethodType == method
-                ? TypedResults.Created($"/v1/payments/{earlier.Id}", PaymentDto.From(earlier, (await invoices.GetAsync(tenant.Id, earlier.DestinationId))?.InvoiceNumber))
-                : ApiError.Conflict(ErrorCodes.IdempotencyKeyReused, $"idempotency key '{key}' was already used for a different payment");
+        // Only what never changes is checked here; whether the invoice can take this amount now is decided
+        // under its lock, counting what is already on its way through a gateway.
         var invoice = await invoices.GetAsync(tenant.Id, destination!);
         if (invoice is null) return ApiError.NotFound("invoice");
         if (invoice.Currency != currency) return ApiError.Validation($"the payment is in {currency} but the invoice is in {invoice.Currency}");
-
-        if (invoice.InvoiceStatus != InvoiceStatuses.Finalized || invoice.AmountRemaining <= 0)
-            return ApiError.Validation(invoice.AmountRemaining <= 0 ? "the invoice is already paid" : $"only a FINALIZED invoice can be paid; this one is {invoice.InvoiceStatus}");
-        if (amount > invoice.AmountRemaining)
-            return ApiError.Validation($"amount {amount} is more than the {invoice.AmountRemaining} {invoice.Currency} remaining");
-        if (Ledger.Money.Scale(amount!.Value) > Ledger.Currencies.MinorUnits(invoice.Currency.ToUpperInvariant()))
-            return ApiError.Validation($"amount has more decimal places than {invoice.Currency} allows");
         if (method == PaymentMethodTypes.PaymentLink)
         {
-            var (link, error) = await payments.CreatePaymentLinkAsync(invoice, amount.Value, body.SuccessUrl, body.CancelUrl, key, http);
+            var (link, error) = await payments.CreatePaymentLinkAsync(invoice, amount!.Value, body.SuccessUrl, body.CancelUrl, key, http);
             return link is null ? error! : TypedResults.Created($"/v1/payments/{link.Id}", PaymentDto.From(link, invoice.InvoiceNumber));
         }
         InvoiceOutcome outcome;
@@ -84,7 +75,7 @@ public static class PaymentApi
             var card = await methods.GetAsync(tenant.Id, body.PaymentMethodId!);
             if (card is null || card.CustomerId != invoice.CustomerId || card.Type != PaymentMethodKinds.Card)
                 return ApiError.NotFound("saved card of the invoice's customer");
-            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount.Value, key, http);
+            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount!.Value, key, http);
         }
         else
         {
@@ -99,13 +90,6 @@ public static class PaymentApi
         };
     }
 
-    static async Task<PaymentRow?> FindByKeyAsync(Database db, string tenantId, string key)
-    {
-        await using var c = await db.OpenAsync();
-        return await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
-            PaymentRow.Read, ("t", tenantId), ("k", key));
-    }
-
     static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, Database db)
     {
         await using var c = await db.OpenAsync();
@@ -116,10 +100,16 @@ public static class PaymentApi
     }
 
     /// <summary>
-    /// Coffer processes a payment when it is created, so processing it again changes nothing: the answer is the
-    /// payment as it stands (a settled one stays settled; a payment link stays pending until it is paid).
+    /// Coffer processes a payment when it is created; processing it again reconciles it: a payment still in flight
+    /// (its gateway's answer was lost) is asked of the gateway again with the same key and settled exactly once. The
+    /// answer is the payment as it stands afterwards (a settled one stays settled; an open link stays pending).
     /// </summary>
-    static Task<Results<Ok<PaymentDto>, ApiError>> Process(Tenant tenant, string id, InvoiceService invoices, Database db) => Get(tenant, id, invoices, db);
+    static async Task<Results<Ok<PaymentDto>, ApiError>> Process(Tenant tenant, string id, InvoiceService invoices, PaymentService payments, TimeProvider clock)
+    {
+        var p = await payments.ReconcileAsync(tenant.Id, id, clock.GetUtcNow());
+        if (p is null) return ApiError.NotFound("payment");
+        return TypedResults.Ok(PaymentDto.From(p, (await invoices.GetAsync(tenant.Id, p.DestinationId))?.InvoiceNumber));
+    }
 
     internal static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
         Tenant tenant, Database db, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,

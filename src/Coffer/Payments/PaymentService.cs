@@ -9,22 +9,45 @@ public sealed record CheckoutView(string TenantId, string PaymentId, string Invo
     decimal Amount, string Currency, string? Description, string? SuccessUrl, string? CancelUrl, DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// Payments that go through a gateway. A payment is recorded (PROCESSING) before the gateway is called and
-/// settled under the invoice's lock after it answers, so the gateway call never holds a database lock and a
-/// crash in between leaves a payment to reconcile rather than money unaccounted for.
+/// Payments that go through a gateway. A payment is recorded (PROCESSING) under the invoice's lock before the
+/// gateway is called, with its own id as the gateway's idempotency key, and settled under the lock after the
+/// gateway answers; the gateway call holds no lock and never observes a shutdown token, since stopping halfway
+/// through moving money helps nobody. A crash or a time-out in between leaves a payment that
+/// <see cref="ReconcileAsync"/> settles by asking the gateway again with the same key.
 /// </summary>
-public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods)
+public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods, ILogger<PaymentService> log)
 {
     public async Task<InvoiceOutcome> ChargeSavedMethodAsync(InvoiceRow invoice, PaymentMethodRow method, decimal amount, string? idempotencyKey,
-        HttpRequest? request, CancellationToken ct = default)
+        HttpRequest? request)
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
         if (method.Gateway != gateway.Name)
             return new InvoiceOutcome.Refused(ApiError.Validation($"payment method {method.Id} belongs to {method.Gateway}, but the tenant's gateway is {gateway.Name}"));
-        var payment = await invoices.BeginGatewayPaymentAsync(invoice, PaymentMethodTypes.Card, method.Id, gateway.Name, amount,
-            PaymentStatuses.Processing, idempotencyKey);
-        var result = await gateway.ChargeAsync(new ChargeRequest(payment.Id, invoice.CustomerId, null, method.Token!, amount, invoice.Currency,
-            $"Invoice {invoice.InvoiceNumber ?? invoice.Id}"), ct);
+        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.Card, method.Id, gateway.Name, amount, idempotencyKey))
+        {
+            case PaymentStart.Refused r: return new InvoiceOutcome.Refused(r.Error);
+            case PaymentStart.NotFound: return new InvoiceOutcome.NotFound();
+            case PaymentStart.Existing e: return new InvoiceOutcome.Done(e.Invoice, e.Payment);
+            case PaymentStart.Started s: return await ChargeAsync(gateway, s.Invoice, s.Payment, method.Token!);
+            default: throw new InvalidOperationException("unknown payment start");
+        }
+    }
+
+    /// <summary>Asks the gateway to charge a recorded payment (again: the key is the payment's own) and settles what it answers.</summary>
+    async Task<InvoiceOutcome> ChargeAsync(IPaymentGateway gateway, InvoiceRow invoice, PaymentRow payment, string token)
+    {
+        ChargeResult result;
+        try
+        {
+            result = await gateway.ChargeAsync(new ChargeRequest(payment.Id, invoice.CustomerId, null, token, payment.Amount, invoice.Currency,
+                $"Invoice {invoice.InvoiceNumber ?? invoice.Id}"), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The gateway may or may not have charged: the payment stays PROCESSING until it is asked again.
+            log.LogWarning(e, "gateway {Gateway} gave no answer for payment {Payment}; it stays PROCESSING until reconciled", gateway.Name, payment.Id);
+            return new InvoiceOutcome.Done((await invoices.GetAsync(invoice.TenantId, invoice.Id))!, payment);
+        }
         return result switch
         {
             ChargeResult.Succeeded s => await invoices.SettleAsync(invoice.TenantId, invoice.Id, payment.Id, true, s.GatewayPaymentId, null),
@@ -35,22 +58,41 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
     }
 
     public async Task<(PaymentRow? Payment, ApiError? Error)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount, string? successUrl, string? cancelUrl,
-        string? idempotencyKey, HttpRequest? request, CancellationToken ct = default)
+        string? idempotencyKey, HttpRequest? request)
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
-        var payment = await invoices.BeginGatewayPaymentAsync(invoice, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount,
-            PaymentStatuses.Initiated, idempotencyKey);
+        PaymentRow payment;
+        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, idempotencyKey))
+        {
+            case PaymentStart.Refused r: return (null, r.Error);
+            case PaymentStart.NotFound: return (null, ApiError.NotFound("invoice"));
+            case PaymentStart.Existing e: return (e.Payment, null);
+            case PaymentStart.Started s: payment = s.Payment; break;
+            default: throw new InvalidOperationException("unknown payment start");
+        }
         var baseUrl = gateways.PublicBaseUrl(request);
         var description = $"Invoice {invoice.InvoiceNumber ?? invoice.Id}";
-        var created = await gateway.CreateCheckoutAsync(new CheckoutRequest(payment.Id, amount, invoice.Currency, description,
-            successUrl ?? $"{baseUrl}/checkout/done", cancelUrl ?? $"{baseUrl}/checkout/cancelled", null), ct);
+        CheckoutResult created;
+        try
+        {
+            created = await gateway.CreateCheckoutAsync(new CheckoutRequest(payment.Id, amount, invoice.Currency, description,
+                successUrl ?? $"{baseUrl}/checkout/done", cancelUrl ?? $"{baseUrl}/checkout/cancelled", null), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            created = new CheckoutResult.Failed(e.Message);
+        }
         if (created is not CheckoutResult.Created session)
         {
             await invoices.SettleAsync(invoice.TenantId, invoice.Id, payment.Id, false, null, ((CheckoutResult.Failed)created).Message);
             return (null, new ApiError(502, "gateway_error", $"the gateway could not create a checkout: {((CheckoutResult.Failed)created).Message}"));
         }
-        await invoices.SetPaymentLinkAsync(payment, session.Url, session.SessionId, successUrl, cancelUrl, description);
-        return (payment with { PaymentStatus = PaymentStatuses.Pending, PaymentUrl = session.Url }, null);
+        return await invoices.OpenPaymentLinkAsync(payment, session.Url, session.SessionId, successUrl, cancelUrl, description) switch
+        {
+            InvoiceOutcome.Done { Payment: { } linked } => (linked, null),
+            InvoiceOutcome.Refused r => (null, r.Error),
+            _ => (null, ApiError.NotFound("invoice")),
+        };
     }
 
     public async Task<CheckoutView?> FindCheckoutAsync(string gateway, string gatewaySessionId)
@@ -84,11 +126,85 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         return outcome;
     }
 
+    /// <summary>The gateway reported a payment's outcome on its own (a webhook): settle it, and close its checkout if it was a link.</summary>
+    public async Task SettleFromGatewayAsync(PaymentRow payment, bool succeeded, string gatewayPaymentId, string? error)
+    {
+        var session = payment.PaymentMethodType == PaymentMethodTypes.PaymentLink ? await SessionAsync(payment.TenantId, payment.Id) : null;
+        if (session is not null) await CompleteCheckoutAsync(session, succeeded, gatewayPaymentId, error);
+        else await invoices.SettleAsync(payment.TenantId, payment.DestinationId, payment.Id, succeeded, gatewayPaymentId, error);
+    }
+
+    /// <summary>
+    /// Settles a payment whose answer never came, by asking its gateway again with the same key: a card charge is
+    /// repeated under the payment's own idempotency key (the gateway answers what the first call did), a payment
+    /// link's checkout is looked up. Safe at any time and from any node: settling is idempotent under the
+    /// invoice's lock. Returns the payment as it stands afterwards.
+    /// </summary>
+    public async Task<PaymentRow?> ReconcileAsync(string tenantId, string paymentId, DateTimeOffset now)
+    {
+        var payment = await GetAsync(tenantId, paymentId);
+        if (payment is null || payment.PaymentStatus is not (PaymentStatuses.Processing or PaymentStatuses.Pending or PaymentStatuses.Initiated))
+            return payment;
+        var invoice = await invoices.GetAsync(tenantId, payment.DestinationId);
+        var gateway = await gateways.ForPaymentAsync(tenantId, payment.PaymentGateway);
+        if (invoice is null || gateway is null)
+        {
+            log.LogWarning("payment {Payment} went through {Gateway}, which tenant {Tenant} no longer uses; it must be settled by hand",
+                paymentId, payment.PaymentGateway, tenantId);
+            return payment;
+        }
+        switch (payment.PaymentMethodType, payment.PaymentStatus)
+        {
+            case (PaymentMethodTypes.Card, PaymentStatuses.Processing):
+                var token = await TokenAsync(tenantId, payment.PaymentMethodId);
+                if (token is null) return payment;
+                await ChargeAsync(gateway, invoice, payment, token);
+                break;
+            case (PaymentMethodTypes.PaymentLink, PaymentStatuses.Pending):
+                var session = await SessionAsync(tenantId, payment.Id);
+                if (session is null) break;
+                var status = await gateway.CheckoutStatusAsync(session.GatewaySessionId, payment.Id, CancellationToken.None);
+                if (status is CheckoutStatus.Paid paid) await CompleteCheckoutAsync(session, true, paid.GatewayPaymentId, null);
+                else if (status is CheckoutStatus.Expired || session.ExpiresAt <= now)
+                    await invoices.SettleAsync(tenantId, invoice.Id, payment.Id, false, null, "the payment link expired unpaid");
+                break;
+            case (PaymentMethodTypes.PaymentLink, PaymentStatuses.Initiated):
+                // The checkout was asked for but never recorded (a crash in between): nobody has its address, so
+                // nothing can be paid through it.
+                await invoices.SettleAsync(tenantId, invoice.Id, payment.Id, false, null, "the checkout was never opened");
+                break;
+        }
+        return await GetAsync(tenantId, paymentId);
+    }
+
+    public async Task<PaymentRow?> GetAsync(string tenantId, string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+            PaymentRow.Read, ("t", tenantId), ("id", id));
+    }
+
+    /// <summary>The card a payment charged, even if it has since been removed from the customer's methods: the charge is still its.</summary>
+    async Task<string?> TokenAsync(string tenantId, string? methodId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, "SELECT token FROM payment_methods WHERE tenant_id = @t AND id = @id AND token IS NOT NULL",
+            r => r.Str("token"), ("t", tenantId), ("id", methodId));
+    }
+
+    async Task<CheckoutView?> SessionAsync(string tenantId, string paymentId)
+    {
+        await using var c = await db.OpenAsync();
+        var id = await c.QuerySingleAsync(null, "SELECT gateway, gateway_session_id FROM checkout_sessions WHERE tenant_id = @t AND payment_id = @p",
+            r => new[] { r.Str("gateway"), r.Str("gateway_session_id") }, ("t", tenantId), ("p", paymentId));
+        return id is null ? null : await FindCheckoutAsync(id[0], id[1]);
+    }
+
     /// <summary>
     /// Pays an invoice the way the customer prefers: the wallet of the invoice's currency first (what it can),
     /// then each saved card by priority for what remains, stopping at the first that succeeds.
     /// </summary>
-    public async Task<InvoiceOutcome> AttemptAsync(string tenantId, string invoiceId, HttpRequest? request, CancellationToken ct = default)
+    public async Task<InvoiceOutcome> AttemptAsync(string tenantId, string invoiceId, HttpRequest? request)
     {
         var before = await invoices.GetAsync(tenantId, invoiceId);
         if (before is null) return new InvoiceOutcome.NotFound();
@@ -98,8 +214,10 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         foreach (var card in (await methods.ForCustomerAsync(tenantId, invoice.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card))
         {
             if (invoice.InvoiceStatus != InvoiceStatuses.Finalized || invoice.AmountRemaining <= 0) break;
-            last = await ChargeSavedMethodAsync(invoice, card, invoice.AmountRemaining, null, request, ct);
+            last = await ChargeSavedMethodAsync(invoice, card, invoice.AmountRemaining, null, request);
             invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
+            // A charge with no answer yet may still pay the invoice: another card now could pay it twice.
+            if (last is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Processing }) break;
         }
         // Success means this attempt paid something; otherwise the last refusal says why nothing was paid.
         if (invoice.AmountPaid > before.AmountPaid) return new InvoiceOutcome.Done(invoice);

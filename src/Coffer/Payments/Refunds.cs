@@ -34,7 +34,8 @@ public sealed record RefundPaymentResponse(PaymentRefundDto Refund, PaymentDto P
 /// (where still in the future) and priority; a card payment goes back to the card through the gateway; any
 /// payment can be refunded offline (recorded, paid out elsewhere).
 /// </summary>
-public sealed class RefundService(Database db, InvoiceService invoices, WalletWriter writer, GatewayRegistry gateways, OutboxWriter outbox, Ids ids)
+public sealed class RefundService(Database db, InvoiceService invoices, WalletWriter writer, GatewayRegistry gateways, OutboxWriter outbox, Ids ids,
+    TimeProvider clock)
 {
     public async Task<(PaymentRefundDto? Refund, PaymentRow? Payment, ApiError? Error)> RefundAsync(
         string tenantId, string paymentId, decimal? amount, string? destination, string? reason, HttpRequest? request)
@@ -134,15 +135,43 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             await ReleaseAsync(original, refundId, value);
             return (null, null, ApiError.Validation($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
         }
-        var result = await gateway.RefundAsync(new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId), CancellationToken.None);
+        var request_ = new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId);
+        RefundResult result;
+        try
+        {
+            result = await gateway.RefundAsync(request_, CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            // The gateway may have made the refund: it stays pending (and reserved) until the reconciler asks again.
+            var pending = new PaymentRefundDto(refundId, original.Id, value, original.Currency, RefundDestinations.Original, "pending", reason, [], clock.GetUtcNow());
+            return (pending, await LoadAsync(original.TenantId, original.Id), null);
+        }
+        var (refund, after) = await SettleCardRefundAsync(original.TenantId, original.DestinationId, original.Id, refundId, value, reason, result);
+        return result is RefundResult.Succeeded
+            ? (refund, after, null)
+            : (null, null, new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+    }
+
+    /// <summary>
+    /// Records the gateway's answer to a card refund under the invoice's lock, exactly once: a refund no longer
+    /// pending is left alone, so the first answer (the request's own, a webhook's, or the reconciler's) wins.
+    /// </summary>
+    async Task<(PaymentRefundDto? Refund, PaymentRow? Payment)> SettleCardRefundAsync(string tenantId, string invoiceId, string paymentId, string refundId,
+        decimal value, string? reason, RefundResult result)
+    {
         var succeeded = result is RefundResult.Succeeded;
         PaymentRefundDto? refund = null;
         PaymentRow? after = null;
-        await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
+        await invoices.WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
         {
-            var p = await Load(c, tx, original);
-            writes.Add("UPDATE refunds SET status = @s WHERE tenant_id = @t AND id = @id",
-                ("s", succeeded ? "succeeded" : "failed"), ("t", original.TenantId), ("id", refundId));
+            var p = await Load(c, tx, tenantId, paymentId);
+            var status = await c.QuerySingleAsync(tx, "SELECT status FROM refunds WHERE tenant_id = @t AND id = @id",
+                r => r.Str("status"), ("t", tenantId), ("id", refundId));
+            after = p;
+            if (status != "pending") return new InvoiceDecision(i);
+            writes.Add("UPDATE refunds SET status = @s, gateway_refund_id = @g WHERE tenant_id = @t AND id = @id",
+                ("s", succeeded ? "succeeded" : "failed"), ("g", (result as RefundResult.Succeeded)?.GatewayRefundId), ("t", tenantId), ("id", refundId));
             refund = new PaymentRefundDto(refundId, p.Id, value, p.Currency, RefundDestinations.Original, succeeded ? "succeeded" : "failed", reason, [], now);
             if (!succeeded)
             {
@@ -153,16 +182,62 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             // The reservation already counted the amount; now the statuses say so.
             after = Refunded(p with { RefundedAmount = p.RefundedAmount - value }, value, now);
             PaymentRow.UpdateState(writes, after);
+            outbox.Add(writes, tenantId, EventTypes.PaymentRefunded, null, 1, refund);
             return new InvoiceDecision(WithRefund(i, value));
         }, EventTypes.InvoicePaymentUpdated);
-        return succeeded
-            ? (refund, after, null)
-            : (null, null, new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+        return (refund, after);
     }
 
-    static async Task<PaymentRow> Load(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, PaymentRow p) =>
+    /// <summary>
+    /// Finishes a refund to the card whose answer never came (a crash or a time-out mid-call), or a refund due
+    /// recorded for money an invoice could not keep: the gateway is asked with the refund's own id as its
+    /// idempotency key, so asking again never refunds twice. Safe from any node at any time.
+    /// </summary>
+    public async Task ReconcileAsync(string tenantId, string refundId)
+    {
+        await using var c = await db.OpenAsync();
+        var row = await c.QuerySingleAsync(null,
+            """
+            SELECT r.payment_id, r.amount, r.reason, p.destination_id, p.payment_gateway, p.gateway_payment_id, p.currency
+            FROM refunds r JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id
+            WHERE r.tenant_id = @t AND r.id = @id AND r.status = 'pending' AND r.destination = 'original'
+            """,
+            r => new { Payment = r.Str("payment_id"), Amount = r.Dec("amount"), Reason = r.NStr("reason"), Invoice = r.Str("destination_id"),
+                Gateway = r.NStr("payment_gateway"), GatewayPayment = r.NStr("gateway_payment_id"), Currency = r.Str("currency") },
+            ("t", tenantId), ("id", refundId));
+        if (row is null) return;
+        var gateway = await gateways.ForPaymentAsync(tenantId, row.Gateway);
+        if (gateway is null || row.GatewayPayment is null) return;
+        var result = await gateway.RefundAsync(new RefundRequest(row.Payment, row.GatewayPayment, row.Amount, row.Currency, refundId), CancellationToken.None);
+        await SettleCardRefundAsync(tenantId, row.Invoice, row.Payment, refundId, row.Amount, row.Reason, result);
+    }
+
+    /// <summary>The gateway reported a refund's outcome on its own (a webhook): record it if it is still pending.</summary>
+    public async Task ReportAsync(string tenantId, string refundId, RefundResult result)
+    {
+        await using var c = await db.OpenAsync();
+        var row = await c.QuerySingleAsync(null,
+            """
+            SELECT r.payment_id, r.amount, r.reason, p.destination_id FROM refunds r JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id
+            WHERE r.tenant_id = @t AND r.id = @id AND r.status = 'pending'
+            """,
+            r => new { Payment = r.Str("payment_id"), Amount = r.Dec("amount"), Reason = r.NStr("reason"), Invoice = r.Str("destination_id") },
+            ("t", tenantId), ("id", refundId));
+        if (row is not null) await SettleCardRefundAsync(tenantId, row.Invoice, row.Payment, refundId, row.Amount, row.Reason, result);
+    }
+
+    async Task<PaymentRow?> LoadAsync(string tenantId, string paymentId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
+            PaymentRow.Read, ("t", tenantId), ("id", paymentId));
+    }
+
+    static Task<PaymentRow> Load(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, PaymentRow p) => Load(c, tx, p.TenantId, p.Id);
+
+    static async Task<PaymentRow> Load(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, string tenantId, string id) =>
         await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
-            PaymentRow.Read, ("t", p.TenantId), ("id", p.Id)) ?? throw new InvalidOperationException($"payment {p.Id} vanished");
+            PaymentRow.Read, ("t", tenantId), ("id", id)) ?? throw new InvalidOperationException($"payment {id} vanished");
 
     /// <summary>Gives back a reservation made for a refund that will not be asked of the gateway.</summary>
     async Task ReleaseAsync(PaymentRow original, string refundId, decimal value) =>
@@ -197,11 +272,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     {
         writes.Add(
             """
-            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at)
-            VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now)
+            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason)
+            VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now, @reason)
             """,
             ("t", p.TenantId), ("id", refundId), ("w", destination == RefundDestinations.Wallet ? p.PaymentMethodId : null), ("p", p.Id),
-            ("amount", value), ("cur", p.Currency), ("dest", destination), ("status", status), ("details", Json.Serialize(lots)), ("now", now));
+            ("amount", value), ("cur", p.Currency), ("dest", destination), ("status", status), ("details", Json.Serialize(lots)), ("now", now),
+            ("reason", reason));
         var dto = new PaymentRefundDto(refundId, p.Id, value, p.Currency, destination, status, reason, lots, now);
         outbox.Add(writes, p.TenantId, EventTypes.PaymentRefunded, null, 1, dto);
         return dto;

@@ -29,6 +29,9 @@ public static class SandboxCheckoutPages
         <body><h1>{{WebUtility.HtmlEncode(title)}}</h1>{{body}}</body></html>
         """;
 
+    /// <summary>A link stops working when it expires or when its invoice can no longer be paid (the session is then marked expired).</summary>
+    static bool Usable(CheckoutView s, TimeProvider clock) => s.Status != "expired" && s.ExpiresAt > clock.GetUtcNow();
+
     static string Amount(CheckoutView s) => $"{s.Currency.ToUpperInvariant()} {s.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     static string Form(CheckoutView s, string? error) => $"""
@@ -45,19 +48,19 @@ public static class SandboxCheckoutPages
     static async Task<IResult> Show(string session, PaymentService payments, TimeProvider clock)
     {
         var s = await payments.FindCheckoutAsync(SandboxGateway.GatewayName, session);
-        if (s is null || s.ExpiresAt <= clock.GetUtcNow()) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
+        if (s is null || !Usable(s, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
         if (s.Status == "complete") return Results.Content(Page("Already paid", "<p>This payment has been made.</p>"), "text/html");
         return Results.Content(Page("Pay", Form(s, null)), "text/html");
     }
 
-    static async Task<IResult> Pay(string session, HttpRequest request, PaymentService payments, TimeProvider clock)
+    static async Task<IResult> Pay(string session, HttpRequest request, PaymentService payments, GatewayRegistry gateways, TimeProvider clock)
     {
         var s = await payments.FindCheckoutAsync(SandboxGateway.GatewayName, session);
-        if (s is null || s.ExpiresAt <= clock.GetUtcNow()) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
+        if (s is null || !Usable(s, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
         if (s.Status == "complete") return Results.Redirect(s.SuccessUrl ?? "/checkout/done");
         var form = await request.ReadFormAsync();
         var number = form["card_number"].ToString().Replace(" ", "");
-        switch (SandboxGateway.Charge(number, s.PaymentId))
+        switch (await gateways.Sandbox(s.TenantId, request).PayCheckoutAsync(number, s.PaymentId, s.Amount, s.Currency))
         {
             case ChargeResult.Succeeded ok:
                 await payments.CompleteCheckoutAsync(s, true, ok.GatewayPaymentId, null);

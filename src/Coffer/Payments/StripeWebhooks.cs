@@ -29,7 +29,7 @@ public static class StripeWebhooks
         app.MapPost(PathPrefix + "/{tenant_id}/{environment_id}", Receive)
             .WithTags("Webhooks")
             .WithName("receiveStripeWebhook")
-            .WithSummary("Receives a Stripe event (checkout.session.completed, checkout.session.expired)")
+            .WithSummary("Receives a Stripe event (checkout.session.*, payment_intent.succeeded, payment_intent.payment_failed, charge.refunded, refund.*)")
             .WithDescription("Configure this URL as a webhook endpoint in Stripe with the tenant's id; it is authenticated by the " +
                              "Stripe-Signature header and the tenant's stripe_webhook_secret, not by an API key.")
             .Accepts<System.Text.Json.JsonElement>("application/json")
@@ -42,7 +42,7 @@ public static class StripeWebhooks
 
     static async Task<Results<Ok<WebhookReceipt>, ApiError>> Receive(
         [FromRoute(Name = "tenant_id")] string tenantId, [FromHeader(Name = "Stripe-Signature")] string? signature, HttpRequest request,
-        TenantSettings settings, PaymentService payments, TimeProvider clock, ILoggerFactory logs)
+        TenantSettings settings, PaymentService payments, RefundService refunds, TimeProvider clock, ILoggerFactory logs)
     {
         var config = await settings.GatewayConfigAsync(tenantId);
         if (config.Provider != StripeGateway.GatewayName || string.IsNullOrEmpty(config.StripeWebhookSecret))
@@ -67,6 +67,19 @@ public static class StripeWebhooks
         }
 
         var log = logs.CreateLogger(typeof(StripeWebhooks).FullName!);
+        switch (stripeEvent.Type, stripeEvent.Data.Object)
+        {
+            case ("payment_intent.succeeded" or "payment_intent.payment_failed", PaymentIntent intent):
+                await SettleIntentAsync(tenantId, intent, stripeEvent.Type == "payment_intent.succeeded", payments, log);
+                return TypedResults.Ok(new WebhookReceipt(true));
+            case ("charge.refunded", Charge charge):
+                foreach (var refund in charge.Refunds?.Data ?? [])
+                    await ReportRefundAsync(tenantId, refund, refunds);
+                return TypedResults.Ok(new WebhookReceipt(true));
+            case ("refund.updated" or "refund.created" or "refund.failed", Refund refund):
+                await ReportRefundAsync(tenantId, refund, refunds);
+                return TypedResults.Ok(new WebhookReceipt(true));
+        }
         (Stripe.Checkout.Session? Session, bool Succeeded, string? Error) outcome = stripeEvent.Type switch
         {
             "checkout.session.completed" or "checkout.session.async_payment_succeeded" => Paid(stripeEvent),
@@ -91,6 +104,43 @@ public static class StripeWebhooks
         }
         await payments.CompleteCheckoutAsync(view, outcome.Succeeded, outcome.Succeeded ? session.PaymentIntentId : null, outcome.Error);
         return TypedResults.Ok(new WebhookReceipt(true));
+    }
+
+    /// <summary>
+    /// A PaymentIntent that Coffer made (its metadata names the payment) succeeded or failed: the payment settles,
+    /// once, however often and in whatever order this and the charge's own answer arrive. An amount that differs
+    /// from the payment's is never settled as paid.
+    /// </summary>
+    static async Task SettleIntentAsync(string tenantId, PaymentIntent intent, bool succeeded, PaymentService payments, ILogger log)
+    {
+        if (intent.Metadata?.GetValueOrDefault("coffer_payment_id") is not { } paymentId) return;
+        var payment = await payments.GetAsync(tenantId, paymentId);
+        if (payment is null || payment.PaymentGateway != StripeGateway.GatewayName)
+        {
+            log.LogWarning("Stripe PaymentIntent {Intent} names payment {Payment}, which tenant {Tenant} does not have; ignored", intent.Id, paymentId, tenantId);
+            return;
+        }
+        if (succeeded && intent.AmountReceived != MinorUnits.ToMinor(payment.Amount, payment.Currency))
+        {
+            log.LogError("Stripe PaymentIntent {Intent} received {Amount}, but payment {Payment} is for {Expected} {Currency}; not settled",
+                intent.Id, intent.AmountReceived, paymentId, payment.Amount, payment.Currency);
+            return;
+        }
+        var error = succeeded ? null : $"{intent.LastPaymentError?.DeclineCode ?? intent.LastPaymentError?.Code ?? "payment_failed"}: {intent.LastPaymentError?.Message ?? "the payment failed at Stripe"}";
+        await payments.SettleFromGatewayAsync(payment, succeeded, intent.Id, error);
+    }
+
+    /// <summary>A refund Coffer asked for (its metadata names it) reached a final state at Stripe.</summary>
+    static async Task ReportRefundAsync(string tenantId, Refund refund, RefundService refunds)
+    {
+        if (refund.Metadata?.GetValueOrDefault("coffer_refund_id") is not { } refundId) return;
+        RefundResult? result = refund.Status switch
+        {
+            "succeeded" => new RefundResult.Succeeded(refund.Id),
+            "failed" or "canceled" => new RefundResult.Failed($"Stripe refund {refund.Id} is {refund.Status}"),
+            _ => null,
+        };
+        if (result is not null) await refunds.ReportAsync(tenantId, refundId, result);
     }
 
     /// <summary>A completed session counts as paid only when Stripe says the money arrived (not for a delayed method still pending).</summary>

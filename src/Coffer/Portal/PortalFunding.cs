@@ -88,7 +88,8 @@ static class PortalFunding
         }
 
         var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http.Request);
-        if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Succeeded })
+        if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Succeeded or PaymentStatuses.Processing })
+            // A charge still being confirmed with the gateway shows as the pending purchase it is.
             return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", invoice.Id)));
         // A charge asked for now that fails leaves nothing pending: the purchase is cancelled, as automatic top-up does.
         await invoices.VoidAsync(tenant, invoice.Id);

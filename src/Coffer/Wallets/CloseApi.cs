@@ -31,7 +31,8 @@ public static class CloseApi
         v1.MapPost("/wallets/{id}/close", Close).WithTags("Wallets").WithName("closeWallet");
 
     static async Task<Results<Ok<CloseWalletResponse>, JsonReplay, ApiError>> Close(
-        Tenant tenant, string id, CloseWalletRequest? body, WalletWriter writer, Ids ids, OutboxWriter outbox, HttpRequest http)
+        Tenant tenant, string id, CloseWalletRequest? body, WalletWriter writer, Ids ids, OutboxWriter outbox, Invoices.InvoiceService invoices,
+        HttpRequest http)
     {
         var v = new Validator();
         var refund = v.OneOf("refund", body?.Refund, new HashSet<string> { RefundPurchased, RefundNone }) ?? RefundNone;
@@ -72,7 +73,10 @@ public static class CloseApi
                 outbox.Add(writes, x.Wallet.TenantId, EventTypes.RefundCreated, x.Wallet.Id, x.Wallet.EventSeq + 1, refundDto);
             },
         };
-        return await writer.ExecuteAsync(tenant.Id, id, op) switch
+        var result = await writer.ExecuteAsync(tenant.Id, id, op);
+        // The invoices of the purchases this failed end with them (the reconciler repeats this after a crash here).
+        if (result is WriteResult.Applied) await invoices.CancelPurchasesOfWalletAsync(tenant.Id, id);
+        return result switch
         {
             WriteResult.Applied a => TypedResults.Ok((CloseWalletResponse)a.Response),
             WriteResult.NoChange => ApiError.Unprocessable(ErrorCodes.WalletNotActive, "the wallet is already closed"),

@@ -286,7 +286,8 @@ public static class WalletApi
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
 
-    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Terminate(Tenant tenant, string id, WalletWriter writer, Ids ids, HttpRequest http)
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Terminate(Tenant tenant, string id, WalletWriter writer, Ids ids,
+        InvoiceService invoices, HttpRequest http)
     {
         var v = new Validator();
         var key = IdempotencyKey(v, null, http, required: false);
@@ -294,7 +295,9 @@ public static class WalletApi
         var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet terminated"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("terminate", new { wallet = id })),
             x => WalletDtos.Wallet(x.Wallet));
-        return await writer.ExecuteAsync(tenant.Id, id, op) switch
+        var result = await writer.ExecuteAsync(tenant.Id, id, op);
+        if (result is WriteResult.Applied) await invoices.CancelPurchasesOfWalletAsync(tenant.Id, id);
+        return result switch
         {
             WriteResult.Applied a => TypedResults.Ok((WalletDto)a.Response),
             // Terminating a closed wallet is not an error: the caller's intent already holds.

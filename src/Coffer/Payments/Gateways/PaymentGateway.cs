@@ -19,6 +19,20 @@ public interface IPaymentGateway
 
     /// <summary>Returns money to the card or account a charge came from.</summary>
     Task<RefundResult> RefundAsync(RefundRequest request, CancellationToken ct);
+
+    /// <summary>Whether a hosted checkout was paid: what the reconciler asks when a payment link's answer never came.</summary>
+    Task<CheckoutStatus> CheckoutStatusAsync(string sessionId, string paymentId, CancellationToken ct);
+
+    /// <summary>Closes a hosted checkout that must no longer take money (its invoice was voided or its purchase cancelled).</summary>
+    Task ExpireCheckoutAsync(string sessionId, CancellationToken ct);
+}
+
+public abstract record CheckoutStatus
+{
+    private CheckoutStatus() { }
+    public sealed record Open : CheckoutStatus;
+    public sealed record Paid(string GatewayPaymentId) : CheckoutStatus;
+    public sealed record Expired : CheckoutStatus;
 }
 
 public sealed record ChargeRequest(

@@ -162,6 +162,29 @@ public sealed class StripeGateway : IPaymentGateway
         // failed could lead to a second refund under a new refund id. Repeating this refund id is always safe.
     }
 
+    public async Task<CheckoutStatus> CheckoutStatusAsync(string sessionId, string paymentId, CancellationToken ct)
+    {
+        var session = await new SessionService(_client).GetAsync(sessionId, null, null, ct);
+        return session switch
+        {
+            { PaymentStatus: "paid" } => new CheckoutStatus.Paid(session.PaymentIntentId),
+            { Status: "expired" } => new CheckoutStatus.Expired(),
+            _ => new CheckoutStatus.Open(),
+        };
+    }
+
+    public async Task ExpireCheckoutAsync(string sessionId, CancellationToken ct)
+    {
+        try
+        {
+            await new SessionService(_client).ExpireAsync(sessionId, null, new RequestOptions { IdempotencyKey = "expire_" + sessionId }, ct);
+        }
+        catch (StripeException e) when (IsDefinitiveRefusal(e))
+        {
+            // Already complete or expired: a completed one is settled by its webhook or the reconciler.
+        }
+    }
+
     static string Describe(Exception e) => e switch
     {
         StripeException { StripeError: { } error } => $"{error.Code ?? error.Type}: {error.Message}",
