@@ -121,7 +121,9 @@ public static class InvoicePages
             """));
         var link = highlightPayment is not null && payments.FirstOrDefault(p => p.Id == highlightPayment)?.PaymentUrl is { } created
             ? $"""<p class="flash-ok">Payment link: <a href="{E(created)}" id="payment-link">{E(created)}</a></p>""" : "";
-        var payable = i.InvoiceStatus == InvoiceStatuses.Finalized && i.AmountRemaining > 0;
+        // The same rule the payment operation applies under the lock; a void or failed invoice offers nothing to record.
+        var closed = i.InvoiceStatus == InvoiceStatuses.Voided || i.PaymentStatus == PaymentStatuses.Failed;
+        var payable = !closed && i.InvoiceStatus == InvoiceStatuses.Finalized && i.AmountRemaining > 0;
         var statusOptions = string.Join("", SettableStatuses.Select(s => $"<option value=\"{s}\"{Selected(s == i.PaymentStatus)}>{s}</option>"));
         var method = typed?.Method ?? Offline;
 
@@ -161,7 +163,7 @@ public static class InvoicePages
             </section>
             <div class="panels">
             <section class="panel" aria-labelledby="record-h"><h2 id="record-h">Record Payment</h2>
-            {(!payable ? "<p class=\"muted\">Nothing is due on this invoice.</p>" : $"""
+            {(!payable ? (closed ? "<p class=\"muted\">This invoice is closed and accepts no payment.</p>" : "<p class=\"muted\">Nothing is due on this invoice.</p>") : $"""
               <form method="post" action="/dashboard/invoices/{U(i.Id)}/payments">{Antiforgery(http)}
                 <input type="hidden" name="IdempotencyKey" value="{E(typed?.IdempotencyKey ?? NewKey())}">
                 <fieldset class="group"><legend>How</legend>
