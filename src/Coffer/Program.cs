@@ -44,6 +44,9 @@ const string Help = """
       COFFER_ALERT_EMAIL_POLL_MS  how often alert emails are sent (default 5000)
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
       COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
+      COFFER_RECONCILE_GRACE_SECONDS  how long a payment may stay in flight before it is asked of the gateway again (default 60)
+      COFFER_RECONCILE_POLL_MS  how often payment reconciliation looks for work (default 5000)
+      COFFER_SANDBOX_SLOW_CARD_MS  how long the sandbox's slow test card 4000000000007726 takes to answer (default 3000)
       COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
       COFFER_WEBHOOKS_ALLOW_PRIVATE "true" lets webhooks reach private and loopback addresses (local receivers)
       ASPNETCORE_URLS   listen addresses, like --urls
