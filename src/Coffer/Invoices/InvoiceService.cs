@@ -115,7 +115,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             if (i.InvoiceStatus == InvoiceStatuses.Voided) return new InvoiceDecision(i);
             if (i.AmountPaid > 0)
                 return new InvoiceDecision(null, Refusal: ApiError.Validation("an invoice with payments cannot be voided; refund the payments first"));
-            if (await InFlightAsync(i, c, tx) is { Count: > 0 } inFlight) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+            if (await ChargingAsync(i, c, tx) is { Count: > 0 } charging) return new InvoiceDecision(null, Refusal: InProgress(charging));
             await FailPurchaseAsync(i, c, tx);
             return await CancelAsync(i, "the invoice was voided", c, tx, writes, now);
         }, EventTypes.InvoiceVoided);
@@ -160,7 +160,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                     if (PaymentStatuses.IsPaid(i.PaymentStatus) || i.AmountPaid > 0)
                         return new InvoiceDecision(null, Refusal: ApiError.Validation("a paid invoice cannot be marked FAILED; refund it instead"));
                     // A charge in flight may still succeed: failing now would take the money and cancel what it paid for.
-                    if (await InFlightAsync(i, c, tx) is { Count: > 0 } inFlight) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+                    if (await ChargingAsync(i, c, tx) is { Count: > 0 } charging) return new InvoiceDecision(null, Refusal: InProgress(charging));
                     if (i.WalletTransactionId is null) return new InvoiceDecision(i with { PaymentStatus = PaymentStatuses.Failed });
                     // A failed credit purchase ends with its invoice, in this same transaction.
                     await FailPurchaseAsync(i, c, tx);
@@ -499,6 +499,13 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     /// <summary>Gateway payments of the invoice whose outcome is not known yet; read under the invoice's lock.</summary>
     static async Task<List<PaymentRow>> InFlightAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
         (await PaymentsAsync(i, c, tx)).Where(p => p.PaymentStatus is PaymentStatuses.Initiated or PaymentStatuses.Pending or PaymentStatuses.Processing).ToList();
+
+    /// <summary>
+    /// Charges whose money may be moving right now: these hold off a cancellation, which would take the money and
+    /// cancel what it pays for. An open payment link does not: cancelling closes it.
+    /// </summary>
+    static async Task<List<PaymentRow>> ChargingAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+        (await InFlightAsync(i, c, tx)).Where(p => p.PaymentStatus == PaymentStatuses.Processing).ToList();
 
     /// <summary>A credit purchase whose pending credit has failed (its wallet was closed, or the purchase was failed) can never complete.</summary>
     static async Task<bool> PurchaseCancelledAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
