@@ -44,6 +44,9 @@ public sealed class StripeStandIn : IAsyncDisposable
     /// <summary>When set, checkout sessions answer 500 (with Stripe-Should-Retry: false, so Stripe.net gives up at once).</summary>
     public bool CheckoutOutage { get; set; }
 
+    /// <summary>When set, charges time out after the card was charged: the answer is lost, as when a connection drops on the way back.</summary>
+    public bool ChargeAnswerLost { get; set; }
+
     public IReadOnlyList<StripeCall> Calls => [.. _calls];
 
     public StripeCall Single(string path) => Assert.Single(_calls, c => c.Path == path && c.Method == "POST");
@@ -67,7 +70,13 @@ public sealed class StripeStandIn : IAsyncDisposable
             await standIn!.RecordAsync(http);
             await next(http);
         });
-        app.MapPost("/v1/payment_intents", (HttpContext http) => standIn!.Idempotent(http, standIn.CreatePaymentIntent));
+        app.MapPost("/v1/payment_intents", (HttpContext http) =>
+        {
+            var answer = standIn!.Idempotent(http, standIn.CreatePaymentIntent);
+            // The intent is made (and replayed for the same key), but this answer never arrives.
+            if (standIn.ChargeAnswerLost) { http.Response.Headers["Stripe-Should-Retry"] = "false"; return Results.StatusCode(504); }
+            return answer;
+        });
         app.MapPost("/v1/checkout/sessions", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCheckoutSession));
         app.MapPost("/v1/refunds", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateRefund));
         app.MapGet("/v1/payment_methods/{id}", (string id) => standIn!.PaymentMethod(id));
@@ -219,6 +228,23 @@ public sealed class StripeStandIn : IAsyncDisposable
         ["pending_webhooks"] = 1, ["request"] = new JsonObject { ["id"] = null, ["idempotency_key"] = null },
         ["type"] = "checkout.session." + outcome, ["data"] = new JsonObject { ["object"] = session ?? Session(sessionId, outcome) },
     }.ToJsonString();
+
+    /// <summary>A <c>payment_intent.*</c> event for the intent Coffer created with the given idempotency key.</summary>
+    public string IntentEvent(string idempotencyKey, string type)
+    {
+        var intent = JsonNode.Parse(_replays["/v1/payment_intents " + idempotencyKey].Body)!.AsObject();
+        if (type == "payment_intent.payment_failed")
+        {
+            (intent["status"], intent["amount_received"]) = ("requires_payment_method", 0);
+            intent["last_payment_error"] = new JsonObject { ["type"] = "card_error", ["code"] = "card_declined", ["decline_code"] = "generic_decline", ["message"] = "Your card was declined." };
+        }
+        return new JsonObject
+        {
+            ["id"] = NewId("evt"), ["object"] = "event", ["api_version"] = "2025-01-27.acacia", ["created"] = Now, ["livemode"] = false,
+            ["pending_webhooks"] = 1, ["request"] = new JsonObject { ["id"] = null, ["idempotency_key"] = null },
+            ["type"] = type, ["data"] = new JsonObject { ["object"] = intent },
+        }.ToJsonString();
+    }
 
     /// <summary>Signs a webhook body as Stripe does: <c>t=unix,v1=hex(HMAC-SHA256(secret, "t.body"))</c>.</summary>
     public static string Sign(string body, string secret, DateTimeOffset at)

@@ -87,6 +87,53 @@ public sealed class StripeTests() : ApiTest(Store.Sqlite)
     }
 
     [Fact]
+    public async Task AChargeWhoseAnswerIsLostIsSettledByStripesEventOrByAskingAgainWithTheSameKey()
+    {
+        await using var stripe = await UseStripe();
+        var customer = (await CreateCustomer()).S("id");
+        var card = await SaveCard(customer, "pm_card_visa");
+        var first = await Finalized(customer, "8");
+        var second = await Finalized(customer, "9");
+        stripe.ChargeAnswerLost = true;
+
+        var viaEvent = (await Pay(first, "8", "CARD", card)).Ok(201);
+        var viaProcess = (await Pay(second, "9", "CARD", card)).Ok(201);
+        Assert.Equal(("PROCESSING", "PROCESSING"), (viaEvent.S("payment_status"), viaProcess.S("payment_status")));
+
+        // Stripe tells Coffer on its own; delivered twice, it settles once.
+        var succeeded = stripe.IntentEvent("charge_" + viaEvent.S("id"), "payment_intent.succeeded");
+        (await Deliver(viaEvent.S("tenant_id"), succeeded)).Ok();
+        (await Deliver(viaEvent.S("tenant_id"), succeeded)).Ok();
+        Assert.Equal("SUCCEEDED", (await Payment(viaEvent.S("id"))).S("payment_status"));
+        Assert.Equal("8", (await Invoice(first)).S("amount_paid"));
+
+        // Or Coffer asks again with the payment's own key, and Stripe answers what the first call did.
+        stripe.ChargeAnswerLost = false;
+        Assert.Equal("SUCCEEDED", (await Api.Post($"/v1/payments/{viaProcess.S("id")}/process")).Ok().S("payment_status"));
+        Assert.Equal("9", (await Invoice(second)).S("amount_paid"));
+        var charges = stripe.Calls.Where(c => c.Path == "/v1/payment_intents" && c.Method == "POST").ToList();
+        Assert.Equal(["charge_" + viaEvent.S("id"), "charge_" + viaProcess.S("id"), "charge_" + viaProcess.S("id")], charges.Select(c => c.IdempotencyKey));
+    }
+
+    [Fact]
+    public async Task AFailedPaymentIntentEventFailsThePaymentAndLeavesTheInvoiceDue()
+    {
+        await using var stripe = await UseStripe();
+        var customer = (await CreateCustomer()).S("id");
+        var card = await SaveCard(customer, "pm_card_visa");
+        var invoice = await Finalized(customer, "4");
+        stripe.ChargeAnswerLost = true;
+        var payment = (await Pay(invoice, "4", "CARD", card)).Ok(201);
+
+        (await Deliver(payment.S("tenant_id"), stripe.IntentEvent("charge_" + payment.S("id"), "payment_intent.payment_failed"))).Ok();
+
+        var failed = await Payment(payment.S("id"));
+        Assert.Equal("FAILED", failed.S("payment_status"));
+        Assert.Contains("generic_decline", failed.S("error_message"));
+        Assert.Equal(("4", "PENDING"), ((await Invoice(invoice)).S("amount_remaining"), (await Invoice(invoice)).S("payment_status")));
+    }
+
+    [Fact]
     public async Task ZeroDecimalCurrenciesAreSentInWholeUnits()
     {
         await using var stripe = await UseStripe();
