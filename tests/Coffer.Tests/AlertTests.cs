@@ -95,4 +95,15 @@ public abstract class AlertTests(Store store) : ApiTest(store)
         Assert.Equal("ok", (await Wallet(id)).S("alert_state"));
         Assert.Empty(await Events(id));
     }
+
+    [Fact]
+    public async Task TheRealTimeBalanceGivesTheWalletsAlertState()
+    {
+        // Root cause: the real-time balance copied the wallet's fields one by one and left alert_state out.
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 20) })).S("id");
+        (await Debit(id, "90")).Ok();
+
+        Assert.Equal("in_alarm", (await Wallet(id)).S("alert_state"));
+        Assert.Equal("in_alarm", (await Balance(id)).S("alert_state"));
+    }
 }

@@ -138,14 +138,8 @@ public static class WalletApi
         var realTimeCredits = realTime.Balance;
         var pendingCharges = realTime.PendingCharges;
         var dto = WalletDtos.Wallet(w, new CreditBreakdown(lots.SpendableFree, lots.SpendablePurchased));
-        return TypedResults.Ok(new WalletBalanceDto
+        return TypedResults.Ok(new WalletBalanceDto(dto)
         {
-            Id = dto.Id, CustomerId = dto.CustomerId, Name = dto.Name, Description = dto.Description, Currency = dto.Currency,
-            Balance = dto.Balance, CreditBalance = dto.CreditBalance, ConversionRate = dto.ConversionRate,
-            TopupConversionRate = dto.TopupConversionRate, WalletStatus = dto.WalletStatus, WalletType = dto.WalletType,
-            Metadata = dto.Metadata, Config = dto.Config, AutoTopup = dto.AutoTopup, AlertSettings = dto.AlertSettings,
-            CreditsAvailableBreakdown = dto.CreditsAvailableBreakdown, TenantId = dto.TenantId, CreatedAt = dto.CreatedAt,
-            UpdatedAt = dto.UpdatedAt, OverdraftLimit = dto.OverdraftLimit,
             RealTimeCreditBalance = realTimeCredits,
             RealTimeBalance = Money.AmountForCredits(realTimeCredits, w.ConversionRate),
             UnpaidInvoicesAmount = await store.UnpaidInvoicesAsync(tenant.Id, w.CustomerId, w.Currency),

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Serialization;
 using Coffer.Common;
 using Coffer.Ledger;
@@ -30,8 +31,11 @@ public sealed record WalletConfig(List<string>? AllowedPriceTypes);
 
 public sealed record CreditBreakdown(decimal Free, decimal Purchased);
 
-/// <summary>Flexprice's DtoWalletResponse (every key always present), plus Coffer's <c>overdraft_limit</c>.</summary>
-public class WalletDto
+/// <summary>
+/// Flexprice's DtoWalletResponse (every key always present), plus Coffer's <c>overdraft_limit</c>. A record, so
+/// that the real-time balance copies every field of it rather than a hand-kept list of them.
+/// </summary>
+public record WalletDto
 {
     public required string Id { get; init; }
     public required string CustomerId { get; init; }
@@ -65,8 +69,12 @@ public class WalletDto
 /// <c>pending_charges</c> and <c>available_balance</c> (currency) / <c>pending_charge_credits</c> and
 /// <c>available_credit_balance</c> (credits). Pending charges are the credits active holds reserve.
 /// </summary>
-public sealed class WalletBalanceDto : WalletDto
+public sealed record WalletBalanceDto : WalletDto
 {
+    /// <summary>Every field of the wallet, as <c>GET /v1/wallets/{id}</c> gives it, alert state included.</summary>
+    [SetsRequiredMembers]
+    public WalletBalanceDto(WalletDto wallet) : base(wallet) { }
+
     public decimal RealTimeBalance { get; init; }
     public decimal RealTimeCreditBalance { get; init; }
     public DateTimeOffset BalanceUpdatedAt { get; init; }
