@@ -74,7 +74,7 @@ builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfiguration>()["COFFER_DATABASE"]));
+builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfiguration>()["COFFER_DATABASE"], sp.GetService<CommitFaults>()));
 builder.Services.AddSingleton<Ids>();
 builder.Services.AddSingleton<TenantStore>();
 builder.Services.AddSingleton<OutboxWriter>();

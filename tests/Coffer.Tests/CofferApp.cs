@@ -82,7 +82,12 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_WEBHOOK_TIMEOUT_MS", "1000");
         if (_adminEmail is not null) builder.UseSetting("COFFER_ADMIN_EMAIL", _adminEmail);
         if (_adminPassword is not null) builder.UseSetting("COFFER_ADMIN_PASSWORD", _adminPassword);
-        builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
+        builder.ConfigureTestServices(s =>
+        {
+            s.AddSingleton<TimeProvider>(Clock);
+            // Unarmed it changes nothing; a test arms it to lose the connection at its next commit.
+            s.AddSingleton<CommitFaults>();
+        });
     }
 
     public HttpClient Api(string? key = null)
@@ -93,6 +98,9 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     }
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Loses the connection at the next commit, after the database committed it or before.</summary>
+    public void LoseNextCommit(CommitFault fault) => Service<CommitFaults>().LoseNextCommit(fault);
 
     public async Task<VerifyReport> VerifyAsync() => await Service<Verifier>().RunAsync();
 

@@ -69,4 +69,29 @@ public abstract class GroupCommitTests(Store store) : ApiTest(store)
         Assert.IsType<WriteResult.Applied>(await tasks[2]);
         Assert.Equal("7", (await Wallet(a)).S("credit_balance"));
     }
+
+    [Theory]
+    [InlineData(Storage.CommitFault.LostAfterCommit, "16")]
+    [InlineData(Storage.CommitFault.LostBeforeCommit, "10")]
+    public async Task ABatchWhoseCommitWasLostIsNeverRunAgain(Storage.CommitFault fault, string balance)
+    {
+        // Root cause: a failed batch was retried operation by operation, even when the failure was the commit
+        // itself, so a batch that had committed was applied a second time.
+        var a = (await CreateWallet(new { initial_credits_to_load = "10" })).S("id");
+        var tenant = (await Wallet(a)).S("tenant_id");
+        var writer = App.Service<WalletWriter>();
+
+        App.LoseNextCommit(fault);
+        var tasks = await writer.ExecuteBatchAsync(
+        [
+            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 5m, Reasons.FreeCreditGrant, null, null))),
+            new(tenant, a, Op(_ => new WalletCommand.Debit(NewId(), 2m, Reasons.ManualBalanceDebit), key: "debit-1")),
+            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 3m, Reasons.FreeCreditGrant, null, null))),
+        ], CancellationToken.None);
+
+        var results = await Task.WhenAll(tasks);
+        Assert.All(results, r => Assert.IsType<WriteResult.OutcomeUnknown>(r));
+        Assert.Equal([null, "debit-1", null], results.Select(r => ((WriteResult.OutcomeUnknown)r).IdempotencyKey));
+        Assert.Equal(balance, (await Wallet(a)).S("credit_balance"));
+    }
 }

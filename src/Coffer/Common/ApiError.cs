@@ -26,6 +26,7 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "payload_too_large";
     public const string Internal = "internal_error";
     public const string Unavailable = "service_unavailable";
+    public const string OutcomeUnknown = "outcome_unknown";
 }
 
 /// <summary>The one error result every endpoint returns; its metadata documents the envelope in OpenAPI.</summary>
@@ -44,6 +45,14 @@ public sealed class ApiError(int status, string code, string message, object? de
     public static ApiError Conflict(string code, string message) => new(409, code, message);
     public static ApiError Unprocessable(string code, string message, object? details = null) => new(422, code, message, details);
 
+    /// <summary>
+    /// The connection was lost while the change was being committed: it may or may not have taken effect. A
+    /// retry with the same idempotency key replays it if it did and applies it once if it did not.
+    /// </summary>
+    public static ApiError OutcomeUnknown(string? idempotencyKey) => new(503, ErrorCodes.OutcomeUnknown, idempotencyKey is null
+        ? "the connection to the database was lost while committing; the change may or may not have been applied: check before repeating it"
+        : $"the connection to the database was lost while committing; the change may or may not have been applied: retry with idempotency key '{idempotencyKey}' to learn its outcome");
+
     public Task ExecuteAsync(HttpContext httpContext)
     {
         httpContext.Response.StatusCode = StatusCode;
@@ -52,7 +61,8 @@ public sealed class ApiError(int status, string code, string message, object? de
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
     {
-        foreach (var status in new[] { 400, 404, 409, 422 })
+        // 503: the database is unavailable, or a commit's outcome is unknown (outcome_unknown).
+        foreach (var status in new[] { 400, 404, 409, 422, 503 })
             builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(ErrorEnvelope), ["application/json"]));
     }
 }

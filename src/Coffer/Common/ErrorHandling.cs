@@ -55,6 +55,8 @@ public static class ErrorHandling
         BadHttpRequestException bad when bad.StatusCode == 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
         BadHttpRequestException bad => new ApiError(bad.StatusCode, ErrorCodes.ValidationFailed, bad.Message),
         JsonException json => ApiError.Validation(DescribeJson(json)),
+        // Never "nothing was changed": the commit may have taken effect.
+        Storage.CommitOutcomeUnknownException => ApiError.OutcomeUnknown(null),
         TimeoutException or DbException or System.Net.Sockets.SocketException =>
             new ApiError(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed"),
         _ => new ApiError(500, ErrorCodes.Internal, "internal error"),

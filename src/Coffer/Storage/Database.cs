@@ -15,6 +15,7 @@ public sealed class Database : IAsyncDisposable
 {
     readonly NpgsqlDataSource? _postgres;
     readonly string? _sqlite;
+    readonly CommitFaults? _faults;
 
     // SQLite allows one writer at a time anyway; queueing writers in-process avoids busy-waiting on the file
     // lock. BEGIN IMMEDIATE still protects the file against other processes.
@@ -23,15 +24,18 @@ public sealed class Database : IAsyncDisposable
     public DbKind Kind { get; }
     public string Description { get; }
 
-    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite)
+    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite, CommitFaults? faults)
     {
         Kind = kind;
         Description = description;
         _postgres = postgres;
         _sqlite = sqlite;
+        _faults = faults;
     }
 
-    public static Database Open(string? setting)
+    /// <param name="setting">COFFER_DATABASE.</param>
+    /// <param name="faults">Tests only: connection losses to simulate at commit.</param>
+    public static Database Open(string? setting, CommitFaults? faults = null)
     {
         var value = string.IsNullOrWhiteSpace(setting) ? "coffer.db" : setting.Trim();
         if (value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) ||
@@ -41,7 +45,7 @@ public sealed class Database : IAsyncDisposable
         {
             var builder = new NpgsqlConnectionStringBuilder(value);
             var description = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}";
-            return new Database(DbKind.Postgres, description, NpgsqlDataSource.Create(builder.ConnectionString), null);
+            return new Database(DbKind.Postgres, description, NpgsqlDataSource.Create(builder.ConnectionString), null, faults);
         }
 
         var path = Path.GetFullPath(value);
@@ -53,7 +57,7 @@ public sealed class Database : IAsyncDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        return new Database(DbKind.Sqlite, $"SQLite {path}", null, connectionString);
+        return new Database(DbKind.Sqlite, $"SQLite {path}", null, connectionString, faults);
     }
 
     static string PostgresUrlToKeywords(string url)
@@ -106,7 +110,7 @@ public sealed class Database : IAsyncDisposable
             {
                 var connection = (SqliteConnection)await OpenAsync(ct);
                 var tx = connection.BeginTransaction(IsolationLevel.Serializable, deferred: false);
-                return new WriteScope(connection, tx, _sqliteWriter);
+                return new WriteScope(connection, tx, _sqliteWriter, _faults);
             }
             catch
             {
@@ -116,7 +120,7 @@ public sealed class Database : IAsyncDisposable
         }
         var pg = await OpenAsync(ct);
         var pgTx = await pg.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-        return new WriteScope(pg, pgTx, null);
+        return new WriteScope(pg, pgTx, null, _faults);
     }
 
     /// <summary>Row lock clause for the row a write decides on; SQLite's write transaction already excludes others.</summary>
@@ -138,16 +142,34 @@ public sealed class Database : IAsyncDisposable
     }
 }
 
-public sealed class WriteScope(DbConnection connection, DbTransaction transaction, SemaphoreSlim? gate) : IAsyncDisposable
+public sealed class WriteScope(DbConnection connection, DbTransaction transaction, SemaphoreSlim? gate, CommitFaults? faults = null) : IAsyncDisposable
 {
     bool _done;
     public DbConnection Connection { get; } = connection;
     public DbTransaction Transaction { get; } = transaction;
 
+    /// <summary>
+    /// Commits. Any failure of the commit itself is a <see cref="CommitOutcomeUnknownException"/>: once the
+    /// commit has been sent, a lost connection cannot tell whether it took effect.
+    /// </summary>
     public async Task CommitAsync(CancellationToken ct = default)
     {
-        await Transaction.CommitAsync(ct);
-        _done = true;
+        try
+        {
+            var fault = faults?.Take();
+            if (fault == CommitFault.LostAfterCommit)
+            {
+                await Transaction.CommitAsync(ct);
+                _done = true;
+            }
+            if (fault is not null) throw new IOException($"connection lost at commit (simulated: {fault})");
+            await Transaction.CommitAsync(ct);
+            _done = true;
+        }
+        catch (Exception e)
+        {
+            throw new CommitOutcomeUnknownException(e);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -322,6 +322,7 @@ public static class WalletApi
         WriteResult.CaptureExceedsHold e => ApiError.Validation($"the capture is larger than the hold's {e.Held} credits"),
         WriteResult.BalanceLimitExceeded l => ApiError.Unprocessable(ErrorCodes.BalanceLimitExceeded,
             $"the top-up would take the wallet's balance above {l.Limit} credits"),
+        WriteResult.OutcomeUnknown u => ApiError.OutcomeUnknown(u.IdempotencyKey),
         _ => throw new InvalidOperationException($"unexpected write result {result}"),
     };
 

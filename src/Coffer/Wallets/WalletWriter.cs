@@ -69,6 +69,12 @@ public abstract record WriteResult
     public sealed record Invalid(string Message) : WriteResult;
     public sealed record BalanceLimitExceeded(decimal Limit) : WriteResult;
     public sealed record CaptureExceedsHold(decimal Held) : WriteResult;
+
+    /// <summary>
+    /// The commit of the operation's batch failed: it may or may not have taken effect. It is never retried;
+    /// a retry by the client with <paramref name="IdempotencyKey"/> replays it if it did.
+    /// </summary>
+    public sealed record OutcomeUnknown(string? IdempotencyKey) : WriteResult;
 }
 
 /// <summary>
@@ -91,8 +97,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             : ExecuteAloneAsync(new Pending(tenantId, walletId, op), ct);
 
     /// <summary>
-    /// Commits a batch; if the batch as a whole fails (a key claimed concurrently elsewhere, a bug in one
-    /// operation) each operation is retried alone, so one bad request never fails its neighbours.
+    /// Commits a batch; if the batch fails before its commit (a key claimed concurrently elsewhere, a bug in
+    /// one operation) nothing of it was applied and each operation is retried alone, so one bad request never
+    /// fails its neighbours. A failed commit is never retried: see <see cref="TryExecuteAsync"/>.
     /// </summary>
     public async Task<IReadOnlyList<Task<WriteResult>>> ExecuteBatchAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
     {
@@ -123,11 +130,24 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
     }
 
+    /// <summary>
+    /// One attempt. An exception before the commit means nothing was applied, so the caller may retry; when
+    /// the commit itself fails the batch may have been applied, and running it again could apply a key-less
+    /// top-up twice, so every operation of the batch answers <see cref="WriteResult.OutcomeUnknown"/> instead.
+    /// </summary>
     async Task<WriteResult[]> TryExecuteAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
     {
         await using var scope = await db.BeginWriteAsync(ct);
         var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, ct);
-        if (wrote) await scope.CommitAsync(ct);
+        if (!wrote) return results;
+        try
+        {
+            await scope.CommitAsync(ct);
+        }
+        catch (CommitOutcomeUnknownException)
+        {
+            return batch.Select(p => (WriteResult)new WriteResult.OutcomeUnknown(p.Op.Idempotency?.Key)).ToArray();
+        }
         return results;
     }
 
