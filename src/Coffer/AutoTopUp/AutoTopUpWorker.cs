@@ -136,7 +136,7 @@ public sealed class AutoTopUpWorker(
 
         // The purchase: a pending credit and its invoice, then (when charging) the card.
         var invoiceId = ids.New("inv");
-        var op = CreditPurchases.Operation(invoiceId, await invoices.NextNumberAsync(tenantId), ids.New("wtx"), credits, null, null, null,
+        var op = CreditPurchases.Operation(invoiceId, ids.New("wtx"), credits, null, null, null,
             await settings.InvoiceConfigAsync(tenantId) with { AutoCompletePurchasedCreditTransaction = false },
             new EntryDetails("Automatic top-up"), new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), ids, _ => new { invoice_id = invoiceId });
         var created = await writer.ExecuteAsync(tenantId, wallet.Id, op, ct);
@@ -202,13 +202,13 @@ public sealed class AutoTopUpWorker(
     }
 
     async Task FinishAsync(string tenantId, string id, string status, string? reason, decimal? credits, string? invoiceId, string? paymentId, string? error,
-        Action<SqlBatch>? alsoWrite = null)
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, SqlBatch, Task>? alsoWrite = null)
     {
         await using var scope = await db.BeginWriteAsync();
         if (alsoWrite is not null)
         {
             var writes = new SqlBatch();
-            alsoWrite(writes);
+            await alsoWrite(scope.Connection, scope.Transaction, writes);
             await writes.ExecuteAsync(scope.Connection, scope.Transaction);
         }
         await scope.Connection.ExecAsync(scope.Transaction,
@@ -231,7 +231,7 @@ public sealed class AutoTopUpWorker(
             await writer.UpdateAsync(tenantId, wallet.Id, w => new UpdateDecision(w with { AutoTopup = Json.Serialize(rule with { Enabled = false }) }));
         // The failure record and its event commit together: a crash cannot leave one without the other.
         await FinishAsync(tenantId, attemptId, AttemptStatuses.Failed, "the charge failed", credits, invoiceId, paymentId, error,
-            writes => outbox.Add(writes, tenantId, EventTypes.AutoTopUpFailed, wallet.Id, 0, new
+            (c, tx, writes) => WalletEvents.AppendAsync(c, tx, outbox, writes, tenantId, wallet.Id, EventTypes.AutoTopUpFailed, new
             {
                 wallet_id = wallet.Id, customer_id = wallet.CustomerId, reason = error, consecutive_failures = consecutive, rule_disabled = disable,
             }));

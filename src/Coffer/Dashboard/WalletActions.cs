@@ -143,7 +143,7 @@ public static class WalletActions
     }
 
     static async Task<IResult> TopUp(string id, [FromForm] TopUpFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids,
-        TimeProvider clock, InvoiceService invoices, TenantSettings settings)
+        TimeProvider clock, TenantSettings settings)
     {
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
@@ -161,7 +161,7 @@ public static class WalletActions
             CreditsToAdd = credits, TransactionReason = reason, ExpiryDateUtc = expiry, Priority = priority,
             Description = string.IsNullOrWhiteSpace(form.Description) ? null : form.Description, IdempotencyKey = form.IdempotencyKey,
         };
-        var result = Of<WalletChangeResponse>((await WalletApi.TopUp(tenant, id, request, writer, ids, clock, http.Request, invoices, settings)).Result);
+        var result = Of<WalletChangeResponse>((await WalletApi.TopUp(tenant, id, request, writer, ids, clock, http.Request, settings)).Result);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         if (result.Error is { } error) return await RenderTopUpPage(http, id, store, form, $"The top-up was refused: {error}", result.Status);
         if (result.Replayed) return Back(id, "replayed");

@@ -119,7 +119,7 @@ public static class InvoiceApi
         var invoice = new InvoiceRow(tenant.Id, invoiceId, customer.Id, type, status, paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending,
             currency!, amountDue!.Value, 0m, subtotal!.Value, total!.Value, description, dueDate, paid ? now : null, null,
             finalized ? now : null, periodStart, periodEnd, body.BillingPeriod, body.BillingReason ?? "MANUAL",
-            finalized ? await invoices.NextNumberAsync(tenant.Id) : null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
+            null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
         var (stored, created) = await invoices.CreateAsync(invoice, lines);
         if (created && finalized && !paid) await payments.AutoPayAsync(tenant.Id, stored.Id, stored.CustomerId, http);
         return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, stored.Id))!));
@@ -191,7 +191,7 @@ public static class InvoiceApi
     static async Task<Results<Ok<MessageResponse>, ApiError>> FinalizeInvoice(Tenant tenant, string id, InvoiceService invoices, PaymentService payments, HttpRequest http)
     {
         if (await invoices.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("invoice");
-        var outcome = await invoices.FinalizeAsync(tenant.Id, id, await invoices.NextNumberAsync(tenant.Id));
+        var outcome = await invoices.FinalizeAsync(tenant.Id, id);
         if (outcome is InvoiceOutcome.Done d) await payments.AutoPayAsync(tenant.Id, id, d.Invoice.CustomerId, http);
         return Message(outcome, "invoice finalized successfully");
     }

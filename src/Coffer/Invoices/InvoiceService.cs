@@ -48,16 +48,6 @@ public sealed record PaymentInput(
 public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, TimeProvider clock, OutboxWriter outbox, GatewayRegistry gateways,
     ILogger<InvoiceService> log)
 {
-    public async Task<string> NextNumberAsync(string tenantId)
-    {
-        await using var scope = await db.BeginWriteAsync();
-        var c = scope.Connection;
-        await c.ExecAsync(scope.Transaction, "UPDATE tenants SET invoice_seq = invoice_seq + 1 WHERE id = @t", ("t", tenantId));
-        var seq = await c.ScalarLongAsync(scope.Transaction, "SELECT invoice_seq FROM tenants WHERE id = @t", ("t", tenantId));
-        await scope.CommitAsync();
-        return $"INV-{seq:D6}";
-    }
-
     public async Task<InvoiceRow?> GetAsync(string tenantId, string id)
     {
         await using var c = await db.OpenAsync();
@@ -76,11 +66,16 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             LineItemRow.Read, args.ToArray());
     }
 
-    /// <summary>Inserts an invoice with its lines; a repeated idempotency key returns the first invoice.</summary>
+    /// <summary>
+    /// Inserts an invoice with its lines, numbered in the same transaction when it is created FINALIZED; a
+    /// repeated idempotency key returns the first invoice.
+    /// </summary>
     public async Task<(InvoiceRow Invoice, bool Created)> CreateAsync(InvoiceRow invoice, IReadOnlyList<LineItemRow> lines)
     {
         await using (var scope = await db.BeginWriteAsync())
         {
+            if (invoice.InvoiceStatus == InvoiceStatuses.Finalized && invoice.InvoiceNumber is null)
+                invoice = invoice with { InvoiceNumber = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, invoice.TenantId) };
             var writes = new SqlBatch();
             InvoiceRow.Insert(writes, invoice);
             foreach (var line in lines) LineItemRow.Insert(writes, line);
@@ -102,12 +97,16 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         return (existing!, false);
     }
 
-    public Task<InvoiceOutcome> FinalizeAsync(string tenantId, string id, string number) =>
-        WithInvoiceAsync(tenantId, id, (i, _, _, _, now) => Task.FromResult(i.InvoiceStatus switch
+    /// <summary>A DRAFT invoice becomes FINALIZED and takes its number, under its lock.</summary>
+    public Task<InvoiceOutcome> FinalizeAsync(string tenantId, string id) =>
+        WithInvoiceAsync(tenantId, id, async (i, c, tx, _, now) => i.InvoiceStatus switch
         {
-            InvoiceStatuses.Draft => new InvoiceDecision(i with { InvoiceStatus = InvoiceStatuses.Finalized, FinalizedAt = now, InvoiceNumber = i.InvoiceNumber ?? number }),
+            InvoiceStatuses.Draft => new InvoiceDecision(i with
+            {
+                InvoiceStatus = InvoiceStatuses.Finalized, FinalizedAt = now, InvoiceNumber = i.InvoiceNumber ?? await InvoiceNumbers.NextAsync(c, tx, tenantId),
+            }),
             _ => new InvoiceDecision(null, Refusal: ApiError.Validation($"only a DRAFT invoice can be finalized; this one is {i.InvoiceStatus}")),
-        }), EventTypes.InvoiceFinalized);
+        }, EventTypes.InvoiceFinalized);
 
     public Task<InvoiceOutcome> VoidAsync(string tenantId, string id) =>
         WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
@@ -220,7 +219,15 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         var rate = wallet.ConversionRate;
         var op = new WalletOperation(
             _ => new WalletCommand.DebitUpTo(ids.New("wtx"), Money.CreditsToCover(due, rate), Reasons.InvoicePayment, rate, minor),
-            new EntryDetails($"Payment of invoice {i.InvoiceNumber ?? i.Id}", ReferenceType: "INVOICE", ReferenceId: i.Id), null, _ => new { });
+            new EntryDetails($"Payment of invoice {i.InvoiceNumber ?? i.Id}", ReferenceType: "INVOICE", ReferenceId: i.Id), null, _ => new { })
+        {
+            // Numbered with the wallet's other events of this payment.
+            AlsoWrite = (x, _) => x.AddEvent(EventTypes.WalletPaymentMade, new
+            {
+                wallet_id = wallet.Id, invoice_id = i.Id, invoice_number = i.InvoiceNumber, amount = Money.AmountCovered(x.Entries[0].CreditAmount, rate, minor),
+                currency = i.Currency, credits = x.Entries[0].CreditAmount, wallet_transaction_id = x.Entries[0].Id,
+            }),
+        };
         var (results, _) = await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, wallet.Id, op)], CancellationToken.None);
         if (results[0] is not WriteResult.Applied applied)
             return new InvoiceDecision(null, Refusal: results[0] is WriteResult.WalletNotActive n
@@ -228,12 +235,6 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 : ApiError.Unprocessable(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
         var debit = applied.Entries[0];
         var paid = Money.AmountCovered(debit.CreditAmount, rate, minor);
-        // Sequence 0: the wallet's own numbering belongs to its ledger events, which this transaction also wrote.
-        outbox.Add(writes, i.TenantId, EventTypes.WalletPaymentMade, wallet.Id, 0, new
-        {
-            wallet_id = wallet.Id, invoice_id = i.Id, invoice_number = i.InvoiceNumber, amount = paid, currency = i.Currency,
-            credits = debit.CreditAmount, wallet_transaction_id = debit.Id,
-        });
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id, inFlight);
     }
 

@@ -196,7 +196,6 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
     /// <summary>The pending credits (and bonus) and their CREDIT invoice, in one transaction.</summary>
     async Task<(InvoiceRow? Invoice, ApiError? Error)> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, string? key)
     {
-        var number = await invoices.NextNumberAsync(tenantId);
         var now = clock.GetUtcNow();
         var creditId = ids.New("wtx");
         var bonusId = package.BonusCredits > 0 ? ids.New("wtx") : null;
@@ -215,6 +214,7 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
         await using var scope = await db.BeginWriteAsync();
         var (results, _) = await writer.ExecuteInAsync(scope.Connection, scope.Transaction, ops, CancellationToken.None);
         if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused) return (null, WalletApi.Refusal(refused));
+        var number = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, tenantId);
         var invoice = new InvoiceRow(tenantId, invoiceId, wallet.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized, PaymentStatuses.Pending,
             wallet.Currency, package.Price, 0m, package.Price, package.Price, $"Credit package {package.Name}", now, null, null, now, null, null, null,
             "MANUAL", number, key, Json.Serialize(new Dictionary<string, string> { ["credit_package_id"] = package.Id }), wallet.Id, creditId, 1, now, now,

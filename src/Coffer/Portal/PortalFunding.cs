@@ -60,7 +60,7 @@ static class PortalFunding
         // Paid by card first: the credits wait, pending, for the payment, whatever the tenant's auto-complete
         // setting says (as for automatic top-up).
         var config = await settings.InvoiceConfigAsync(tenant) with { AutoCompletePurchasedCreditTransaction = false };
-        var op = CreditPurchases.Operation(invoiceId, await invoices.NextNumberAsync(tenant), ids.New("wtx"), null, amount, null, null, config,
+        var op = CreditPurchases.Operation(invoiceId, ids.New("wtx"), null, amount, null, null, config,
             new EntryDetails(card is null ? "Funds added with a card" : $"Funds added with {Card(card)}"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method })),
             ids, _ => new PortalPurchase(invoiceId));

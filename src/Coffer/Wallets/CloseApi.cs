@@ -31,7 +31,7 @@ public static class CloseApi
         v1.MapPost("/wallets/{id}/close", Close).WithTags("Wallets").WithName("closeWallet");
 
     static async Task<Results<Ok<CloseWalletResponse>, JsonReplay, ApiError>> Close(
-        Tenant tenant, string id, CloseWalletRequest? body, WalletWriter writer, Ids ids, OutboxWriter outbox, Invoices.InvoiceService invoices,
+        Tenant tenant, string id, CloseWalletRequest? body, WalletWriter writer, Ids ids, Invoices.InvoiceService invoices,
         HttpRequest http)
     {
         var v = new Validator();
@@ -70,7 +70,7 @@ public static class CloseApi
                     """,
                     ("t", x.Wallet.TenantId), ("id", refundId), ("w", x.Wallet.Id), ("amount", total), ("cur", x.Wallet.Currency),
                     ("dest", destination), ("status", refundDto.Status), ("details", Json.Serialize(lots)), ("now", x.Wallet.UpdatedAt));
-                outbox.Add(writes, x.Wallet.TenantId, EventTypes.RefundCreated, x.Wallet.Id, x.Wallet.EventSeq + 1, refundDto);
+                x.AddEvent(EventTypes.RefundCreated, refundDto);
             },
         };
         var result = await writer.ExecuteAsync(tenant.Id, id, op);

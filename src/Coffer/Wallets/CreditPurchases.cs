@@ -8,13 +8,13 @@ namespace Coffer.Wallets;
 /// <summary>
 /// A purchase of credits against an invoice, as one wallet operation: the pending credit (or, with the
 /// tenant's auto-complete setting, the credit itself) and its finalized CREDIT invoice, priced at credits ×
-/// top-up rate rounded to the currency's minor unit, written in the same transaction. Used by the top-up API
+/// top-up rate rounded to the currency's minor unit, written in the same transaction, which also numbers the invoice. Used by the top-up API
 /// and by automatic top-up.
 /// </summary>
 public static class CreditPurchases
 {
     public static WalletOperation Operation(
-        string invoiceId, string number, string entryId, decimal? credits, decimal? amount, DateTimeOffset? expiry, int? priority,
+        string invoiceId, string entryId, decimal? credits, decimal? amount, DateTimeOffset? expiry, int? priority,
         InvoiceConfig config, EntryDetails details, IdempotencyClaim? claim, Ids ids, Func<WriteContext, object> render)
     {
         decimal price = 0m;
@@ -30,6 +30,7 @@ public static class CreditPurchases
             },
             details with { ReferenceType = "INVOICE", ReferenceId = invoiceId }, claim, render)
         {
+            TakesInvoiceNumber = true,
             AlsoWrite = (x, writes) =>
             {
                 var w = x.Wallet;
@@ -39,7 +40,7 @@ public static class CreditPurchases
                 var invoice = new InvoiceRow(w.TenantId, invoiceId, w.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized,
                     paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending, w.Currency, price, paid ? price : 0m, price, price,
                     $"Purchase of {entry.CreditAmount} credits", now.AddDays(config.DueDateDays), paid ? now : null, null, now, null, null, null,
-                    "MANUAL", number, null, Json.Serialize(new Dictionary<string, string> { ["wallet_transaction_id"] = entry.Id }),
+                    "MANUAL", x.InvoiceNumber, null, Json.Serialize(new Dictionary<string, string> { ["wallet_transaction_id"] = entry.Id }),
                     w.Id, entry.Id, 1, now, now);
                 InvoiceRow.Insert(writes, invoice);
                 LineItemRow.Insert(writes, new LineItemRow(w.TenantId, ids.New("li"), invoiceId, $"{entry.CreditAmount} credits", "FIXED",

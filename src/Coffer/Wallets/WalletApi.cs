@@ -203,7 +203,7 @@ public static class WalletApi
 
     internal static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> TopUp(
         Tenant tenant, string id, TopUpRequest body, WalletWriter writer, Ids ids, TimeProvider clock, HttpRequest http,
-        InvoiceService invoices, TenantSettings settings)
+        TenantSettings settings)
     {
         var v = new Validator();
         var reason = body.TransactionReason;
@@ -225,7 +225,7 @@ public static class WalletApi
         var details = new EntryDetails(description, Json.Serialize(body.Metadata ?? []));
         var claim = key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("top-up", request));
         if (reason == Reasons.PurchasedCreditInvoiced)
-            return await PurchaseWithInvoice(tenant, id, credits, amount, expiry, priority, entryId, details, claim, writer, ids, invoices, settings);
+            return await PurchaseWithInvoice(tenant, id, credits, amount, expiry, priority, entryId, details, claim, writer, ids, settings);
 
         var op = new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
@@ -243,12 +243,11 @@ public static class WalletApi
     /// </summary>
     static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> PurchaseWithInvoice(
         Tenant tenant, string id, decimal? credits, decimal? amount, DateTimeOffset? expiry, int? priority, string entryId,
-        EntryDetails details, IdempotencyClaim? claim, WalletWriter writer, Ids ids, InvoiceService invoices, TenantSettings settings)
+        EntryDetails details, IdempotencyClaim? claim, WalletWriter writer, Ids ids, TenantSettings settings)
     {
         var config = await settings.InvoiceConfigAsync(tenant.Id);
         var invoiceId = ids.New("inv");
-        var number = await invoices.NextNumberAsync(tenant.Id);
-        var op = CreditPurchases.Operation(invoiceId, number, entryId, credits, amount, expiry, priority, config, details, claim, ids,
+        var op = CreditPurchases.Operation(invoiceId, entryId, credits, amount, expiry, priority, config, details, claim, ids,
             x => new WalletChangeResponse(invoiceId, WalletDtos.Wallet(x.Wallet),
                 x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)));
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Coffer.Common;
+using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Outbox;
 using Coffer.Storage;
@@ -33,6 +34,9 @@ public sealed record WalletOperation(
 {
     /// <summary>Rows of the caller's own to write in the same transaction when the operation takes effect.</summary>
     public Action<WriteContext, SqlBatch>? AlsoWrite { get; init; }
+
+    /// <summary>The operation creates an invoice: it takes the tenant's next invoice number when, and only when, it takes effect.</summary>
+    public bool TakesInvoiceNumber { get; init; }
 }
 
 /// <summary>What a response is built from: the wallet and entries after the change, and the engine's outcome.</summary>
@@ -42,6 +46,15 @@ public sealed record WriteContext(
 {
     /// <summary>The wallet's lots as they were before the operation; filled only for operations with <c>AlsoWrite</c>.</summary>
     public IReadOnlyDictionary<string, Lot> LotsBefore { get; init; } = new Dictionary<string, Lot>();
+
+    internal WalletEvents? Events { get; init; }
+
+    /// <summary>The invoice number taken for an operation with <c>TakesInvoiceNumber</c>.</summary>
+    public string? InvoiceNumber { get; init; }
+
+    /// <summary>An event of the caller's own about this wallet (from <c>AlsoWrite</c>), numbered after the operation's.</summary>
+    public void AddEvent(string type, object payload) =>
+        (Events ?? throw new InvalidOperationException("wallet events are written only with an effect, from AlsoWrite")).Add(type, payload);
 }
 
 /// <summary>A settings change decided under the wallet's lock: the new row, or why it is refused.</summary>
@@ -182,6 +195,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             foreach (var w in locked) wallets[(tenant.Key, w.Id)] = w;
             foreach (var state in loaded) states[(tenant.Key, state.WalletId)] = state;
             foreach (var (key, response) in found) stored[(tenant.Key, key)] = response;
+            if (tenant.SelectMany(g => g).Any(x => x.p.Op.TakesInvoiceNumber))
+                context.InvoiceNumbers[tenant.Key] = await InvoiceNumbers.LockAsync(c, tx, db, tenant.Key);
         }
 
         foreach (var group in groups)
@@ -223,6 +238,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                     ("b", current.CreditBalance), ("o", current.OverdraftCredits), ("s", current.Status), ("seq", current.EventSeq),
                     ("alert", current.AlertState), ("now", now), ("t", tenantId), ("w", walletId));
         }
+        foreach (var numbers in context.InvoiceNumbers.Values) numbers.Save(writes);
         if (writes.Count == 0) return (results, false);
         await writes.ExecuteAsync(c, tx, ct);
         return (results, true);
@@ -250,9 +266,15 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             case CommandOutcome.NoChange none:
                 return (new WriteResult.NoChange(wallet, none.Why, op.Render(new WriteContext(wallet, [], [], outcome, []))), wallet);
         }
-        var (after, entries, holds) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now, context);
-        var written = new WriteContext(after, entries, changes.Allocations, outcome, holds) { LotsBefore = lotsBefore ?? [] };
+        var events = new WalletEvents(outbox, writes, wallet.TenantId, wallet.Id, wallet.EventSeq);
+        var (after, entries, holds) = Persist(writes, wallet, state, changes, command.EntryId, op.Details, op.Idempotency?.Key, now, events, context);
+        var written = new WriteContext(after, entries, changes.Allocations, outcome, holds)
+        {
+            LotsBefore = lotsBefore ?? [], Events = events,
+            InvoiceNumber = op.TakesInvoiceNumber ? context.InvoiceNumbers[wallet.TenantId].Next() : null,
+        };
         op.AlsoWrite?.Invoke(written, writes);
+        after = after with { EventSeq = events.Last };
         return (new WriteResult.Applied(after, entries, op.Render(written)), after);
     }
 
@@ -261,6 +283,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     {
         public Dictionary<(string Tenant, string Id), TransactionRow> Pending { get; } = [];
         public Dictionary<(string Tenant, string Id), HoldRow> Holds { get; } = [];
+        public Dictionary<string, InvoiceNumbers> InvoiceNumbers { get; } = [];
     }
 
     /// <summary>
@@ -292,14 +315,15 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
         var created = wallet with { EventSeq = 1 };
         var writes = new SqlBatch();
-        outbox.Add(writes, wallet.TenantId, EventTypes.WalletCreated, wallet.Id, 1, WalletDtos.Wallet(created));
+        var events = new WalletEvents(outbox, writes, wallet.TenantId, wallet.Id, 0);
+        events.Add(EventTypes.WalletCreated, WalletDtos.Wallet(created));
         TransactionRow? initialRow = null;
         if (initial is not null)
         {
             var state = new WalletState { WalletId = wallet.Id, Status = wallet.Status, OverdraftLimit = wallet.OverdraftLimit };
             var changes = new Changeset();
             WalletEngine.Apply(state, initial, wallet.CreatedAt, changes, () => ids.New("wtx"));
-            (created, var rows, _) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt);
+            (created, var rows, _) = Persist(writes, created, state, changes, initial.EntryId, details, null, wallet.CreatedAt, events);
             initialRow = rows[0];
             writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq, alert_state = @alert WHERE tenant_id = @t AND id = @w",
                 ("b", created.CreditBalance), ("seq", created.EventSeq), ("alert", created.AlertState), ("t", wallet.TenantId), ("w", wallet.Id));
@@ -323,16 +347,20 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         if (decision.Refusal is { } refusal) return new UpdateResult.Refused(wallet, refusal);
         if (decision.After is null || decision.After == wallet) return new UpdateResult.Updated(wallet);
         var now = clock.GetUtcNow();
-        var after = decision.After with { UpdatedAt = now, EventSeq = wallet.EventSeq + 1 };
+        var after = decision.After with { UpdatedAt = now };
         var writes = new SqlBatch();
-        var seq = after.EventSeq;
+        var alerts = new List<(string Type, object Payload)>();
         if (after.AlertSettings != wallet.AlertSettings)
         {
             // New thresholds can change the state without any money moving.
             var state = (await LockAndLoadAsync(c, tx, tenantId, [walletId], [], new BatchContext())).States[0];
-            after = EvaluateAlerts(writes, after, AvailableNow(state, now), now,
-                (type, payload) => outbox.Add(writes, tenantId, type, walletId, ++seq, payload));
+            after = EvaluateAlerts(writes, after, AvailableNow(state, now), now, (type, payload) => alerts.Add((type, payload)));
         }
+        // wallet.updated takes the first new sequence number; alerts it caused follow it.
+        var events = new WalletEvents(outbox, writes, tenantId, walletId, wallet.EventSeq);
+        events.Add(EventTypes.WalletUpdated, WalletDtos.Wallet(after));
+        foreach (var (type, payload) in alerts) events.Add(type, payload);
+        after = after with { EventSeq = events.Last };
         await c.ExecAsync(tx,
             """
             UPDATE wallets SET name = @name, description = @desc, wallet_status = @status, overdraft_limit = @limit, metadata = @meta,
@@ -341,10 +369,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             """,
             ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
             ("meta", after.Metadata), ("alerts", after.AlertSettings), ("auto", after.AutoTopup), ("config", after.Config),
-            ("seq", seq), ("alert", after.AlertState), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
-        after = after with { EventSeq = seq };
-        // wallet.updated takes the first new sequence number; alerts it caused follow it.
-        outbox.Add(writes, tenantId, EventTypes.WalletUpdated, walletId, wallet.EventSeq + 1, WalletDtos.Wallet(after));
+            ("seq", after.EventSeq), ("alert", after.AlertState), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
         return new UpdateResult.Updated(after);
@@ -430,9 +455,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// </summary>
     (WalletRow Wallet, List<TransactionRow> Entries, List<HoldRow> Holds) Persist(
         SqlBatch writes, WalletRow wallet, WalletState state, Changeset changes, string primaryEntryId,
-        EntryDetails details, string? idempotencyKey, DateTimeOffset now, BatchContext? context = null)
+        EntryDetails details, string? idempotencyKey, DateTimeOffset now, WalletEvents events, BatchContext? context = null)
     {
-        var seq = wallet.EventSeq;
         var after = wallet with
         {
             CreditBalance = state.CreditBalance,
@@ -442,7 +466,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         };
         // Built only when an event carries it: most debits never need the wallet snapshot.
         var walletDto = new Lazy<WalletDto>(() => WalletDtos.Wallet(after));
-        void Event(string type, object payload) => outbox.Add(writes, wallet.TenantId, type, wallet.Id, ++seq, payload);
+        void Event(string type, object payload) => events.Add(type, payload);
         var tenant = wallet.TenantId;
 
         var rows = new List<TransactionRow>();
@@ -559,7 +583,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var availableNow = AvailableNow(state, now);
         after = EvaluateAlerts(writes, after, availableNow, now, Event);
         TriggerAutoTopUp(writes, after, availableNow + state.PendingCredits.Sum(p => p.Credits), now);
-        return (after with { EventSeq = seq }, rows, holds);
+        return (after with { EventSeq = events.Last }, rows, holds);
     }
 
     static decimal AvailableNow(WalletState state, DateTimeOffset now) =>
