@@ -45,6 +45,12 @@ public static class CreditPurchases
                 InvoiceRow.Insert(writes, invoice);
                 LineItemRow.Insert(writes, new LineItemRow(w.TenantId, ids.New("li"), invoiceId, $"{entry.CreditAmount} credits", "FIXED",
                     price, 1m, null, null, "{}", now));
+                // The setting declares the purchase paid on the spot. What an invoice says was paid is always a
+                // payment, so it is recorded as one, offline, as a merchant's report of SUCCEEDED is.
+                if (paid)
+                    Payments.PaymentRow.Insert(writes, new Payments.PaymentRow(w.TenantId, ids.New("pay"), null, "INVOICE", invoiceId,
+                        Payments.PaymentMethodTypes.Offline, null, null, null, price, w.Currency, PaymentStatuses.Succeeded,
+                        Json.Serialize(new Dictionary<string, string> { ["source"] = "auto_complete" }), now, null, null, null, null, now, now));
             },
         };
     }
