@@ -9,8 +9,9 @@ public sealed record VerifyReport(long Wallets, long Entries, long Allocations, 
 }
 
 /// <summary>
-/// Recomputes every wallet from its ledger entries and checks the invariants of DESIGN.md section 4 — the
-/// <c>verify</c> command, also run by the tests and the benchmark after load.
+/// Recomputes every wallet from its ledger entries and checks the invariants of DESIGN.md section 4, and the
+/// money around the ledger (invoices, payments, refunds, event sequences) — the <c>verify</c> command, also run
+/// by the tests and the benchmark after load.
 /// </summary>
 public sealed class Verifier(Database db)
 {
@@ -63,7 +64,89 @@ public sealed class Verifier(Database db)
             }
             (lastTenant, lastId) = (page[^1].Tenant, page[^1].Id);
         }
+        problems.AddRange(await CheckEventSequencesAsync(c));
+        problems.AddRange(await CheckInvoicePaymentsAsync(c));
+        problems.AddRange(await CheckPaymentRefundsAsync(c));
         return new VerifyReport(wallets, entries, allocations, problems);
+    }
+
+    /// <summary>
+    /// Every event about a wallet carries its own sequence number: none shared, none below 1, and none beyond
+    /// the wallet's <c>event_seq</c> (the last number used), so a receiver can order them and spot a gap.
+    /// </summary>
+    static async Task<List<string>> CheckEventSequencesAsync(System.Data.Common.DbConnection c)
+    {
+        var problems = new List<string>();
+        var shared = await c.QueryAsync(null,
+            """
+            SELECT wallet_id, sequence, COUNT(*) AS n FROM outbox_events WHERE wallet_id IS NOT NULL
+            GROUP BY tenant_id, wallet_id, sequence HAVING COUNT(*) > 1
+            """,
+            r => $"wallet {r.Str("wallet_id")}: {r.Long("n")} events share sequence {r.Long("sequence")}");
+        problems.AddRange(shared);
+        var outOfRange = await c.QueryAsync(null,
+            """
+            SELECT e.wallet_id, MIN(e.sequence) AS lowest, MAX(e.sequence) AS highest, w.event_seq
+            FROM outbox_events e JOIN wallets w ON w.tenant_id = e.tenant_id AND w.id = e.wallet_id
+            GROUP BY e.tenant_id, e.wallet_id, w.event_seq
+            HAVING MIN(e.sequence) < 1 OR MAX(e.sequence) > w.event_seq
+            """,
+            r => $"wallet {r.Str("wallet_id")}: event sequences run from {r.Long("lowest")} to {r.Long("highest")}, but the wallet's event_seq is {r.Long("event_seq")}");
+        problems.AddRange(outOfRange);
+        return problems;
+    }
+
+    /// <summary>
+    /// Per invoice: <c>amount_paid</c> is the sum of its payments that succeeded (refunded ones included: a
+    /// refund is counted in <c>refunded_amount</c>, not taken off what was paid), never above the total, and
+    /// no more is refunded than was paid.
+    /// </summary>
+    static async Task<List<string>> CheckInvoicePaymentsAsync(System.Data.Common.DbConnection c)
+    {
+        var paid = await SumsAsync(c,
+            """
+            SELECT tenant_id, destination_id AS owner, amount FROM payments
+            WHERE destination_type = 'INVOICE' AND payment_status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+            """);
+        var invoices = await c.QueryAsync(null, "SELECT tenant_id, id, total, amount_paid, refunded_amount FROM invoices",
+            r => (Key: (r.Str("tenant_id"), r.Str("id")), Total: r.Dec("total"), Paid: r.Dec("amount_paid"), Refunded: r.Dec("refunded_amount")));
+        var problems = new List<string>();
+        foreach (var i in invoices)
+        {
+            var id = i.Key.Item2;
+            var succeeded = paid.GetValueOrDefault(i.Key);
+            if (i.Paid != succeeded) problems.Add($"invoice {id}: amount_paid {i.Paid}, but its succeeded payments sum to {succeeded}");
+            if (i.Paid > i.Total) problems.Add($"invoice {id}: amount_paid {i.Paid} is above its total {i.Total}");
+            if (i.Refunded > i.Paid) problems.Add($"invoice {id}: refunded_amount {i.Refunded} is above amount_paid {i.Paid}");
+        }
+        return problems;
+    }
+
+    /// <summary>Per payment: <c>refunded_amount</c> is the sum of its refunds that did not fail (pending ones reserve), and never above the payment.</summary>
+    static async Task<List<string>> CheckPaymentRefundsAsync(System.Data.Common.DbConnection c)
+    {
+        var refunded = await SumsAsync(c,
+            "SELECT tenant_id, payment_id AS owner, amount FROM refunds WHERE payment_id IS NOT NULL AND status <> 'failed'");
+        var payments = await c.QueryAsync(null, "SELECT tenant_id, id, amount, refunded_amount FROM payments",
+            r => (Key: (r.Str("tenant_id"), r.Str("id")), Amount: r.Dec("amount"), Refunded: r.Dec("refunded_amount")));
+        var problems = new List<string>();
+        foreach (var p in payments)
+        {
+            var id = p.Key.Item2;
+            var sum = refunded.GetValueOrDefault(p.Key);
+            if (p.Refunded != sum) problems.Add($"payment {id}: refunded_amount {p.Refunded}, but its refunds that did not fail sum to {sum}");
+            if (p.Refunded > p.Amount) problems.Add($"payment {id}: refunded_amount {p.Refunded} is above its amount {p.Amount}");
+        }
+        return problems;
+    }
+
+    /// <summary>Amounts summed per (tenant, owner) in exact decimals: SQLite stores them as text, so SQL's SUM would go through floating point.</summary>
+    static async Task<Dictionary<(string, string), decimal>> SumsAsync(System.Data.Common.DbConnection c, string sql)
+    {
+        var sums = new Dictionary<(string, string), decimal>();
+        var rows = await c.QueryAsync(null, sql, r => (Key: (r.Str("tenant_id"), r.Str("owner")), Amount: r.Dec("amount")));
+        foreach (var (key, amount) in rows) sums[key] = sums.GetValueOrDefault(key) + amount;
+        return sums;
     }
 
     public static void Print(VerifyReport report, TextWriter output)
