@@ -98,8 +98,10 @@ public sealed class Verifier(Database db)
 
     /// <summary>
     /// Per invoice: <c>amount_paid</c> is the sum of its payments that succeeded (refunded ones included: a
-    /// refund is counted in <c>refunded_amount</c>, not taken off what was paid), never above the total, and
-    /// no more is refunded than was paid.
+    /// refund is counted in <c>refunded_amount</c>, not taken off what was paid); what it keeps (paid less the
+    /// refunds of its payments that did not fail, made or due) is never above the total; no more is refunded
+    /// than was paid; and an invoice that accepts no money — voided, or a credit purchase that was cancelled —
+    /// keeps none: every payment it received has its refund record.
     /// </summary>
     static async Task<List<string>> CheckInvoicePaymentsAsync(System.Data.Common.DbConnection c)
     {
@@ -108,16 +110,29 @@ public sealed class Verifier(Database db)
             SELECT tenant_id, destination_id AS owner, amount FROM payments
             WHERE destination_type = 'INVOICE' AND payment_status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
             """);
-        var invoices = await c.QueryAsync(null, "SELECT tenant_id, id, total, amount_paid, refunded_amount FROM invoices",
-            r => (Key: (r.Str("tenant_id"), r.Str("id")), Total: r.Dec("total"), Paid: r.Dec("amount_paid"), Refunded: r.Dec("refunded_amount")));
+        var given = await SumsAsync(c,
+            """
+            SELECT r.tenant_id, p.destination_id AS owner, r.amount FROM refunds r
+            JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id
+            WHERE r.status <> 'failed'
+            """);
+        var invoices = await c.QueryAsync(null,
+            """
+            SELECT i.tenant_id, i.id, i.total, i.amount_paid, i.refunded_amount, i.invoice_status, t.transaction_status AS purchase
+            FROM invoices i LEFT JOIN wallet_transactions t ON t.tenant_id = i.tenant_id AND t.id = i.wallet_transaction_id
+            """,
+            r => (Key: (r.Str("tenant_id"), r.Str("id")), Total: r.Dec("total"), Paid: r.Dec("amount_paid"), Refunded: r.Dec("refunded_amount"),
+                Closed: r.Str("invoice_status") == "VOIDED" || r.NStr("purchase") == "failed"));
         var problems = new List<string>();
         foreach (var i in invoices)
         {
             var id = i.Key.Item2;
             var succeeded = paid.GetValueOrDefault(i.Key);
+            var kept = i.Paid - given.GetValueOrDefault(i.Key);
             if (i.Paid != succeeded) problems.Add($"invoice {id}: amount_paid {i.Paid}, but its succeeded payments sum to {succeeded}");
-            if (i.Paid > i.Total) problems.Add($"invoice {id}: amount_paid {i.Paid} is above its total {i.Total}");
+            if (kept > i.Total) problems.Add($"invoice {id}: keeps {kept} of what it was paid, above its total {i.Total}");
             if (i.Refunded > i.Paid) problems.Add($"invoice {id}: refunded_amount {i.Refunded} is above amount_paid {i.Paid}");
+            if (i.Closed && kept != 0) problems.Add($"invoice {id}: accepts no money (voided, or its purchase was cancelled) but keeps {kept} without a refund record");
         }
         return problems;
     }
