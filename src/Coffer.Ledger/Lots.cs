@@ -4,7 +4,10 @@ namespace Coffer.Ledger;
 /// A completed credit as the spend order sees it. <see cref="Available"/> is what is left of
 /// <see cref="CreditAmount"/> after the debits that consumed it.
 /// </summary>
-/// <remarks><see cref="PricePerCredit"/> is what a purchased lot cost (currency per credit); refunds return that price.</remarks>
+/// <remarks>
+/// <see cref="Amount"/> is the money paid for the whole <see cref="CreditAmount"/> (0 for free credits): the lot's
+/// price per credit is Amount / CreditAmount, and its value comes only from it, never from the wallet's rate.
+/// </remarks>
 public sealed record Lot(
     string Id,
     decimal CreditAmount,
@@ -12,10 +15,18 @@ public sealed record Lot(
     DateTimeOffset? ExpiresAt,
     int? Priority,
     DateTimeOffset CreatedAt,
-    bool Purchased,
-    decimal PricePerCredit = 0m)
+    decimal Amount)
 {
     public bool IsExpiredAt(DateTimeOffset now) => ExpiresAt is { } at && at <= now;
+
+    /// <summary>Credits bought with money; free and bonus credits are worth nothing.</summary>
+    public bool PaidFor => Amount > 0;
+
+    /// <summary>
+    /// What <paramref name="credits"/> of this lot were paid, truncated at <paramref name="scale"/> fractional digits: a
+    /// refund of part of a lot never returns more than the money received for that part.
+    /// </summary>
+    public decimal ValueOf(decimal credits, int scale) => Money.ShareOf(Amount, credits, CreditAmount, scale);
 
     /// <summary>A lot stops being spendable at its expiry instant, not at the sweep that posts the expiry.</summary>
     public bool IsSpendableAt(DateTimeOffset now) => Available > 0 && !IsExpiredAt(now);

@@ -79,6 +79,21 @@ public static class Money
             : amount;
     }
 
+    /// <summary>
+    /// <paramref name="amount"/> × <paramref name="part"/> / <paramref name="whole"/> (all ≥ 0), truncated toward zero at
+    /// <paramref name="scale"/> fractional digits and computed exactly: the price of part of a lot.
+    /// </summary>
+    public static decimal ShareOf(decimal amount, decimal part, decimal whole, int scale)
+    {
+        if (amount < 0 || part < 0 || whole <= 0) throw new ArgumentOutOfRangeException(nameof(whole), "a share needs amount, part ≥ 0 and whole > 0");
+        // Each exact value carries a factor 10^28; the quotient keeps one, so divide it out while scaling to the result.
+        var scaled = Exact(amount) * Exact(part) * BigInteger.Pow(10, scale) / (Exact(whole) * BigInteger.Pow(10, 28));
+        if (scaled >= BigInteger.One << 96) throw new OverflowException("share does not fit a decimal");
+        var bits = scaled.ToByteArray(isUnsigned: true, isBigEndian: false);
+        Array.Resize(ref bits, 12);
+        return new decimal(BitConverter.ToInt32(bits, 0), BitConverter.ToInt32(bits, 4), BitConverter.ToInt32(bits, 8), false, (byte)scale);
+    }
+
     const decimal CreditStep = 0.000000000001m;
 
     /// <summary>|value| × 10^28 as an integer: exact, since every decimal is a whole number of 10^-28.</summary>

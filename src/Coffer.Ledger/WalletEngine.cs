@@ -29,10 +29,12 @@ public sealed class WalletState
 }
 
 /// <remarks>
-/// <see cref="CreatedAt"/> is when the pending entry was written: completing it updates that row, so the lot keeps
-/// this creation time in the spend order (null: unknown, the completion time is used).
+/// <see cref="Amount"/> is what the purchase costs (the lot's price once completed). <see cref="CreatedAt"/> is when
+/// the pending entry was written: completing it updates that row, so the lot keeps this creation time in the spend
+/// order (null: unknown, the completion time is used).
 /// </remarks>
-public sealed record PendingCredit(string Id, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority, DateTimeOffset? CreatedAt = null);
+public sealed record PendingCredit(
+    string Id, decimal Credits, decimal Amount, string Reason, DateTimeOffset? ExpiresAt, int? Priority, DateTimeOffset? CreatedAt = null);
 
 /// <summary>A reservation of credits; it stops reserving at its expiry instant, like a lot stops being spendable.</summary>
 public sealed record Hold(string Id, decimal Credits, DateTimeOffset? ExpiresAt)
@@ -42,7 +44,11 @@ public sealed record Hold(string Id, decimal Credits, DateTimeOffset? ExpiresAt)
 
 public abstract record WalletCommand(string EntryId)
 {
-    public sealed record Credit(string EntryId, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
+    /// <summary>
+    /// Grants credits. <c>Amount</c> is the money paid for them (0 for free credits), decided by the operation that
+    /// knows the price: it becomes the entry's currency amount and the lot's value, never re-derived from a rate.
+    /// </summary>
+    public sealed record Credit(string EntryId, decimal Credits, decimal Amount, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
         : WalletCommand(EntryId);
 
     public sealed record Debit(string EntryId, decimal Credits, string Reason) : WalletCommand(EntryId);
@@ -56,8 +62,8 @@ public abstract record WalletCommand(string EntryId)
     /// </summary>
     public sealed record Terminate(string EntryId) : WalletCommand(EntryId);
 
-    /// <summary>Records a purchase awaiting payment: a pending credit entry that moves nothing yet.</summary>
-    public sealed record PendingCredit(string EntryId, decimal Credits, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
+    /// <summary>Records a purchase awaiting payment: a pending credit entry that moves nothing yet; <c>Amount</c> as for <see cref="Credit"/>.</summary>
+    public sealed record PendingCredit(string EntryId, decimal Credits, decimal Amount, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
         : WalletCommand(EntryId);
 
     /// <summary>Pending becomes completed: the credits become a spendable lot (the only other way out is failed).</summary>
@@ -81,12 +87,16 @@ public abstract record WalletCommand(string EntryId)
     public sealed record ReleaseHold(string EntryId, bool Expired = false) : WalletCommand(EntryId);
 }
 
-/// <summary>A new ledger entry decided by the engine; the storage layer adds descriptions and metadata.</summary>
+/// <summary>
+/// A new ledger entry decided by the engine; the storage layer adds descriptions and metadata. <see cref="Amount"/>
+/// is a credit's price (what was paid for it); null for a debit, which storage values at the wallet's spend rate.
+/// </summary>
 public sealed record PostedEntry(
     string Id,
     string Type,
     string Reason,
     decimal Credits,
+    decimal? Amount,
     decimal BalanceBefore,
     decimal BalanceAfter,
     decimal CreditsAvailable,
@@ -156,6 +166,7 @@ public static class WalletEngine
     static CommandOutcome ApplyCredit(WalletState state, WalletCommand.Credit c, DateTimeOffset now, Changeset changes)
     {
         if (c.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(c), c.Credits, "credit must be positive");
+        if (c.Amount < 0) throw new ArgumentOutOfRangeException(nameof(c), c.Amount, "a credit's price is never negative");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
         // Pending purchases keep their room under the limit, so completing one never exceeds it.
         if (state.CreditBalance + state.PendingCredits.Sum(p => p.Credits) + c.Credits > Money.MaxBalance)
@@ -178,10 +189,10 @@ public static class WalletEngine
 
         var before = state.CreditBalance;
         state.CreditBalance += c.Credits;
-        var entry = new PostedEntry(c.EntryId, TransactionTypes.Credit, c.Reason, c.Credits, before, state.CreditBalance,
+        var entry = new PostedEntry(c.EntryId, TransactionTypes.Credit, c.Reason, c.Credits, c.Amount, before, state.CreditBalance,
             plan.LotAvailable, 0m, c.ExpiresAt, c.Priority, null, WasPending: wasPending);
         if (plan.LotAvailable > 0)
-            state.OpenLots.Add(new Lot(c.EntryId, c.Credits, plan.LotAvailable, c.ExpiresAt, c.Priority, now, Reasons.IsPurchased(c.Reason)));
+            state.OpenLots.Add(new Lot(c.EntryId, c.Credits, plan.LotAvailable, c.ExpiresAt, c.Priority, now, c.Amount));
         changes.Entries.Add(entry);
         return new CommandOutcome.Posted([entry]);
     }
@@ -232,11 +243,12 @@ public static class WalletEngine
     static CommandOutcome ApplyPendingCredit(WalletState state, WalletCommand.PendingCredit p, DateTimeOffset now, Changeset changes)
     {
         if (p.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(p), p.Credits, "credit must be positive");
+        if (p.Amount < 0) throw new ArgumentOutOfRangeException(nameof(p), p.Amount, "a credit's price is never negative");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
         if (state.CreditBalance + state.PendingCredits.Sum(x => x.Credits) + p.Credits > Money.MaxBalance)
             return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
-        state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Reason, p.ExpiresAt, p.Priority, now));
-        var entry = new PostedEntry(p.EntryId, TransactionTypes.Credit, p.Reason, p.Credits, state.CreditBalance, state.CreditBalance,
+        state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Amount, p.Reason, p.ExpiresAt, p.Priority, now));
+        var entry = new PostedEntry(p.EntryId, TransactionTypes.Credit, p.Reason, p.Credits, p.Amount, state.CreditBalance, state.CreditBalance,
             0m, 0m, p.ExpiresAt, p.Priority, null, TransactionStatuses.Pending);
         changes.Entries.Add(entry);
         return new CommandOutcome.Posted([entry]);
@@ -251,7 +263,7 @@ public static class WalletEngine
         if (state.Status == WalletStatuses.Closed) return new CommandOutcome.WalletNotActive(state.Status);
         state.PendingCredits.Remove(pending);
         // Storage completes the pending row in place, keeping its created_at: the lot's place in the spend order.
-        return PostCredit(state, new WalletCommand.Credit(pending.Id, pending.Credits, pending.Reason, pending.ExpiresAt, pending.Priority),
+        return PostCredit(state, new WalletCommand.Credit(pending.Id, pending.Credits, pending.Amount, pending.Reason, pending.ExpiresAt, pending.Priority),
             pending.CreatedAt ?? now, changes, wasPending: true);
     }
 
@@ -342,7 +354,7 @@ public static class WalletEngine
             state.OverdraftCredits += overdraft;
             state.OpenDebts.Add(new Debt(entryId, overdraft, now));
         }
-        var entry = new PostedEntry(entryId, TransactionTypes.Debit, reason, credits, before, state.CreditBalance,
+        var entry = new PostedEntry(entryId, TransactionTypes.Debit, reason, credits, null, before, state.CreditBalance,
             0m, overdraft, null, null, expiredLotId);
         changes.Entries.Add(entry);
         return entry;

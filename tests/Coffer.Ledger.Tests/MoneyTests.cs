@@ -78,6 +78,29 @@ public sealed class MoneyTests
     }
 
     [Fact]
+    public void ShareOf_is_part_of_a_lot_price_rounded_down()
+    {
+        Assert.Equal(5.33m, Money.ShareOf(8m, 667m, 1000m, 2));
+        Assert.Equal(1m, Money.ShareOf(1m, 3m, 3m, 2));
+        Assert.Equal(3.333333333333m, Money.ShareOf(10m, 1m, 3m, Money.CreditScale));
+        Assert.Equal(0m, Money.ShareOf(0m, 5m, 7m, 2));
+        Assert.Equal(Money.MaxAmount, Money.ShareOf(Money.MaxAmount, Money.MaxBalance, Money.MaxBalance, 2));
+    }
+
+    [Fact]
+    public void ShareOf_never_exceeds_the_exact_share_by_any_amount() =>
+        Gen.Select(Gen.Long[0, 100_000_000_000_000_000], AmountUnits, AmountUnits, MinorUnits)
+            .Where((_, p, w, _) => p > 0 && w > 0)
+            .Select((a, p, w, minor) => (a, BigInteger.Min(p, w), BigInteger.Max(p, w), minor))
+            .Sample((a, part, whole, minor) =>
+            {
+                // a in cents, part and whole in 10^-12 credits: the exact share in 10^-minor units, truncated.
+                var expected = a * part * BigInteger.Pow(10, minor) / (100 * whole);
+                var actual = Money.ShareOf(Exact.FromUnits(a, 2), FromUnits(part), FromUnits(whole), minor);
+                Assert.True(Exact.Units(actual, minor) == expected, $"{a} cents × {part} / {whole}: got {actual}");
+            }, iter: 3000);
+
+    [Fact]
     public void TryNormalize_accepts_any_case_and_refuses_unknown_or_malformed_codes()
     {
         Assert.True(Currencies.TryNormalize("usd", out var usd));

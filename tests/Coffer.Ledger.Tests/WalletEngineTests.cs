@@ -24,7 +24,7 @@ public sealed class WalletEngineTests
         public string Credit(decimal credits, int? priority = null, DateTimeOffset? expiresAt = null, string? id = null)
         {
             id ??= NewId();
-            Assert.IsType<CommandOutcome.Posted>(Apply(new WalletCommand.Credit(id, credits, Reasons.FreeCreditGrant, expiresAt, priority)));
+            Assert.IsType<CommandOutcome.Posted>(Apply(new WalletCommand.Credit(id, credits, 0m, Reasons.FreeCreditGrant, expiresAt, priority)));
             return id;
         }
 
@@ -35,7 +35,7 @@ public sealed class WalletEngineTests
 
         public PostedEntry Pending(decimal credits, string id, int? priority = null, DateTimeOffset? expiresAt = null) =>
             Assert.Single(Assert.IsType<CommandOutcome.Posted>(
-                Apply(new WalletCommand.PendingCredit(id, credits, Reasons.PurchasedCreditInvoiced, expiresAt, priority))).Entries);
+                Apply(new WalletCommand.PendingCredit(id, credits, credits, Reasons.PurchasedCreditInvoiced, expiresAt, priority))).Entries);
 
         public Hold Hold(decimal credits, string id, DateTimeOffset? expiresAt = null) =>
             Assert.IsType<CommandOutcome.HoldPlaced>(Apply(new WalletCommand.PlaceHold(id, credits, expiresAt))).Hold;
@@ -165,7 +165,7 @@ public sealed class WalletEngineTests
         w.Apply(new WalletCommand.Terminate(w.NewId()));
         w.Now = T0.AddHours(2);
 
-        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.Credit(w.NewId(), 1m, Reasons.FreeCreditGrant, null, null)));
+        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.Credit(w.NewId(), 1m, 0m, Reasons.FreeCreditGrant, null, null)));
         Assert.True(w.Last.IsEmpty);
         Assert.IsType<CommandOutcome.WalletNotActive>(w.Debit(1m));
         Assert.True(w.Last.IsEmpty);
@@ -203,14 +203,14 @@ public sealed class WalletEngineTests
         Assert.Equal((20m, 5m, 25m), (older.CreditsUnsettled, newer.CreditsUnsettled, w.State.OverdraftCredits));
 
         var partial = Assert.Single(Assert.IsType<CommandOutcome.Posted>(
-            w.Apply(new WalletCommand.Credit("wtx_credit_1", 15m, Reasons.PurchasedCreditDirect, null, null))).Entries);
+            w.Apply(new WalletCommand.Credit("wtx_credit_1", 15m, 15m, Reasons.PurchasedCreditDirect, null, null))).Entries);
         Assert.Equal(0m, partial.CreditsAvailable);
         Assert.Equal([new AllocationRow("wtx_debit_old", "wtx_credit_1", 15m)], w.Last.Allocations);
         Assert.Equal(5m, w.Last.DebtUnsettled["wtx_debit_old"]);
         Assert.Empty(w.State.OpenLots);
 
         var rest = Assert.Single(Assert.IsType<CommandOutcome.Posted>(
-            w.Apply(new WalletCommand.Credit("wtx_credit_2", 12m, Reasons.PurchasedCreditDirect, null, null))).Entries);
+            w.Apply(new WalletCommand.Credit("wtx_credit_2", 12m, 12m, Reasons.PurchasedCreditDirect, null, null))).Entries);
         Assert.Equal(
             [new AllocationRow("wtx_debit_old", "wtx_credit_2", 5m), new AllocationRow("wtx_debit_new", "wtx_credit_2", 5m)],
             w.Last.Allocations);
@@ -304,8 +304,8 @@ public sealed class WalletEngineTests
         w.Credit(Money.MaxBalance - 10m);
         w.Pending(10m, "wtx_pending");
 
-        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.Credit(w.NewId(), 1m, Reasons.FreeCreditGrant, null, null)));
-        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, Reasons.PurchasedCreditInvoiced, null, null)));
+        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.Credit(w.NewId(), 1m, 0m, Reasons.FreeCreditGrant, null, null)));
+        Assert.IsType<CommandOutcome.BalanceLimitExceeded>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, 1m, Reasons.PurchasedCreditInvoiced, null, null)));
         Assert.True(w.NothingChanged);
         Assert.IsType<CommandOutcome.Posted>(w.Apply(new WalletCommand.CompletePending("wtx_pending")));
         Assert.Equal(Money.MaxBalance, w.State.CreditBalance);
@@ -514,7 +514,7 @@ public sealed class WalletEngineTests
         Assert.IsType<CommandOutcome.NoChange>(w.Capture("hold_active", null));
         Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PlaceHold("hold_new", 1m, null)));
         Assert.IsType<CommandOutcome.WalletNotActive>(w.DebitUpTo(1m, 1m, 2));
-        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, Reasons.PurchasedCreditInvoiced, null, null)));
+        Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, 1m, Reasons.PurchasedCreditInvoiced, null, null)));
         Assert.True(w.NothingChanged);
     }
 }

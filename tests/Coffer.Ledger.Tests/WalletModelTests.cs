@@ -15,6 +15,9 @@ public sealed class WalletModelTests
     static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     const decimal Unit = 0.000000000001m;
 
+    /// <summary>What the model pays for purchased credits: each grant carries its price, which the engine never changes.</summary>
+    static decimal Price(decimal credits) => credits * 0.25m;
+
     [Fact]
     public void Random_histories_keep_every_ledger_rule_after_every_step() =>
         Generators.History.Sample(Run, iter: 1000, print: Print);
@@ -221,7 +224,8 @@ public sealed class WalletModelTests
             var repayments = Repayments(id, c.Amount, out var left);
             var pendingBefore = _store.PendingCredits;
 
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.Credit(id, c.Amount, reason, expires, c.Priority), Now, changes, NewId);
+            var price = c.Purchased ? Price(c.Amount) : 0m;
+            var outcome = WalletEngine.Apply(_state, new WalletCommand.Credit(id, c.Amount, price, reason, expires, c.Priority), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
             // Pending purchases keep their room under the balance limit.
             if (outcome is CommandOutcome.BalanceLimitExceeded)
@@ -234,9 +238,10 @@ public sealed class WalletModelTests
 
             var posted = Assert.IsType<CommandOutcome.Posted>(outcome);
             var entry = Assert.Single(posted.Entries);
-            Assert.Equal((id, TransactionTypes.Credit, reason, c.Amount), (entry.Id, entry.Type, entry.Reason, entry.Credits));
+            Assert.Equal((id, TransactionTypes.Credit, reason, c.Amount, price), (entry.Id, entry.Type, entry.Reason, entry.Credits, entry.Amount));
             Assert.Equal((expires, c.Priority), (entry.ExpiresAt, entry.Priority));
             Assert.Equal((TransactionStatuses.Completed, false), (entry.Status, entry.WasPending));
+            if (left > 0) Assert.Equal(price, _state.OpenLots.Single(l => l.Id == id).Amount);
             Assert.Equal(repayments, changes.Allocations);
             Assert.Equal(left, entry.CreditsAvailable);
             Assert.Equal(0m, entry.CreditsUnsettled);
@@ -402,7 +407,7 @@ public sealed class WalletModelTests
             var pendingBefore = _store.PendingCredits;
 
             var outcome = WalletEngine.Apply(_state,
-                new WalletCommand.PendingCredit(id, p.Amount, Reasons.PurchasedCreditInvoiced, expires, p.Priority), Now, changes, NewId);
+                new WalletCommand.PendingCredit(id, p.Amount, Price(p.Amount), Reasons.PurchasedCreditInvoiced, expires, p.Priority), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
             if (balance + pendingBefore + p.Amount > Money.MaxBalance)
             {
@@ -412,8 +417,8 @@ public sealed class WalletModelTests
             }
 
             var entry = Assert.Single(Assert.IsType<CommandOutcome.Posted>(outcome).Entries);
-            Assert.Equal((id, TransactionTypes.Credit, Reasons.PurchasedCreditInvoiced, p.Amount, TransactionStatuses.Pending, false),
-                (entry.Id, entry.Type, entry.Reason, entry.Credits, entry.Status, entry.WasPending));
+            Assert.Equal((id, TransactionTypes.Credit, Reasons.PurchasedCreditInvoiced, p.Amount, Price(p.Amount), TransactionStatuses.Pending, false),
+                (entry.Id, entry.Type, entry.Reason, entry.Credits, entry.Amount, entry.Status, entry.WasPending));
             Assert.Equal((expires, p.Priority), (entry.ExpiresAt, entry.Priority));
             // Nothing moves until it is paid: no balance, no lot, no repayment.
             Assert.Equal((balance, balance, 0m, 0m), (entry.BalanceBefore, entry.BalanceAfter, entry.CreditsAvailable, entry.CreditsUnsettled));
@@ -453,8 +458,9 @@ public sealed class WalletModelTests
 
             // Completed: exactly the pending credit, now counted, and it repays debts first like any credit.
             var entry = Assert.Single(posted.Entries);
-            Assert.Equal((id, TransactionTypes.Credit, row.Reason, row.CreditAmount, TransactionStatuses.Completed, true),
-                (entry.Id, entry.Type, entry.Reason, entry.Credits, entry.Status, entry.WasPending));
+            // The price decided when it was bought carries through the completion.
+            Assert.Equal((id, TransactionTypes.Credit, row.Reason, row.CreditAmount, Price(row.CreditAmount), TransactionStatuses.Completed, true),
+                (entry.Id, entry.Type, entry.Reason, entry.Credits, entry.Amount, entry.Status, entry.WasPending));
             Assert.Equal((row.ExpiresAt, row.Priority), (entry.ExpiresAt, entry.Priority));
             Assert.Equal((balance, balance + row.CreditAmount), (entry.BalanceBefore, entry.BalanceAfter));
             Assert.Equal(repayments, changes.Allocations);

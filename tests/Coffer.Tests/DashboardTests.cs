@@ -209,7 +209,7 @@ public sealed class DashboardTests : BrowserTest
         Assert.StartsWith("text/csv", all.Headers["content-type"]);
         var allCsv = await all.TextAsync();
         Assert.Equal(4, allCsv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Contains(",FREE_CREDIT_GRANT,\"Promo, \"\"spring\"\"\",2026-01-01T00:00:00Z,--,--,+100.00,USD,+100,completed,\r\n", allCsv);
+        Assert.Contains(",FREE_CREDIT_GRANT,\"Promo, \"\"spring\"\"\",2026-01-01T00:00:00Z,--,--,+0.00,USD,+100,completed,\r\n", allCsv);
         Assert.Contains(",PURCHASED_CREDIT_DIRECT,,2026-01-01T00:00:00Z,2026-03-01T00:00:00Z,1,+40.00,USD,+40,completed,\r\n", allCsv);
 
         // At phone width the page fits: wide tables scroll inside themselves.

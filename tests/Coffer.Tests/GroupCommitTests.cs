@@ -29,11 +29,11 @@ public abstract class GroupCommitTests(Store store) : ApiTest(store)
         var results = await Task.WhenAll(await writer.ExecuteBatchAsync(
         [
             P(a, Op(_ => new WalletCommand.Debit(NewId(), 3m, Reasons.ManualBalanceDebit))),
-            P(a, Op(_ => new WalletCommand.Credit(NewId(), 5m, Reasons.FreeCreditGrant, null, null), key: "grant")),
+            P(a, Op(_ => new WalletCommand.Credit(NewId(), 5m, 0m, Reasons.FreeCreditGrant, null, null), key: "grant")),
             P(b, Op(_ => new WalletCommand.Debit(NewId(), 4m, Reasons.ManualBalanceDebit))),
             P(a, Op(_ => new WalletCommand.Debit(NewId(), 3m, Reasons.ManualBalanceDebit))),
-            P(a, Op(_ => new WalletCommand.Credit(NewId(), 5m, Reasons.FreeCreditGrant, null, null), key: "grant")),
-            P(a, Op(_ => new WalletCommand.Credit(NewId(), 9m, Reasons.FreeCreditGrant, null, null), key: "grant", hash: "other")),
+            P(a, Op(_ => new WalletCommand.Credit(NewId(), 5m, 0m, Reasons.FreeCreditGrant, null, null), key: "grant")),
+            P(a, Op(_ => new WalletCommand.Credit(NewId(), 9m, 0m, Reasons.FreeCreditGrant, null, null), key: "grant", hash: "other")),
             P(a, Op(_ => new WalletCommand.Debit(NewId(), 4m, Reasons.ManualBalanceDebit))),
             P("wallet_missing", Op(_ => new WalletCommand.Debit(NewId(), 1m, Reasons.ManualBalanceDebit))),
         ], CancellationToken.None));
@@ -84,9 +84,9 @@ public abstract class GroupCommitTests(Store store) : ApiTest(store)
         App.LoseNextCommit(fault);
         var tasks = await writer.ExecuteBatchAsync(
         [
-            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 5m, Reasons.FreeCreditGrant, null, null))),
+            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 5m, 0m, Reasons.FreeCreditGrant, null, null))),
             new(tenant, a, Op(_ => new WalletCommand.Debit(NewId(), 2m, Reasons.ManualBalanceDebit), key: "debit-1")),
-            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 3m, Reasons.FreeCreditGrant, null, null))),
+            new(tenant, a, Op(_ => new WalletCommand.Credit(NewId(), 3m, 0m, Reasons.FreeCreditGrant, null, null))),
         ], CancellationToken.None);
 
         var results = await Task.WhenAll(tasks);

@@ -72,7 +72,7 @@ public sealed class PortalTests : BrowserTest
         var usage = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "API usage" });
         await Assertions.Expect(usage).ToContainTextAsync("\u2212USD 3.00");
         await Assertions.Expect(usage).ToContainTextAsync("completed");
-        await Assertions.Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "Initial credits" })).ToContainTextAsync("+USD 10.00");
+        await Assertions.Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "Initial credits" })).ToContainTextAsync("+USD 0.00");
         await ScreenshotAsync(page, "portal-wallet");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Add funds" }).ClickAsync();

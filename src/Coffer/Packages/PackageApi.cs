@@ -204,11 +204,13 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
         var ops = new List<WalletWriter.Pending>
         {
             new(tenantId, wallet.Id, new WalletOperation(
-                _ => new WalletCommand.PendingCredit(creditId, package.Credits, Reasons.PurchasedCreditInvoiced, null, package.Priority), details, null, _ => new { })),
+                _ => new WalletCommand.PendingCredit(creditId, package.Credits, package.Price, Reasons.PurchasedCreditInvoiced, null, package.Priority),
+                details, null, _ => new { })),
         };
         if (bonusId is not null)
             ops.Add(new(tenantId, wallet.Id, new WalletOperation(
-                _ => new WalletCommand.PendingCredit(bonusId, package.BonusCredits, Reasons.FreeCreditGrant,
+                // The package price pays for its credits; the bonus is free.
+                _ => new WalletCommand.PendingCredit(bonusId, package.BonusCredits, 0m, Reasons.FreeCreditGrant,
                     package.BonusExpiryDays is { } days ? now.AddDays(days) : null, package.Priority),
                 details with { Description = $"Bonus of credit package {package.Name}" }, null, _ => new { })));
         await using var scope = await db.BeginWriteAsync();

@@ -285,7 +285,8 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
 
     /// <summary>
     /// Gives a wallet payment's credits back: the share of its debit that the refunded amount is, spread over
-    /// the lots the debit consumed (less what earlier refunds returned), each as a new CREDIT_NOTE lot.
+    /// the lots the debit consumed (less what earlier refunds returned), each as a new CREDIT_NOTE lot priced like
+    /// the lot it replaces.
     /// </summary>
     async Task<(List<RefundedLot> Lots, ApiError? Error)> ReturnCreditsAsync(
         PaymentRow p, decimal value, string refundId, System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, DateTimeOffset now)
@@ -295,11 +296,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         if (debit is null) return ([], ApiError.Validation("the wallet debit of this payment is missing"));
         var consumed = await c.QueryAsync(tx,
             """
-            SELECT a.lot_id, a.credits, l.expiry_date, l.priority FROM allocations a
+            SELECT a.lot_id, a.credits, l.expiry_date, l.priority, l.amount, l.credit_amount FROM allocations a
             JOIN wallet_transactions l ON l.tenant_id = a.tenant_id AND l.id = a.lot_id
             WHERE a.tenant_id = @t AND a.debit_id = @d ORDER BY a.created_at, a.lot_id
             """,
-            r => (Lot: r.Str("lot_id"), Credits: r.Dec("credits"), Expiry: r.NTime("expiry_date"), Priority: r.NInt("priority")),
+            r => (Lot: r.Str("lot_id"), Credits: r.Dec("credits"), Expiry: r.NTime("expiry_date"), Priority: r.NInt("priority"),
+                Paid: r.Dec("amount"), LotCredits: r.Dec("credit_amount")),
             ("t", p.TenantId), ("d", debit.Id));
         var earlier = (await c.QueryAsync(tx, "SELECT details FROM refunds WHERE tenant_id = @t AND payment_id = @p AND destination = 'wallet'",
                 r => Json.Deserialize<List<RefundedLot>>(r.Str("details")) ?? [], ("t", p.TenantId), ("p", p.Id)))
@@ -310,7 +312,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             : Math.Min(Math.Round(debit.CreditAmount * value / p.Amount, Money.CreditScale, MidpointRounding.ToZero), debit.CreditAmount - earlier.Values.Sum());
         var lots = new List<RefundedLot>();
         var ops = new List<WalletWriter.Pending>();
-        foreach (var (lotId, credits, expiry, priority) in consumed)
+        foreach (var (lotId, credits, expiry, priority, paid, lotCredits) in consumed)
         {
             if (owed <= 0) break;
             var give = Math.Min(credits - earlier.GetValueOrDefault(lotId), owed);
@@ -320,7 +322,8 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             var keep = expiry > now ? expiry : null;
             lots.Add(new RefundedLot(lotId, newId, give, keep, priority));
             ops.Add(new WalletWriter.Pending(p.TenantId, debit.WalletId, new WalletOperation(
-                _ => new WalletCommand.Credit(newId, give, Reasons.CreditNote, keep, priority),
+                // The returned credits keep the price per credit of the lot they came from.
+                _ => new WalletCommand.Credit(newId, give, Money.ShareOf(paid, give, lotCredits, Money.CreditScale), Reasons.CreditNote, keep, priority),
                 new EntryDetails($"Refund {refundId} of payment {p.Id}", ReferenceType: "PAYMENT", ReferenceId: p.Id), null, _ => new { })));
         }
         if (ops.Count == 0) return ([], ApiError.Validation("the payment's credits have all been returned already"));

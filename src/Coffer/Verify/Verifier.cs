@@ -67,6 +67,7 @@ public sealed class Verifier(Database db)
         problems.AddRange(await CheckEventSequencesAsync(c));
         problems.AddRange(await CheckInvoicePaymentsAsync(c));
         problems.AddRange(await CheckPaymentRefundsAsync(c));
+        problems.AddRange(await CheckLotPricesAsync(c));
         return new VerifyReport(wallets, entries, allocations, problems);
     }
 
@@ -162,6 +163,28 @@ public sealed class Verifier(Database db)
         var rows = await c.QueryAsync(null, sql, r => (Key: (r.Str("tenant_id"), r.Str("owner")), Amount: r.Dec("amount")));
         foreach (var (key, amount) in rows) sums[key] = sums.GetValueOrDefault(key) + amount;
         return sums;
+    }
+
+    /// <summary>
+    /// No purchased lot is valued above its payment: the credit entries of a credit purchase (its credits and a
+    /// package's bonus) are worth at most the invoice's total, and no credit is worth less than nothing. (Refunds
+    /// against their payment are <see cref="CheckPaymentRefundsAsync"/>'s.)
+    /// </summary>
+    static async Task<List<string>> CheckLotPricesAsync(System.Data.Common.DbConnection c)
+    {
+        var credits = await c.QueryAsync(null, "SELECT id, amount FROM wallet_transactions WHERE type = 'credit'",
+            r => (Id: r.Str("id"), Amount: r.Dec("amount")));
+        var valued = await SumsAsync(c,
+            """
+            SELECT i.tenant_id, i.id AS owner, t.amount FROM invoices i
+            JOIN wallet_transactions t ON t.tenant_id = i.tenant_id AND (t.id = i.wallet_transaction_id OR t.id = i.bonus_transaction_id)
+            """);
+        var totals = await c.QueryAsync(null, "SELECT tenant_id, id, total FROM invoices WHERE wallet_transaction_id IS NOT NULL",
+            r => (Key: (r.Str("tenant_id"), r.Str("id")), Total: r.Dec("total")));
+        return credits.Where(e => e.Amount < 0).Select(e => $"credit {e.Id}: amount {e.Amount} is negative")
+            .Concat(totals.Where(i => valued.GetValueOrDefault(i.Key) > i.Total).Select(i =>
+                $"invoice {i.Key.Item2}: its credits are valued above its payment ({valued[i.Key]} for a total of {i.Total})"))
+            .ToList();
     }
 
     public static void Print(VerifyReport report, TextWriter output)

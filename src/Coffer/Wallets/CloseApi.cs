@@ -9,7 +9,7 @@ namespace Coffer.Wallets;
 
 public sealed record CloseWalletRequest(string? Refund, string? RefundDestination, string? IdempotencyKey);
 
-/// <summary>What closing did to one lot: expired, forfeited, or refunded at the price it was bought.</summary>
+/// <summary>What closing did to one lot: expired, forfeited, or refunded at the price paid for it (credits × lot price, rounded down).</summary>
 public sealed record ClosedLot(string LotId, string TransactionReason, decimal Credits, string Outcome, decimal RefundAmount);
 
 public sealed record RefundDto(string Id, decimal Amount, string Currency, string Destination, string Status);
@@ -18,8 +18,8 @@ public sealed record CloseWalletResponse(WalletDto Wallet, IReadOnlyList<ClosedL
 
 /// <summary>
 /// Coffer's <c>POST /v1/wallets/{id}/close</c>: terminate (pending purchases failed, holds released, expired
-/// lots expired, the rest debited), and either refund the remaining purchased credits at the price they were
-/// bought while forfeiting free credits, or forfeit everything. Refunds are recorded to be paid out offline
+/// lots expired, the rest debited), and either refund the remaining paid-for credits at their lot's price
+/// (rounded down to the currency's minor unit) while forfeiting free credits, or forfeit everything. Refunds are recorded to be paid out offline
 /// until a payment gateway exists. The response lists what happened to each lot.
 /// </summary>
 public static class CloseApi
@@ -55,10 +55,11 @@ public static class CloseApi
                 {
                     var lot = x.LotsBefore[a.LotId];
                     if (reasons[a.DebitId] == Reasons.CreditExpired) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "expired", 0m);
-                    if (!lot.Purchased || refund == RefundNone) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "forfeited", 0m);
-                    // A lot bought in this same batch has no stored price yet; it was bought at today's rate.
-                    var price = lot.PricePerCredit > 0 ? lot.PricePerCredit : x.Wallet.TopupConversionRate;
-                    return new ClosedLot(a.LotId, Reason(lot), a.Credits, "refunded", Math.Round(a.Credits * price, minor, MidpointRounding.ToZero));
+                    // What is left of a lot is refunded at the price paid for it; free credits are worth nothing.
+                    var value = refund == RefundPurchased ? lot.ValueOf(a.Credits, minor) : 0m;
+                    return value > 0
+                        ? new ClosedLot(a.LotId, Reason(lot), a.Credits, "refunded", value)
+                        : new ClosedLot(a.LotId, Reason(lot), a.Credits, "forfeited", 0m);
                 }).ToList();
                 var total = lots.Sum(l => l.RefundAmount);
                 if (total <= 0) return;
@@ -85,6 +86,6 @@ public static class CloseApi
         };
     }
 
-    // The lot set does not say which grant a lot came from beyond free or purchased.
-    static string Reason(Lot lot) => lot.Purchased ? "PURCHASED" : "FREE";
+    // The lot set does not say which grant a lot came from beyond free or paid for (a purchase, or a credit note of one).
+    static string Reason(Lot lot) => lot.PaidFor ? "PURCHASED" : "FREE";
 }

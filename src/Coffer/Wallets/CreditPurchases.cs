@@ -24,9 +24,10 @@ public static class CreditPurchases
                 if (WalletApi.ToCredits(credits, amount, w.TopupConversionRate) is not { } c) return new CommandOrRefusal(null, WalletApi.ConversionRefusal);
                 price = Money.RoundToMinorUnit(c * w.TopupConversionRate, w.Currency.ToUpperInvariant());
                 if (price <= 0) return new CommandOrRefusal(null, $"the purchase is worth less than one minor unit of {w.Currency}");
+                // The lot is worth what its invoice charges.
                 return config.AutoCompletePurchasedCreditTransaction
-                    ? new WalletCommand.Credit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority)
-                    : new WalletCommand.PendingCredit(entryId, c, Reasons.PurchasedCreditInvoiced, expiry, priority);
+                    ? new WalletCommand.Credit(entryId, c, price, Reasons.PurchasedCreditInvoiced, expiry, priority)
+                    : new WalletCommand.PendingCredit(entryId, c, price, Reasons.PurchasedCreditInvoiced, expiry, priority);
             },
             details with { ReferenceType = "INVOICE", ReferenceId = invoiceId }, claim, render)
         {

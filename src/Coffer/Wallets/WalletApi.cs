@@ -68,7 +68,7 @@ public static class WalletApi
             body.AlertSettings is null ? null : Json.Serialize(body.AlertSettings),
             body.AutoTopup is null ? null : Json.Serialize(body.AutoTopup),
             body.Config is null ? null : Json.Serialize(body.Config), 0, now, now);
-        var grant = initial > 0 ? new WalletCommand.Credit(ids.New("wtx"), initial, Reasons.FreeCreditGrant, expiry, null) : null;
+        var grant = initial > 0 ? new WalletCommand.Credit(ids.New("wtx"), initial, 0m, Reasons.FreeCreditGrant, expiry, null) : null;
         var created = await writer.CreateAsync(wallet, grant, new EntryDetails("Initial credits"));
         if (created is null)
             return ApiError.Conflict(ErrorCodes.AlreadyExists,
@@ -230,11 +230,18 @@ public static class WalletApi
         var op = new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
             w => ToCredits(credits, amount, w.TopupConversionRate) is { } c
-                ? new WalletCommand.Credit(entryId, c, reason!, expiry, priority)
+                ? new WalletCommand.Credit(entryId, c, DirectPrice(reason!, credits, amount, c, w.TopupConversionRate), reason!, expiry, priority)
                 : new CommandOrRefusal(null, ConversionRefusal),
             details, claim, ChangeResponse);
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op));
     }
+
+    /// <summary>
+    /// The money a top-up without an invoice took: nothing for free credits; for a direct purchase the amount the
+    /// merchant says was received, or (when credits were given) credits × top-up rate.
+    /// </summary>
+    static decimal DirectPrice(string reason, decimal? credits, decimal? amount, decimal converted, decimal topupRate) =>
+        reason == Reasons.FreeCreditGrant ? 0m : credits is null ? amount!.Value : Money.AmountForCredits(converted, topupRate);
 
     /// <summary>
     /// PURCHASED_CREDIT_INVOICED: in one transaction, a pending credit and a finalized CREDIT invoice for it

@@ -90,7 +90,10 @@ public sealed record WalletBalanceDto : WalletDto
 
 public sealed record AllocationDto(string LotId, decimal Credits);
 
-/// <summary>Flexprice's DtoWalletTransactionResponse plus Coffer's <c>allocations</c> and <c>credits_unsettled</c>.</summary>
+/// <summary>
+/// Flexprice's DtoWalletTransactionResponse plus Coffer's <c>allocations</c> and <c>credits_unsettled</c>. A credit's
+/// <c>amount</c> is the money paid for it (its lot's price; 0 for free credits); a debit's is credits × conversion_rate.
+/// </summary>
 public sealed record TransactionDto(
     string Id,
     string WalletId,

@@ -392,7 +392,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         {
             ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {inWallets[0]} ORDER BY id{db.ForUpdate}", args),
             ($"""
-             SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at, transaction_reason
+             SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at
              FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1
              """, args),
             ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
@@ -420,7 +420,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 case 0: wallets.Add(WalletRow.Read(r)); break;
                 case 1:
                     lots.Add((r.Str("wallet_id"), new Lot(r.Str("id"), r.Dec("credit_amount"), r.Dec("credits_available"), r.NTime("expiry_date"),
-                        r.NInt("priority"), r.Time("created_at"), Reasons.IsPurchased(r.Str("transaction_reason")), r.Dec("amount") / r.Dec("credit_amount"))));
+                        r.NInt("priority"), r.Time("created_at"), r.Dec("amount"))));
                     break;
                 case 2: debts.Add((r.Str("wallet_id"), new Debt(r.Str("id"), r.Dec("credits_unsettled"), r.Time("created_at")))); break;
                 case 3: pending.Add(TransactionRow.Read(r)); break;
@@ -443,7 +443,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             OverdraftLimit = w.OverdraftLimit,
             OpenLots = lotsBy[w.Id].ToList(),
             OpenDebts = debtsBy[w.Id].ToList(),
-            PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
+            PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Amount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
             Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
         }).ToList();
         return (wallets, states, stored);
@@ -500,9 +500,10 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 // Only the entry the caller asked for carries its description and metadata; entries the engine
                 // added on its own (expiries during termination) describe themselves.
                 var own = e.Id == primaryEntryId ? details : new EntryDetails(Description: DescribeSystemEntry(e));
-                var rate = e.Type == TransactionTypes.Credit ? wallet.TopupConversionRate : wallet.ConversionRate;
+                // A credit carries the price its operation decided; a debit is valued at the spend rate.
+                var amount = e.Amount ?? Money.AmountForCredits(e.Credits, wallet.ConversionRate);
                 row = new TransactionRow(tenant, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,
-                    e.Status, Money.AmountForCredits(e.Credits, rate), e.Credits, e.BalanceBefore,
+                    e.Status, amount, e.Credits, e.BalanceBefore,
                     e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
                     own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now);
                 InsertEntry(writes, row);
