@@ -70,7 +70,7 @@ static class PortalFunding
                 break;
             case WriteResult.Replayed replayed:
                 // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
-                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Body)!.InvoiceId)));
+                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Answer.Body)!.InvoiceId)));
             case WriteResult.KeyReused:
                 return Refuse("This form was already used for another payment. Enter the payment again.", 409);
             case var refused:
