@@ -184,3 +184,10 @@ public sealed class JsonReplay(StoredAnswer answer) : IResult, IStatusCodeHttpRe
         return httpContext.Response.WriteAsync(Answer.Body);
     }
 }
+
+/// <summary>
+/// A request's claim for a flow that owns its transaction and decides under its own lock (an invoice's): the
+/// flow claims the key after its lock and stores <see cref="Answer"/>'s result before it commits. Without an
+/// answer the claim is committed in progress, to be completed by the transaction that settles the effect.
+/// </summary>
+public sealed record Keyed<T>(IdempotencyClaim Claim, Func<T, Task<StoredAnswer>>? Answer);
