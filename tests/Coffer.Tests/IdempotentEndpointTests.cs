@@ -188,6 +188,21 @@ public abstract class IdempotentEndpointTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task AUniqueViolationIsAConflictNotAnOutage()
+    {
+        // Root cause: every DbException was answered 503 "database unavailable", a lost race on a unique index included.
+        var db = App.Service<Coffer.Storage.Database>();
+        await using var scope = await db.BeginWriteAsync();
+        const string insert = "INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, created_at) VALUES ('t', 'k', 'h', 0)";
+        await Coffer.Storage.Sql.ExecAsync(scope.Connection, scope.Transaction, insert);
+        var violation = await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => Coffer.Storage.Sql.ExecAsync(scope.Connection, scope.Transaction, insert));
+
+        var answer = Coffer.Common.ErrorHandling.Classify(violation);
+
+        Assert.Equal((409, "conflict"), (answer.StatusCode, answer.Code));
+    }
+
+    [Fact]
     public async Task HoldsAndTheirReleaseReplayThroughTheSameRecord()
     {
         var id = (await CreateWallet(new { initial_credits_to_load = "10" })).S("id");
