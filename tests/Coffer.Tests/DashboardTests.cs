@@ -405,6 +405,40 @@ public sealed class DashboardTests : BrowserTest
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Endpoint enabled");
     }
 
+    [Fact]
+    public async Task AFormSentTwiceCreatesOneWalletAndTopsUpOnce()
+    {
+        // Root cause: the create-wallet form carried no key, so its second post was refused as a duplicate wallet.
+        var customer = (await Customer("Initech")).S("id");
+        var page = await SignedInOperatorAsync();
+
+        async Task<string> PostTwice(string path, string formAction, params (string Name, string Value)[] fields)
+        {
+            await page.GotoAsync(path);
+            var hidden = await page.Locator($"form[action$='{formAction}'] input[type=hidden]").EvaluateAllAsync<Dictionary<string, string>>(
+                "inputs => Object.fromEntries(inputs.map(i => [i.name, i.value]))");
+            Assert.Contains("IdempotencyKey", hidden.Keys);
+            var locations = new List<string>();
+            for (var i = 0; i < 2; i++)
+            {
+                var form = FormOf(page, fields);
+                foreach (var (name, value) in hidden) form.Set(name, value);
+                var response = await page.APIRequest.PostAsync(formAction, new() { Form = form, MaxRedirects = 0 });
+                Assert.Equal(302, response.Status);
+                locations.Add(response.Headers["location"].Split('?')[0]);
+            }
+            Assert.Single(locations.Distinct());
+            return locations[0];
+        }
+
+        var created = await PostTwice($"/dashboard/customers/{customer}", $"/dashboard/customers/{customer}/wallets", ("Currency", "USD"));
+        var walletId = created.Split('?')[0].Split('/').Last();
+        Assert.Single((await Api.Get($"/v1/customers/{customer}/wallets")).Ok().AsArray());
+
+        await PostTwice($"/dashboard/wallets/{walletId}/top-up", $"/dashboard/wallets/{walletId}/top-up", ("CreditType", "free"), ("Credits", "25"));
+        Assert.Equal(25m, await CreditBalance(walletId));
+    }
+
     static IFormData FormOf(IPage page, params (string Name, string Value)[] fields)
     {
         var form = page.APIRequest.CreateFormData();

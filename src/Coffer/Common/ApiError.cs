@@ -21,6 +21,7 @@ public static class ErrorCodes
     public const string PaymentInProgress = "payment_in_progress";
     public const string InvoiceNotPayable = "invoice_not_payable";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
+    public const string IdempotencyKeyInUse = "idempotency_key_in_use";
     public const string AlreadyExists = "already_exists";
     public const string Conflict = "conflict";
     public const string PayloadTooLarge = "payload_too_large";

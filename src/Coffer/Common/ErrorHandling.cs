@@ -6,7 +6,8 @@ namespace Coffer.Common;
 
 /// <summary>
 /// Turns what escapes a handler into the one error envelope. Errors never lie: bad input is a 400, an
-/// unreachable database is a 503, and only a bug is a 500.
+/// unreachable database is a 503, a request that lost a race on a unique constraint is a 409, and only a bug
+/// is a 500.
 /// </summary>
 public static class ErrorHandling
 {
@@ -57,10 +58,15 @@ public static class ErrorHandling
         JsonException json => ApiError.Validation(DescribeJson(json)),
         // Never "nothing was changed": the commit may have taken effect.
         Storage.CommitOutcomeUnknownException => ApiError.OutcomeUnknown(null),
-        TimeoutException or DbException or System.Net.Sockets.SocketException =>
-            new ApiError(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed"),
+        // A unique violation is a concurrent request that claimed the same thing first, not an outage.
+        DbException db when Storage.Database.UniqueViolation(db) =>
+            ApiError.Conflict(ErrorCodes.Conflict, "a concurrent request changed the same resource; nothing was changed, retry the request"),
+        DbException db when Storage.Database.Unavailable(db) => Unavailable,
+        TimeoutException or System.Net.Sockets.SocketException => Unavailable,
         _ => new ApiError(500, ErrorCodes.Internal, "internal error"),
     };
+
+    static ApiError Unavailable => new(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed");
 
     static string DescribeJson(JsonException e)
     {

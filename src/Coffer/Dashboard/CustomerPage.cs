@@ -11,6 +11,7 @@ public sealed record NewWalletForm
 {
     public string? Currency { get; init; }
     public string? InitialCredits { get; init; }
+    public string? IdempotencyKey { get; init; }
 }
 
 /// <summary>One customer: details, wallets per currency, and a wallet created through the API's own rules.</summary>
@@ -58,6 +59,7 @@ public static class CustomerPage
             </section>
             <section class="panel" aria-labelledby="new-wallet-h"><h2 id="new-wallet-h">Create a wallet</h2>
             <form method="post" action="/dashboard/customers/{U(c.Id)}/wallets">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(form?.IdempotencyKey ?? NewKey())}">
               <label for="nw-currency">Currency</label>
               <input id="nw-currency" name="Currency" required maxlength="3" autocomplete="off" placeholder="USD" value="{E(form?.Currency)}" aria-describedby="nw-currency-hint">
               <p class="hint" id="nw-currency-hint">ISO 4217 code, e.g. USD or EUR. One active wallet per currency.</p>
@@ -77,9 +79,12 @@ public static class CustomerPage
         var initial = errors.Decimal("Initial credits", form.InitialCredits);
         if (errors.Any) return await Render(http, customers, wallets, id, form, errors.Message, 400);
         var created = Of<WalletDto>((await WalletApi.Create(tenant,
-            new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial }, customers, writer, ids, clock)).Result);
+            new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial }, customers, writer, ids, clock,
+            FormKey(form.IdempotencyKey))).Result);
         if (created.NotFound) return NotFoundPage(http, "customer");
         if (created.Error is { } error) return await Render(http, customers, wallets, id, form, $"The wallet was not created: {error}", created.Status);
-        return Results.Redirect($"/dashboard/wallets/{Uri.EscapeDataString(created.Value!.Id)}?done=created");
+        // The same form sent twice (a double click) creates one wallet; the second post finds it in the stored answer.
+        var walletId = created.Replayed ? System.Text.Json.Nodes.JsonNode.Parse(created.ReplayedBody!)!["id"]!.GetValue<string>() : created.Value!.Id;
+        return Results.Redirect($"/dashboard/wallets/{Uri.EscapeDataString(walletId)}?done=created");
     }
 }

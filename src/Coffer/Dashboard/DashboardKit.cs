@@ -9,7 +9,7 @@ using static Coffer.Pages.Html;
 namespace Coffer.Dashboard;
 
 /// <summary>What a handler of the API answered, as a value a screen can show: the body, or the error's message and status.</summary>
-public sealed record Outcome<T>(T? Value, string? Error, int Status, bool Replayed = false)
+public sealed record Outcome<T>(T? Value, string? Error, int Status, bool Replayed = false, string? ReplayedBody = null)
 {
     public bool NotFound => Status == 404;
 }
@@ -34,7 +34,7 @@ public static class DashboardKit
     {
         Ok<T> ok => new(ok.Value, null, 200),
         Created<T> created => new(created.Value, null, 201),
-        JsonReplay => new(default, null, 200, Replayed: true),
+        JsonReplay r => new(default, null, r.Answer.StatusCode, Replayed: true, ReplayedBody: r.Answer.Body),
         ApiError e => new(default, e.Message, e.StatusCode),
         _ => throw new InvalidOperationException($"unexpected API result {result.GetType().Name}"),
     };
@@ -57,6 +57,9 @@ public static class DashboardKit
 
     /// <summary>A fresh key for a form that moves money, so a form sent twice is replayed instead of applied twice.</summary>
     public static string NewKey() => "dash_" + Guid.NewGuid().ToString("N");
+
+    /// <summary>The key a form carried, or none.</summary>
+    public static string? FormKey(string? key) => string.IsNullOrEmpty(key) ? null : key;
 
     public static bool Checked(string? value) => value is "true" or "on" or "yes";
 

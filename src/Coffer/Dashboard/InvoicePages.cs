@@ -19,6 +19,7 @@ public sealed record RecordPaymentFields
 public sealed record PaymentStatusFields
 {
     public string? PaymentStatus { get; init; }
+    public string? IdempotencyKey { get; init; }
 }
 
 /// <summary>Invoices: the list by status, one invoice with its lines and payments, recording a payment, and its PDF.</summary>
@@ -178,6 +179,7 @@ public static class InvoicePages
             </section>
             <section class="panel" aria-labelledby="status-h"><h2 id="status-h">Update Payment Status</h2>
             <form method="post" action="/dashboard/invoices/{U(i.Id)}/payment-status">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(NewKey())}">
               <label for="ps-status">Payment status</label>
               <select id="ps-status" name="PaymentStatus">{statusOptions}</select>
               <p class="hint">SUCCEEDED records the remaining amount as paid offline; FAILED cancels a pending credit purchase.</p>
@@ -223,7 +225,8 @@ public static class InvoicePages
         var tenant = await TenantAsync(http);
         if (!SettableStatuses.Contains(form.PaymentStatus))
             return await RenderAsync(http, id, null, null, "Choose SUCCEEDED, FAILED or PENDING.", 400);
-        var result = Of<InvoiceDto>((await InvoiceApi.PaymentStatus(tenant, id, new PaymentStatusRequest(form.PaymentStatus, null), invoices, customers)).Result);
+        var result = Of<InvoiceDto>((await InvoiceApi.PaymentStatus(tenant, id, new PaymentStatusRequest(form.PaymentStatus, null), invoices, customers,
+            FormKey(form.IdempotencyKey))).Result);
         if (result.NotFound) return NotFoundPage(http, "invoice");
         if (result.Error is { } error) return await RenderAsync(http, id, null, null, $"The payment status was not changed: {error}", result.Status);
         return Results.Redirect($"/dashboard/invoices/{Uri.EscapeDataString(id)}?done=status");

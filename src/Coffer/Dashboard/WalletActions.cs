@@ -49,6 +49,7 @@ public sealed record AutoTopUpFields
     public string? MaxAmountPerDay { get; init; }
     public string? MaxAmountPerMonth { get; init; }
     public string? CooldownSeconds { get; init; }
+    public string? IdempotencyKey { get; init; }
 }
 
 public sealed record AlertFields
@@ -60,6 +61,7 @@ public sealed record AlertFields
     public string? WarningCondition { get; init; }
     public string? InfoThreshold { get; init; }
     public string? InfoCondition { get; init; }
+    public string? IdempotencyKey { get; init; }
 }
 
 /// <summary>
@@ -265,6 +267,7 @@ public static class WalletActions
         var a = w.AutoTopup;
         return $"""
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/auto-top-up">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(NewKey())}">
               <label class="choice"><input type="checkbox" name="Enabled" value="true"{CheckedAttr(a?.Enabled == true)}> Enabled</label>
               <label for="at-threshold">Threshold (credits)</label>
               <input id="at-threshold" name="Threshold" type="number" step="any" inputmode="decimal" value="{Field(a?.Threshold)}" aria-describedby="at-threshold-hint">
@@ -303,7 +306,7 @@ public static class WalletActions
         var current = wallet.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
         var rule = new AutoTopupSettings(Checked(form.Enabled), threshold, amount, Checked(form.Invoicing), current?.TargetBalance,
             current?.PaymentMethodId, perDay, dayAmount, monthAmount, cooldown, current?.MaxConsecutiveFailures);
-        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AutoTopup = rule }, writer)).Result);
+        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AutoTopup = rule }, writer, FormKey(form.IdempotencyKey))).Result);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The automatic top-up settings were not saved", error, result.Status) : Back(id, "auto");
     }
@@ -329,6 +332,7 @@ public static class WalletActions
         }
         return $"""
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/alerts">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(NewKey())}">
               <label class="choice"><input type="checkbox" name="Enabled" value="true"{CheckedAttr(s?.AlertEnabled == true)}> Alerts enabled</label>
               {Level("critical", "Critical", s?.Critical)}{Level("warning", "Warning", s?.Warning)}{Level("info", "Info", s?.Info)}
               <div class="actions"><button type="submit">Save alerts</button></div>
@@ -345,7 +349,7 @@ public static class WalletActions
         var settings = new AlertSettings(Checked(form.Enabled), Level("Critical", form.CriticalThreshold, form.CriticalCondition),
             Level("Warning", form.WarningThreshold, form.WarningCondition), Level("Info", form.InfoThreshold, form.InfoCondition));
         if (errors.Any) return await Refused(http, id, "The alert settings were not saved", errors.Message, 400);
-        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AlertSettings = settings }, writer)).Result);
+        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AlertSettings = settings }, writer, FormKey(form.IdempotencyKey))).Result);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The alert settings were not saved", error, result.Status) : Back(id, "alerts");
     }

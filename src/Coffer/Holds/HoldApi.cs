@@ -90,9 +90,14 @@ public static class HoldApi
     }
 
     static async Task<Results<Ok<HoldResponse>, JsonReplay, ApiError>> Release(
-        Tenant tenant, string id, [FromRoute(Name = "hold_id")] string holdId, WalletWriter writer)
+        Tenant tenant, string id, [FromRoute(Name = "hold_id")] string holdId, WalletWriter writer, HttpRequest http)
     {
-        var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(holdId), new EntryDetails(), null, Render);
+        var v = new Validator();
+        var key = WalletApi.IdempotencyKey(v, null, http, required: false);
+        if (!v.Ok) return v.Error();
+        // With a key, a retried release replays its answer instead of finding the hold ended (404).
+        var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(holdId), new EntryDetails(),
+            IdempotencyClaim.For(key, "release", new { wallet = id, hold = holdId }), Render);
         return Respond(await writer.ExecuteAsync(tenant.Id, id, op), "active hold");
     }
 
@@ -101,7 +106,7 @@ public static class HoldApi
         WriteResult.Applied a => TypedResults.Ok((HoldResponse)a.Response),
         // Capturing or releasing a hold that is not active (never was, already ended, or expired) names it plainly.
         WriteResult.NoChange => ApiError.NotFound(what),
-        WriteResult.Replayed r => new JsonReplay(r.Body),
+        WriteResult.Replayed r => new JsonReplay(r.Answer),
         var other => WalletApi.Refusal(other),
     };
 

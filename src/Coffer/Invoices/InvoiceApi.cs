@@ -4,7 +4,9 @@ using Coffer.Ledger;
 using Coffer.Payments;
 using Coffer.Storage;
 using Coffer.Tenants;
+using Coffer.Wallets;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Coffer.Invoices;
 
@@ -71,7 +73,11 @@ public static class InvoiceApi
     static async Task<InvoiceDto> Render(InvoiceService invoices, CustomerStore customers, InvoiceRow i) =>
         InvoiceDtos.Invoice(i, await invoices.LinesAsync(i.TenantId, [i.Id]), await customers.GetAsync(i.TenantId, i.CustomerId));
 
-    static async Task<Results<Created<InvoiceDto>, ApiError>> Create(
+    /// <summary>
+    /// The answer is the invoice as created, stored with its key in the creating transaction; an automatic payment
+    /// it starts (the customer's wallet comes first) follows, and shows on the invoice and in its events.
+    /// </summary>
+    static async Task<Results<Created<InvoiceDto>, JsonReplay, ApiError>> Create(
         Tenant tenant, CreateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Ids ids, TimeProvider clock,
         PaymentService payments, HttpRequest http)
     {
@@ -92,7 +98,7 @@ public static class InvoiceApi
         var status = v.OneOf("invoice_status", body.InvoiceStatus, new HashSet<string> { InvoiceStatuses.Draft, InvoiceStatuses.Finalized })
                      ?? InvoiceStatuses.Draft;
         var description = v.Text("description", body.Description, max: Limits.MaxDescriptionLength);
-        var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
+        var key = WalletApi.IdempotencyKey(v, body.IdempotencyKey, http, required: false);
         v.Metadata("metadata", body.Metadata);
         if (body.LineItems?.Count > MaxLineItems) v.Fail($"at most {MaxLineItems} line items");
         var now = clock.GetUtcNow();
@@ -120,10 +126,32 @@ public static class InvoiceApi
             currency!, amountDue!.Value, 0m, subtotal!.Value, total!.Value, description, dueDate, paid ? now : null, null,
             finalized ? now : null, periodStart, periodEnd, body.BillingPeriod, body.BillingReason ?? "MANUAL",
             null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
-        var (stored, created) = await invoices.CreateAsync(invoice, lines);
-        if (created && finalized && !paid) await payments.AutoPayAsync(tenant.Id, stored.Id, stored.CustomerId, http);
-        return TypedResults.Created($"/v1/invoices/{stored.Id}", await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, stored.Id))!));
+        var claim = IdempotencyClaim.For(key, "create-invoice", body with { IdempotencyKey = null });
+        // The answer is rendered from the invoice as inserted (numbered in the creating transaction), the same way
+        // for the stored copy and for this response, so both are the same bytes.
+        InvoiceDto Answer(InvoiceRow created) => InvoiceDtos.Invoice(created, lines, customer);
+        switch (await invoices.CreateAsync(invoice, lines, claim, created => StoredAnswer.Of(201, Answer(created))))
+        {
+            case InvoiceOutcome.KeyUsed k:
+                return KeyUsed(k.Check);
+            case var outcome:
+                var done = ((InvoiceOutcome.Done)outcome).Invoice;
+                if (finalized && !paid) await payments.AutoPayAsync(tenant.Id, done.Id, done.CustomerId, http);
+                return TypedResults.Created($"/v1/invoices/{done.Id}", Answer(done));
+        }
     }
+
+    static ApiError KeyUsedError(IdempotencyCheck check) => Wallets.Idempotency.Refusal(check)!;
+
+    /// <summary>A key used before: the stored answer, or why the key cannot be used for this request.</summary>
+    static Results<Created<InvoiceDto>, JsonReplay, ApiError> KeyUsed(IdempotencyCheck check) =>
+        check is IdempotencyCheck.Replay r ? new JsonReplay(r.Answer) : KeyUsedError(check);
+
+    /// <summary>The key of an invoice action (its <c>Idempotency-Key</c> header) and the message it answers with.</summary>
+    static Keyed<InvoiceOutcome.Done>? MessageKey(string? key, string operation, string invoiceId, string message) =>
+        IdempotencyClaim.For(key, operation, new { invoice = invoiceId }) is { } claim
+            ? new Keyed<InvoiceOutcome.Done>(claim, _ => Task.FromResult(StoredAnswer.Of(200, new MessageResponse(message))))
+            : null;
 
     internal static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
         await invoices.GetAsync(tenant.Id, id) is { } i ? TypedResults.Ok(await Render(invoices, customers, i)) : ApiError.NotFound("invoice");
@@ -181,40 +209,64 @@ public static class InvoiceApi
         return TypedResults.Ok(await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, id))!));
     }
 
-    static Results<Ok<MessageResponse>, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
+    static Results<Ok<MessageResponse>, JsonReplay, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
     {
         InvoiceOutcome.Done => TypedResults.Ok(new MessageResponse(message)),
         InvoiceOutcome.Refused r => r.Error,
+        InvoiceOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
+        InvoiceOutcome.KeyUsed k => KeyUsedError(k.Check),
         _ => ApiError.NotFound("invoice"),
     };
 
-    static async Task<Results<Ok<MessageResponse>, ApiError>> FinalizeInvoice(Tenant tenant, string id, InvoiceService invoices, PaymentService payments, HttpRequest http)
+    const string Finalized = "invoice finalized successfully";
+    const string Voided = "invoice voided successfully";
+
+    static async Task<Results<Ok<MessageResponse>, JsonReplay, ApiError>> FinalizeInvoice(
+        Tenant tenant, string id, InvoiceService invoices, PaymentService payments, HttpRequest http)
     {
+        var v = new Validator();
+        var key = WalletApi.IdempotencyKey(v, null, http, required: false);
+        if (!v.Ok) return v.Error();
         if (await invoices.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("invoice");
-        var outcome = await invoices.FinalizeAsync(tenant.Id, id);
+        var outcome = await invoices.FinalizeAsync(tenant.Id, id, MessageKey(key, "finalize-invoice", id, Finalized));
         if (outcome is InvoiceOutcome.Done d) await payments.AutoPayAsync(tenant.Id, id, d.Invoice.CustomerId, http);
-        return Message(outcome, "invoice finalized successfully");
+        return Message(outcome, Finalized);
     }
 
-    static async Task<Results<Ok<MessageResponse>, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices) =>
-        Message(await invoices.VoidAsync(tenant.Id, id), "invoice voided successfully");
+    static async Task<Results<Ok<MessageResponse>, JsonReplay, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices, HttpRequest http)
+    {
+        var v = new Validator();
+        var key = WalletApi.IdempotencyKey(v, null, http, required: false);
+        if (!v.Ok) return v.Error();
+        return Message(await invoices.VoidAsync(tenant.Id, id, MessageKey(key, "void-invoice", id, Voided)), Voided);
+    }
 
-    internal static async Task<Results<Ok<InvoiceDto>, ApiError>> PaymentStatus(
-        Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices, CustomerStore customers)
+    /// <param name="idempotencyKey">The <c>Idempotency-Key</c> header; the dashboard passes its form's key.</param>
+    internal static async Task<Results<Ok<InvoiceDto>, JsonReplay, ApiError>> PaymentStatus(
+        Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices, CustomerStore customers,
+        [FromHeader(Name = WalletApi.IdempotencyHeader)] string? idempotencyKey = null)
     {
         var v = new Validator();
         var status = v.Text("payment_status", body.PaymentStatus, required: true);
         var amount = v.Amount("amount", body.Amount);
+        var key = v.Text("idempotency_key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
         if (!v.Ok) return v.Error();
-        return await invoices.SetPaymentStatusAsync(tenant.Id, id, status!, amount) switch
+        // The answer is rendered before the commit, so that it is stored with the change it reports.
+        InvoiceDto? answered = null;
+        var keyed = IdempotencyClaim.For(key, "invoice-payment-status", new { invoice = id, status, amount }) is { } claim
+            ? new Keyed<InvoiceOutcome.Done>(claim, async d => StoredAnswer.Of(200, answered = await Render(invoices, customers, d.Invoice)))
+            : null;
+        return await invoices.SetPaymentStatusAsync(tenant.Id, id, status!, amount, keyed) switch
         {
-            InvoiceOutcome.Done d => TypedResults.Ok(await Render(invoices, customers, d.Invoice)),
+            InvoiceOutcome.Done d => TypedResults.Ok(answered ?? await Render(invoices, customers, d.Invoice)),
             InvoiceOutcome.Refused r => r.Error,
+            InvoiceOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
+            InvoiceOutcome.KeyUsed k => KeyUsedError(k.Check),
             _ => ApiError.NotFound("invoice"),
         };
     }
 
-    static async Task<Results<Ok<MessageResponse>, ApiError>> Attempt(Tenant tenant, string id, PaymentService payments, HttpRequest http) =>
+    static async Task<Results<Ok<MessageResponse>, JsonReplay, ApiError>> Attempt(Tenant tenant, string id, PaymentService payments, HttpRequest http) =>
         Message(await payments.AttemptAsync(tenant.Id, id, http), "payment processed successfully");
 
     internal static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)

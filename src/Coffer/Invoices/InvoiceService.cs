@@ -15,6 +15,8 @@ public abstract record InvoiceOutcome
     public sealed record Done(InvoiceRow Invoice, PaymentRow? Payment = null) : InvoiceOutcome;
     public sealed record NotFound : InvoiceOutcome;
     public sealed record Refused(ApiError Error) : InvoiceOutcome;
+    /// <summary>The request's idempotency key was used before: replay or refuse (<see cref="Idempotency.Answer"/>); nothing changed.</summary>
+    public sealed record KeyUsed(IdempotencyCheck Check) : InvoiceOutcome;
 }
 
 /// <summary>What a decision under the invoice's lock produced: the invoice after it, a payment, or a refusal.</summary>
@@ -67,38 +69,31 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     }
 
     /// <summary>
-    /// Inserts an invoice with its lines, numbered in the same transaction when it is created FINALIZED; a
-    /// repeated idempotency key returns the first invoice.
+    /// Inserts an invoice with its lines, numbered in the same transaction when it is created FINALIZED. With a key,
+    /// the key is claimed first (a replay or a refusal takes no number) and the answer rendered from the invoice as
+    /// inserted is stored in the same transaction; a key used before comes back as <see cref="InvoiceOutcome.KeyUsed"/>.
     /// </summary>
-    public async Task<(InvoiceRow Invoice, bool Created)> CreateAsync(InvoiceRow invoice, IReadOnlyList<LineItemRow> lines)
+    public async Task<InvoiceOutcome> CreateAsync(InvoiceRow invoice, IReadOnlyList<LineItemRow> lines, IdempotencyClaim? claim,
+        Func<InvoiceRow, StoredAnswer> answer)
     {
-        await using (var scope = await db.BeginWriteAsync())
-        {
-            if (invoice.InvoiceStatus == InvoiceStatuses.Finalized && invoice.InvoiceNumber is null)
-                invoice = invoice with { InvoiceNumber = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, invoice.TenantId) };
-            var writes = new SqlBatch();
-            InvoiceRow.Insert(writes, invoice);
-            foreach (var line in lines) LineItemRow.Insert(writes, line);
-            outbox.Add(writes, invoice.TenantId, EventTypes.InvoiceCreated, null, invoice.Version, InvoiceDtos.Invoice(invoice, lines));
-            try
-            {
-                await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-                await scope.CommitAsync();
-                return (invoice, true);
-            }
-            catch (Exception e) when (invoice.IdempotencyKey is not null && db.IsUniqueViolation(e))
-            {
-            }
-        }
-        await using var c = await db.OpenAsync();
-        var existing = await c.QuerySingleAsync(null,
-            $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND idempotency_key = @k",
-            InvoiceRow.Read, ("t", invoice.TenantId), ("k", invoice.IdempotencyKey));
-        return (existing!, false);
+        await using var scope = await db.BeginWriteAsync();
+        if (claim is not null &&
+            await Idempotency.ClaimAsync(scope.Connection, scope.Transaction, invoice.TenantId, claim, clock.GetUtcNow()) is not IdempotencyCheck.Claimed and var used)
+            return new InvoiceOutcome.KeyUsed(used);
+        if (invoice.InvoiceStatus == InvoiceStatuses.Finalized && invoice.InvoiceNumber is null)
+            invoice = invoice with { InvoiceNumber = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, invoice.TenantId) };
+        var writes = new SqlBatch();
+        InvoiceRow.Insert(writes, invoice);
+        foreach (var line in lines) LineItemRow.Insert(writes, line);
+        outbox.Add(writes, invoice.TenantId, EventTypes.InvoiceCreated, null, invoice.Version, InvoiceDtos.Invoice(invoice, lines));
+        if (claim is not null) Idempotency.Complete(writes, invoice.TenantId, claim, answer(invoice));
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
+        return new InvoiceOutcome.Done(invoice);
     }
 
     /// <summary>A DRAFT invoice becomes FINALIZED and takes its number, under its lock.</summary>
-    public Task<InvoiceOutcome> FinalizeAsync(string tenantId, string id) =>
+    public Task<InvoiceOutcome> FinalizeAsync(string tenantId, string id, Keyed<InvoiceOutcome.Done>? keyed = null) =>
         WithInvoiceAsync(tenantId, id, async (i, c, tx, _, now) => i.InvoiceStatus switch
         {
             InvoiceStatuses.Draft => new InvoiceDecision(i with
@@ -106,9 +101,9 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 InvoiceStatus = InvoiceStatuses.Finalized, FinalizedAt = now, InvoiceNumber = i.InvoiceNumber ?? await InvoiceNumbers.NextAsync(c, tx, tenantId),
             }),
             _ => new InvoiceDecision(null, Refusal: ApiError.Validation($"only a DRAFT invoice can be finalized; this one is {i.InvoiceStatus}")),
-        }, EventTypes.InvoiceFinalized);
+        }, EventTypes.InvoiceFinalized, keyed);
 
-    public Task<InvoiceOutcome> VoidAsync(string tenantId, string id) =>
+    public Task<InvoiceOutcome> VoidAsync(string tenantId, string id, Keyed<InvoiceOutcome.Done>? keyed = null) =>
         WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
         {
             if (i.InvoiceStatus == InvoiceStatuses.Voided) return new InvoiceDecision(i);
@@ -117,7 +112,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             if (await ChargingAsync(i, c, tx) is { Count: > 0 } charging) return new InvoiceDecision(null, Refusal: InProgress(charging));
             await FailPurchaseAsync(i, c, tx);
             return await CancelAsync(i, "the invoice was voided", c, tx, writes, now);
-        }, EventTypes.InvoiceVoided);
+        }, EventTypes.InvoiceVoided, keyed);
 
     /// <summary>
     /// A credit purchase that can no longer complete (its wallet was closed) ends with its invoice: voided, open
@@ -147,7 +142,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     }
 
     /// <summary>A payment status reported by the merchant (<c>PUT /invoices/{id}/payment</c>).</summary>
-    public Task<InvoiceOutcome> SetPaymentStatusAsync(string tenantId, string id, string status, decimal? amount) =>
+    public Task<InvoiceOutcome> SetPaymentStatusAsync(string tenantId, string id, string status, decimal? amount, Keyed<InvoiceOutcome.Done>? keyed = null) =>
         WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
         {
             switch (status)
@@ -174,7 +169,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                     return new InvoiceDecision(null, Refusal: ApiError.Validation(
                         $"payment_status {status} cannot be set here; use SUCCEEDED, FAILED, PENDING, PROCESSING or INITIATED"));
             }
-        }, EventTypes.InvoicePaymentUpdated);
+        }, EventTypes.InvoicePaymentUpdated, keyed);
 
     /// <summary>A payment recorded against the invoice (offline, or from a wallet with method CREDITS).</summary>
     public Task<InvoiceOutcome> RecordPaymentAsync(string tenantId, string id, PaymentInput payment) =>
@@ -567,12 +562,16 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         await OnPurchaseAsync(i, c, tx, id => new WalletCommand.FailPending(id));
     }
 
+    /// <summary>
+    /// Locks the invoice, decides, writes. With <paramref name="keyed"/>, the key is claimed right after the lock
+    /// (a replay or a refusal changes nothing) and the answer stored in the same transaction.
+    /// </summary>
     internal async Task<InvoiceOutcome> WithInvoiceAsync(
         string tenantId, string id, Func<InvoiceRow, DbConnection, DbTransaction, SqlBatch, DateTimeOffset, Task<InvoiceDecision>> decide,
-        string eventType)
+        string eventType, Keyed<InvoiceOutcome.Done>? keyed = null)
     {
         InvoiceDecision decision;
-        InvoiceRow after;
+        InvoiceOutcome.Done done;
         await using (var scope = await db.BeginWriteAsync())
         {
             var c = scope.Connection;
@@ -582,6 +581,8 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 InvoiceRow.Read, ("t", tenantId), ("id", id));
             if (invoice is null) return new InvoiceOutcome.NotFound();
             var now = clock.GetUtcNow();
+            if (keyed is not null && await Idempotency.ClaimAsync(c, tx, tenantId, keyed.Claim, now) is not IdempotencyCheck.Claimed and var used)
+                return new InvoiceOutcome.KeyUsed(used);
             var writes = new SqlBatch();
             decision = await decide(invoice, c, tx, writes, now);
             if (decision.Refusal is { } refusal)
@@ -589,24 +590,28 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 // A refusal changes nothing but may still record what it found (a checkout made too late, closed again).
                 if (writes.Count > 0)
                 {
+                    // The refused request's key must not outlive it.
+                    if (keyed is not null) Idempotency.Release(writes, tenantId, keyed.Claim);
                     await writes.ExecuteAsync(c, tx);
                     await scope.CommitAsync();
                     await ExpireCheckoutsAsync(tenantId, decision.ExpiredCheckouts);
                 }
                 return new InvoiceOutcome.Refused(refusal);
             }
-            after = decision.After!;
+            var after = decision.After!;
             if (after != invoice)
             {
                 after = after with { Version = invoice.Version + 1, UpdatedAt = now };
                 InvoiceRow.UpdateState(writes, after);
                 outbox.Add(writes, tenantId, eventType, null, after.Version, InvoiceDtos.Invoice(after, null));
             }
+            done = new InvoiceOutcome.Done(after, decision.Payment);
+            if (keyed?.Answer is { } answer) Idempotency.Complete(writes, tenantId, keyed.Claim, await answer(done));
             await writes.ExecuteAsync(c, tx);
             await scope.CommitAsync();
         }
         await ExpireCheckoutsAsync(tenantId, decision.ExpiredCheckouts);
-        return new InvoiceOutcome.Done(after, decision.Payment);
+        return done;
     }
 
     /// <summary>

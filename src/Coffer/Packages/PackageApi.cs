@@ -99,39 +99,44 @@ public static class PackageApi
         return n == 1 ? TypedResults.NoContent() : ApiError.NotFound("credit package");
     }
 
-    static async Task<Results<Ok<PackagePurchaseResponse>, ApiError>> Purchase(
-        Tenant tenant, string id, PurchasePackageRequest body, CreditPackages packages, WalletStore wallets, InvoiceService invoices,
-        CustomerStore customers, HttpRequest http)
+    static async Task<Results<Ok<PackagePurchaseResponse>, JsonReplay, ApiError>> Purchase(
+        Tenant tenant, string id, PurchasePackageRequest body, CreditPackages packages, HttpRequest http)
     {
         var v = new Validator();
         var packageId = v.Text("package_id", body.PackageId, required: true);
         var collection = v.OneOf("collection_method", body.CollectionMethod,
             new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
-        var key = v.Text("idempotency_key", body.IdempotencyKey, max: Idempotency.MaxKeyLength) ?? http.Headers[WalletApi.IdempotencyHeader].ToString() switch
-        {
-            "" => null,
-            var header => header,
-        };
+        var key = WalletApi.IdempotencyKey(v, body.IdempotencyKey, http, required: false);
         if (!v.Ok) return v.Error();
-        var (purchase, error) = await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http);
-        if (error is not null) return error;
-        var invoice = purchase!.Invoice;
-        var lines = await invoices.LinesAsync(tenant.Id, [invoice.Id]);
-        return TypedResults.Ok(new PackagePurchaseResponse(
-            InvoiceDtos.Invoice(invoice, lines, await customers.GetAsync(tenant.Id, invoice.CustomerId)),
-            WalletDtos.Wallet((await wallets.GetAsync(tenant.Id, id))!)));
+        return await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http) switch
+        {
+            PurchaseOutcome.Bought b => TypedResults.Ok(b.Purchase.Response),
+            PurchaseOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
+            PurchaseOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
+            PurchaseOutcome.Refused r => r.Error,
+            _ => throw new InvalidOperationException("unknown purchase outcome"),
+        };
     }
 }
 
-/// <summary>A package bought: its CREDIT invoice as it stands after the charge, and why the charge failed when it did.</summary>
-public sealed record PackagePurchase(InvoiceRow Invoice, string? ChargeError);
+/// <summary>A package bought: its CREDIT invoice as it stands after the charge, the answer, and why the charge failed when it did.</summary>
+public sealed record PackagePurchase(InvoiceRow Invoice, PackagePurchaseResponse Response, string? ChargeError);
+
+public abstract record PurchaseOutcome
+{
+    private PurchaseOutcome() { }
+    public sealed record Bought(PackagePurchase Purchase) : PurchaseOutcome;
+    public sealed record Refused(ApiError Error) : PurchaseOutcome;
+    /// <summary>The key was used before: replay (the stored <see cref="PackagePurchaseResponse"/>) or refuse; nothing was bought.</summary>
+    public sealed record KeyUsed(IdempotencyCheck Check) : PurchaseOutcome;
+}
 
 /// <summary>
 /// The tenant's active packages, and buying one for a wallet: the one purchase rule behind both
 /// <c>POST /v1/wallets/{id}/purchase-package</c> and the customer portal.
 /// </summary>
 public sealed class CreditPackages(Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, Ids ids, TimeProvider clock)
+    PaymentMethodStore methods, CustomerStore customers, Ids ids, TimeProvider clock)
 {
     public Task<PackageDto?> FindAsync(string tenantId, string id) => PackageApi.Find(db, tenantId, id);
 
@@ -146,55 +151,66 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
 
     /// <summary>
     /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method, a customer with a
-    /// saved card is charged now and one without is invoiced. A repeated <paramref name="key"/> returns the first
-    /// purchase and charges nothing again.
+    /// saved card is charged now and one without is invoiced. With a <paramref name="key"/>, the same request replays
+    /// the first answer and charges nothing again, and another request with it is refused.
     /// </summary>
-    public async Task<(PackagePurchase? Purchase, ApiError? Error)> PurchaseAsync(
+    public async Task<PurchaseOutcome> PurchaseAsync(
         string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
     {
         var package = await FindAsync(tenantId, packageId);
-        if (package is null || package.Status != "active") return (null, ApiError.NotFound("credit package"));
+        if (package is null || package.Status != "active") return new PurchaseOutcome.Refused(ApiError.NotFound("credit package"));
         var wallet = await wallets.GetAsync(tenantId, walletId);
-        if (wallet is null) return (null, ApiError.NotFound("wallet"));
-        if (wallet.Currency != package.Currency) return (null, ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
+        if (wallet is null) return new PurchaseOutcome.Refused(ApiError.NotFound("wallet"));
+        if (wallet.Currency != package.Currency)
+            return new PurchaseOutcome.Refused(ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
 
-        var invoice = key is null ? null : await FindByKey(tenantId, key);
-        if (invoice is not null) return (new PackagePurchase(invoice, null), null);
+        var claim = IdempotencyClaim.For(key, "purchase-package", new { wallet = walletId, package = packageId, collection });
         var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
         collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
         if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
-            return (null, ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice"));
-        var (created, error) = await CreatePurchase(tenantId, wallet, package, key);
-        if (error is not null) return (null, error);
-        invoice = created!;
+            return new PurchaseOutcome.Refused(ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice"));
+        var charge = collection == CollectionMethods.ChargeAutomatically;
+        var created = await CreatePurchase(tenantId, wallet, package, claim, charge);
+        if (created is not PurchaseOutcome.Bought { Purchase: var bought } || !charge) return created;
+        var invoice = bought.Invoice;
         string? chargeError = null;
-        if (collection == CollectionMethods.ChargeAutomatically)
-            foreach (var card in cards)
+        foreach (var card in cards)
+        {
+            var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
+            invoice = (await invoices.GetAsync(tenantId, invoice.Id))!;
+            if (invoice.AmountRemaining <= 0) { chargeError = null; break; }
+            // No answer from the gateway yet: another card now could pay twice; the reconciler settles this one.
+            if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Processing }) { chargeError = "the charge is being confirmed with the gateway"; break; }
+            chargeError = outcome switch
             {
-                var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
-                invoice = (await invoices.GetAsync(tenantId, invoice.Id))!;
-                if (invoice.AmountRemaining <= 0) { chargeError = null; break; }
-                // No answer from the gateway yet: another card now could pay twice; the reconciler settles this one.
-                if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Processing }) { chargeError = "the charge is being confirmed with the gateway"; break; }
-                chargeError = outcome switch
-                {
-                    InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
-                    InvoiceOutcome.Refused r => r.Error.Message,
-                    _ => "the charge failed",
-                };
-            }
-        return (new PackagePurchase(invoice, chargeError), null);
+                InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
+                InvoiceOutcome.Refused r => r.Error.Message,
+                _ => "the charge failed",
+            };
+        }
+        var response = await RenderAsync(invoice, (await wallets.GetAsync(tenantId, walletId))!);
+        if (claim is not null)
+        {
+            // The claim was committed in progress with the purchase; the answer after the charge completes it.
+            // Until then a retry is told the first request is still being processed.
+            await using var scope = await db.BeginWriteAsync();
+            var writes = new SqlBatch();
+            Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(200, response));
+            await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+            await scope.CommitAsync();
+        }
+        return new PurchaseOutcome.Bought(new PackagePurchase(invoice, response, chargeError));
     }
 
-    async Task<InvoiceRow?> FindByKey(string tenantId, string key)
-    {
-        await using var c = await db.OpenAsync();
-        return await c.QuerySingleAsync(null, $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND idempotency_key = @k",
-            InvoiceRow.Read, ("t", tenantId), ("k", key));
-    }
+    async Task<PackagePurchaseResponse> RenderAsync(InvoiceRow invoice, WalletRow wallet) =>
+        new(InvoiceDtos.Invoice(invoice, await invoices.LinesAsync(invoice.TenantId, [invoice.Id]), await customers.GetAsync(invoice.TenantId, invoice.CustomerId)),
+            WalletDtos.Wallet(wallet));
 
-    /// <summary>The pending credits (and bonus) and their CREDIT invoice, in one transaction.</summary>
-    async Task<(InvoiceRow? Invoice, ApiError? Error)> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, string? key)
+    /// <summary>
+    /// The pending credits (and bonus) and their CREDIT invoice, in one transaction, with the key claimed in it:
+    /// completed with the answer when nothing more is to happen, left in progress when a charge follows.
+    /// </summary>
+    async Task<PurchaseOutcome> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, IdempotencyClaim? claim, bool charge)
     {
         var now = clock.GetUtcNow();
         var creditId = ids.New("wtx");
@@ -214,28 +230,28 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
                     package.BonusExpiryDays is { } days ? now.AddDays(days) : null, package.Priority),
                 details with { Description = $"Bonus of credit package {package.Name}" }, null, _ => new { })));
         await using var scope = await db.BeginWriteAsync();
+        if (claim is not null &&
+            await Idempotency.ClaimAsync(scope.Connection, scope.Transaction, tenantId, claim, now) is not IdempotencyCheck.Claimed and var used)
+            return new PurchaseOutcome.KeyUsed(used);
         var (results, _) = await writer.ExecuteInAsync(scope.Connection, scope.Transaction, ops, CancellationToken.None);
-        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused) return (null, WalletApi.Refusal(refused));
+        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused) return new PurchaseOutcome.Refused(WalletApi.Refusal(refused));
         var number = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, tenantId);
         var invoice = new InvoiceRow(tenantId, invoiceId, wallet.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized, PaymentStatuses.Pending,
             wallet.Currency, package.Price, 0m, package.Price, package.Price, $"Credit package {package.Name}", now, null, null, now, null, null, null,
-            "MANUAL", number, key, Json.Serialize(new Dictionary<string, string> { ["credit_package_id"] = package.Id }), wallet.Id, creditId, 1, now, now,
+            "MANUAL", number, claim?.Key, Json.Serialize(new Dictionary<string, string> { ["credit_package_id"] = package.Id }), wallet.Id, creditId, 1, now, now,
             BonusTransactionId: bonusId);
         var writes = new SqlBatch();
         InvoiceRow.Insert(writes, invoice);
-        LineItemRow.Insert(writes, new LineItemRow(tenantId, ids.New("li"), invoiceId, package.BonusCredits > 0
+        var line = new LineItemRow(tenantId, ids.New("li"), invoiceId, package.BonusCredits > 0
             ? $"{package.Name}: {package.Credits} credits + {package.BonusCredits} bonus" : $"{package.Name}: {package.Credits} credits",
-            "FIXED", package.Price, 1m, null, null, "{}", now));
-        try
-        {
-            await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-            await scope.CommitAsync();
-        }
-        catch (Exception e) when (key is not null && db.IsUniqueViolation(e))
-        {
-            // The same purchase was made concurrently with this key; that one stands.
-            return (await FindByKey(tenantId, key), null);
-        }
-        return (invoice, null);
+            "FIXED", package.Price, 1m, null, null, "{}", now);
+        LineItemRow.Insert(writes, line);
+        var response = new PackagePurchaseResponse(
+            InvoiceDtos.Invoice(invoice, [line], await customers.GetAsync(tenantId, wallet.CustomerId)),
+            WalletDtos.Wallet(((WriteResult.Applied)results[^1]).Wallet));
+        if (claim is not null && !charge) Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(200, response));
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
+        return new PurchaseOutcome.Bought(new PackagePurchase(invoice, response, null));
     }
 }

@@ -17,7 +17,7 @@ public static class RefundDestinations
     public const string Offline = "offline";
 }
 
-public sealed record RefundPaymentRequest(decimal? Amount, string? Destination, string? Reason);
+public sealed record RefundPaymentRequest(decimal? Amount, string? Destination, string? Reason, string? IdempotencyKey = null);
 
 /// <summary>Where the credits of a wallet refund went: a new lot per consumed lot, keeping its expiry (when still ahead) and priority.</summary>
 public sealed record RefundedLot(string LotId, string NewLotId, decimal Credits, DateTimeOffset? ExpiryDate, int? Priority);
@@ -28,6 +28,15 @@ public sealed record PaymentRefundDto(
 
 public sealed record RefundPaymentResponse(PaymentRefundDto Refund, PaymentDto Payment);
 
+public abstract record RefundOutcome
+{
+    private RefundOutcome() { }
+    public sealed record Refunded(RefundPaymentResponse Response) : RefundOutcome;
+    public sealed record Refused(ApiError Error) : RefundOutcome;
+    /// <summary>The request's key was used before: replay or refuse; nothing was refunded.</summary>
+    public sealed record KeyUsed(IdempotencyCheck Check) : RefundOutcome;
+}
+
 /// <summary>
 /// Refunds of payments: never more than was paid and not yet refunded, decided under the invoice's lock. A
 /// wallet payment's credits go back to its wallet by default, as new lots that keep the consumed lots' expiry
@@ -37,14 +46,19 @@ public sealed record RefundPaymentResponse(PaymentRefundDto Refund, PaymentDto P
 public sealed class RefundService(Database db, InvoiceService invoices, WalletWriter writer, GatewayRegistry gateways, OutboxWriter outbox, Ids ids,
     TimeProvider clock)
 {
-    public async Task<(PaymentRefundDto? Refund, PaymentRow? Payment, ApiError? Error)> RefundAsync(
-        string tenantId, string paymentId, decimal? amount, string? destination, string? reason, HttpRequest? request)
+    /// <summary>
+    /// Refunds a payment. With a key, a wallet or offline refund stores its answer in the refunding transaction; a
+    /// card refund claims the key when it reserves the amount and stores the answer with the gateway's (or gives
+    /// the key up when nothing was refunded).
+    /// </summary>
+    public async Task<RefundOutcome> RefundAsync(
+        string tenantId, string paymentId, decimal? amount, string? destination, string? reason, IdempotencyClaim? claim, HttpRequest? request)
     {
         PaymentRow? payment;
         await using (var c = await db.OpenAsync())
             payment = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
                 PaymentRow.Read, ("t", tenantId), ("id", paymentId));
-        if (payment is null) return (null, null, ApiError.NotFound("payment"));
+        if (payment is null) return new RefundOutcome.Refused(ApiError.NotFound("payment"));
         var to = destination ?? payment.PaymentMethodType switch
         {
             PaymentMethodTypes.Credits => RefundDestinations.Wallet,
@@ -52,12 +66,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             _ => RefundDestinations.Offline,
         };
         if (to == RefundDestinations.Wallet && payment.PaymentMethodType != PaymentMethodTypes.Credits)
-            return (null, null, ApiError.Validation("only a payment made from a wallet can be refunded to a wallet"));
+            return new RefundOutcome.Refused(ApiError.Validation("only a payment made from a wallet can be refunded to a wallet"));
         if (to == RefundDestinations.Original && payment.PaymentMethodType is not (PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink))
-            return (null, null, ApiError.Validation("only a card or payment-link payment can be refunded to its original method"));
+            return new RefundOutcome.Refused(ApiError.Validation("only a card or payment-link payment can be refunded to its original method"));
         return to == RefundDestinations.Original
-            ? await RefundToCardAsync(payment, amount, reason, request)
-            : await RefundHereAsync(payment, amount, to, reason);
+            ? await RefundToCardAsync(payment, amount, reason, claim, request)
+            : await RefundHereAsync(payment, amount, to, reason, claim);
     }
 
     static ApiError? Check(PaymentRow p, InvoiceRow i, decimal amount)
@@ -75,10 +89,9 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     }
 
     /// <summary>Wallet and offline refunds: everything in one transaction under the invoice's lock.</summary>
-    async Task<(PaymentRefundDto?, PaymentRow?, ApiError?)> RefundHereAsync(PaymentRow original, decimal? amount, string destination, string? reason)
+    async Task<RefundOutcome> RefundHereAsync(PaymentRow original, decimal? amount, string destination, string? reason, IdempotencyClaim? claim)
     {
-        PaymentRefundDto? refund = null;
-        PaymentRow? after = null;
+        RefundPaymentResponse? response = null;
         var outcome = await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
         {
             // The payment read under the lock is the one decided on; the first read only chose the invoice.
@@ -92,24 +105,28 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
                 (lots, ApiError? error) = await ReturnCreditsAsync(p, value, refundId, c, tx, now);
                 if (error is not null) return new InvoiceDecision(null, Refusal: error);
             }
-            refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now);
-            after = Refunded(p, value, now);
+            var refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now);
+            var after = Refunded(p, value, now);
             PaymentRow.UpdateState(writes, after);
+            response = new RefundPaymentResponse(refund, PaymentDto.From(after, i.InvoiceNumber));
             return new InvoiceDecision(WithRefund(i, value));
-        }, EventTypes.InvoicePaymentUpdated);
-        return outcome switch
-        {
-            InvoiceOutcome.Done => (refund, after, null),
-            InvoiceOutcome.Refused r => (null, null, r.Error),
-            _ => (null, null, ApiError.NotFound("invoice")),
-        };
+        }, EventTypes.InvoicePaymentUpdated, claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, _ => Task.FromResult(StoredAnswer.Of(201, response!))));
+        return Outcome(outcome, response);
     }
+
+    static RefundOutcome Outcome(InvoiceOutcome outcome, RefundPaymentResponse? response) => outcome switch
+    {
+        InvoiceOutcome.Done => new RefundOutcome.Refunded(response!),
+        InvoiceOutcome.Refused r => new RefundOutcome.Refused(r.Error),
+        InvoiceOutcome.KeyUsed k => new RefundOutcome.KeyUsed(k.Check),
+        _ => new RefundOutcome.Refused(ApiError.NotFound("invoice")),
+    };
 
     /// <summary>
     /// Card refunds: the amount is reserved under the lock, the gateway is asked with no lock held, and the
     /// answer is recorded under the lock again; a failure releases the reservation.
     /// </summary>
-    async Task<(PaymentRefundDto?, PaymentRow?, ApiError?)> RefundToCardAsync(PaymentRow original, decimal? amount, string? reason, HttpRequest? request)
+    async Task<RefundOutcome> RefundToCardAsync(PaymentRow original, decimal? amount, string? reason, IdempotencyClaim? claim, HttpRequest? request)
     {
         var refundId = ids.New("refund");
         decimal value = 0m;
@@ -124,16 +141,16 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             reserved = p with { RefundedAmount = p.RefundedAmount + value, UpdatedAt = now };
             PaymentRow.UpdateState(writes, reserved);
             return new InvoiceDecision(i);
-        }, EventTypes.InvoicePaymentUpdated);
-        if (reserve is InvoiceOutcome.Refused refused) return (null, null, refused.Error);
-        if (reserve is not InvoiceOutcome.Done) return (null, null, ApiError.NotFound("invoice"));
+            // The key is claimed with the reservation, in progress, and completed (or given up) with the gateway's answer.
+        }, EventTypes.InvoicePaymentUpdated, claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, null));
+        if (reserve is not InvoiceOutcome.Done) return Outcome(reserve, null);
 
         var gateway = await gateways.ForTenantAsync(original.TenantId, request);
         if (gateway.Name != original.PaymentGateway)
         {
             // The money went through another gateway than the tenant uses now: refunding here would move nothing.
-            await ReleaseAsync(original, refundId, value);
-            return (null, null, ApiError.Validation($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
+            await ReleaseAsync(original, refundId, value, claim);
+            return new RefundOutcome.Refused(ApiError.Validation($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
         }
         var request_ = new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId);
         RefundResult result;
@@ -145,20 +162,33 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         {
             // The gateway may have made the refund: it stays pending (and reserved) until the reconciler asks again.
             var pending = new PaymentRefundDto(refundId, original.Id, value, original.Currency, RefundDestinations.Original, "pending", reason, [], clock.GetUtcNow());
-            return (pending, await LoadAsync(original.TenantId, original.Id), null);
+            var answer = new RefundPaymentResponse(pending, PaymentDto.From((await LoadAsync(original.TenantId, original.Id))!, reserve is InvoiceOutcome.Done d ? d.Invoice.InvoiceNumber : null));
+            // The pending answer is this request's answer, so a retry replays it; the refund settles on its own.
+            if (claim is not null) await CompleteAsync(original.TenantId, claim, StoredAnswer.Of(201, answer));
+            return new RefundOutcome.Refunded(answer);
         }
-        var (refund, after) = await SettleCardRefundAsync(original.TenantId, original.DestinationId, original.Id, refundId, value, reason, result);
+        var (refund, after) = await SettleCardRefundAsync(original.TenantId, original.DestinationId, original.Id, refundId, value, reason, result, claim);
         return result is RefundResult.Succeeded
-            ? (refund, after, null)
-            : (null, null, new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+            ? new RefundOutcome.Refunded(new RefundPaymentResponse(refund!, PaymentDto.From(after!, reserve is InvoiceOutcome.Done d2 ? d2.Invoice.InvoiceNumber : null)))
+            : new RefundOutcome.Refused(new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+    }
+
+    async Task CompleteAsync(string tenantId, IdempotencyClaim claim, StoredAnswer answer)
+    {
+        await using var scope = await db.BeginWriteAsync();
+        var writes = new SqlBatch();
+        Idempotency.Complete(writes, tenantId, claim, answer);
+        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
+        await scope.CommitAsync();
     }
 
     /// <summary>
     /// Records the gateway's answer to a card refund under the invoice's lock, exactly once: a refund no longer
     /// pending is left alone, so the first answer (the request's own, a webhook's, or the reconciler's) wins.
+    /// With the request's <paramref name="claim"/>, its answer is stored (or the key given up) in the same transaction.
     /// </summary>
     async Task<(PaymentRefundDto? Refund, PaymentRow? Payment)> SettleCardRefundAsync(string tenantId, string invoiceId, string paymentId, string refundId,
-        decimal value, string? reason, RefundResult result)
+        decimal value, string? reason, RefundResult result, IdempotencyClaim? claim = null)
     {
         var succeeded = result is RefundResult.Succeeded;
         PaymentRefundDto? refund = null;
@@ -177,12 +207,15 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             {
                 after = p with { RefundedAmount = p.RefundedAmount - value, UpdatedAt = now };
                 PaymentRow.UpdateState(writes, after);
+                if (claim is not null) Idempotency.Release(writes, tenantId, claim);
                 return new InvoiceDecision(i);
             }
             // The reservation already counted the amount; now the statuses say so.
             after = Refunded(p with { RefundedAmount = p.RefundedAmount - value }, value, now);
             PaymentRow.UpdateState(writes, after);
             outbox.Add(writes, tenantId, EventTypes.PaymentRefunded, null, 1, refund);
+            if (claim is not null)
+                Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(201, new RefundPaymentResponse(refund, PaymentDto.From(after, i.InvoiceNumber))));
             return new InvoiceDecision(WithRefund(i, value));
         }, EventTypes.InvoicePaymentUpdated);
         return (refund, after);
@@ -240,12 +273,13 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             PaymentRow.Read, ("t", tenantId), ("id", id)) ?? throw new InvalidOperationException($"payment {id} vanished");
 
     /// <summary>Gives back a reservation made for a refund that will not be asked of the gateway.</summary>
-    async Task ReleaseAsync(PaymentRow original, string refundId, decimal value) =>
+    async Task ReleaseAsync(PaymentRow original, string refundId, decimal value, IdempotencyClaim? claim) =>
         await invoices.WithInvoiceAsync(original.TenantId, original.DestinationId, async (i, c, tx, writes, now) =>
         {
             var p = await Load(c, tx, original);
             writes.Add("UPDATE refunds SET status = 'failed' WHERE tenant_id = @t AND id = @id", ("t", original.TenantId), ("id", refundId));
             PaymentRow.UpdateState(writes, p with { RefundedAmount = p.RefundedAmount - value, UpdatedAt = now });
+            if (claim is not null) Idempotency.Release(writes, original.TenantId, claim);
             return new InvoiceDecision(i);
         }, EventTypes.InvoicePaymentUpdated);
 
@@ -341,18 +375,24 @@ public static class RefundApi
     public static void MapRefunds(this RouteGroupBuilder v1) =>
         v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment");
 
-    static async Task<Results<Created<RefundPaymentResponse>, ApiError>> Refund(
-        Tenant tenant, string id, RefundPaymentRequest? body, RefundService refunds, InvoiceService invoices, HttpRequest http)
+    static async Task<Results<Created<RefundPaymentResponse>, JsonReplay, ApiError>> Refund(
+        Tenant tenant, string id, RefundPaymentRequest? body, RefundService refunds, HttpRequest http)
     {
         var v = new Validator();
         var amount = v.Amount("amount", body?.Amount);
         var destination = v.OneOf("destination", body?.Destination,
             new HashSet<string> { RefundDestinations.Wallet, RefundDestinations.Original, RefundDestinations.Offline });
         var reason = v.Text("reason", body?.Reason, max: Limits.MaxDescriptionLength);
+        var key = WalletApi.IdempotencyKey(v, body?.IdempotencyKey, http, required: false);
         if (!v.Ok) return v.Error();
-        var (refund, payment, error) = await refunds.RefundAsync(tenant.Id, id, amount, destination, reason, http);
-        if (error is not null) return error;
-        var number = (await invoices.GetAsync(tenant.Id, payment!.DestinationId))?.InvoiceNumber;
-        return TypedResults.Created($"/v1/payments/{id}", new RefundPaymentResponse(refund!, PaymentDto.From(payment, number)));
+        var claim = IdempotencyClaim.For(key, "refund", new { payment = id, amount, destination, reason });
+        return await refunds.RefundAsync(tenant.Id, id, amount, destination, reason, claim, http) switch
+        {
+            RefundOutcome.Refunded r => TypedResults.Created($"/v1/payments/{id}", r.Response),
+            RefundOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
+            RefundOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
+            RefundOutcome.Refused r => r.Error,
+            _ => throw new InvalidOperationException("unknown refund outcome"),
+        };
     }
 }

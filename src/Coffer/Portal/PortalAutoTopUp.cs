@@ -18,6 +18,7 @@ public sealed record AutoTopUpForm
     public string? Amount { get; init; }
     public string? PerDay { get; init; }
     public string? PayWith { get; init; }
+    public string? Nonce { get; init; }
 }
 
 /// <summary>
@@ -29,24 +30,25 @@ static class PortalAutoTopUp
 {
     const string Invoice = "invoice";
 
-    internal static async Task<IResult> Show(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, TenantSettings settings, string? saved)
+    internal static async Task<IResult> Show(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, TenantSettings settings, Ids ids,
+        string? saved)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
         var config = await settings.PortalConfigAsync(Who(http.User).TenantId);
         var notice = saved is null ? null : Rule(wallet)?.Enabled == true ? "Saved: automatic top-up is on." : "Saved: automatic top-up is off.";
-        return View(http, wallet, await PortalFunding.CardsAsync(http, methods), config, null, notice, null);
+        return View(http, wallet, await PortalFunding.CardsAsync(http, methods), config, ids.New("pf"), null, notice, null);
     }
 
     internal static async Task<IResult> Save(string id, [FromForm] AutoTopUpForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        TenantSettings settings, WalletWriter writer)
+        TenantSettings settings, WalletWriter writer, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
         var (tenant, _) = Who(http.User);
         var config = await settings.PortalConfigAsync(tenant);
         var cards = await PortalFunding.CardsAsync(http, methods);
-        IResult Refuse(string message, int status = 400) => View(http, wallet, cards, config, form, null, message, status);
+        IResult Refuse(string message, int status = 400) => View(http, wallet, cards, config, ids.New("pf"), form, null, message, status);
 
         var enable = form.Enabled is "on" or "true";
         AutoTopupSettings? wanted = null;
@@ -88,10 +90,13 @@ static class PortalAutoTopUp
                 PaymentMethodId = wanted.PaymentMethodId, MaxTopupsPerDay = wanted.MaxTopupsPerDay,
             };
             return new UpdateDecision(w with { AutoTopup = Json.Serialize(next) });
-        });
+        }, IdempotencyClaim.For(FormKey(http, form.Nonce), "portal-auto-top-up", new { wallet = wallet.Id, wanted }));
         return result switch
         {
-            UpdateResult.Updated => Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
+            // A second submission of the same form finds the first one saved.
+            UpdateResult.Updated or UpdateResult.KeyUsed { Check: IdempotencyCheck.Replay } =>
+                Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
+            UpdateResult.KeyUsed => Refuse("This form was already used for other settings. Enter them again.", 409),
             UpdateResult.Refused r => Refuse(Sentence(r.Error.Message), r.Error.StatusCode),
             _ => WalletNotFound(http),
         };
@@ -99,9 +104,10 @@ static class PortalAutoTopUp
 
     static AutoTopupSettings? Rule(WalletRow w) => w.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(w.AutoTopup);
 
-    static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, PortalConfig config, AutoTopUpForm? form, string? notice,
-        string? error, int status = 200)
+    static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, PortalConfig config, string nonce, AutoTopUpForm? form,
+        string? notice, string? error, int status = 200)
     {
+        var once = $"""<input type="hidden" name="Nonce" value="{Html.E(nonce)}">""";
         var rule = Rule(w);
         var on = rule?.Enabled == true;
         var action = $"{Html.E(PortalWallet.WalletUrl(w.Id))}/auto-top-up";
@@ -110,7 +116,7 @@ static class PortalAutoTopUp
         {
             body = "<p>Automatic top-up is not offered for this account.</p>" + (on ? $"""
                 <p>It is on for this wallet. You can turn it off.</p>
-                <form method="post" action="{action}">{Html.Antiforgery(http)}<button type="submit" class="secondary">Turn off automatic top-up</button></form>
+                <form method="post" action="{action}">{Html.Antiforgery(http)}{once}<button type="submit" class="secondary">Turn off automatic top-up</button></form>
                 """ : "");
         }
         else
@@ -127,7 +133,7 @@ static class PortalAutoTopUp
             var perDayHint = config.MaxTopupsPerDay is { } maxDay ? $"At most {maxDay}." : "Leave empty for no daily limit.";
             body = $"""
                 <p>{(on ? "Automatic top-up is on." : "Automatic top-up is off.")}</p>
-                <form method="post" action="{action}">{Html.Antiforgery(http)}
+                <form method="post" action="{action}">{Html.Antiforgery(http)}{once}
                   <label class="portal-choice"><input type="checkbox" id="enabled" name="Enabled" value="on"{(enabled ? " checked" : "")}>
                     <span>Top up automatically when my balance runs low</span></label>
                   <label for="threshold">Top up when the balance falls to (credits)</label>

@@ -70,7 +70,7 @@ static class PortalFunding
                 break;
             case WriteResult.Replayed replayed:
                 // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
-                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Body)!.InvoiceId)));
+                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Answer.Body)!.InvoiceId)));
             case WriteResult.KeyReused:
                 return Refuse("This form was already used for another payment. Enter the payment again.", 409);
             case var refused:
@@ -141,10 +141,22 @@ static class PortalFunding
             return await Refuse("You have no saved card; choose an invoice instead.");
 
         var (tenant, _) = Who(http.User);
-        var (purchase, error) = await packages.PurchaseAsync(tenant, wallet.Id, form.PackageId, form.Collection, FormKey(http, form.Nonce), http.Request);
-        if (error is not null)
-            return await Refuse(error.StatusCode == 404 ? "That package is not available any more." : Sentence(error.Message), error.StatusCode);
-        var invoice = purchase!.Invoice;
+        var outcome = await packages.PurchaseAsync(tenant, wallet.Id, form.PackageId, form.Collection, FormKey(http, form.Nonce), http.Request);
+        switch (outcome)
+        {
+            case PurchaseOutcome.KeyUsed { Check: IdempotencyCheck.Replay replay }:
+                // A second submission of the same form: the first one's purchase stands.
+                var first = System.Text.Json.Nodes.JsonNode.Parse(replay.Answer.Body)!["invoice"]!["id"]!.GetValue<string>();
+                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", first)));
+            case PurchaseOutcome.KeyUsed used:
+                return await Refuse(used.Check is IdempotencyCheck.InProgress
+                    ? "Your first submission of this form is still being processed. Look at the wallet's history in a moment."
+                    : "This form was already used for another purchase. Choose the package again.", 409);
+            case PurchaseOutcome.Refused { Error: var error }:
+                return await Refuse(error.StatusCode == 404 ? "That package is not available any more." : Sentence(error.Message), error.StatusCode);
+        }
+        var purchase = ((PurchaseOutcome.Bought)outcome).Purchase;
+        var invoice = purchase.Invoice;
         if (purchase.ChargeError is { } declined)
             return await Refuse($"Your card was not charged: {Decline(declined)}. Invoice {invoice.InvoiceNumber} stays open; " +
                 "the credits arrive once it is paid, and you can pay it from the wallet's history.", 402);

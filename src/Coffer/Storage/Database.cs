@@ -128,10 +128,25 @@ public sealed class Database : IAsyncDisposable
 
     public string CaseInsensitiveLike => Kind == DbKind.Postgres ? "ILIKE" : "LIKE";
 
-    public bool IsUniqueViolation(Exception e) => e switch
+    public bool IsUniqueViolation(Exception e) => UniqueViolation(e);
+
+    public static bool UniqueViolation(Exception e) => e switch
     {
         PostgresException pg => pg.SqlState == PostgresErrorCodes.UniqueViolation,
         SqliteException s => s.SqliteErrorCode == 19 && s.Message.Contains("UNIQUE", StringComparison.Ordinal),
+        _ => false,
+    };
+
+    /// <summary>
+    /// The database could not be reached or asked the client to come back (lost connection, shutdown, too many
+    /// connections, a serialization failure or deadlock, a busy SQLite file): nothing was committed.
+    /// </summary>
+    public static bool Unavailable(Exception e) => e switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) || pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected,
+        NpgsqlException => true,
+        SqliteException s => s.SqliteErrorCode is 5 or 6 or 10 or 14,
         _ => false,
     };
 

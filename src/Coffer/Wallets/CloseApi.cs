@@ -81,7 +81,7 @@ public static class CloseApi
         {
             WriteResult.Applied a => TypedResults.Ok((CloseWalletResponse)a.Response),
             WriteResult.NoChange => ApiError.Unprocessable(ErrorCodes.WalletNotActive, "the wallet is already closed"),
-            WriteResult.Replayed r => new JsonReplay(r.Body),
+            WriteResult.Replayed r => new JsonReplay(r.Answer),
             var other => WalletApi.Refusal(other),
         };
     }

@@ -39,10 +39,12 @@ public static class WalletApi
         customers.MapGet("/{id}/wallets", CustomerWallets).WithName("getWalletsByCustomerId");
     }
 
-    internal static async Task<Results<Ok<WalletDto>, ApiError>> Create(
-        Tenant tenant, CreateWalletRequest body, CustomerStore customers, WalletWriter writer, Ids ids, TimeProvider clock)
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Create(
+        Tenant tenant, CreateWalletRequest body, CustomerStore customers, WalletWriter writer, Ids ids, TimeProvider clock,
+        [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey = null)
     {
         var v = new Validator();
+        var key = v.Text("idempotency_key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey, max: Idempotency.MaxKeyLength);
         var currency = v.Currency("currency", body.Currency);
         var rate = v.Rate("conversion_rate", body.ConversionRate) ?? 1m;
         var topupRate = v.Rate("topup_conversion_rate", body.TopupConversionRate) ?? rate;
@@ -69,11 +71,12 @@ public static class WalletApi
             body.AutoTopup is null ? null : Json.Serialize(body.AutoTopup),
             body.Config is null ? null : Json.Serialize(body.Config), 0, now, now);
         var grant = initial > 0 ? new WalletCommand.Credit(ids.New("wtx"), initial, 0m, Reasons.FreeCreditGrant, expiry, null) : null;
-        var created = await writer.CreateAsync(wallet, grant, new EntryDetails("Initial credits"));
-        if (created is null)
-            return ApiError.Conflict(ErrorCodes.AlreadyExists,
-                $"customer {customer.Id} already has an open {walletType} wallet in {currency}");
-        return TypedResults.Ok(WalletDtos.Wallet(created.Value.Wallet));
+        return await writer.CreateAsync(wallet, grant, new EntryDetails("Initial credits"), IdempotencyClaim.For(key, "create-wallet", body)) switch
+        {
+            CreateResult.Created c => TypedResults.Ok(WalletDtos.Wallet(c.Wallet)),
+            CreateResult.KeyUsed k => KeyUsed(k.Check),
+            _ => ApiError.Conflict(ErrorCodes.AlreadyExists, $"customer {customer.Id} already has an open {walletType} wallet in {currency}"),
+        };
     }
 
     static DateTimeOffset? InitialExpiry(Validator v, CreateWalletRequest body, DateTimeOffset now)
@@ -153,9 +156,11 @@ public static class WalletApi
         });
     }
 
-    internal static async Task<Results<Ok<WalletDto>, ApiError>> Update(Tenant tenant, string id, UpdateWalletRequest body, WalletWriter writer)
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Update(Tenant tenant, string id, UpdateWalletRequest body, WalletWriter writer,
+        [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey = null)
     {
         var v = new Validator();
+        var key = v.Text("idempotency_key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey, max: Idempotency.MaxKeyLength);
         var name = v.Text("name", body.Name);
         var description = v.Text("description", body.Description, max: Limits.MaxDescriptionLength);
         var overdraft = v.Amount("overdraft_limit", body.OverdraftLimit, allowZero: true);
@@ -177,26 +182,34 @@ public static class WalletApi
                 Config = body.Config is null ? w.Config : Json.Serialize(body.Config),
                 OverdraftLimit = overdraft ?? w.OverdraftLimit,
             });
-        });
+        }, IdempotencyClaim.For(key, "update-wallet", new { wallet = id, body }));
         return Respond(result);
     }
 
-    static Results<Ok<WalletDto>, ApiError> Respond(UpdateResult result) => result switch
+    static Results<Ok<WalletDto>, JsonReplay, ApiError> Respond(UpdateResult result) => result switch
     {
         UpdateResult.Updated u => TypedResults.Ok(WalletDtos.Wallet(u.Wallet)),
         UpdateResult.Refused r => r.Error,
+        UpdateResult.KeyUsed k => KeyUsed(k.Check),
         _ => ApiError.NotFound("wallet"),
+    };
+
+    /// <summary>A key used before, as a result any handler here can return: the stored answer, or the refusal.</summary>
+    public static Results<Ok<WalletDto>, JsonReplay, ApiError> KeyUsed(IdempotencyCheck check) => check switch
+    {
+        IdempotencyCheck.Replay r => new JsonReplay(r.Answer),
+        _ => Idempotency.Refusal(check)!,
     };
 
     public static ApiError NotActive(string status) =>
         ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {status}; it accepts no top-ups, debits or changes");
 
-    internal static async Task<Results<Ok<WalletDto>, ApiError>> Freeze(Tenant tenant, string id, WalletWriter writer) =>
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Freeze(Tenant tenant, string id, WalletWriter writer) =>
         Respond(await writer.UpdateAsync(tenant.Id, id, w => w.Status == WalletStatuses.Closed
             ? new UpdateDecision(null, NotActive(w.Status))
             : new UpdateDecision(w with { Status = WalletStatuses.Frozen })));
 
-    internal static async Task<Results<Ok<WalletDto>, ApiError>> Unfreeze(Tenant tenant, string id, WalletWriter writer) =>
+    internal static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Unfreeze(Tenant tenant, string id, WalletWriter writer) =>
         Respond(await writer.UpdateAsync(tenant.Id, id, w => w.Status == WalletStatuses.Closed
             ? new UpdateDecision(null, NotActive(w.Status))
             : new UpdateDecision(w with { Status = WalletStatuses.Active })));
@@ -302,7 +315,7 @@ public static class WalletApi
             WriteResult.Applied a => TypedResults.Ok((WalletDto)a.Response),
             // Terminating a closed wallet is not an error: the caller's intent already holds.
             WriteResult.NoChange n => TypedResults.Ok((WalletDto)n.Response),
-            WriteResult.Replayed r => new JsonReplay(r.Body),
+            WriteResult.Replayed r => new JsonReplay(r.Answer),
             var other => Refusal(other),
         };
     }
@@ -311,14 +324,14 @@ public static class WalletApi
     {
         WriteResult.Applied a => TypedResults.Ok((WalletChangeResponse)a.Response),
         WriteResult.NoChange n => TypedResults.Ok((WalletChangeResponse)n.Response),
-        WriteResult.Replayed r => new JsonReplay(r.Body),
+        WriteResult.Replayed r => new JsonReplay(r.Answer),
         var other => Refusal(other),
     };
 
     public static ApiError Refusal(WriteResult result) => result switch
     {
-        WriteResult.KeyReused k => ApiError.Conflict(ErrorCodes.IdempotencyKeyReused,
-            $"idempotency key '{k.Key}' was already used for a different request"),
+        WriteResult.KeyReused k => Idempotency.Refusal(new IdempotencyCheck.Reused(k.Key))!,
+        WriteResult.KeyInUse k => Idempotency.Refusal(new IdempotencyCheck.InProgress(k.Key))!,
         WriteResult.WalletNotFound => ApiError.NotFound("wallet"),
         WriteResult.InsufficientBalance i => ApiError.Unprocessable(ErrorCodes.InsufficientBalance,
             $"insufficient balance: {i.Requested} credits requested, {i.Available} available",
@@ -443,18 +456,4 @@ public sealed record TransactionQueryParameters(
         CreditsAvailableGt = CreditsAvailableGt, StartTime = StartTime, EndTime = EndTime, ExpiryDateBefore = ExpiryDateBefore,
         ExpiryDateAfter = ExpiryDateAfter, Id = Id,
     };
-}
-
-/// <summary>The stored first response of an idempotent request, replayed byte for byte.</summary>
-public sealed class JsonReplay(string body) : IResult, IStatusCodeHttpResult
-{
-    public int? StatusCode => 200;
-
-    public Task ExecuteAsync(HttpContext httpContext)
-    {
-        httpContext.Response.StatusCode = 200;
-        httpContext.Response.Headers["Idempotent-Replayed"] = "true";
-        httpContext.Response.ContentType = "application/json; charset=utf-8";
-        return httpContext.Response.WriteAsync(body);
-    }
 }

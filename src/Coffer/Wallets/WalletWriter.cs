@@ -18,9 +18,6 @@ public sealed record CommandOrRefusal(WalletCommand? Command, string? Refusal = 
     public static implicit operator CommandOrRefusal(WalletCommand command) => new(command);
 }
 
-/// <summary>An idempotency key with the fingerprint of the request that first used it.</summary>
-public sealed record IdempotencyClaim(string Key, string RequestHash);
-
 /// <summary>
 /// One money movement against one wallet. <see cref="Render"/> builds the response from the wallet and the
 /// entries after the change; with an idempotency key that exact response is stored in the same transaction
@@ -66,6 +63,16 @@ public abstract record UpdateResult
     public sealed record Updated(WalletRow Wallet) : UpdateResult;
     public sealed record Refused(WalletRow Wallet, ApiError Error) : UpdateResult;
     public sealed record NotFound : UpdateResult;
+    /// <summary>The request's key was used before: a replay or a refusal, see <see cref="Idempotency.Answer"/>.</summary>
+    public sealed record KeyUsed(IdempotencyCheck Check) : UpdateResult;
+}
+
+public abstract record CreateResult
+{
+    private CreateResult() { }
+    public sealed record Created(WalletRow Wallet, TransactionRow? Initial) : CreateResult;
+    public sealed record AlreadyExists : CreateResult;
+    public sealed record KeyUsed(IdempotencyCheck Check) : CreateResult;
 }
 
 public abstract record WriteResult
@@ -74,8 +81,9 @@ public abstract record WriteResult
 
     public sealed record Applied(WalletRow Wallet, IReadOnlyList<TransactionRow> Entries, object Response) : WriteResult;
     public sealed record NoChange(WalletRow Wallet, string Why, object Response) : WriteResult;
-    public sealed record Replayed(string Body) : WriteResult;
+    public sealed record Replayed(StoredAnswer Answer) : WriteResult;
     public sealed record KeyReused(string Key) : WriteResult;
+    public sealed record KeyInUse(string Key) : WriteResult;
     public sealed record WalletNotFound : WriteResult;
     public sealed record InsufficientBalance(decimal Requested, decimal Available) : WriteResult;
     public sealed record WalletNotActive(string Status) : WriteResult;
@@ -215,7 +223,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 if (op.Idempotency is { } claim &&
                     (stored.TryGetValue((tenantId, claim.Key), out var prior) || claimed.TryGetValue((tenantId, claim.Key), out prior)))
                 {
-                    results[i] = prior.RequestHash == claim.RequestHash ? new WriteResult.Replayed(prior.Response) : new WriteResult.KeyReused(claim.Key);
+                    results[i] = Idempotency.Judge(prior, claim) switch
+                    {
+                        IdempotencyCheck.Replay r => new WriteResult.Replayed(r.Answer),
+                        IdempotencyCheck.InProgress => new WriteResult.KeyInUse(claim.Key),
+                        _ => new WriteResult.KeyReused(claim.Key),
+                    };
                     continue;
                 }
                 (results[i], current) = Decide(state, current, op, now, writes, context);
@@ -223,9 +236,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 // is its own replay, and a refusal may be retried once the wallet allows it.
                 if (op.Idempotency is { } key && results[i] is WriteResult.Applied a)
                 {
-                    var response = Json.Serialize(a.Response);
-                    Idempotency.Save(writes, tenantId, key, response, now);
-                    claimed[(tenantId, key.Key)] = new StoredResponse(key.RequestHash, response);
+                    var answer = StoredAnswer.Of(200, a.Response);
+                    Idempotency.Save(writes, tenantId, key, answer, now);
+                    claimed[(tenantId, key.Key)] = new StoredResponse(key.RequestHash, answer);
                 }
             }
             if (current != wallet)
@@ -288,14 +301,17 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
 
     /// <summary>
     /// Inserts a wallet and, when asked, its initial FREE_CREDIT_GRANT in one transaction. The partial unique
-    /// index on open wallets decides the race between two creations for one customer, currency and type.
+    /// index on open wallets decides the race between two creations for one customer, currency and type. With a
+    /// key, the answer (the wallet created) is stored in the same transaction.
     /// </summary>
-    public async Task<(WalletRow Wallet, TransactionRow? Initial)?> CreateAsync(
-        WalletRow wallet, WalletCommand.Credit? initial, EntryDetails details, CancellationToken ct = default)
+    public async Task<CreateResult> CreateAsync(
+        WalletRow wallet, WalletCommand.Credit? initial, EntryDetails details, IdempotencyClaim? claim = null, CancellationToken ct = default)
     {
         await using var scope = await db.BeginWriteAsync(ct);
         var c = scope.Connection;
         var tx = scope.Transaction;
+        if (claim is not null && await Idempotency.ClaimAsync(c, tx, wallet.TenantId, claim, clock.GetUtcNow()) is not IdempotencyCheck.Claimed and var used)
+            return new CreateResult.KeyUsed(used);
         try
         {
             await c.ExecAsync(tx,
@@ -311,7 +327,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         }
         catch (Exception e) when (db.IsUniqueViolation(e))
         {
-            return null;
+            return new CreateResult.AlreadyExists();
         }
         var created = wallet with { EventSeq = 1 };
         var writes = new SqlBatch();
@@ -328,13 +344,18 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             writes.Add("UPDATE wallets SET credit_balance = @b, event_seq = @seq, alert_state = @alert WHERE tenant_id = @t AND id = @w",
                 ("b", created.CreditBalance), ("seq", created.EventSeq), ("alert", created.AlertState), ("t", wallet.TenantId), ("w", wallet.Id));
         }
+        if (claim is not null) Idempotency.Complete(writes, wallet.TenantId, claim, StoredAnswer.Of(200, WalletDtos.Wallet(created)));
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
-        return (created, initialRow);
+        return new CreateResult.Created(created, initialRow);
     }
 
-    /// <summary>Changes a wallet's settings or status under its lock, with a <c>wallet.updated</c> event.</summary>
-    public async Task<UpdateResult> UpdateAsync(string tenantId, string walletId, Func<WalletRow, UpdateDecision> decide, CancellationToken ct = default)
+    /// <summary>
+    /// Changes a wallet's settings or status under its lock, with a <c>wallet.updated</c> event. With a key, the
+    /// answer (the wallet after the change) is stored in the same transaction.
+    /// </summary>
+    public async Task<UpdateResult> UpdateAsync(string tenantId, string walletId, Func<WalletRow, UpdateDecision> decide,
+        IdempotencyClaim? claim = null, CancellationToken ct = default)
     {
         await using var scope = await db.BeginWriteAsync(ct);
         var c = scope.Connection;
@@ -343,6 +364,8 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w{db.ForUpdate}",
             WalletRow.Read, ("t", tenantId), ("w", walletId));
         if (wallet is null) return new UpdateResult.NotFound();
+        if (claim is not null && await Idempotency.ClaimAsync(c, tx, tenantId, claim, clock.GetUtcNow()) is not IdempotencyCheck.Claimed and var used)
+            return new UpdateResult.KeyUsed(used);
         var decision = decide(wallet);
         if (decision.Refusal is { } refusal) return new UpdateResult.Refused(wallet, refusal);
         if (decision.After is null || decision.After == wallet) return new UpdateResult.Updated(wallet);
@@ -370,6 +393,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
             ("meta", after.Metadata), ("alerts", after.AlertSettings), ("auto", after.AutoTopup), ("config", after.Config),
             ("seq", after.EventSeq), ("alert", after.AlertState), ("now", after.UpdatedAt), ("t", tenantId), ("w", walletId));
+        if (claim is not null) Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(200, WalletDtos.Wallet(after)));
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
         return new UpdateResult.Updated(after);
@@ -404,7 +428,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             var inKeys = new List<string>();
             var keyArgs = new List<(string, object?)> { ("t", tenantId) };
             Customers.CustomerStore.AddIn(inKeys, keyArgs, "idempotency_key", "k", keys.ToList());
-            statements.Add(($"SELECT idempotency_key, request_hash, response FROM idempotency_keys WHERE tenant_id = @t AND {inKeys[0]}", keyArgs.ToArray()));
+            statements.Add(($"{Idempotency.SelectStored} WHERE tenant_id = @t AND {inKeys[0]}", keyArgs.ToArray()));
         }
 
         var wallets = new List<WalletRow>();
@@ -425,7 +449,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 case 2: debts.Add((r.Str("wallet_id"), new Debt(r.Str("id"), r.Dec("credits_unsettled"), r.Time("created_at")))); break;
                 case 3: pending.Add(TransactionRow.Read(r)); break;
                 case 4: holds.Add(HoldRow.Read(r)); break;
-                default: stored[r.Str("idempotency_key")] = new StoredResponse(r.Str("request_hash"), r.Str("response")); break;
+                default: stored[r.Str("idempotency_key")] = Idempotency.ReadRow(r); break;
             }
         });
         foreach (var row in pending) context.Pending[(tenantId, row.Id)] = row;
