@@ -212,6 +212,31 @@ public abstract class PaymentEdgeTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task APaymentRetriedWithItsKeyReplaysItsFirstAnswerAndAnotherRequestWithTheKeyIsRefused()
+    {
+        var customer = (await CreateCustomer()).S("id");
+        var invoice = await Finalized(customer, "10");
+        var body = new { amount = "4", currency = "usd", destination_type = "INVOICE", destination_id = invoice, payment_method_type = "OFFLINE", idempotency_key = "pay-once" };
+        using var first = await Api.PostAsync("/v1/payments", System.Net.Http.Json.JsonContent.Create(body));
+        using var again = await Api.PostAsync("/v1/payments", System.Net.Http.Json.JsonContent.Create(body));
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.Created), (first.StatusCode, again.StatusCode));
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await again.Content.ReadAsStringAsync());
+        Assert.Equal("idempotency_key_reused", (await Pay(invoice, "5", "OFFLINE", key: "pay-once")).Error(409));
+        Assert.Equal("4", (await Invoice(invoice)).S("amount_paid"));
+
+        // A card whose answer was lost: the retry with its key reconciles the first payment instead of charging again.
+        var card = await SaveCard(customer, SandboxGateway.ChargedThenTimesOutCard);
+        var lost = (await Pay(invoice, "6", "CARD", card, key: "card-once")).Ok(201);
+        Assert.Equal("PROCESSING", lost.S("payment_status"));
+        var retried = (await Pay(invoice, "6", "CARD", card, key: "card-once")).Ok(201);
+        Assert.Equal((lost.S("id"), "SUCCEEDED"), (retried.S("id"), retried.S("payment_status")));
+        var replayed = await Pay(invoice, "6", "CARD", card, key: "card-once");
+        Assert.Equal(retried.ToJsonString(), replayed.Ok(201).ToJsonString());
+        Assert.Equal(("10", "SUCCEEDED"), ((await Invoice(invoice)).S("amount_paid"), (await Invoice(invoice)).S("payment_status")));
+        Assert.Equal((6m, 0m), await GatewayTotals());
+    }
+
+    [Fact]
     public async Task ACardRefundWhoseAnswerWasLostIsFinishedByTheReconciler()
     {
         var customer = (await CreateCustomer()).S("id");

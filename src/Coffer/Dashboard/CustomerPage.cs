@@ -83,7 +83,7 @@ public static class CustomerPage
             FormKey(form.IdempotencyKey))).Result);
         if (created.NotFound) return NotFoundPage(http, "customer");
         if (created.Error is { } error) return await Render(http, customers, wallets, id, form, $"The wallet was not created: {error}", created.Status);
-        // The same form sent twice (a double click) creates one wallet; the second post finds it in the stored answer.
+        // The same form sent twice (a second click) creates one wallet; the second post finds it in the stored answer.
         var walletId = created.Replayed ? System.Text.Json.Nodes.JsonNode.Parse(created.ReplayedBody!)!["id"]!.GetValue<string>() : created.Value!.Id;
         return Results.Redirect($"/dashboard/wallets/{Uri.EscapeDataString(walletId)}?done=created");
     }

@@ -198,7 +198,7 @@ public static class InvoicePages
         };
 
     static async Task<IResult> RecordPayment(string id, [FromForm] RecordPaymentFields form, HttpContext http, InvoiceService invoices,
-        PaymentService payments, PaymentMethodStore methods, Database db)
+        PaymentService payments, PaymentMethodStore methods, TimeProvider clock)
     {
         var tenant = await TenantAsync(http);
         var invoice = await invoices.GetAsync(tenant.Id, id);
@@ -212,11 +212,13 @@ public static class InvoicePages
             Amount = amount, Currency = invoice.Currency, DestinationType = "INVOICE", DestinationId = id,
             PaymentMethodType = form.Method == Link ? PaymentMethodTypes.PaymentLink : PaymentMethodTypes.Offline,
             IdempotencyKey = string.IsNullOrEmpty(form.IdempotencyKey) ? null : form.IdempotencyKey,
-        }, invoices, payments, methods, db, http.Request)).Result);
+        }, invoices, payments, methods, clock, http.Request)).Result);
         if (created.NotFound) return NotFoundPage(http, "invoice");
         if (created.Error is { } error) return await RenderAsync(http, id, null, null, $"The payment was not recorded: {error}", created.Status, form);
         var done = form.Method == Link ? "link" : "paid";
-        return Results.Redirect($"/dashboard/invoices/{Uri.EscapeDataString(id)}?done={done}&payment={Uri.EscapeDataString(created.Value!.Id)}");
+        // The same form sent twice records one payment: the second post is answered from the first.
+        var paymentId = created.Replayed ? System.Text.Json.Nodes.JsonNode.Parse(created.ReplayedBody!)!["id"]!.GetValue<string>() : created.Value!.Id;
+        return Results.Redirect($"/dashboard/invoices/{Uri.EscapeDataString(id)}?done={done}&payment={Uri.EscapeDataString(paymentId)}");
     }
 
     static async Task<IResult> SetPaymentStatus(string id, [FromForm] PaymentStatusFields form, HttpContext http, InvoiceService invoices,

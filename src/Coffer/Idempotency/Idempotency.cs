@@ -115,6 +115,20 @@ public static class Idempotency
             """,
             ("s", answer.StatusCode), ("r", answer.Body), ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
 
+    /// <summary>
+    /// Completes the in-progress claim of <paramref name="key"/>, whatever request made it: for a flow that settles
+    /// later from a row that carries only its key (a payment settled by the gateway's answer, a webhook or the
+    /// reconciler). A completed claim is left as it is, so the first settlement's answer is the one replayed.
+    /// </summary>
+    public static void CompleteInProgress(SqlBatch writes, string tenantId, string key, StoredAnswer answer) =>
+        writes.Add(
+            "UPDATE idempotency_keys SET status_code = @s, response = @r WHERE tenant_id = @t AND idempotency_key = @k AND response IS NULL",
+            ("s", answer.StatusCode), ("r", answer.Body), ("t", tenantId), ("k", key));
+
+    /// <summary>Gives up the in-progress claim of <paramref name="key"/> (the effect it waited for did not happen).</summary>
+    public static void ReleaseInProgress(SqlBatch writes, string tenantId, string key) =>
+        writes.Add("DELETE FROM idempotency_keys WHERE tenant_id = @t AND idempotency_key = @k AND response IS NULL", ("t", tenantId), ("k", key));
+
     /// <summary>Gives up an in-progress claim whose effect did not happen, so a retry with the key starts afresh.</summary>
     public static void Release(SqlBatch writes, string tenantId, IdempotencyClaim claim) =>
         writes.Add(

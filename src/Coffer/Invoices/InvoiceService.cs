@@ -36,6 +36,8 @@ public abstract record PaymentStart
     public sealed record Existing(InvoiceRow Invoice, PaymentRow Payment) : PaymentStart;
     public sealed record Refused(ApiError Error) : PaymentStart;
     public sealed record NotFound : PaymentStart;
+    /// <summary>The request's key was used before: a replay, a refusal, or a payment still in flight.</summary>
+    public sealed record KeyUsed(IdempotencyCheck Check) : PaymentStart;
 }
 
 public sealed record PaymentInput(
@@ -172,17 +174,10 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         }, EventTypes.InvoicePaymentUpdated, keyed);
 
     /// <summary>A payment recorded against the invoice (offline, or from a wallet with method CREDITS).</summary>
-    public Task<InvoiceOutcome> RecordPaymentAsync(string tenantId, string id, PaymentInput payment) =>
-        WithInvoiceAsync(tenantId, id, async (i, c, tx, writes, now) =>
-        {
-            if (payment.IdempotencyKey is { } key && await ByKeyAsync(i.TenantId, key, c, tx) is { } earlier)
-                return SameRequest(earlier, i.Id, payment.Amount, payment.MethodType, payment.MethodId)
-                    ? new InvoiceDecision(i, earlier)
-                    : new InvoiceDecision(null, Refusal: KeyReused(key));
-            return payment.MethodType == PaymentMethodTypes.Credits
-                ? await PayFromWalletAsync(i, payment, c, tx, writes, now)
-                : await PayAsync(i, payment, c, tx, writes, now);
-        }, EventTypes.InvoicePaymentUpdated);
+    public Task<InvoiceOutcome> RecordPaymentAsync(string tenantId, string id, PaymentInput payment, Keyed<InvoiceOutcome.Done>? keyed = null) =>
+        WithInvoiceAsync(tenantId, id, (i, c, tx, writes, now) => payment.MethodType == PaymentMethodTypes.Credits
+            ? PayFromWalletAsync(i, payment, c, tx, writes, now)
+            : PayAsync(i, payment, c, tx, writes, now), EventTypes.InvoicePaymentUpdated, keyed);
 
     /// <summary>
     /// Pays what the customer's wallet in the invoice's currency can cover, up to what is due and not already on
@@ -240,55 +235,37 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     /// amount is that same link.
     /// </summary>
     public async Task<PaymentStart> BeginGatewayPaymentAsync(string tenantId, string invoiceId, string methodType, string? methodId, string gateway,
-        decimal amount, string? idempotencyKey)
+        decimal amount, IdempotencyClaim? claim)
     {
         PaymentStart? start = null;
-        try
+        // The claim stays in progress until the payment settles; the settling transaction stores its answer.
+        var outcome = await WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
         {
-            var outcome = await WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
+            var inFlight = await InFlightAsync(i, c, tx);
+            if (methodType == PaymentMethodTypes.PaymentLink &&
+                inFlight.FirstOrDefault(p => p.PaymentMethodType == PaymentMethodTypes.PaymentLink && p.Amount == amount &&
+                    p.PaymentStatus == PaymentStatuses.Pending) is { } open)
             {
-                if (idempotencyKey is not null && await ByKeyAsync(tenantId, idempotencyKey, c, tx) is { } earlier)
-                {
-                    if (!SameRequest(earlier, i.Id, amount, methodType, methodId))
-                        return new InvoiceDecision(null, Refusal: KeyReused(idempotencyKey));
-                    start = new PaymentStart.Existing(i, earlier);
-                    return new InvoiceDecision(i, earlier);
-                }
-                var inFlight = await InFlightAsync(i, c, tx);
-                if (methodType == PaymentMethodTypes.PaymentLink &&
-                    inFlight.FirstOrDefault(p => p.PaymentMethodType == PaymentMethodTypes.PaymentLink && p.Amount == amount &&
-                        p.PaymentStatus == PaymentStatuses.Pending) is { } open)
-                {
-                    start = new PaymentStart.Existing(i, open);
-                    return new InvoiceDecision(i, open);
-                }
-                if (await RefuseAsync(i, amount, inFlight, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
-                if (inFlight.Count > 0) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
-                var status = methodType == PaymentMethodTypes.PaymentLink ? PaymentStatuses.Initiated : PaymentStatuses.Processing;
-                var row = new PaymentRow(i.TenantId, ids.New("pay"), idempotencyKey, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
-                    i.Currency, status, "{}", null, null, null, null, null, now, now);
-                PaymentRow.Insert(writes, row);
-                start = new PaymentStart.Started(i, row);
-                return new InvoiceDecision(i, row);
-            }, EventTypes.InvoicePaymentUpdated);
-            return outcome switch
-            {
-                InvoiceOutcome.Refused r => new PaymentStart.Refused(r.Error),
-                InvoiceOutcome.NotFound => new PaymentStart.NotFound(),
-                _ => start!,
-            };
-        }
-        catch (Exception e) when (idempotencyKey is not null && db.IsUniqueViolation(e))
+                if (claim is not null) Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(201, PaymentDto.From(open, i.InvoiceNumber)));
+                start = new PaymentStart.Existing(i, open);
+                return new InvoiceDecision(i, open);
+            }
+            if (await RefuseAsync(i, amount, inFlight, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
+            if (inFlight.Count > 0) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+            var status = methodType == PaymentMethodTypes.PaymentLink ? PaymentStatuses.Initiated : PaymentStatuses.Processing;
+            var row = new PaymentRow(i.TenantId, ids.New("pay"), claim?.Key, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
+                i.Currency, status, "{}", null, null, null, null, null, now, now);
+            PaymentRow.Insert(writes, row);
+            start = new PaymentStart.Started(i, row);
+            return new InvoiceDecision(i, row);
+        }, EventTypes.InvoicePaymentUpdated, claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, null));
+        return outcome switch
         {
-            // The same key was used at the same instant for another invoice's payment: that one won.
-            await using var c = await db.OpenAsync();
-            var earlier = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
-                PaymentRow.Read, ("t", tenantId), ("k", idempotencyKey));
-            var invoice = earlier is null ? null : await GetAsync(tenantId, earlier.DestinationId);
-            return earlier is not null && invoice is not null && SameRequest(earlier, invoiceId, amount, methodType, methodId)
-                ? new PaymentStart.Existing(invoice, earlier)
-                : new PaymentStart.Refused(KeyReused(idempotencyKey));
-        }
+            InvoiceOutcome.Refused r => new PaymentStart.Refused(r.Error),
+            InvoiceOutcome.NotFound => new PaymentStart.NotFound(),
+            InvoiceOutcome.KeyUsed k => new PaymentStart.KeyUsed(k.Check),
+            _ => start!,
+        };
     }
 
     /// <summary>
@@ -312,11 +289,17 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 ("url", url), ("status", open ? "open" : "expired"), ("amount", payment.Amount), ("cur", payment.Currency), ("desc", description),
                 ("ok", successUrl), ("cancel", cancelUrl), ("now", now), ("exp", now.Add(CheckoutLifetime)));
             if (!open)
+            {
+                // Answered with this refusal, the request leaves no key behind: a retry meets the same refusal afresh.
+                if (payment.IdempotencyKey is { } key) Idempotency.ReleaseInProgress(writes, payment.TenantId, key);
                 return new InvoiceDecision(null, Refusal: ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable,
                     "the invoice stopped accepting payments while the link was made; nothing can be paid through it"))
                     { ExpiredCheckouts = [gatewaySessionId] };
+            }
             var linked = current with { PaymentStatus = PaymentStatuses.Pending, PaymentUrl = url, UpdatedAt = now };
             PaymentRow.UpdateState(writes, linked);
+            if (linked.IdempotencyKey is { } claimed)
+                Idempotency.CompleteInProgress(writes, linked.TenantId, claimed, StoredAnswer.Of(201, PaymentDto.From(linked, i.InvoiceNumber)));
             return new InvoiceDecision(i, linked);
         }, EventTypes.InvoicePaymentUpdated);
     }
@@ -331,9 +314,24 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     /// invoice cannot keep — more than was due, or anything for a voided invoice or a cancelled purchase — becomes
     /// a refund due in the same transaction, never kept silently.
     /// </summary>
-    public Task<InvoiceOutcome> SettleAsync(string tenantId, string invoiceId, string paymentId, bool succeeded, string? gatewayPaymentId, string? error) =>
+    public Task<InvoiceOutcome> SettleAsync(string tenantId, string invoiceId, string paymentId, bool succeeded, string? gatewayPaymentId, string? error,
+        bool answersKey = true) =>
         WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
         {
+            var decision = await SettleDecisionAsync(i, paymentId, succeeded, gatewayPaymentId, error, c, tx, writes, now);
+            // The request that started the payment is answered by its settlement: a retry with its key replays this.
+            if (decision.Payment is { IdempotencyKey: { } key } settled && decision.Refusal is null)
+            {
+                if (answersKey) Idempotency.CompleteInProgress(writes, tenantId, key, StoredAnswer.Of(201, PaymentDto.From(settled, i.InvoiceNumber)));
+                else Idempotency.ReleaseInProgress(writes, tenantId, key);
+            }
+            return decision;
+        }, EventTypes.InvoicePaymentUpdated);
+
+    async Task<InvoiceDecision> SettleDecisionAsync(InvoiceRow i, string paymentId, bool succeeded, string? gatewayPaymentId, string? error,
+        DbConnection c, DbTransaction tx, SqlBatch writes, DateTimeOffset now)
+    {
+            var tenantId = i.TenantId;
             var payment = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
                 PaymentRow.Read, ("t", tenantId), ("id", paymentId));
             if (payment is null || payment.DestinationId != i.Id) return new InvoiceDecision(null, Refusal: ApiError.NotFound("payment"));
@@ -373,7 +371,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             }
             else PaymentRow.UpdateState(writes, settled);
             return new InvoiceDecision(after, settled);
-        }, EventTypes.InvoicePaymentUpdated);
+    }
 
     /// <summary>
     /// Voids the invoice in this transaction: links still open stop working (their payments fail, their sessions
@@ -472,17 +470,6 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     static ApiError InProgress(IReadOnlyList<PaymentRow> inFlight) => ApiError.Conflict(ErrorCodes.PaymentInProgress,
         $"payment {inFlight[0].Id} of {inFlight[0].Amount} {inFlight[0].Currency} is in progress on this invoice; wait for it to settle " +
         $"(POST /v1/payments/{inFlight[0].Id}/process asks the gateway now)");
-
-    static ApiError KeyReused(string key) =>
-        ApiError.Conflict(ErrorCodes.IdempotencyKeyReused, $"idempotency key '{key}' was already used for a different payment");
-
-    static bool SameRequest(PaymentRow earlier, string invoiceId, decimal? amount, string methodType, string? methodId) =>
-        earlier.DestinationId == invoiceId && (amount is null || earlier.Amount == amount) && earlier.PaymentMethodType == methodType &&
-        (methodType == PaymentMethodTypes.Credits || earlier.PaymentMethodId == methodId);
-
-    async Task<PaymentRow?> ByKeyAsync(string tenantId, string key, DbConnection c, DbTransaction tx) =>
-        await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
-            PaymentRow.Read, ("t", tenantId), ("k", key));
 
     static async Task<PaymentRow> LoadPaymentAsync(string tenantId, string id, DbConnection c, DbTransaction tx) =>
         await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",

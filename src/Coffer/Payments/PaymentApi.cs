@@ -2,6 +2,7 @@ using Coffer.Common;
 using Coffer.Invoices;
 using Coffer.Storage;
 using Coffer.Tenants;
+using Coffer.Wallets;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -39,8 +40,8 @@ public static class PaymentApi
         g.MapPost("/{id}/process", Process).WithName("processPayment");
     }
 
-    internal static async Task<Results<Created<PaymentDto>, ApiError>> Create(
-        Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods, Database db,
+    internal static async Task<Results<Created<PaymentDto>, JsonReplay, ApiError>> Create(
+        Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods, TimeProvider clock,
         HttpRequest http)
     {
         var v = new Validator();
@@ -64,9 +65,15 @@ public static class PaymentApi
         var invoice = await invoices.GetAsync(tenant.Id, destination!);
         if (invoice is null) return ApiError.NotFound("invoice");
         if (invoice.Currency != currency) return ApiError.Validation($"the payment is in {currency} but the invoice is in {invoice.Currency}");
+        var claim = IdempotencyClaim.For(key, "payment", new
+        {
+            destination, amount, currency, method, method_id = body.PaymentMethodId, metadata = body.Metadata ?? [],
+            success_url = body.SuccessUrl, cancel_url = body.CancelUrl,
+        });
         if (method == PaymentMethodTypes.PaymentLink)
         {
-            var (link, error) = await payments.CreatePaymentLinkAsync(invoice, amount!.Value, body.SuccessUrl, body.CancelUrl, key, http);
+            var (link, error, used) = await payments.CreatePaymentLinkAsync(invoice, amount!.Value, body.SuccessUrl, body.CancelUrl, claim, http);
+            if (used is not null) return await KeyUsedAsync(tenant, used, key!, invoices, payments, clock);
             return link is null ? error! : TypedResults.Created($"/v1/payments/{link.Id}", PaymentDto.From(link, invoice.InvoiceNumber));
         }
         InvoiceOutcome outcome;
@@ -75,20 +82,43 @@ public static class PaymentApi
             var card = await methods.GetAsync(tenant.Id, body.PaymentMethodId!);
             if (card is null || card.CustomerId != invoice.CustomerId || card.Type != PaymentMethodKinds.Card)
                 return ApiError.NotFound("saved card of the invoice's customer");
-            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount!.Value, key, http);
+            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount!.Value, claim, http);
         }
         else
         {
             outcome = await invoices.RecordPaymentAsync(tenant.Id, invoice.Id,
-                new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])));
+                new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])),
+                claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, d => Task.FromResult(StoredAnswer.Of(201, PaymentDto.From(d.Payment!, d.Invoice.InvoiceNumber)))));
         }
         return outcome switch
         {
             InvoiceOutcome.Done { Payment: { } p } d => TypedResults.Created($"/v1/payments/{p.Id}", PaymentDto.From(p, d.Invoice.InvoiceNumber)),
+            InvoiceOutcome.KeyUsed k => await KeyUsedAsync(tenant, k.Check, key!, invoices, payments, clock),
             InvoiceOutcome.Refused r => r.Error,
             _ => ApiError.NotFound("invoice"),
         };
     }
+
+    /// <summary>
+    /// A retry of a payment request: the stored answer when the first one settled, a refusal for a key used for
+    /// another request. While the first is still in flight (its gateway's answer was lost) the retry reconciles it,
+    /// asking the gateway with the payment's own key, and answers the payment as it then stands.
+    /// </summary>
+    static async Task<Results<Created<PaymentDto>, JsonReplay, ApiError>> KeyUsedAsync(Tenant tenant, IdempotencyCheck check, string key,
+        InvoiceService invoices, PaymentService payments, TimeProvider clock)
+    {
+        if (check is not IdempotencyCheck.InProgress) return Answer(check);
+        var first = await payments.ByKeyAsync(tenant.Id, key);
+        if (first is null) return Answer(check);
+        var now = await payments.ReconcileAsync(tenant.Id, first.Id, clock.GetUtcNow()) ?? first;
+        return TypedResults.Created($"/v1/payments/{now.Id}", PaymentDto.From(now, (await invoices.GetAsync(tenant.Id, now.DestinationId))?.InvoiceNumber));
+    }
+
+    static Results<Created<PaymentDto>, JsonReplay, ApiError> Answer(IdempotencyCheck check) => check switch
+    {
+        IdempotencyCheck.Replay r => new JsonReplay(r.Answer),
+        _ => Idempotency.Refusal(check)!,
+    };
 
     static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, Database db)
     {

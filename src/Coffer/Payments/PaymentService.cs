@@ -2,6 +2,7 @@ using Coffer.Common;
 using Coffer.Invoices;
 using Coffer.Payments.Gateways;
 using Coffer.Storage;
+using Coffer.Wallets;
 
 namespace Coffer.Payments;
 
@@ -17,15 +18,16 @@ public sealed record CheckoutView(string TenantId, string PaymentId, string Invo
 /// </summary>
 public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods, ILogger<PaymentService> log)
 {
-    public async Task<InvoiceOutcome> ChargeSavedMethodAsync(InvoiceRow invoice, PaymentMethodRow method, decimal amount, string? idempotencyKey,
+    public async Task<InvoiceOutcome> ChargeSavedMethodAsync(InvoiceRow invoice, PaymentMethodRow method, decimal amount, IdempotencyClaim? claim,
         HttpRequest? request)
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
         if (method.Gateway != gateway.Name)
             return new InvoiceOutcome.Refused(ApiError.Validation($"payment method {method.Id} belongs to {method.Gateway}, but the tenant's gateway is {gateway.Name}"));
-        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.Card, method.Id, gateway.Name, amount, idempotencyKey))
+        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.Card, method.Id, gateway.Name, amount, claim))
         {
             case PaymentStart.Refused r: return new InvoiceOutcome.Refused(r.Error);
+            case PaymentStart.KeyUsed k: return new InvoiceOutcome.KeyUsed(k.Check);
             case PaymentStart.NotFound: return new InvoiceOutcome.NotFound();
             case PaymentStart.Existing e: return new InvoiceOutcome.Done(e.Invoice, e.Payment);
             case PaymentStart.Started s: return await ChargeAsync(gateway, s.Invoice, s.Payment, method.Token!);
@@ -57,16 +59,17 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         };
     }
 
-    public async Task<(PaymentRow? Payment, ApiError? Error)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount, string? successUrl, string? cancelUrl,
-        string? idempotencyKey, HttpRequest? request)
+    public async Task<(PaymentRow? Payment, ApiError? Error, IdempotencyCheck? KeyUsed)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount,
+        string? successUrl, string? cancelUrl, IdempotencyClaim? claim, HttpRequest? request)
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
         PaymentRow payment;
-        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, idempotencyKey))
+        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, claim))
         {
-            case PaymentStart.Refused r: return (null, r.Error);
-            case PaymentStart.NotFound: return (null, ApiError.NotFound("invoice"));
-            case PaymentStart.Existing e: return (e.Payment, null);
+            case PaymentStart.Refused r: return (null, r.Error, null);
+            case PaymentStart.KeyUsed k: return (null, null, k.Check);
+            case PaymentStart.NotFound: return (null, ApiError.NotFound("invoice"), null);
+            case PaymentStart.Existing e: return (e.Payment, null, null);
             case PaymentStart.Started s: payment = s.Payment; break;
             default: throw new InvalidOperationException("unknown payment start");
         }
@@ -84,14 +87,15 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         }
         if (created is not CheckoutResult.Created session)
         {
-            await invoices.SettleAsync(invoice.TenantId, invoice.Id, payment.Id, false, null, ((CheckoutResult.Failed)created).Message);
-            return (null, new ApiError(502, "gateway_error", $"the gateway could not create a checkout: {((CheckoutResult.Failed)created).Message}"));
+            // Nothing can be paid through a link that was never made: the key is given up, so a retry tries afresh.
+            await invoices.SettleAsync(invoice.TenantId, invoice.Id, payment.Id, false, null, ((CheckoutResult.Failed)created).Message, answersKey: false);
+            return (null, new ApiError(502, "gateway_error", $"the gateway could not create a checkout: {((CheckoutResult.Failed)created).Message}"), null);
         }
         return await invoices.OpenPaymentLinkAsync(payment, session.Url, session.SessionId, successUrl, cancelUrl, description) switch
         {
-            InvoiceOutcome.Done { Payment: { } linked } => (linked, null),
-            InvoiceOutcome.Refused r => (null, r.Error),
-            _ => (null, ApiError.NotFound("invoice")),
+            InvoiceOutcome.Done { Payment: { } linked } => (linked, null, null),
+            InvoiceOutcome.Refused r => (null, r.Error, null),
+            _ => (null, ApiError.NotFound("invoice"), null),
         };
     }
 
@@ -175,6 +179,13 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
                 break;
         }
         return await GetAsync(tenantId, paymentId);
+    }
+
+    public async Task<PaymentRow?> ByKeyAsync(string tenantId, string key)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND idempotency_key = @k",
+            PaymentRow.Read, ("t", tenantId), ("k", key));
     }
 
     public async Task<PaymentRow?> GetAsync(string tenantId, string id)

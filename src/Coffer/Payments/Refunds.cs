@@ -137,7 +137,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             value = amount ?? p.Amount - p.RefundedAmount;
             if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
             if (p.GatewayPaymentId is null) return new InvoiceDecision(null, Refusal: ApiError.Validation("the payment has no gateway charge to refund"));
-            Record(writes, p, refundId, value, RefundDestinations.Original, "pending", reason, [], now);
+            Record(writes, p, refundId, value, RefundDestinations.Original, "pending", reason, [], now, claim?.Key);
             reserved = p with { RefundedAmount = p.RefundedAmount + value, UpdatedAt = now };
             PaymentRow.UpdateState(writes, reserved);
             return new InvoiceDecision(i);
@@ -196,10 +196,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         await invoices.WithInvoiceAsync(tenantId, invoiceId, async (i, c, tx, writes, now) =>
         {
             var p = await Load(c, tx, tenantId, paymentId);
-            var status = await c.QuerySingleAsync(tx, "SELECT status FROM refunds WHERE tenant_id = @t AND id = @id",
-                r => r.Str("status"), ("t", tenantId), ("id", refundId));
+            var row = await c.QuerySingleAsync(tx, "SELECT status, idempotency_key FROM refunds WHERE tenant_id = @t AND id = @id",
+                r => new { Status = r.Str("status"), Key = r.NStr("idempotency_key") }, ("t", tenantId), ("id", refundId));
             after = p;
-            if (status != "pending") return new InvoiceDecision(i);
+            if (row?.Status != "pending") return new InvoiceDecision(i);
+            // Settled by the reconciler or a webhook, the request that reserved it is answered too (its key is on the refund).
+            var key = claim?.Key ?? row.Key;
             writes.Add("UPDATE refunds SET status = @s, gateway_refund_id = @g WHERE tenant_id = @t AND id = @id",
                 ("s", succeeded ? "succeeded" : "failed"), ("g", (result as RefundResult.Succeeded)?.GatewayRefundId), ("t", tenantId), ("id", refundId));
             refund = new PaymentRefundDto(refundId, p.Id, value, p.Currency, RefundDestinations.Original, succeeded ? "succeeded" : "failed", reason, [], now);
@@ -207,15 +209,15 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             {
                 after = p with { RefundedAmount = p.RefundedAmount - value, UpdatedAt = now };
                 PaymentRow.UpdateState(writes, after);
-                if (claim is not null) Idempotency.Release(writes, tenantId, claim);
+                if (key is not null) Idempotency.ReleaseInProgress(writes, tenantId, key);
                 return new InvoiceDecision(i);
             }
             // The reservation already counted the amount; now the statuses say so.
             after = Refunded(p with { RefundedAmount = p.RefundedAmount - value }, value, now);
             PaymentRow.UpdateState(writes, after);
             outbox.Add(writes, tenantId, EventTypes.PaymentRefunded, null, 1, refund);
-            if (claim is not null)
-                Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(201, new RefundPaymentResponse(refund, PaymentDto.From(after, i.InvoiceNumber))));
+            if (key is not null)
+                Idempotency.CompleteInProgress(writes, tenantId, key, StoredAnswer.Of(201, new RefundPaymentResponse(refund, PaymentDto.From(after, i.InvoiceNumber))));
             return new InvoiceDecision(WithRefund(i, value));
         }, EventTypes.InvoicePaymentUpdated);
         return (refund, after);
@@ -302,16 +304,16 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     }
 
     PaymentRefundDto Record(SqlBatch writes, PaymentRow p, string refundId, decimal value, string destination, string status, string? reason,
-        List<RefundedLot> lots, DateTimeOffset now)
+        List<RefundedLot> lots, DateTimeOffset now, string? idempotencyKey = null)
     {
         writes.Add(
             """
-            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason)
-            VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now, @reason)
+            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason, idempotency_key)
+            VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now, @reason, @key)
             """,
             ("t", p.TenantId), ("id", refundId), ("w", destination == RefundDestinations.Wallet ? p.PaymentMethodId : null), ("p", p.Id),
             ("amount", value), ("cur", p.Currency), ("dest", destination), ("status", status), ("details", Json.Serialize(lots)), ("now", now),
-            ("reason", reason));
+            ("reason", reason), ("key", idempotencyKey));
         var dto = new PaymentRefundDto(refundId, p.Id, value, p.Currency, destination, status, reason, lots, now);
         outbox.Add(writes, p.TenantId, EventTypes.PaymentRefunded, null, 1, dto);
         return dto;

@@ -81,7 +81,7 @@ static class PortalFunding
         if (card is null)
         {
             var (success, cancel) = PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoice.Id);
-            var (payment, error) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, http.Request);
+            var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, http.Request);
             if (error is null) return Results.Redirect(payment!.PaymentUrl!);
             await invoices.VoidAsync(tenant, invoice.Id);
             return Refuse($"The payment could not be started: {error.Message}. Nothing was charged.", 502);

@@ -41,7 +41,7 @@ static class PortalWallet
         if (invoice is null || invoice.InvoiceStatus != InvoiceStatuses.Finalized || invoice.AmountRemaining <= 0)
             return Results.Redirect(WalletUrl(wallet.Id, ("done", invoiceId)));
         var (success, cancel) = ReturnUrls(gateways, http.Request, wallet.Id, invoice.Id);
-        var (payment, error) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http.Request);
+        var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http.Request);
         if (error is not null) return await RenderAsync(http, wallets, wallet, 1, null, Sentence(error.Message), 502);
         return Results.Redirect(payment!.PaymentUrl!);
     }

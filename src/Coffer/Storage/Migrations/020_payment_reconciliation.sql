@@ -9,6 +9,8 @@ ALTER TABLE refunds ADD COLUMN reconcile_after BIGINT;
 ALTER TABLE refunds ADD COLUMN reconcile_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE refunds ADD COLUMN gateway_refund_id TEXT;
 ALTER TABLE refunds ADD COLUMN reason TEXT;
+-- The key of the request that reserved a card refund, so whoever settles it (reconciler, webhook) answers that request too.
+ALTER TABLE refunds ADD COLUMN idempotency_key TEXT;
 CREATE INDEX ix_refunds_status ON refunds (status, reconcile_after);
 
 -- The sandbox gateway's own record of the money it moved, keyed like a real gateway's idempotency keys, so a
