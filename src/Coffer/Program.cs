@@ -42,13 +42,17 @@ const string Help = """
       COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
       COFFER_AUTO_TOPUP_POLL_MS  how often automatic top-up looks for work (default 1000)
       COFFER_ALERT_EMAIL_POLL_MS  how often alert emails are sent (default 5000)
+      COFFER_ALERT_EMAIL_TIMEOUT_MS  how long one tenant's SMTP session of a round may take (default 20000)
       COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)
-      COFFER_PUBLIC_URL the address payment links point at (default: the request's own)
+      COFFER_PUBLIC_URL the address portal and payment links point at (default: the address the request reached, never its Host header)
+      COFFER_TRUSTED_PROXIES  proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-Host/-Proto build links when COFFER_PUBLIC_URL is unset
       COFFER_RECONCILE_GRACE_SECONDS  how long a payment may stay in flight before it is asked of the gateway again (default 60)
       COFFER_RECONCILE_POLL_MS  how often payment reconciliation looks for work (default 5000)
       COFFER_SANDBOX_SLOW_CARD_MS  how long the sandbox's slow test card 4000000000007726 takes to answer (default 3000)
       COFFER_ALLOW_STRIPE_API_BASE  "true" lets tenants point Stripe at another address (tests' stand-in)
       COFFER_WEBHOOKS_ALLOW_PRIVATE "true" lets webhooks reach private and loopback addresses (local receivers)
+      COFFER_SMTP_ALLOW_PRIVATE  "true" lets alert email reach private and loopback SMTP servers, on any port (a local relay)
+      COFFER_SMTP_ALLOW_PLAINTEXT  "true" lets tenants choose SMTP security "none" (no TLS)
       ASPNETCORE_URLS   listen addresses, like --urls
     """;
 
@@ -73,6 +77,7 @@ builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.MaxRe
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
+PublicUrl.Validate(builder.Configuration);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(sp => Database.Open(sp.GetRequiredService<IConfiguration>()["COFFER_DATABASE"], sp.GetService<CommitFaults>()));
 builder.Services.AddSingleton<Ids>();
@@ -92,9 +97,10 @@ builder.Services.AddSingleton<RefundService>();
 builder.Services.AddSingleton<WebhookWorker>();
 builder.Services.AddSingleton<AutoTopUpWorker>();
 builder.Services.AddSingleton<AlertMailer>();
+builder.Services.AddSingleton<SmtpPolicy>();
 builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
-    .ConfigurePrimaryHttpMessageHandler(sp => PublicAddressGuard.Handler(
-        string.Equals(sp.GetRequiredService<IConfiguration>()["COFFER_WEBHOOKS_ALLOW_PRIVATE"], "true", StringComparison.OrdinalIgnoreCase)));
+    .ConfigurePrimaryHttpMessageHandler(sp => new PublicAddressGuard(
+        string.Equals(sp.GetRequiredService<IConfiguration>()["COFFER_WEBHOOKS_ALLOW_PRIVATE"], "true", StringComparison.OrdinalIgnoreCase)).Handler());
 builder.Services.AddSingleton<GatewayRegistry>();
 builder.Services.AddSingleton<IGatewayFactory, StripeGatewayFactory>();
 builder.Services.AddSingleton<ExpirySweeper>();

@@ -87,6 +87,124 @@ public abstract class AlertTests(Store store) : ApiTest(store)
         Assert.Equal("validation_failed", (await Api.Put("/v1/settings/alert_email", new { value = new { enabled = true, smtp_host = "x", from = "nope", to = new[] { "a@b.c" } } })).Error(400));
     }
 
+    static object MailSettings(string host, int port, string security = "none") => new
+    {
+        value = new { enabled = true, smtp_host = host, smtp_port = port, security, from = "alerts@merchant.test", to = new[] { "ops@merchant.test" } },
+    };
+
+    /// <summary>A wallet of <paramref name="api"/>'s tenant whose alert has just fired.</summary>
+    async Task<string> WalletWithAnAlert(HttpClient? api = null)
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) }, api)).S("id");
+        (await (api ?? Api).Post($"/v1/wallets/{id}/debit", new { credits = "60", idempotency_key = Guid.NewGuid().ToString("N") })).Ok();
+        return id;
+    }
+
+    static async Task<(string Status, string? Error)> EmailStatus(CofferApp app, string wallet)
+    {
+        await using var c = await app.Service<Storage.Database>().OpenAsync();
+        var rows = await Storage.Sql.QueryAsync(c, null, "SELECT email_status, email_error FROM alerts WHERE wallet_id = @w",
+            r => (r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1)), ("w", wallet));
+        return Assert.Single(rows);
+    }
+
+    [Fact]
+    public async Task OneTenantsSilentSmtpServerDoesNotHoldBackAnotherTenantsMail()
+    {
+        // Root cause: alerts were mailed one at a time, each waiting out a 15 s time-out, so one tenant's tarpit
+        // delayed the mail of every tenant after it.
+        await using var tarpit = new SmtpTarpit();
+        await using var sink = new SmtpSink();
+        (await Api.Put("/v1/settings/alert_email", MailSettings("127.0.0.1", tarpit.Port))).Ok();
+        using var other = await OtherTenant();
+        (await other.Put("/v1/settings/alert_email", MailSettings("127.0.0.1", sink.Port))).Ok();
+        var silent = await WalletWithAnAlert();
+        App.Clock.Advance(TimeSpan.FromSeconds(1));
+        var fine = await WalletWithAnAlert(other);
+
+        var round = App.Service<Alerts.AlertMailer>().RunOnceAsync();
+        await tarpit.Connected.WaitAsync(TimeSpan.FromSeconds(60));
+        while (sink.Messages.IsEmpty && !round.IsCompleted) await Task.Delay(10);
+        Assert.Single(sink.Messages);
+        Assert.False(tarpit.Closed.IsCompleted, "the other tenant's mail waited until the silent server was given up");
+
+        Assert.Equal(2, await round);
+        Assert.Equal(("sent", null), await EmailStatus(App, fine));
+        var (status, error) = await EmailStatus(App, silent);
+        Assert.Equal("pending", status);
+        Assert.Contains("did not finish", error);
+    }
+
+    [Fact]
+    public async Task AnAlertLeftSendingByANodeThatStoppedIsMailedOnceItsLeaseRunsOut()
+    {
+        // Root cause: an alert taken as 'sending' had no lease, so one whose node stopped mid-send was never mailed.
+        await using var tarpit = new SmtpTarpit();
+        (await Api.Put("/v1/settings/alert_email", MailSettings("127.0.0.1", tarpit.Port))).Ok();
+        var wallet = await WalletWithAnAlert();
+        var mailer = App.Service<Alerts.AlertMailer>();
+        using (var stop = new CancellationTokenSource())
+        {
+            var round = mailer.RunOnceAsync(stop.Token);
+            await tarpit.Connected.WaitAsync(TimeSpan.FromSeconds(60));
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => round);
+        }
+        Assert.Equal("sending", (await EmailStatus(App, wallet)).Status);
+
+        await using var sink = new SmtpSink();
+        (await Api.Put("/v1/settings/alert_email", MailSettings("127.0.0.1", sink.Port))).Ok();
+        Assert.Equal(0, await mailer.RunOnceAsync());
+        App.Clock.Advance(Alerts.AlertMailer.Lease + TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await mailer.RunOnceAsync());
+        Assert.Contains($"Subject: Wallet {wallet}: balance low (warning)", Assert.Single(sink.Messages));
+        Assert.Equal(("sent", null), await EmailStatus(App, wallet));
+    }
+
+    [Fact]
+    public async Task SmtpSettingsNameOnlyPublicServersOnSubmissionPortsWithTls()
+    {
+        await using var strict = new CofferApp(App.Store) { Settings = { ["COFFER_SMTP_ALLOW_PRIVATE"] = "false", ["COFFER_SMTP_ALLOW_PLAINTEXT"] = "false" } };
+        using var api = strict.Api();
+        var refused = new[]
+        {
+            ("127.0.0.1", 587, "starttls"), ("169.254.169.254", 587, "starttls"), ("10.0.0.1", 25, "starttls"), ("198.18.0.1", 465, "ssl"),
+            ("::1", 587, "ssl"), ("64:ff9b::7f00:1", 465, "ssl"), ("::ffff:192.168.0.1", 587, "starttls"),
+            ("smtp.merchant.test", 22, "starttls"), ("smtp.merchant.test", 6379, "ssl"), ("smtp.merchant.test", 587, "none"),
+            ("not a host", 587, "starttls"),
+        };
+        foreach (var (host, port, security) in refused)
+            Assert.Equal("validation_failed", (await api.Put("/v1/settings/alert_email", MailSettings(host, port, security))).Error(400));
+        Assert.False((await api.Get("/v1/settings/alert_email")).Ok()["enabled"]!.GetValue<bool>());
+
+        foreach (var port in Alerts.SmtpPolicy.Ports)
+            (await api.Put("/v1/settings/alert_email", MailSettings("smtp.merchant.test", port, port == 465 ? "ssl" : "starttls"))).Ok();
+        var report = await strict.VerifyAsync();
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
+    }
+
+    [Fact]
+    public async Task ASettingSavedBeforeTheRulesIsStillRefusedWhenConnecting()
+    {
+        await using var sink = new SmtpSink();
+        await using var strict = new CofferApp(App.Store) { Settings = { ["COFFER_SMTP_ALLOW_PRIVATE"] = "false", ["COFFER_SMTP_ALLOW_PLAINTEXT"] = "false" } };
+        using var api = strict.Api();
+        var tenant = (await api.Get("/v1/settings/invoice_config")).Ok().S("tenant_id");
+        await strict.Service<Settings.TenantSettings>().SaveAlertEmailAsync(tenant,
+            new Settings.AlertEmailConfig(true, "127.0.0.1", sink.Port, "none", null, null, "alerts@merchant.test", ["ops@merchant.test"]));
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) }, api)).S("id");
+        (await api.Post($"/v1/wallets/{id}/debit", new { credits = "60", idempotency_key = "d1" })).Ok();
+
+        Assert.Equal(1, await strict.Service<Alerts.AlertMailer>().RunOnceAsync());
+
+        Assert.Empty(sink.Messages);
+        var (status, error) = await EmailStatus(strict, id);
+        Assert.Equal("pending", status);
+        Assert.Contains("private or reserved", error);
+        var report = await strict.VerifyAsync();
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
+    }
+
     [Fact]
     public async Task DisabledAlertsStayOk()
     {

@@ -32,6 +32,14 @@ public abstract class ApiTest(Store store) : IAsyncLifetime
         }
     }
 
+    /// <summary>An API client of a second tenant on the same host and database.</summary>
+    protected async Task<HttpClient> OtherTenant(string name = "other merchant")
+    {
+        var tenants = App.Service<Tenants.TenantStore>();
+        var other = await tenants.CreateTenantAsync(name, isDefault: false);
+        return App.Api((await tenants.CreateKeyAsync(other.Id, "k")).Secret);
+    }
+
     protected async Task<JsonNode> CreateCustomer(string? externalId = null, HttpClient? api = null) =>
         (await (api ?? Api).Post("/v1/customers", new { external_id = externalId ?? "ext-" + Guid.NewGuid().ToString("N")[..10], name = "Ada", email = "ada@example.com" })).Ok(201);
 

@@ -37,6 +37,9 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         ApiKey = first.ApiKey;
     }
 
+    /// <summary>Settings of this host that differ from the tests' defaults (an operator who has not lifted a guard).</summary>
+    public Dictionary<string, string> Settings { get; init; } = [];
+
     readonly string? _adminEmail;
     readonly string? _adminPassword;
 
@@ -80,6 +83,11 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
         builder.UseSetting("COFFER_WEBHOOKS_ALLOW_PRIVATE", "true");
         builder.UseSetting("COFFER_WEBHOOK_TIMEOUT_MS", "1000");
+        // The SMTP stand-ins listen on loopback, on ports of their own, without TLS.
+        builder.UseSetting("COFFER_SMTP_ALLOW_PRIVATE", "true");
+        builder.UseSetting("COFFER_SMTP_ALLOW_PLAINTEXT", "true");
+        builder.UseSetting("COFFER_ALERT_EMAIL_TIMEOUT_MS", "5000");
+        foreach (var (name, value) in Settings) builder.UseSetting(name, value);
         if (_adminEmail is not null) builder.UseSetting("COFFER_ADMIN_EMAIL", _adminEmail);
         if (_adminPassword is not null) builder.UseSetting("COFFER_ADMIN_PASSWORD", _adminPassword);
         builder.ConfigureTestServices(s =>

@@ -8,86 +8,139 @@ namespace Coffer.Alerts;
 
 /// <summary>
 /// Mails each alert to the tenant's recipients through the tenant's SMTP server (MailKit), when the tenant has
-/// alert email on. Alerts are taken with <c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL so that two nodes never
-/// mail the same one; a failure is retried a few times, then recorded.
+/// alert email on. Alerts are leased (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, and a lease that runs out, so a
+/// node that dies mid-send strands nothing); a failure is retried a few times, then recorded. Tenants are mailed in
+/// parallel, each over one SMTP session with one time-out, so a tenant's slow or silent server delays only its own mail.
 /// </summary>
-public sealed class AlertMailer(Database db, TenantSettings settings, TimeProvider clock, IConfiguration config, ILogger<AlertMailer> log) : BackgroundService
+public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy policy, TimeProvider clock, IConfiguration config, ILogger<AlertMailer> log)
+    : BackgroundService
 {
     public const int Batch = 50;
     public const int MaxAttempts = 3;
-    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>A tenant's share of one round; its mails beyond it wait for the next round.</summary>
+    public const int MaxPerTenantPerRound = 10;
+    public const int MaxParallelTenants = 4;
+    public static readonly TimeSpan DefaultSessionTimeout = TimeSpan.FromSeconds(20);
+    /// <summary>Longer than any session, so a live node keeps what it took; a dead node's alerts are taken again after it.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+
+    readonly TimeSpan _sessionTimeout = TimeSpan.FromMilliseconds(
+        int.TryParse(config["COFFER_ALERT_EMAIL_TIMEOUT_MS"], out var t) ? Math.Clamp(t, 100, 60_000) : (int)DefaultSessionTimeout.TotalMilliseconds);
+
+    sealed record DueAlert(string Tenant, string Id, string Wallet, string Previous, string State, decimal Value, string Currency, int Attempts);
+
+    const string Due = "(email_status = 'pending' OR (email_status = 'sending' AND (email_leased_until IS NULL OR email_leased_until <= @now)))";
 
     public async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
-        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
-        List<(string Tenant, string Id, string Wallet, string Previous, string State, decimal Value, string Currency, int Attempts)> due;
+        var now = clock.GetUtcNow();
+        var until = now + Lease;
+        List<DueAlert> due = [];
         await using (var scope = await db.BeginWriteAsync(ct))
         {
-            due = await scope.Connection.QueryAsync(scope.Transaction,
-                $"""
-                UPDATE alerts SET email_status = 'sending', email_attempts = email_attempts + 1
-                WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM alerts WHERE email_status = 'pending' ORDER BY created_at LIMIT @n{skipLocked})
-                RETURNING tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts
-                """,
-                r => (r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("previous_state"), r.Str("state"), r.Dec("available_balance"),
-                    r.Str("currency"), r.NInt("email_attempts") ?? 1),
-                ("n", Batch));
+            var keys = await FairShare.PickAsync(scope, db.Kind, "alerts", Due, "created_at", MaxPerTenantPerRound, Batch, ("now", now));
+            if (keys.Count > 0)
+            {
+                var args = new List<(string, object?)> { ("until", until) };
+                due = await scope.Connection.QueryAsync(scope.Transaction,
+                    $"""
+                    UPDATE alerts SET email_status = 'sending', email_attempts = email_attempts + 1, email_leased_until = @until
+                    WHERE (tenant_id, id) IN ({FairShare.Values(keys, args)})
+                    RETURNING tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts
+                    """,
+                    r => new DueAlert(r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("previous_state"), r.Str("state"), r.Dec("available_balance"),
+                        r.Str("currency"), r.NInt("email_attempts") ?? 1),
+                    [.. args]);
+            }
             await scope.CommitAsync(ct);
         }
-        foreach (var tenant in due.GroupBy(d => d.Tenant))
-        {
-            var mail = await settings.AlertEmailAsync(tenant.Key);
-            foreach (var alert in tenant)
+        await Parallel.ForEachAsync(due.GroupBy(d => d.Tenant), new ParallelOptions { MaxDegreeOfParallelism = MaxParallelTenants, CancellationToken = ct },
+            async (tenant, token) =>
             {
-                if (!mail.Enabled || mail.SmtpHost is null || mail.From is null || mail.To is not { Count: > 0 })
+                try { await MailTenantAsync(tenant.Key, [.. tenant.OrderBy(a => a.Id)], until, token); }
+                catch (Exception e) when (!token.IsCancellationRequested)
                 {
-                    await MarkAsync(alert.Tenant, alert.Id, "not_configured", null);
-                    continue;
+                    // Its lease runs out and the alerts are taken again; the other tenants go on.
+                    log.LogWarning(e, "alert email of tenant {Tenant} could not be recorded", tenant.Key);
                 }
-                try
-                {
-                    await SendAsync(mail, alert.Wallet, alert.Previous, alert.State, alert.Value, alert.Currency, ct);
-                    await MarkAsync(alert.Tenant, alert.Id, "sent", null);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    log.LogWarning(e, "alert email {Alert} failed (attempt {Attempt})", alert.Id, alert.Attempts);
-                    await MarkAsync(alert.Tenant, alert.Id, alert.Attempts >= MaxAttempts ? "failed" : "pending", e.Message);
-                }
-            }
-        }
+            });
         return due.Count;
     }
 
-    static async Task SendAsync(AlertEmailConfig mail, string wallet, string previous, string state, decimal value, string currency, CancellationToken ct)
+    async Task MailTenantAsync(string tenantId, List<DueAlert> alerts, DateTimeOffset lease, CancellationToken ct)
+    {
+        var mail = await settings.AlertEmailAsync(tenantId);
+        if (!mail.Enabled || mail.SmtpHost is null || mail.From is null || mail.To is not { Count: > 0 })
+        {
+            foreach (var alert in alerts) await MarkAsync(alert, lease, "not_configured", null);
+            return;
+        }
+        // Taken again after its lease ran out more often than it may be tried (a node dying on it each time): given up.
+        foreach (var alert in alerts.Where(a => a.Attempts > MaxAttempts))
+            await MarkAsync(alert, lease, "failed", $"given up after {MaxAttempts} attempts");
+        var left = new Queue<DueAlert>(alerts.Where(a => a.Attempts <= MaxAttempts));
+        if (left.Count == 0) return;
+
+        string? error = null;
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        session.CancelAfter(_sessionTimeout);
+        try
+        {
+            using var smtp = new SmtpClient { Timeout = (int)_sessionTimeout.TotalMilliseconds };
+            using var socket = await policy.ConnectAsync(mail, session.Token);
+            var security = mail.Security switch
+            {
+                "ssl" => SecureSocketOptions.SslOnConnect,
+                "none" => SecureSocketOptions.None,
+                _ => SecureSocketOptions.StartTls,
+            };
+            await smtp.ConnectAsync(socket, mail.SmtpHost, mail.SmtpPort, security, session.Token);
+            if (mail.Username is not null) await smtp.AuthenticateAsync(mail.Username, mail.Password ?? "", session.Token);
+            while (left.TryPeek(out var alert))
+            {
+                await smtp.SendAsync(Message(mail, alert), session.Token);
+                await MarkAsync(left.Dequeue(), lease, "sent", null);
+            }
+            await smtp.DisconnectAsync(true, session.Token);
+        }
+        // MailKit's per-operation time-out (the same length) may fire before the session's own.
+        catch (Exception e) when ((e is TimeoutException || (e is OperationCanceledException && session.IsCancellationRequested)) && !ct.IsCancellationRequested)
+        {
+            error = $"the SMTP server did not finish within {(int)_sessionTimeout.TotalMilliseconds} ms";
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            error = e.Message;
+        }
+        if (error is null) return;
+        log.LogWarning("alert email of tenant {Tenant} failed: {Error}", tenantId, error);
+        foreach (var alert in left) await MarkAsync(alert, lease, alert.Attempts >= MaxAttempts ? "failed" : "pending", error);
+    }
+
+    static MimeMessage Message(AlertEmailConfig mail, DueAlert alert)
     {
         var message = new MimeMessage();
         message.From.Add(MailboxAddress.Parse(mail.From!));
         foreach (var to in mail.To!) message.To.Add(MailboxAddress.Parse(to));
-        var recovered = state == Ledger.AlertStates.Ok;
-        message.Subject = recovered ? $"Wallet {wallet}: balance recovered" : $"Wallet {wallet}: balance low ({state})";
+        var recovered = alert.State == Ledger.AlertStates.Ok;
+        message.Subject = recovered ? $"Wallet {alert.Wallet}: balance recovered" : $"Wallet {alert.Wallet}: balance low ({alert.State})";
         message.Body = new TextPart("plain")
         {
-            Text = $"Wallet {wallet} went from {previous} to {state}.\nAvailable balance: {value} {currency.ToUpperInvariant()}.\n",
+            Text = $"Wallet {alert.Wallet} went from {alert.Previous} to {alert.State}.\nAvailable balance: {alert.Value} {alert.Currency.ToUpperInvariant()}.\n",
         };
-        using var smtp = new SmtpClient { Timeout = (int)SendTimeout.TotalMilliseconds };
-        var security = mail.Security switch
-        {
-            "ssl" => SecureSocketOptions.SslOnConnect,
-            "none" => SecureSocketOptions.None,
-            _ => SecureSocketOptions.StartTls,
-        };
-        await smtp.ConnectAsync(mail.SmtpHost!, mail.SmtpPort, security, ct);
-        if (mail.Username is not null) await smtp.AuthenticateAsync(mail.Username, mail.Password ?? "", ct);
-        await smtp.SendAsync(message, ct);
-        await smtp.DisconnectAsync(true, ct);
+        return message;
     }
 
-    async Task MarkAsync(string tenantId, string id, string status, string? error)
+    /// <summary>Only while the lease is still this round's: after it ran out the alert may be another node's.</summary>
+    async Task MarkAsync(DueAlert alert, DateTimeOffset lease, string status, string? error)
     {
         await using var scope = await db.BeginWriteAsync();
-        await scope.Connection.ExecAsync(scope.Transaction, "UPDATE alerts SET email_status = @s, email_error = @e WHERE tenant_id = @t AND id = @id",
-            ("s", status), ("e", error), ("t", tenantId), ("id", id));
+        await scope.Connection.ExecAsync(scope.Transaction,
+            """
+            UPDATE alerts SET email_status = @s, email_error = @e, email_leased_until = NULL
+            WHERE tenant_id = @t AND id = @id AND email_status = 'sending' AND email_leased_until = @lease
+            """,
+            ("s", status), ("e", error), ("t", alert.Tenant), ("id", alert.Id), ("lease", lease));
         await scope.CommitAsync();
     }
 

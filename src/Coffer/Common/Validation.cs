@@ -7,6 +7,7 @@ public static class Limits
 {
     public const int MaxTextLength = 255;
     public const int MaxDescriptionLength = 1000;
+    public const int MaxUrlLength = 2000;
     public const int MaxMetadataEntries = 50;
     public const int MaxMetadataKeyLength = 40;
     public const int MaxMetadataValueLength = 500;
@@ -38,6 +39,15 @@ public sealed class Validator
         if (value.Length > max) Fail($"{field} is longer than {max} characters");
         if (value.Any(char.IsControl)) Fail($"{field} contains control characters");
         return value.Trim();
+    }
+
+    /// <summary>An absolute http or https URL: anything else (<c>javascript:</c>, <c>data:</c>, a relative path) is no web address to call or send a browser to.</summary>
+    public string? HttpUrl(string field, string? value, bool required = false)
+    {
+        var url = Text(field, value, required, Limits.MaxUrlLength);
+        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https") || u.Host.Length == 0))
+            Fail($"{field} must be an absolute http or https URL");
+        return url;
     }
 
     public void Metadata(string field, Dictionary<string, string>? metadata)

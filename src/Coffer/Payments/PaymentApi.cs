@@ -58,6 +58,8 @@ public static class PaymentApi
         if (body.ProcessPayment == false) v.Fail("process_payment=false is not supported: payments are processed when created");
         var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
         v.Metadata("metadata", body.Metadata);
+        v.HttpUrl("success_url", body.SuccessUrl);
+        v.HttpUrl("cancel_url", body.CancelUrl);
         if (!v.Ok) return v.Error();
 
         // Only what never changes is checked here; whether the invoice can take this amount now is decided

@@ -42,8 +42,8 @@ public static class PortalSessions
         if (customer is null) return ApiError.NotFound("customer");
         var expires = clock.GetUtcNow() + (body.ExpiresInSeconds is { } s ? TimeSpan.FromSeconds(s) : DefaultLifetime);
         var token = await SignAsync(keys, tenant.Id, customer.Id, expires);
-        var baseUrl = config["COFFER_PUBLIC_URL"] is { Length: > 0 } configured ? configured : $"{http.Scheme}://{http.Host}";
-        return TypedResults.Created((string?)null, new PortalSessionResponse($"{baseUrl.TrimEnd('/')}/portal/enter?token={token}", expires, customer.Id));
+        var baseUrl = PublicUrl.Of(config, http);
+        return TypedResults.Created((string?)null, new PortalSessionResponse($"{baseUrl}/portal/enter?token={token}", expires, customer.Id));
     }
 
     public static async Task<string> SignAsync(ServerKeys keys, string tenantId, string customerId, DateTimeOffset expires)

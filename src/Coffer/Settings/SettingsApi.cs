@@ -108,13 +108,14 @@ public static class AlertEmailSettingsApi
 
     static async Task<Ok<AlertEmailResponse>> Get(Tenant tenant, TenantSettings settings) => TypedResults.Ok(Show(await settings.AlertEmailAsync(tenant.Id)));
 
-    static async Task<Results<Ok<AlertEmailResponse>, ApiError>> Put(Tenant tenant, AlertEmailRequest body, TenantSettings settings)
+    static async Task<Results<Ok<AlertEmailResponse>, ApiError>> Put(Tenant tenant, AlertEmailRequest body, TenantSettings settings, Alerts.SmtpPolicy smtp)
     {
         if (body.Value is not { } value) return ApiError.Validation("value is required");
         var v = new Validator();
-        var host = v.Text("smtp_host", value.SmtpHost, required: value.Enabled == true);
+        var host = v.Text("smtp_host", value.SmtpHost, required: value.Enabled == true, max: Alerts.SmtpPolicy.MaxHostLength);
         if (value.SmtpPort is < 1 or > 65535) v.Fail("smtp_port must be between 1 and 65535");
         var security = v.OneOf("security", value.Security, new HashSet<string> { "starttls", "ssl", "none" }) ?? "starttls";
+        if (host is not null && v.Ok && smtp.Problem(host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security) is { } problem) v.Fail(problem);
         var from = v.Text("from", value.From, required: value.Enabled == true);
         var to = value.To ?? [];
         if (to.Count > MaxRecipients) v.Fail($"at most {MaxRecipients} recipients");
@@ -124,7 +125,7 @@ public static class AlertEmailSettingsApi
             if (!MimeKit.MailboxAddress.TryParse(address, out var parsed) || parsed.Address.Split('@') is not [{ Length: > 0 }, { Length: > 0 }])
                 v.Fail($"'{address}' is not an email address");
         if (!v.Ok) return v.Error();
-        var config = new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? 587, security, value.Username, value.Password, from, to);
+        var config = new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security, value.Username, value.Password, from, to);
         await settings.SaveAlertEmailAsync(tenant.Id, config);
         return TypedResults.Ok(Show(config));
     }

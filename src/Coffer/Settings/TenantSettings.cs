@@ -21,8 +21,11 @@ public sealed record GatewayConfig(string Provider = "sandbox", string? StripeSe
     string? StripeApiBase = null);
 
 /// <summary>Where alert emails go: the tenant's own SMTP server. The password is stored as given; protect the database.</summary>
-public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = null, int SmtpPort = 587, string Security = "starttls",
-    string? Username = null, string? Password = null, string? From = null, List<string>? To = null);
+public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = null, int SmtpPort = AlertEmailConfig.DefaultPort, string Security = "starttls",
+    string? Username = null, string? Password = null, string? From = null, List<string>? To = null)
+{
+    public const int DefaultPort = 587;
+}
 
 /// <summary>
 /// <c>portal_config</c>: what a customer may change themselves in the portal. Automatic top-up only when

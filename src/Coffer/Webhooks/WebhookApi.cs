@@ -33,9 +33,7 @@ public static class WebhookApi
 
     static void Check(Validator v, EndpointRequest body, bool create)
     {
-        var url = v.Text("url", body.Url, required: create, max: 2000);
-        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https")))
-            v.Fail("url must be an absolute http or https URL");
+        v.HttpUrl("url", body.Url, required: create);
         v.Text("description", body.Description, max: Limits.MaxDescriptionLength);
         if (body.EventTypes?.Count > MaxEventTypes) v.Fail($"at most {MaxEventTypes} event_types");
         if (body.EventTypes?.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 100) == true) v.Fail("event_types must be event names such as wallet.topped_up or wallet.*");

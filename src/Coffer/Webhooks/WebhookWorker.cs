@@ -24,7 +24,14 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
     public const int FanOutBatch = 500;
     public const int DeliveryBatch = 50;
     public const int MaxParallel = 8;
+    /// <summary>
+    /// A tenant's share of one round: half the workers, so a tenant whose receiver stalls every attempt up to
+    /// the time-out (or who has a backlog of thousands) delays another tenant's deliveries by one attempt at most.
+    /// </summary>
+    public const int MaxPerTenantPerRound = MaxParallel / 2;
     public const int ResponseExcerptLength = 500;
+    /// <summary>How much of a response body is read at all; the rest is never downloaded.</summary>
+    public const int ResponseReadLimitBytes = 2048;
 
     /// <summary>Delay before each retry (the first attempt is immediate): about 3.2 days in all.</summary>
     public static readonly TimeSpan[] Schedule =
@@ -37,10 +44,25 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
     {
         await FanOutAsync(ct);
         var leased = await LeaseAsync(ct);
-        await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = MaxParallel, CancellationToken = ct },
-            async (d, token) => await DeliverAsync(d, token));
+        // Tenants take turns in the queue of the round, so the first deliveries of every tenant start together.
+        var fair = leased.GroupBy(d => d.TenantId).SelectMany(g => g.Select((d, i) => (d, i))).OrderBy(x => x.i).Select(x => x.d);
+        await Parallel.ForEachAsync(fair, new ParallelOptions { MaxDegreeOfParallelism = MaxParallel, CancellationToken = ct },
+            async (d, token) =>
+            {
+                // One delivery's trouble is its own: even a failure to record its attempt (the lease then expires
+                // and the attempt is made again) never stops the other deliveries of the round.
+                try { await DeliverAsync(d, token); }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    log.LogWarning(e, "webhook delivery {Delivery} could not be recorded", d.Id);
+                }
+            });
+        // A full batch, or a tenant that used its whole share, means more is probably due: the next round starts at once.
+        _moreDue = leased.Count >= DeliveryBatch || leased.GroupBy(d => d.TenantId).Any(g => g.Count() >= MaxPerTenantPerRound);
         return leased.Count;
     }
+
+    bool _moreDue;
 
     async Task FanOutAsync(CancellationToken ct)
     {
@@ -77,21 +99,22 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
             """,
             ("t", tenantId), ("id", ids.New("whd")), ("e", endpointId), ("evt", eventId), ("type", type), ("p", payload), ("now", now));
 
+    const string Due = "status = 'pending' AND next_attempt_at <= @now AND (leased_until IS NULL OR leased_until <= @now)";
+
     async Task<List<DeliveryRow>> LeaseAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
         await using var scope = await db.BeginWriteAsync(ct);
+        var keys = await FairShare.PickAsync(scope, db.Kind, "webhook_deliveries", Due, "next_attempt_at", MaxPerTenantPerRound, DeliveryBatch, ("now", now));
+        if (keys.Count == 0) return [];
+        var args = new List<(string, object?)> { ("until", now + Lease), ("now", now) };
         var leased = await scope.Connection.QueryAsync(scope.Transaction,
             $"""
             UPDATE webhook_deliveries SET leased_until = @until, updated_at = @now
-            WHERE (tenant_id, id) IN (
-                SELECT tenant_id, id FROM webhook_deliveries
-                WHERE status = 'pending' AND next_attempt_at <= @now AND (leased_until IS NULL OR leased_until <= @now)
-                ORDER BY next_attempt_at LIMIT @n{skipLocked})
+            WHERE (tenant_id, id) IN ({FairShare.Values(keys, args)})
             RETURNING {DeliveryRow.Columns}
             """,
-            DeliveryRow.Read, ("until", now + Lease), ("now", now), ("n", DeliveryBatch));
+            DeliveryRow.Read, [.. args]);
         await scope.CommitAsync(ct);
         return leased;
     }
@@ -109,43 +132,89 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
             return;
         }
 
-        // The webhook id is the event's, so a receiver de-duplicates redeliveries and re-sends of one event.
-        var timestamp = started.ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
-        {
-            Content = new StringContent(d.Payload, System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("webhook-id", d.EventId);
-        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", StandardWebhooks.Signatures(endpoint.SigningSecrets(started), d.EventId, timestamp, d.Payload));
-        request.Headers.Add("user-agent", "Coffer-Webhooks/1");
-
         var watch = Stopwatch.StartNew();
         int? status = null;
         string? excerpt = null, error = null;
+        // One time-out covers the whole attempt: resolving, connecting, the headers and the part of the body read.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_attemptTimeout);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(_attemptTimeout);
+            // The webhook id is the event's, so a receiver de-duplicates redeliveries and re-sends of one event.
+            var timestamp = started.ToUnixTimeSeconds();
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
+            {
+                Content = new StringContent(d.Payload, System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("webhook-id", d.EventId);
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", StandardWebhooks.Signatures(endpoint.SigningSecrets(started), d.EventId, timestamp, d.Payload));
+            request.Headers.Add("user-agent", "Coffer-Webhooks/1");
             using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             status = (int)response.StatusCode;
-            var body = await response.Content.ReadAsStringAsync(timeout.Token);
-            excerpt = body.Length <= ResponseExcerptLength ? body : body[..ResponseExcerptLength];
+            excerpt = await ExcerptAsync(response, timeout.Token);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             error = $"timed out after {(int)_attemptTimeout.TotalMilliseconds} ms";
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            error = e.Message;
+            // Whatever the receiver does (a bogus charset, a broken connection, an odd URL), it is this delivery's
+            // failed attempt, recorded and counted like any other.
+            error = Describe(e);
         }
         var ms = (int)watch.ElapsedMilliseconds;
-        var outcome = status is >= 200 and < 300 ? DeliveryStatuses.Succeeded
+        var outcome = error is null && status is >= 200 and < 300 ? DeliveryStatuses.Succeeded
             : status == 410 ? DeliveryStatuses.Cancelled
             : d.AttemptCount + 1 > Schedule.Length ? DeliveryStatuses.Failed
             : DeliveryStatuses.Pending;
         await FinishAsync(d, endpoint, outcome, status, started, ms, excerpt, error, ct);
+    }
+
+    /// <summary>
+    /// The start of the body, as text: at most <see cref="ResponseReadLimitBytes"/> are read, whatever the size of
+    /// the answer, and decoded as UTF-8 whatever charset the receiver claims (an excerpt is for a person to read).
+    /// </summary>
+    static async Task<string> ExcerptAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[ResponseReadLimitBytes];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await body.ReadAsync(buffer.AsMemory(read), ct);
+            if (n == 0) break;
+            read += n;
+        }
+        var text = System.Text.Encoding.UTF8.GetString(buffer, 0, read);
+        return text.Length <= ResponseExcerptLength ? text : text[..ResponseExcerptLength];
+    }
+
+    /// <summary>
+    /// An attempt's error as the tenant sees it: Coffer's own refusals say why; everything else is named by its
+    /// kind, never by the underlying text, which can carry internal host names or resolver details.
+    /// </summary>
+    static string Describe(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is OutboundRefusedException refused) return refused.Message;
+        return e switch
+        {
+            HttpRequestException h => h.HttpRequestError switch
+            {
+                HttpRequestError.NameResolutionError => PublicAddressGuard.UnresolvedMessage,
+                HttpRequestError.ConnectionError => "could not connect to the endpoint",
+                HttpRequestError.SecureConnectionError => "the TLS connection to the endpoint failed",
+                HttpRequestError.ResponseEnded => "the endpoint closed the connection before answering",
+                HttpRequestError.InvalidResponse => "the endpoint's answer is not valid HTTP",
+                HttpRequestError.ConfigurationLimitExceeded => "the endpoint's response headers are too large",
+                _ => "the request to the endpoint failed",
+            },
+            InvalidOperationException or UriFormatException or FormatException => "the request could not be made to this URL",
+            IOException => "the connection to the endpoint broke",
+            _ => "the attempt failed",
+        };
     }
 
     async Task FinishAsync(DeliveryRow d, EndpointRow? endpoint, string outcome, int? status, DateTimeOffset started, int ms, string? excerpt,
@@ -216,7 +285,8 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         {
             try
             {
-                if (await RunOnceAsync(stoppingToken) >= DeliveryBatch) continue;
+                await RunOnceAsync(stoppingToken);
+                if (_moreDue) continue;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {

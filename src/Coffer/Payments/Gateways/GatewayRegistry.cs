@@ -6,11 +6,8 @@ namespace Coffer.Payments.Gateways;
 /// <summary>Picks each tenant's gateway from its settings; the sandbox unless the tenant configured Stripe.</summary>
 public sealed class GatewayRegistry(TenantSettings settings, IConfiguration config, IEnumerable<IGatewayFactory> factories, Database db, TimeProvider clock)
 {
-    /// <summary>Where Coffer's own pages (the sandbox checkout) are reached; COFFER_PUBLIC_URL or the request's address.</summary>
-    public string PublicBaseUrl(HttpRequest? request) =>
-        config["COFFER_PUBLIC_URL"] is { Length: > 0 } configured ? configured
-        : request is not null ? $"{request.Scheme}://{request.Host}"
-        : "http://localhost:8080";
+    /// <summary>Where Coffer's own pages (the sandbox checkout) are reached: see <see cref="Common.PublicUrl"/>.</summary>
+    public string PublicBaseUrl(HttpRequest? request) => Common.PublicUrl.Of(config, request);
 
     public async Task<IPaymentGateway> ForTenantAsync(string tenantId, HttpRequest? request = null)
     {
