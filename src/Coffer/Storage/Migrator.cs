@@ -9,13 +9,25 @@ public static class Migrator
     // Any constant works; it only has to be the same on every node.
     const long AdvisoryLockKey = 0x436F66666572;
 
-    public static async Task MigrateAsync(Database db, TimeProvider clock, CancellationToken ct = default)
+    /// <summary>
+    /// The embedded scripts in order. Two scripts with one number would apply only one of them, silently, so
+    /// that is refused outright (a test runs this too).
+    /// </summary>
+    public static List<(string Name, int Version)> Scripts()
     {
         var scripts = typeof(Migrator).Assembly.GetManifestResourceNames()
             .Where(n => n.EndsWith(".sql", StringComparison.Ordinal) && n.Contains(".Migrations.", StringComparison.Ordinal))
             .Select(n => (Name: n, Version: int.Parse(n.Split(".Migrations.")[1][..3])))
             .OrderBy(s => s.Version)
             .ToList();
+        if (scripts.GroupBy(s => s.Version).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new InvalidOperationException($"migrations {string.Join(" and ", clash.Select(s => s.Name))} share the number {clash.Key:D3}");
+        return scripts;
+    }
+
+    public static async Task MigrateAsync(Database db, TimeProvider clock, CancellationToken ct = default)
+    {
+        var scripts = Scripts();
 
         await using (var scope = await db.BeginWriteAsync(ct))
         {
