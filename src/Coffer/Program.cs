@@ -6,6 +6,7 @@ using Coffer.Customers;
 using Coffer.Dashboard;
 using Coffer.Pages;
 using Coffer.Portal;
+using Coffer.Secrets;
 using Coffer.Expiry;
 using Coffer.Holds;
 using Coffer.Invoices;
@@ -30,11 +31,14 @@ const string Help = """
       coffer tenants create <name> [--admin-email <email>]
                                       create a tenant and print its first API key (and a dashboard operator's password)
       coffer verify                   recompute every wallet, check the ledger invariants; exit 1 on any violation
+      coffer secrets rotate           re-seal every stored secret with the first key of COFFER_MASTER_KEY
       coffer --help                   this text
 
     Settings (environment variables):
       COFFER_DATABASE   postgres://user:pass@host:port/db or Host=...;Database=... for PostgreSQL;
                         anything else is a SQLite file path (default: coffer.db in the working directory)
+      COFFER_MASTER_KEY base64 32-byte keys sealing stored secrets, current first then older ones, comma-separated
+                        (default: a key file created next to the SQLite file, or coffer.key in the working directory)
       COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
       COFFER_ADMIN_EMAIL, COFFER_ADMIN_PASSWORD  the default tenant's first dashboard operator (else one is created and printed)
       COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email, payment reconciliation) on this node
@@ -63,7 +67,7 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.WriteLine(Help);
     return 0;
 }
-if (command is not null and not ("tenants" or "verify"))
+if (command is not null and not ("tenants" or "verify" or "secrets"))
 {
     Console.Error.WriteLine($"unknown command '{command}'\n\n{Help}");
     return 2;
@@ -114,12 +118,18 @@ if (!string.Equals(builder.Configuration["COFFER_WORKERS"], "off", StringCompari
     builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
     builder.Services.AddHostedService(sp => sp.GetRequiredService<PaymentReconciler>());
 }
+builder.Services.AddSingleton(sp => SecretBox.FromSettings(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<Database>()));
+builder.Services.AddSingleton<SealedColumns>();
 builder.Services.AddSingleton<ServerKeys>();
 builder.Services.AddSingleton<OperatorStore>();
 Microsoft.AspNetCore.DataProtection.DataProtectionBuilderExtensions.SetApplicationName(builder.Services.AddDataProtection(), "coffer");
 builder.Services.AddSingleton<Microsoft.Extensions.Options.IConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>>(sp =>
     new Microsoft.Extensions.Options.ConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(
-        o => o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<Database>())));
+        o =>
+        {
+            o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<Database>());
+            o.XmlEncryptor = new SealedXmlEncryptor(sp.GetRequiredService<SecretBox>());
+        }));
 builder.Services.AddAuthentication()
     .AddCookie(OperatorStore.Scheme, OperatorStore.ConfigureCookie)
     .AddCookie(PortalSessions.Scheme, PortalSessions.ConfigureCookie);
@@ -141,6 +151,7 @@ if (command == "verify")
     Verifier.Print(report, Console.Out);
     return report.Ok ? 0 : 1;
 }
+if (command == "secrets") return await SealedColumns.RunCommandAsync(app.Services, positional.Skip(1).ToArray());
 if (command == "tenants")
 {
     var rest = positional.Skip(1).ToArray();

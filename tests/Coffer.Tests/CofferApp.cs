@@ -25,6 +25,11 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     public FakeTimeProvider Clock { get; } = new(Start);
     public string ApiKey { get; } = "sk_test_" + Guid.NewGuid().ToString("N");
     public Store Store { get; }
+
+    /// <summary>COFFER_MASTER_KEY (current key first); null leaves it unset, so the key file next to the database is used.</summary>
+    public string? MasterKey { get; set; } = NewMasterKey();
+
+    public static string NewMasterKey() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
     public string DatabaseSetting { get; }
     readonly string? _sqlitePath;
     readonly string? _schema;
@@ -35,6 +40,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         Store = first.Store;
         DatabaseSetting = first.DatabaseSetting;
         ApiKey = first.ApiKey;
+        MasterKey = first.MasterKey;
     }
 
     /// <summary>Settings of this host that differ from the tests' defaults (an operator who has not lifted a guard).</summary>
@@ -79,6 +85,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     {
         builder.UseSetting("COFFER_DATABASE", DatabaseSetting);
         builder.UseSetting("COFFER_API_KEY", ApiKey);
+        if (MasterKey is not null) builder.UseSetting("COFFER_MASTER_KEY", MasterKey);
         builder.UseSetting("COFFER_WORKERS", "off");
         builder.UseSetting("COFFER_ALLOW_STRIPE_API_BASE", "true");
         builder.UseSetting("COFFER_WEBHOOKS_ALLOW_PRIVATE", "true");
@@ -118,7 +125,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         if (_sqlitePath is not null)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            foreach (var suffix in new[] { "", "-wal", "-shm", ".key" })
                 File.Delete(_sqlitePath + suffix);
         }
         if (_schema is not null)

@@ -16,6 +16,9 @@ public sealed class SmtpSink : IAsyncDisposable
     public ConcurrentQueue<string> Messages { get; } = new();
     public int Port { get; }
 
+    /// <summary>The user name and password of every AUTH the sink was given (it accepts any).</summary>
+    public ConcurrentQueue<(string User, string Password)> Logins { get; } = new();
+
     sealed class Store(SmtpSink sink) : MessageStore
     {
         public override Task<SmtpResponse> SaveAsync(ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer,
@@ -33,9 +36,14 @@ public sealed class SmtpSink : IAsyncDisposable
         Port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         var options = new SmtpServerOptionsBuilder().ServerName("localhost")
-            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port))).Build();
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port)).AllowUnsecureAuthentication()).Build();
         var services = new SmtpServer.ComponentModel.ServiceProvider();
         services.Add(new Store(this));
+        services.Add(new SmtpServer.Authentication.DelegatingUserAuthenticator((user, password) =>
+        {
+            Logins.Enqueue((user, password));
+            return true;
+        }));
         _running = new SmtpServer.SmtpServer(options, services).StartAsync(_stop.Token);
     }
 

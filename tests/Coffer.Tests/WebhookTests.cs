@@ -21,7 +21,7 @@ public abstract class WebhookTests(Store store) : ApiTest(store)
     }
 
     /// <summary>Standard Webhooks verification written out here, independently of Coffer's signing code.</summary>
-    static bool Verifies(ReceivedWebhook w, string secret)
+    internal static bool Verifies(ReceivedWebhook w, string secret)
     {
         var key = Convert.FromBase64String(secret["whsec_".Length..]);
         var expected = "v1," + Convert.ToBase64String(new HMACSHA256(key).ComputeHash(Encoding.UTF8.GetBytes($"{w.Id}.{w.Timestamp}.{w.Body}")));

@@ -156,13 +156,13 @@ public static class WebhookPages
             """;
     }
 
-    static async Task<IResult> Add([FromForm] EndpointFields form, HttpContext http, Database db, Ids ids, TimeProvider clock)
+    static async Task<IResult> Add([FromForm] EndpointFields form, HttpContext http, Database db, Ids ids, TimeProvider clock, Secrets.SecretBox box)
     {
         var tenant = await TenantAsync(http);
         var types = http.Request.Form["EventTypes"].OfType<string>().Where(t => t.Length > 0).Distinct().ToList();
         var request = new EndpointRequest(form.Url?.Trim(), string.IsNullOrWhiteSpace(form.Description) ? null : form.Description.Trim(),
             types.Count == 0 ? null : types, true);
-        var created = Of<EndpointDto>((await WebhookApi.Create(tenant, request, db, ids, clock)).Result);
+        var created = Of<EndpointDto>((await WebhookApi.Create(tenant, request, db, ids, clock, box)).Result);
         if (created.Error is { } error) return await RenderAsync(http, null, "", $"The endpoint was not added: {error}", created.Status, typed: form);
         return await RenderAsync(http, null, SecretOnce(http, created.Value!, "Endpoint added"), null, 200);
     }
@@ -176,9 +176,9 @@ public static class WebhookPages
         return Results.Redirect($"/dashboard/webhooks?done={(enable ? "enabled" : "disabled")}");
     }
 
-    static async Task<IResult> Rotate(string id, [FromForm] ActionFields form, HttpContext http, Database db, TimeProvider clock)
+    static async Task<IResult> Rotate(string id, [FromForm] ActionFields form, HttpContext http, Database db, TimeProvider clock, Secrets.SecretBox box)
     {
-        var result = Of<EndpointDto>((await WebhookApi.Rotate(await TenantAsync(http), id, db, clock)).Result);
+        var result = Of<EndpointDto>((await WebhookApi.Rotate(await TenantAsync(http), id, db, clock, box)).Result);
         if (result.NotFound) return NotFoundPage(http, "webhook endpoint");
         // Rendered, not redirected: the new secret exists in this response only.
         return await RenderAsync(http, null, SecretOnce(http, result.Value!, "Secret rotated (the old one keeps signing for 24 hours)"), null, 200);

@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
+using Coffer.Secrets;
 using Coffer.Storage;
 
 namespace Coffer.Pages;
 
-/// <summary>Secrets the server itself needs (signing portal links), kept in the database so every node shares them.</summary>
-public sealed class ServerKeys(Database db, TimeProvider clock)
+/// <summary>Secrets the server itself needs (signing portal links), kept in the database (sealed) so every node shares them.</summary>
+public sealed class ServerKeys(Database db, TimeProvider clock, SecretBox box)
 {
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _cache = new();
 
@@ -15,11 +16,11 @@ public sealed class ServerKeys(Database db, TimeProvider clock)
         {
             await scope.Connection.ExecAsync(scope.Transaction,
                 "INSERT INTO server_keys (name, key_value, created_at) VALUES (@n, @k, @now) ON CONFLICT (name) DO NOTHING",
-                ("n", name), ("k", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))), ("now", clock.GetUtcNow()));
+                ("n", name), ("k", box.Seal(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)))), ("now", clock.GetUtcNow()));
             await scope.CommitAsync();
         }
         await using var c = await db.OpenAsync();
         var value = await c.QuerySingleAsync(null, "SELECT key_value FROM server_keys WHERE name = @n", r => r.Str("key_value"), ("n", name));
-        return _cache[name] = Convert.FromBase64String(value!);
+        return _cache[name] = Convert.FromBase64String(box.Open(value!));
     }
 }

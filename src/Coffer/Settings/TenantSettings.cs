@@ -1,4 +1,5 @@
 using Coffer.Common;
+using Coffer.Secrets;
 using Coffer.Storage;
 
 namespace Coffer.Settings;
@@ -15,12 +16,12 @@ public sealed record InvoiceConfig(bool AutoCompletePurchasedCreditTransaction =
 
 /// <summary>
 /// Which gateway charges this tenant's cards: the built-in sandbox (default) or Stripe. <see cref="StripeApiBase"/>
-/// points Stripe.net elsewhere, for a local stand-in in tests. Secrets are stored as given; protect the database.
+/// points Stripe.net elsewhere, for a local stand-in in tests. The secrets are stored sealed (<see cref="Secrets.SecretBox"/>).
 /// </summary>
 public sealed record GatewayConfig(string Provider = "sandbox", string? StripeSecretKey = null, string? StripeWebhookSecret = null,
     string? StripeApiBase = null);
 
-/// <summary>Where alert emails go: the tenant's own SMTP server. The password is stored as given; protect the database.</summary>
+/// <summary>Where alert emails go: the tenant's own SMTP server. The password is stored sealed.</summary>
 public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = null, int SmtpPort = AlertEmailConfig.DefaultPort, string Security = "starttls",
     string? Username = null, string? Password = null, string? From = null, List<string>? To = null)
 {
@@ -40,13 +41,29 @@ public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoT
 public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null,
     PortalConfig? PortalConfig = null);
 
-public sealed class TenantSettings(Database db)
+public sealed class TenantSettings(Database db, SecretBox box)
 {
+    /// <summary>Every secret of the document through <paramref name="f"/>: the one list of which settings are secret.</summary>
+    public static TenantSettingsDocument MapSecrets(TenantSettingsDocument d, Func<string, string> f)
+    {
+        string? Map(string? value) => value is null ? null : f(value);
+        return d with
+        {
+            PaymentGateway = d.PaymentGateway is { } g ? g with { StripeSecretKey = Map(g.StripeSecretKey), StripeWebhookSecret = Map(g.StripeWebhookSecret) } : null,
+            AlertEmail = d.AlertEmail is { } a ? a with { Password = Map(a.Password) } : null,
+        };
+    }
+
+    /// <summary><see cref="MapSecrets(TenantSettingsDocument, Func{string, string})"/> on the stored JSON.</summary>
+    public static string MapSecrets(string json, Func<string, string> f) => Json.Serialize(MapSecrets(Parse(json), f));
+
+    static TenantSettingsDocument Parse(string? json) => (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json)) ?? new TenantSettingsDocument(null);
+
     async Task<TenantSettingsDocument> DocumentAsync(string tenantId)
     {
         await using var c = await db.OpenAsync();
         var json = await c.QuerySingleAsync(null, "SELECT settings FROM tenants WHERE id = @t", r => r.Str("settings"), ("t", tenantId));
-        return (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json)) ?? new TenantSettingsDocument(null);
+        return MapSecrets(Parse(json), box.Open);
     }
 
     public async Task<InvoiceConfig> InvoiceConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).InvoiceConfig ?? new InvoiceConfig();
@@ -70,8 +87,9 @@ public sealed class TenantSettings(Database db)
         await using var scope = await db.BeginWriteAsync();
         var c = scope.Connection;
         var json = await c.QuerySingleAsync(scope.Transaction, $"SELECT settings FROM tenants WHERE id = @t{db.ForUpdate}", r => r.Str("settings"), ("t", tenantId));
-        var current = (json is null ? null : Json.Deserialize<TenantSettingsDocument>(json)) ?? new TenantSettingsDocument(null);
-        await c.ExecAsync(scope.Transaction, "UPDATE tenants SET settings = @s WHERE id = @t", ("s", Json.Serialize(change(current))), ("t", tenantId));
+        var current = MapSecrets(Parse(json), box.Open);
+        await c.ExecAsync(scope.Transaction, "UPDATE tenants SET settings = @s WHERE id = @t",
+            ("s", Json.Serialize(MapSecrets(change(current), box.Seal))), ("t", tenantId));
         await scope.CommitAsync();
     }
 }

@@ -24,10 +24,14 @@ public sealed class Database : IAsyncDisposable
     public DbKind Kind { get; }
     public string Description { get; }
 
-    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite, CommitFaults? faults)
+    /// <summary>The SQLite file's full path; null on PostgreSQL.</summary>
+    public string? FilePath { get; }
+
+    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite, CommitFaults? faults, string? filePath = null)
     {
         Kind = kind;
         Description = description;
+        FilePath = filePath;
         _postgres = postgres;
         _sqlite = sqlite;
         _faults = faults;
@@ -57,7 +61,7 @@ public sealed class Database : IAsyncDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        return new Database(DbKind.Sqlite, $"SQLite {path}", null, connectionString, faults);
+        return new Database(DbKind.Sqlite, $"SQLite {path}", null, connectionString, faults, path);
     }
 
     static string PostgresUrlToKeywords(string url)

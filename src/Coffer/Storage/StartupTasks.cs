@@ -7,12 +7,14 @@ namespace Coffer.Storage;
 /// rather than code in Program so that test hosts run it too.
 /// </summary>
 public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, Dashboard.OperatorStore operators, IConfiguration config,
-    ILogger<StartupTasks> log)
+    ILogger<StartupTasks> log, Secrets.SealedColumns secrets)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await Migrator.MigrateAsync(db, clock, cancellationToken);
+        // Before anything reads a secret: a wrong COFFER_MASTER_KEY stops the start here, with its name in the message.
+        await secrets.SealPlainTextAsync(cancellationToken);
         await tenants.BootstrapAsync(config["COFFER_API_KEY"], Console.Out, cancellationToken);
         var tenant = await tenants.DefaultTenantAsync(cancellationToken);
         await operators.BootstrapAsync(tenant!.Id, config["COFFER_ADMIN_EMAIL"], config["COFFER_ADMIN_PASSWORD"], Console.Out);

@@ -68,6 +68,7 @@ public sealed class Verifier(Database db)
         problems.AddRange(await CheckInvoicePaymentsAsync(c));
         problems.AddRange(await CheckPaymentRefundsAsync(c));
         problems.AddRange(await CheckLotPricesAsync(c));
+        problems.AddRange(await CheckSecretsSealedAsync(c));
         return new VerifyReport(wallets, entries, allocations, problems);
     }
 
@@ -186,6 +187,9 @@ public sealed class Verifier(Database db)
                 $"invoice {i.Key.Item2}: its credits are valued above its payment ({valued[i.Key]} for a total of {i.Total})"))
             .ToList();
     }
+
+    /// <summary>No stored secret (Stripe keys, SMTP passwords, webhook and server keys) is in plain text.</summary>
+    static Task<List<string>> CheckSecretsSealedAsync(System.Data.Common.DbConnection c) => Secrets.SealedColumns.PlainTextAsync(c);
 
     public static void Print(VerifyReport report, TextWriter output)
     {

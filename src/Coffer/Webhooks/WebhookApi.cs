@@ -1,4 +1,5 @@
 using Coffer.Common;
+using Coffer.Secrets;
 using Coffer.Storage;
 using Coffer.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -46,7 +47,8 @@ public static class WebhookApi
             EndpointRow.Read, ("t", tenantId), ("id", id));
     }
 
-    internal static async Task<Results<Created<EndpointDto>, ApiError>> Create(Tenant tenant, EndpointRequest body, Database db, Ids ids, TimeProvider clock)
+    internal static async Task<Results<Created<EndpointDto>, ApiError>> Create(Tenant tenant, EndpointRequest body, Database db, Ids ids, TimeProvider clock,
+        SecretBox box)
     {
         var v = new Validator();
         Check(v, body, create: true);
@@ -60,7 +62,7 @@ public static class WebhookApi
         await scope.Connection.ExecAsync(scope.Transaction,
             $"INSERT INTO webhook_endpoints ({EndpointRow.Columns}) VALUES (@t, @id, @url, @desc, @types, @on, @secret, NULL, NULL, NULL, NULL, @now, @now)",
             ("t", tenant.Id), ("id", row.Id), ("url", row.Url), ("desc", row.Description), ("types", row.EventTypes), ("on", row.Enabled),
-            ("secret", row.Secret), ("now", now));
+            ("secret", box.Seal(row.Secret)), ("now", now));
         await scope.CommitAsync();
         // The secret is shown this once; afterwards only rotation reveals a new one.
         return TypedResults.Created($"/v1/webhooks/endpoints/{row.Id}", EndpointDto.From(row, row.Secret));
@@ -117,7 +119,7 @@ public static class WebhookApi
     }
 
     /// <summary>A new secret; the old one keeps signing (alongside) for 24 hours so receivers can switch without a gap.</summary>
-    internal static async Task<Results<Ok<EndpointDto>, ApiError>> Rotate(Tenant tenant, string id, Database db, TimeProvider clock)
+    internal static async Task<Results<Ok<EndpointDto>, ApiError>> Rotate(Tenant tenant, string id, Database db, TimeProvider clock, SecretBox box)
     {
         var e = await Find(db, tenant.Id, id);
         if (e is null) return ApiError.NotFound("webhook endpoint");
@@ -126,7 +128,7 @@ public static class WebhookApi
         await using var scope = await db.BeginWriteAsync();
         await scope.Connection.ExecAsync(scope.Transaction,
             "UPDATE webhook_endpoints SET secret = @s, previous_secret = @old, previous_secret_expires_at = @exp, updated_at = @now WHERE tenant_id = @t AND id = @id",
-            ("s", secret), ("old", e.Secret), ("exp", now + RotationOverlap), ("now", now), ("t", tenant.Id), ("id", id));
+            ("s", box.Seal(secret)), ("old", e.Secret), ("exp", now + RotationOverlap), ("now", now), ("t", tenant.Id), ("id", id));
         await scope.CommitAsync();
         return TypedResults.Ok(EndpointDto.From(e with { Secret = secret, UpdatedAt = now }, secret));
     }

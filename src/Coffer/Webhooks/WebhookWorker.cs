@@ -13,7 +13,7 @@ namespace Coffer.Webhooks;
 /// disabled with a <c>webhook.endpoint_disabled</c> event.
 /// </summary>
 public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHttpClientFactory http, OutboxWriter outbox, IConfiguration config,
-    ILogger<WebhookWorker> log) : BackgroundService
+    ILogger<WebhookWorker> log, Secrets.SecretBox box) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
     public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(10);
@@ -148,7 +148,7 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
             };
             request.Headers.Add("webhook-id", d.EventId);
             request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            request.Headers.Add("webhook-signature", StandardWebhooks.Signatures(endpoint.SigningSecrets(started), d.EventId, timestamp, d.Payload));
+            request.Headers.Add("webhook-signature", StandardWebhooks.Signatures(endpoint.SigningSecrets(started).Select(box.Open), d.EventId, timestamp, d.Payload));
             request.Headers.Add("user-agent", "Coffer-Webhooks/1");
             using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             status = (int)response.StatusCode;
