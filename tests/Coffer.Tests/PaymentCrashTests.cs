@@ -132,6 +132,6 @@ public sealed class PaymentCrashTests : IAsyncLifetime
         if (_server is { HasExited: false }) _server.Kill(entireProcessTree: true);
         _api?.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(_db + suffix);
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".key" }) File.Delete(_db + suffix);
     }
 }
