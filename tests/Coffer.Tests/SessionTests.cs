@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Coffer.Dashboard;
 using Coffer.Storage;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 
 namespace Coffer.Tests;
@@ -22,20 +24,20 @@ public abstract partial class SessionTests(Store store) : ApiTest(store)
     readonly Dictionary<HttpClient, CookieContainer> _jars = [];
 
     /// <summary>A client that keeps its cookies where the test can copy them, and follows no redirects.</summary>
-    HttpClient Browser()
+    HttpClient Browser(WebApplicationFactory<Program>? node = null, string baseAddress = "http://localhost")
     {
         var jar = new CookieContainer();
-        var client = App.CreateDefaultClient(new CookieContainerHandler(jar));
+        var client = (node ?? App).CreateDefaultClient(new Uri(baseAddress), new CookieContainerHandler(jar));
         _jars[client] = jar;
         return client;
     }
 
-    string Cookies(HttpClient browser) => _jars[browser].GetCookieHeader(App.Server.BaseAddress);
+    string Cookies(HttpClient browser) => _jars[browser].GetCookieHeader(browser.BaseAddress!);
 
     /// <summary>Someone else holding a copy of the cookies.</summary>
-    HttpClient Thief(string cookies)
+    HttpClient Thief(string cookies, WebApplicationFactory<Program>? node = null)
     {
-        var thief = App.CreateDefaultClient();
+        var thief = (node ?? App).CreateDefaultClient();
         thief.DefaultRequestHeaders.Add("Cookie", cookies);
         return thief;
     }
@@ -191,6 +193,50 @@ public abstract partial class SessionTests(Store store) : ApiTest(store)
 
         using var thief = Thief(signedIn);
         Assert.NotEqual(HttpStatusCode.OK, (await thief.GetAsync("/portal")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ALockoutAndASignOutOnOneNodeHoldOnAnother()
+    {
+        await OperatorAsync();
+        await using var other = new CofferApp(App);
+        using var browser = Browser();
+        Assert.Equal(HttpStatusCode.Redirect, (await SignIn(browser, Email, Password)).StatusCode);
+        var signedIn = Cookies(browser);
+        using (var elsewhere = Thief(signedIn, other)) Assert.Equal(HttpStatusCode.OK, (await elsewhere.GetAsync("/dashboard")).StatusCode);
+        var token = await TokenAsync(browser, "/dashboard");
+        await browser.PostAsync("/dashboard/sign-out", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token }));
+        using (var elsewhere = Thief(signedIn, other)) Assert.Equal(HttpStatusCode.Redirect, (await elsewhere.GetAsync("/dashboard")).StatusCode);
+
+        for (var i = 0; i < OperatorStore.LockoutThreshold; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized, (await SignIn(browser, Email, "wrong")).StatusCode);
+        using var onOther = Browser(other);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SignIn(onOther, Email, Password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task APortalLinkOpenedOnOneNodeIsRefusedOnAnother()
+    {
+        var link = new Uri(await PortalLink()).PathAndQuery;
+        await using var other = new CofferApp(App);
+        using var first = Browser();
+        Assert.Equal("/portal", Location(await first.GetAsync(link)));
+        using var second = Browser(other);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await second.GetAsync(link)).StatusCode);
+    }
+
+    [Fact]
+    public async Task WithAnHttpsPublicUrlCookiesAreSecureAndPagesSendHsts()
+    {
+        await OperatorAsync();
+        var https = App.WithWebHostBuilder(b => b.UseSetting("COFFER_PUBLIC_URL", "https://wallet.example.test"));
+        using var browser = Browser(https, "https://localhost");
+        var page = await browser.GetAsync("/dashboard/sign-in");
+        Assert.StartsWith("max-age=", page.Headers.GetValues("Strict-Transport-Security").Single());
+        Assert.Contains("secure", page.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("coffer_csrf=", StringComparison.Ordinal)));
+        var signedIn = await SignIn(browser, Email, Password);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.Contains("secure", signedIn.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("coffer_dashboard=", StringComparison.Ordinal)));
     }
 
     [Fact]
