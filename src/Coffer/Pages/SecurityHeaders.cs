@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Coffer.Common;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.Extensions.Options;
@@ -24,25 +25,22 @@ public static class SecurityHeaders
 
     public static readonly TimeSpan HstsMaxAge = TimeSpan.FromDays(365);
 
-    public static bool PublicUrlIsHttps(IConfiguration config) =>
-        config["COFFER_PUBLIC_URL"]?.Trim().StartsWith("https://", StringComparison.OrdinalIgnoreCase) == true;
-
     /// <summary>Marks every cookie Coffer sets (sessions and antiforgery) Secure when the public URL is https.</summary>
     public static void AddTo(IServiceCollection services)
     {
         services.AddSingleton<IPostConfigureOptions<CookieAuthenticationOptions>>(sp => new PostConfigureOptions<CookieAuthenticationOptions>(null, o =>
         {
-            if (PublicUrlIsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            if (PublicUrl.IsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
         }));
         services.AddSingleton<IPostConfigureOptions<AntiforgeryOptions>>(sp => new PostConfigureOptions<AntiforgeryOptions>(null, o =>
         {
-            if (PublicUrlIsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            if (PublicUrl.IsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
         }));
     }
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app)
     {
-        var https = PublicUrlIsHttps(app.ApplicationServices.GetRequiredService<IConfiguration>());
+        var https = PublicUrl.IsHttps(app.ApplicationServices.GetRequiredService<IConfiguration>());
         var hsts = $"max-age={(long)HstsMaxAge.TotalSeconds}";
         // Set as the answer starts, so that error pages, whose headers are cleared on the way, carry them too.
         return app.Use((http, next) =>
