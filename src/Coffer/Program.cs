@@ -137,6 +137,8 @@ builder.Services.AddAuthorizationBuilder()
     .AddPolicy(DashboardPages.Policy, p => p.AddAuthenticationSchemes(OperatorStore.Scheme).RequireAuthenticatedUser())
     .AddPolicy(PortalPages.Policy, p => p.AddAuthenticationSchemes(PortalSessions.Scheme).RequireAuthenticatedUser());
 builder.Services.AddAntiforgery(o => o.Cookie.Name = "coffer_csrf");
+SecurityHeaders.AddTo(builder.Services);
+SignInLimits.AddTo(builder.Services);
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
@@ -181,11 +183,13 @@ if (command == "tenants")
     return 0;
 }
 
+app.UseSecurityHeaders();
 app.UseCofferErrors();
 app.UseApiKeys();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
+app.UseRateLimiter();
 
 app.MapGet("/health", async (Database database) =>
 {

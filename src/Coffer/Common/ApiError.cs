@@ -28,6 +28,7 @@ public static class ErrorCodes
     public const string Internal = "internal_error";
     public const string Unavailable = "service_unavailable";
     public const string OutcomeUnknown = "outcome_unknown";
+    public const string RateLimited = "rate_limited";
 }
 
 /// <summary>The one error result every endpoint returns; its metadata documents the envelope in OpenAPI.</summary>

@@ -26,6 +26,10 @@ public static class PublicUrl
         return $"{request.Scheme}://{host}:{connection.LocalPort}";
     }
 
+    /// <summary>Whether the configured public address is https: then cookies are Secure and pages send HSTS.</summary>
+    public static bool IsHttps(IConfiguration config) =>
+        Uri.TryCreate(config["COFFER_PUBLIC_URL"], UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps;
+
     /// <summary>Refuses contradictory settings at start-up rather than at the first link.</summary>
     public static void Validate(IConfiguration config)
     {

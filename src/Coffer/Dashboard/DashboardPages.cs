@@ -26,7 +26,7 @@ public static class DashboardPages
     public static RouteGroupBuilder MapDashboard(this WebApplication app)
     {
         app.MapGet("/dashboard/sign-in", SignInPage).ExcludeFromDescription();
-        app.MapPost("/dashboard/sign-in", SignIn).ExcludeFromDescription();
+        app.MapPost("/dashboard/sign-in", SignIn).ExcludeFromDescription().RequireRateLimiting(SignInLimits.PerAddressPolicy);
         var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription();
         g.MapPost("/sign-out", (Delegate)SignOut);
         g.MapGet("/", Customers);
@@ -47,20 +47,23 @@ public static class DashboardPages
         </form>
         """, status: error is null ? 200 : 401);
 
-    static async Task<IResult> SignIn([FromForm] SignInForm form, OperatorStore operators, HttpContext http)
+    static async Task<IResult> SignIn([FromForm] SignInForm form, OperatorStore operators, SignInLimits limits, TimeProvider clock, HttpContext http)
     {
-        var op = string.IsNullOrWhiteSpace(form.Email) ? null : await operators.FindAsync(form.Email);
-        if (op is null || string.IsNullOrEmpty(form.Password) || !OperatorStore.Verify(form.Password, op.PasswordHash))
-            return SignInPage(http, form.ReturnUrl, "Wrong email or password.");
-        await OperatorStore.SignInAsync(http, op);
+        if (!limits.TryAccount(form.Email)) return SignInLimits.TooMany();
+        var outcome = await operators.SignInAsync(form.Email, form.Password);
+        // A locked account is answered like a wrong password: a different answer would tell which e-mails exist.
+        if (outcome is not SignInOutcome.SignedIn signedIn)
+            return SignInPage(http, form.ReturnUrl, "Wrong email or password. After repeated failures an account is locked for a few minutes.");
+        await OperatorStore.SignInAsync(http, signedIn, clock.GetUtcNow());
         // Only a local path: a sign-in link must not send the operator elsewhere.
         var target = form.ReturnUrl is { Length: > 0 } r && r.StartsWith("/dashboard", StringComparison.Ordinal) && !r.StartsWith("//", StringComparison.Ordinal) ? r : "/dashboard";
         return Results.Redirect(target);
     }
 
     // The (empty) form is bound so that its antiforgery token is checked: a page elsewhere cannot sign the operator out.
-    static async Task<IResult> SignOut([FromForm] ActionFields form, HttpContext http)
+    static async Task<IResult> SignOut([FromForm] ActionFields form, OperatorStore operators, HttpContext http)
     {
+        await operators.SignOutEverywhereAsync(TenantOf(http.User), http.User.FindFirstValue(ClaimTypes.NameIdentifier)!);
         await http.SignOutAsync(OperatorStore.Scheme);
         return Results.Redirect("/dashboard/sign-in");
     }

@@ -135,7 +135,7 @@ public static class WalletPage
     }
 
     /// <summary>Without script the link opens the top-up page; with it, the button opens the same form in a dialog.</summary>
-    const string DialogScript = """
+    public const string DialogScript = """
         (() => {
           const dialog = document.getElementById('topup-dialog'), open = document.getElementById('topup-open');
           if (!dialog || typeof dialog.showModal !== 'function') return;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using Coffer.Customers;
 using Coffer.Pages;
+using Coffer.Storage;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Mvc;
@@ -46,19 +47,20 @@ public static class PortalPages
         return g;
     }
 
-    static async Task<IResult> Enter(string? token, ServerKeys keys, TimeProvider clock, HttpContext http)
+    static async Task<IResult> Enter(string? token, ServerKeys keys, Database db, TimeProvider clock, HttpContext http)
     {
         var now = clock.GetUtcNow();
-        if (await PortalSessions.VerifyAsync(keys, token, now) is not { } who)
+        if (await PortalSessions.VerifyAsync(keys, token, now) is not { } link || !await PortalSessions.ConsumeAsync(db, link, now))
             return Page("Link expired", "<p>This portal link is not valid any more. Ask for a new one.</p>", status: 401);
         // Whoever was signed in before is replaced: a link opens exactly its own customer's portal.
         await http.SignOutAsync(PortalSessions.Scheme);
-        await PortalSessions.SignInAsync(http, who.TenantId, who.CustomerId, now + PortalSessions.MaxLifetime);
+        await PortalSessions.SignInAsync(http, link);
         return Results.Redirect("/portal");
     }
 
-    static async Task<IResult> SignOut([FromForm] PortalActionForm form, HttpContext http)
+    static async Task<IResult> SignOut([FromForm] PortalActionForm form, Database db, TimeProvider clock, HttpContext http)
     {
+        await PortalSessions.RevokeAsync(db, http.User, clock.GetUtcNow());
         await http.SignOutAsync(PortalSessions.Scheme);
         return Results.Redirect("/portal/goodbye");
     }
