@@ -62,7 +62,7 @@ grep -q "Failed!" "$WORK/dotnet-test.log" && exit 1
 log "@flexprice/sdk compatibility test (SQLite, then PostgreSQL)"
 (cd tests/sdk-compat && npm ci --no-audit --no-fund --loglevel=error)
 run_compat() {
-  local database=$1 port=$2 key="sk_compat_$RANDOM$RANDOM"
+  local database=$1 port=$2 key="sk_compat_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
   COFFER_DATABASE="$database" COFFER_API_KEY="$key" COFFER_WEBHOOK_POLL_MS=100 COFFER_WEBHOOKS_ALLOW_PRIVATE=true \
     dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:$port" >"$WORK/coffer-$port.log" 2>&1 &
   SERVER_PID=$!

@@ -308,7 +308,8 @@ public static class WalletEngine
         if (hold is null || !hold.IsActiveAt(now)) return new CommandOutcome.NoChange("no active hold with this id");
         if (c.Credits > hold.Credits) return new CommandOutcome.CaptureExceedsHold(hold.Credits);
         var credits = c.Credits ?? hold.Credits;
-        if (state.Status == WalletStatuses.Closed) return new CommandOutcome.WalletNotActive(state.Status);
+        // A capture is a debit: a frozen wallet refuses it as it refuses any other; the hold stays to be captured after unfreezing.
+        if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
 
         // The hold's own reservation is what pays for the capture, so plan without it.
         state.Holds.Remove(hold);

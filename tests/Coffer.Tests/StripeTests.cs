@@ -307,11 +307,13 @@ public sealed class StripeTests() : ApiTest(Store.Sqlite)
     }
 
     [Fact]
-    public async Task TheStripeWebhookOfATenantWithoutStripeIsNotFound()
+    public async Task TheStripeWebhookAnswersTheSameForATenantWithoutStripeAndOneThatDoesNotExist()
     {
         var tenant = (await App.Service<Tenants.TenantStore>().DefaultTenantAsync())!.Id;
-        Assert.Equal("not_found", (await Deliver(tenant, "{}")).Error(404));
-        Assert.Equal("not_found", (await Deliver("tenant_nobody", "{}")).Error(404));
+        var without = await Deliver(tenant, "{}");
+        var nobody = await Deliver("tenant_nobody", "{}");
+        Assert.Equal("validation_failed", without.Error(400));
+        Assert.Equal(without.Body!.ToJsonString(), nobody.Body!.ToJsonString());
     }
 
     [Fact]

@@ -42,6 +42,8 @@ public static class ErrorHandling
             {
                 404 => new ApiError(404, ErrorCodes.NotFound, "no such route"),
                 405 => new ApiError(405, ErrorCodes.ValidationFailed, "method not allowed on this route"),
+                // A chunked body has no Content-Length to refuse up front; the body reader stops it here.
+                413 => new ApiError(413, ErrorCodes.PayloadTooLarge, $"request body larger than {Limits.MaxRequestBodyBytes} bytes"),
                 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
                 _ => new ApiError(response.StatusCode, response.StatusCode >= 500 ? ErrorCodes.Internal : ErrorCodes.ValidationFailed, "request failed"),
             };
@@ -54,7 +56,7 @@ public static class ErrorHandling
         BadHttpRequestException { StatusCode: 413 } => new ApiError(413, ErrorCodes.PayloadTooLarge, "request body too large"),
         BadHttpRequestException { InnerException: JsonException json } => ApiError.Validation(DescribeJson(json)),
         BadHttpRequestException bad when bad.StatusCode == 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
-        BadHttpRequestException bad => new ApiError(bad.StatusCode, ErrorCodes.ValidationFailed, bad.Message),
+        BadHttpRequestException bad => new ApiError(bad.StatusCode, ErrorCodes.ValidationFailed, DescribeBinding(bad.Message)),
         JsonException json => ApiError.Validation(DescribeJson(json)),
         // Never "nothing was changed": the commit may have taken effect.
         Storage.CommitOutcomeUnknownException => ApiError.OutcomeUnknown(null),
@@ -67,6 +69,15 @@ public static class ErrorHandling
     };
 
     static ApiError Unavailable => new(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed");
+
+    /// <summary>The framework names parameters with their .NET types (<c>Nullable&lt;int&gt; limit</c>); callers see only the name.</summary>
+    static string DescribeBinding(string message)
+    {
+        var bind = System.Text.RegularExpressions.Regex.Match(message, "parameter \"(?:[^\" ]+ )?(?<name>[A-Za-z0-9_]+)\"");
+        if (!bind.Success) return "the request could not be read";
+        var name = bind.Groups["name"].Value;
+        return message.StartsWith("Required", StringComparison.Ordinal) ? $"{name} is required" : $"{name} has a value of the wrong type";
+    }
 
     static string DescribeJson(JsonException e)
     {

@@ -38,8 +38,16 @@ public sealed class Validator
         }
         if (value.Length > max) Fail($"{field} is longer than {max} characters");
         if (value.Any(char.IsControl)) Fail($"{field} contains control characters");
+        else if (value.Any(IsInvisible)) Fail($"{field} contains invisible or direction-changing characters");
         return value.Trim();
     }
+
+    /// <summary>
+    /// Bidirectional overrides and zero-width characters make a name read differently from what it is
+    /// (a customer called "‮cod.exe" shows as "exe.doc"), so no text field holds them.
+    /// </summary>
+    static bool IsInvisible(char c) => c is >= '\u200B' and <= '\u200F' or >= '\u202A' and <= '\u202E'
+        or >= '\u2060' and <= '\u2069' or '\u061C' or '\uFEFF';
 
     /// <summary>An absolute http or https URL: anything else (<c>javascript:</c>, <c>data:</c>, a relative path) is no web address to call or send a browser to.</summary>
     public string? HttpUrl(string field, string? value, bool required = false)
@@ -59,6 +67,9 @@ public sealed class Validator
             if (string.IsNullOrEmpty(k) || k.Length > Limits.MaxMetadataKeyLength) { Fail($"{field} keys must be 1 to {Limits.MaxMetadataKeyLength} characters"); break; }
             if (v is null) { Fail($"{field}.{k} must be a string"); break; }
             if (v.Length > Limits.MaxMetadataValueLength) { Fail($"{field}.{k} is longer than {Limits.MaxMetadataValueLength} characters"); break; }
+            // CR, LF and NUL in metadata break the CSV exports, log lines and headers it is copied into.
+            if (k.Any(char.IsControl) || k.Any(IsInvisible)) { Fail($"{field} keys must not contain control or invisible characters"); break; }
+            if (v.Any(char.IsControl)) { Fail($"{field}.{k} contains control characters"); break; }
         }
     }
 

@@ -40,6 +40,8 @@ public sealed class ExpirySweeper(
                 """,
                 r => (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("id")), ("now", now), ("n", BatchSize));
             await c.ExecAsync(null, "DELETE FROM idempotency_keys WHERE created_at < @cutoff", ("cutoff", now - Idempotency.Retention));
+            await c.ExecAsync(null, "DELETE FROM outbox_events WHERE delivered_at IS NOT NULL AND delivered_at < @cutoff",
+                ("cutoff", now - Outbox.OutboxWriter.Retention));
         }
         var expired = await FailUnpaidPurchasesAsync(now, ct);
         // Holds first: a hold that has expired no longer reserves credits the lots' expiry would take.

@@ -37,6 +37,12 @@ public static class EventTypes
 /// </summary>
 public sealed class OutboxWriter(Ids ids, TimeProvider clock)
 {
+    /// <summary>
+    /// How long an event stays once fanned out to its deliveries (each delivery keeps its own copy of the payload):
+    /// it can be resent for this long; the expiry sweeper deletes it after.
+    /// </summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromDays(30);
+
     public void Add(SqlBatch batch, string tenantId, string eventType, string? walletId, long sequence, object payload)
     {
         var id = ids.New("evt");

@@ -45,8 +45,9 @@ public static class StripeWebhooks
         TenantSettings settings, PaymentService payments, RefundService refunds, TimeProvider clock, ILoggerFactory logs)
     {
         var config = await settings.GatewayConfigAsync(tenantId);
+        // The same answer as a bad signature: which tenants exist or use Stripe is not for an unauthenticated caller to learn.
         if (config.Provider != StripeGateway.GatewayName || string.IsNullOrEmpty(config.StripeWebhookSecret))
-            return ApiError.NotFound("Stripe webhook endpoint of this tenant");
+            return ApiError.Validation("invalid Stripe signature");
 
         using var reader = new StreamReader(request.Body, Encoding.UTF8);
         var json = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);

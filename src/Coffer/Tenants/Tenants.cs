@@ -23,6 +23,8 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
     // this node at once and on other nodes within this time.
     static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(10);
     readonly ConcurrentDictionary<string, (Tenant? Tenant, DateTimeOffset Until)> _cache = new();
+    // Bumped by every revocation: a lookup that read the key before the revocation committed must not cache it after.
+    long _revocations;
 
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
@@ -40,6 +42,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         var hash = Hash(secret);
         var now = clock.GetUtcNow();
         if (_cache.TryGetValue(hash, out var hit) && hit.Until > now) return hit.Tenant;
+        var revocations = Interlocked.Read(ref _revocations);
         await using var c = await db.OpenAsync(ct);
         var tenant = await c.QuerySingleAsync(null,
             """
@@ -48,11 +51,25 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
             """,
             r => new Tenant(r.Str("id"), r.Str("name")), ("h", hash), ("now", now));
         if (_cache.Count > 10_000) _cache.Clear();
-        _cache[hash] = (tenant, now + CacheTime);
+        if (Interlocked.Read(ref _revocations) == revocations) _cache[hash] = (tenant, now + CacheTime);
         return tenant;
     }
 
-    public void Forget(string keyHash) => _cache.TryRemove(keyHash, out _);
+    public const int MinConfiguredKeyLength = 32;
+
+    /// <summary>A configured key is the default tenant's credential: long and from a plain alphabet, or the service does not start.</summary>
+    public static void RequireStrongKey(string key)
+    {
+        if (key.Length < MinConfiguredKeyLength || key.Length > 200 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+            throw new InvalidOperationException(
+                $"COFFER_API_KEY must be {MinConfiguredKeyLength} to 200 characters of letters, digits, '_' and '-' (generate one with: openssl rand -hex 24)");
+    }
+
+    public void Forget(string keyHash)
+    {
+        Interlocked.Increment(ref _revocations);
+        _cache.TryRemove(keyHash, out _);
+    }
 
     public async Task<Tenant> CreateTenantAsync(string name, bool isDefault, CancellationToken ct = default)
     {
@@ -106,6 +123,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
     /// </summary>
     public async Task BootstrapAsync(string? configuredKey, TextWriter output, CancellationToken ct = default)
     {
+        if (!string.IsNullOrWhiteSpace(configuredKey)) RequireStrongKey(configuredKey);
         var tenant = await DefaultTenantAsync(ct);
         if (tenant is null)
         {
