@@ -75,7 +75,13 @@ if (command is not null and not ("tenants" or "verify" or "secrets"))
 
 var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://localhost:8080");
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;
+    // Kestrel answers a request line over its limit itself, without the error envelope: its limit sits well above
+    // Coffer's own (Limits.MaxRequestLineLength), so a long URL meets Coffer's 414 in the envelope first.
+    k.Limits.MaxRequestLineSize = 8 * Limits.MaxRequestLineLength;
+});
 // In code rather than appsettings.json, which is read from the working directory and so missed by a binary
 // started elsewhere: per-request information logs would cost more than the requests themselves.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

@@ -92,6 +92,18 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task AnOverlongUrlIsA414InTheEnvelope()
+    {
+        await using var app = new CofferApp(App.Store, kestrel: true);
+        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        using var response = await api.GetAsync("/v1/wallets?customer_id=" + new string('c', 10_000));
+        Assert.Equal(HttpStatusCode.RequestUriTooLong, response.StatusCode);
+        Assert.Contains("\"validation_failed\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task AWeakConfiguredApiKeyStopsStartUpNamingTheSetting()
     {
         await using var weak = new CofferApp(App.Store) { Settings = { ["COFFER_API_KEY"] = "secret123" } };

@@ -30,6 +30,11 @@ public static class ErrorHandling
                 await new ApiError(413, ErrorCodes.PayloadTooLarge, $"request body larger than {Limits.MaxRequestBodyBytes} bytes").ExecuteAsync(context);
                 return;
             }
+            if ((context.Request.Path.Value?.Length ?? 0) + (context.Request.QueryString.Value?.Length ?? 0) > Limits.MaxRequestLineLength)
+            {
+                await new ApiError(414, ErrorCodes.ValidationFailed, $"the URL is longer than {Limits.MaxRequestLineLength} characters").ExecuteAsync(context);
+                return;
+            }
             await next(context);
         });
 

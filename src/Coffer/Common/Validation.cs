@@ -15,6 +15,7 @@ public static class Limits
     public const int MaxPageSize = 1000;
     public const int MaxIdsPerFilter = 500;
     public const long MaxRequestBodyBytes = 256 * 1024;
+    public const int MaxRequestLineLength = 8 * 1024;
     public const int MaxPriority = 1_000_000;
 }
 
@@ -117,6 +118,11 @@ public sealed class Validator
         if (!allowed.Contains(value)) Fail($"{field} must be one of {string.Join(", ", allowed.Order())}");
         return value;
     }
+
+    static readonly HashSet<string> Orders = ["asc", "desc"];
+
+    /// <summary>A list's <c>order</c>: <c>asc</c> or <c>desc</c> (the default); anything else is refused rather than read as desc.</summary>
+    public bool Ascending(string? order) => OneOf("order", order, Orders) == "asc";
 
     public (int Limit, int Offset) Page(int? limit, int? offset)
     {

@@ -29,6 +29,17 @@ public static class EventTypes
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
     public static string HoldEnded(string status) => $"wallet.hold.{status}";
+
+    /// <summary>Every event type Coffer emits.</summary>
+    public static readonly IReadOnlySet<string> All = typeof(EventTypes)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!)
+        .Concat(new[] { Ledger.HoldStatuses.Captured, Ledger.HoldStatuses.Released, Ledger.HoldStatuses.Expired }.Select(HoldEnded))
+        .ToHashSet();
+
+    /// <summary>A subscription names an event type or a family (<c>wallet.*</c>) that has one: a typo would silently never deliver.</summary>
+    public static bool IsSubscribable(string pattern) =>
+        All.Contains(pattern) || (pattern.EndsWith(".*", StringComparison.Ordinal) && All.Any(t => t.StartsWith(pattern[..^1], StringComparison.Ordinal)));
 }
 
 /// <summary>

@@ -375,9 +375,10 @@ public static class WalletApi
         var (limit, offset) = v.Page(filter.Limit, filter.Offset);
         var status = v.OneOf("status", filter.Status, Statuses);
         var sort = v.OneOf("sort", filter.Sort, SortColumns) ?? "created_at";
+        var ascending = v.Ascending(filter.Order);
         if (filter.WalletIds?.Count > Limits.MaxIdsPerFilter) v.Fail($"at most {Limits.MaxIdsPerFilter} wallet_ids");
         if (!v.Ok) return v.Error();
-        var (items, total) = await store.ListAsync(tenant.Id, new WalletQuery(filter.CustomerId, status, filter.WalletIds, filter.Order == "asc", sort), limit, offset);
+        var (items, total) = await store.ListAsync(tenant.Id, new WalletQuery(filter.CustomerId, status, filter.WalletIds, ascending, sort), limit, offset);
         return TypedResults.Ok(new ListResponse<WalletDto>(items.Select(w => WalletDtos.Wallet(w)).ToList(), new Pagination(total, limit, offset)));
     }
 
@@ -426,7 +427,7 @@ public static class WalletApi
         var query = new TransactionQuery(walletId, f.Id, f.Type, f.TransactionStatus, f.TransactionReason, f.ReferenceType, f.ReferenceId,
             f.Priority, f.CreditsAvailableGt, v.Time("start_time", f.StartTime), v.Time("end_time", f.EndTime),
             v.Time("expiry_date_after", f.ExpiryDateAfter), v.Time("expiry_date_before", f.ExpiryDateBefore),
-            f.Order == "asc" || f.Sort?.FirstOrDefault()?.Direction == "asc");
+            v.Ascending(f.Order) || f.Sort?.FirstOrDefault()?.Direction == "asc");
         if (!v.Ok) return v.Error();
         var (items, total) = await store.TransactionsAsync(tenant.Id, query, limit, offset, wallets);
         return TypedResults.Ok(new ListResponse<TransactionDto>(items, new Pagination(total, limit, offset)));

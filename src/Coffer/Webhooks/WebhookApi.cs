@@ -37,7 +37,8 @@ public static class WebhookApi
         v.HttpUrl("url", body.Url, required: create);
         v.Text("description", body.Description, max: Limits.MaxDescriptionLength);
         if (body.EventTypes?.Count > MaxEventTypes) v.Fail($"at most {MaxEventTypes} event_types");
-        if (body.EventTypes?.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 100) == true) v.Fail("event_types must be event names such as wallet.topped_up or wallet.*");
+        if (body.EventTypes?.Any(t => string.IsNullOrWhiteSpace(t) || !Outbox.EventTypes.IsSubscribable(t)) == true)
+            v.Fail("event_types must be event names such as wallet.topped_up or wallet.*");
     }
 
     static async Task<EndpointRow?> Find(Database db, string tenantId, string id)
