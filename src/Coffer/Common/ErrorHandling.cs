@@ -78,6 +78,9 @@ public static class ErrorHandling
     /// <summary>The framework names parameters with their .NET types (<c>Nullable&lt;int&gt; limit</c>); callers see only the name.</summary>
     static string DescribeBinding(string message)
     {
+        // A dashboard or portal form posted without its token (a forged cross-site post, or a stale page).
+        if (message.Contains("anti-forgery", StringComparison.OrdinalIgnoreCase))
+            return "the form's anti-forgery token is missing or invalid; reload the page and try again";
         var bind = System.Text.RegularExpressions.Regex.Match(message, "parameter \"(?:[^\" ]+ )?(?<name>[A-Za-z0-9_]+)\"");
         if (!bind.Success) return "the request could not be read";
         var name = bind.Groups["name"].Value;
