@@ -208,7 +208,8 @@ test("wallet with initial credits and expiry", async () => {
   assert.equal(grant.transactionReason, "FREE_CREDIT_GRANT");
   assert.equal(grant.transactionStatus, "completed");
   assert.equal(grant.creditAmount, "100");
-  assert.equal(grant.amount, "200");
+  // A lot's amount is the money paid for it: free credits are worth nothing (README, "Lot price").
+  assert.equal(grant.amount, "0");
   assert.equal(grant.creditBalanceBefore, "0");
   assert.equal(grant.creditBalanceAfter, "100");
   assert.equal(grant.creditsAvailable, "100");
@@ -922,13 +923,13 @@ test("voiding an unpaid invoiced top-up fails its pending credit", async () => {
   assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "failed");
   assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "0");
 
-  // A voided invoice cannot be paid, so its credits can never be granted.
-  await rejectsWith(
+  // A voided invoice accepts no payment of any kind (422 invoice_not_payable), so its credits can never be granted.
+  const refused = await rejectsWith(
     fp.payments.createPayment({ amount: "50", currency: "usd", destinationType: "INVOICE", destinationId: invoice.id, paymentMethodType: "OFFLINE" }),
-    400,
-    ErrorsErrorsErrorResponse,
+    422,
   );
-  await rejectsWith(fp.invoices.updateInvoicePaymentStatus(invoice.id, { paymentStatus: "SUCCEEDED" }), 400, ErrorsErrorsErrorResponse);
+  assert.match(refused.body ?? refused.message, /invoice_not_payable/);
+  await rejectsWith(fp.invoices.updateInvoicePaymentStatus(invoice.id, { paymentStatus: "SUCCEEDED" }), 422);
   assert.equal((await fp.wallets.getWalletBalance(wallet.id)).creditBalance, "0");
   assert.equal(await transactionStatus(wallet.id, topUp.walletTransaction.id), "failed");
 });
