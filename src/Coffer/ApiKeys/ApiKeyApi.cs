@@ -51,13 +51,9 @@ public static class ApiKeyApi
         var (l, o) = v.Page(limit, offset);
         if (status is not (null or "published" or "deleted")) v.Fail("status must be published or deleted");
         if (!v.Ok) return v.Error();
-        var s = status ?? "published";
         await using var c = await db.OpenAsync();
-        var total = await c.ScalarLongAsync(null, "SELECT COUNT(*) FROM api_keys WHERE tenant_id = @t AND status = @s", ("t", tenant.Id), ("s", s));
-        var items = await c.QueryAsync(null,
-            $"SELECT {Columns} FROM api_keys WHERE tenant_id = @t AND status = @s ORDER BY created_at DESC, id DESC LIMIT @l OFFSET @o",
-            Read, ("t", tenant.Id), ("s", s), ("l", l), ("o", o));
-        return TypedResults.Ok(new ListResponse<SecretDto>(items, new Pagination(total, l, o)));
+        var where = Where.Tenant(tenant.Id).Eq("status", "s", status ?? "published");
+        return TypedResults.Ok((await c.PageAsync(Columns, "api_keys", where, Sql.OrderBy("created_at", ascending: false), l, o, Read)).Response());
     }
 
     static async Task<Results<NoContent, ApiError>> Delete(Tenant tenant, string id, Database db, TenantStore tenants, TimeProvider clock)

@@ -145,7 +145,3 @@ public sealed class Validator
 
     static string Truncate(string s) => s.Length <= 20 ? s : s[..20] + "…";
 }
-
-public sealed record Pagination(long Total, int Limit, int Offset);
-
-public sealed record ListResponse<T>(IReadOnlyList<T> Items, Pagination Pagination);

@@ -21,12 +21,6 @@ public sealed record CustomerRequest
     public Dictionary<string, string>? Metadata { get; init; }
 }
 
-public sealed record FilterValue(string? String, decimal? Number, bool? Boolean, string? Date, List<string>? Array);
-
-public sealed record FilterCondition(string? Field, string? Operator, string? DataType, FilterValue? Value);
-
-public sealed record SortCondition(string? Field, string? Direction);
-
 public sealed record CustomerFilter
 {
     public int? Limit { get; init; }

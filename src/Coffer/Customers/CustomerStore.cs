@@ -148,33 +148,18 @@ public sealed class CustomerStore(Database db, Ids ids, TimeProvider clock)
 
     public async Task<ListResponse<CustomerDto>> SearchAsync(string tenantId, CustomerQuery q, int limit, int offset)
     {
-        var where = new List<string> { "tenant_id = @t", q.Status == "deleted" ? "status = 'deleted'" : "status <> 'deleted'" };
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        AddIn(where, args, "id", "cid", q.Ids);
-        AddIn(where, args, "external_id", "ext", q.ExternalIds);
-        if (q.Email is not null) { where.Add("email = @email"); args.Add(("email", q.Email)); }
+        var where = Where.Tenant(tenantId)
+            .Add(q.Status == "deleted" ? "status = 'deleted'" : "status <> 'deleted'")
+            .In("id", "cid", q.Ids)
+            .In("external_id", "ext", q.ExternalIds)
+            .Eq("email", "email", q.Email);
         for (var i = 0; i < q.Conditions.Count; i++)
         {
             var (column, op, value) = q.Conditions[i];
-            if (op == "eq") where.Add($"{column} = @f{i}");
-            else where.Add($"{column} {db.CaseInsensitiveLike} @f{i}");
-            args.Add(($"f{i}", op == "eq" ? value : "%" + value.Replace("%", "").Replace("_", "") + "%"));
+            where.Add(op == "eq" ? $"{column} = @f{i}" : $"{column} {db.CaseInsensitiveLike} @f{i}",
+                ($"f{i}", op == "eq" ? value : "%" + value.Replace("%", "").Replace("_", "") + "%"));
         }
-        var filter = string.Join(" AND ", where);
         await using var c = await db.OpenAsync();
-        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM customers WHERE {filter}", args.ToArray());
-        var dir = q.Ascending ? "ASC" : "DESC";
-        var items = await c.QueryAsync(null,
-            $"SELECT {Columns} FROM customers WHERE {filter} ORDER BY created_at {dir}, id {dir} LIMIT @limit OFFSET @offset",
-            Read, [.. args, ("limit", limit), ("offset", offset)]);
-        return new ListResponse<CustomerDto>(items, new Pagination(total, limit, offset));
-    }
-
-    public static void AddIn(List<string> where, List<(string, object?)> args, string column, string prefix, IReadOnlyList<string>? values)
-    {
-        if (values is null) return;
-        if (values.Count == 0) { where.Add("1 = 0"); return; }
-        var names = values.Select((value, i) => { args.Add(($"{prefix}{i}", value)); return $"@{prefix}{i}"; });
-        where.Add($"{column} IN ({string.Join(", ", names)})");
+        return (await c.PageAsync(Columns, "customers", where, Sql.OrderBy("created_at", q.Ascending), limit, offset, Read)).Response();
     }
 }

@@ -170,23 +170,17 @@ public static class InvoiceApi
             if (c is null) return TypedResults.Ok(new ListResponse<InvoiceDto>([], new Pagination(0, limit, offset)));
             customerId = c.Id;
         }
-        var where = new List<string> { "tenant_id = @t" };
-        var args = new List<(string, object?)> { ("t", tenant.Id) };
-        if (customerId is not null) { where.Add("customer_id = @c"); args.Add(("c", customerId)); }
-        if (filter.InvoiceType is not null) { where.Add("invoice_type = @type"); args.Add(("type", filter.InvoiceType)); }
-        CustomerStore.AddIn(where, args, "id", "id", filter.InvoiceIds);
-        CustomerStore.AddIn(where, args, "invoice_status", "is", filter.InvoiceStatus);
-        CustomerStore.AddIn(where, args, "payment_status", "ps", filter.PaymentStatus);
-        var sql = string.Join(" AND ", where);
-        var dir = filter.Order == "asc" ? "ASC" : "DESC";
+        var where = Where.Tenant(tenant.Id)
+            .Eq("customer_id", "c", customerId)
+            .Eq("invoice_type", "type", filter.InvoiceType)
+            .In("id", "id", filter.InvoiceIds)
+            .In("invoice_status", "is", filter.InvoiceStatus)
+            .In("payment_status", "ps", filter.PaymentStatus);
         await using var conn = await db.OpenAsync();
-        var total = await conn.ScalarLongAsync(null, $"SELECT COUNT(*) FROM invoices WHERE {sql}", args.ToArray());
-        var rows = await conn.QueryAsync(null,
-            $"SELECT {InvoiceRow.Columns} FROM invoices WHERE {sql} ORDER BY created_at {dir}, id {dir} LIMIT @limit OFFSET @offset",
-            InvoiceRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
-        var lines = filter.SkipLineItems == true ? null : (await invoices.LinesAsync(tenant.Id, rows.Select(r => r.Id).ToList())).ToLookup(l => l.InvoiceId);
-        var items = rows.Select(r => InvoiceDtos.Invoice(r, lines?[r.Id])).ToList();
-        return TypedResults.Ok(new ListResponse<InvoiceDto>(items, new Pagination(total, limit, offset)));
+        var page = await conn.PageAsync(InvoiceRow.Columns, "invoices", where, Sql.OrderBy("created_at", filter.Order == "asc"),
+            limit, offset, InvoiceRow.Read);
+        var lines = filter.SkipLineItems == true ? null : (await invoices.LinesAsync(tenant.Id, page.Items.Select(r => r.Id).ToList())).ToLookup(l => l.InvoiceId);
+        return TypedResults.Ok(page.Response(r => InvoiceDtos.Invoice(r, lines?[r.Id])));
     }
 
     static async Task<Results<Ok<InvoiceDto>, ApiError>> Update(

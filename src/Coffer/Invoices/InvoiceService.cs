@@ -64,7 +64,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         if (invoiceIds.Count == 0) return [];
         var where = new List<string>();
         var args = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(where, args, "invoice_id", "i", invoiceIds);
+        Sql.In(where, args, "invoice_id", "i", invoiceIds);
         await using var c = await db.OpenAsync();
         return await c.QueryAsync(null, $"SELECT {LineItemRow.Columns} FROM invoice_line_items WHERE tenant_id = @t AND {where[0]} ORDER BY created_at, id",
             LineItemRow.Read, args.ToArray());

@@ -150,29 +150,20 @@ public static class PaymentApi
         var v = new Validator();
         var (l, o) = v.Page(limit, offset);
         if (!v.Ok) return v.Error();
-        var where = new List<string> { "tenant_id = @t" };
-        var args = new List<(string, object?)> { ("t", tenant.Id) };
-        if (destinationId is not null) { where.Add("destination_id = @d"); args.Add(("d", destinationId)); }
-        if (paymentStatus is not null) { where.Add("payment_status = @s"); args.Add(("s", paymentStatus)); }
-        if (methodType is not null) { where.Add("payment_method_type = @m"); args.Add(("m", methodType)); }
-        var sql = string.Join(" AND ", where);
-        var dir = order == "asc" ? "ASC" : "DESC";
+        var where = Where.Tenant(tenant.Id)
+            .Eq("destination_id", "d", destinationId)
+            .Eq("payment_status", "s", paymentStatus)
+            .Eq("payment_method_type", "m", methodType);
         await using var c = await db.OpenAsync();
-        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM payments WHERE {sql}", args.ToArray());
-        var rows = await c.QueryAsync(null,
-            $"SELECT {PaymentRow.Columns} FROM payments WHERE {sql} ORDER BY created_at {dir}, id {dir} LIMIT @l OFFSET @o",
-            PaymentRow.Read, [.. args, ("l", l), ("o", o)]);
+        var page = await c.PageAsync(PaymentRow.Columns, "payments", where, Sql.OrderBy("created_at", order == "asc"), l, o, PaymentRow.Read);
         var numbers = new Dictionary<string, string?>();
-        if (rows.Count > 0)
+        if (page.Items.Count > 0)
         {
-            var inWhere = new List<string>();
-            var inArgs = new List<(string, object?)> { ("t", tenant.Id) };
-            Customers.CustomerStore.AddIn(inWhere, inArgs, "id", "inv", rows.Select(p => p.DestinationId).Distinct().ToList());
-            foreach (var (invoiceId, number) in await c.QueryAsync(null, $"SELECT id, invoice_number FROM invoices WHERE tenant_id = @t AND {inWhere[0]}",
-                         r => (r.Str("id"), r.NStr("invoice_number")), inArgs.ToArray()))
+            var invoices = Where.Tenant(tenant.Id).In("id", "inv", page.Items.Select(p => p.DestinationId).Distinct().ToList());
+            foreach (var (invoiceId, number) in await c.QueryAsync(null, $"SELECT id, invoice_number FROM invoices WHERE {invoices.Sql}",
+                         r => (r.Str("id"), r.NStr("invoice_number")), invoices.Args))
                 numbers[invoiceId] = number;
         }
-        return TypedResults.Ok(new ListResponse<PaymentDto>(
-            rows.Select(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId))).ToList(), new Pagination(total, l, o)));
+        return TypedResults.Ok(page.Response(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId))));
     }
 }

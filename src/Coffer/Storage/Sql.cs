@@ -113,6 +113,25 @@ public static class Sql
         }
     }
 
+    /// <summary>
+    /// <c>column IN (@prefix0, @prefix1, ...)</c> added to <paramref name="where"/>, one parameter per value. No list
+    /// means no condition; an empty list matches nothing (SQL has no empty <c>IN ()</c>).
+    /// </summary>
+    public static void In(List<string> where, List<(string, object?)> args, string column, string prefix, IReadOnlyList<string>? values)
+    {
+        if (values is null) return;
+        if (values.Count == 0) { where.Add("1 = 0"); return; }
+        var names = values.Select((value, i) => { args.Add(($"{prefix}{i}", value)); return $"@{prefix}{i}"; });
+        where.Add($"{column} IN ({string.Join(", ", names)})");
+    }
+
+    /// <summary>A list's order: by <paramref name="column"/>, ties broken by id in the same direction, so paging is stable.</summary>
+    public static string OrderBy(string column, bool ascending)
+    {
+        var dir = ascending ? "ASC" : "DESC";
+        return $"{column} {dir}, id {dir}";
+    }
+
     public static string Str(this DbDataReader r, string column) => r.GetString(r.GetOrdinal(column));
 
     public static string? NStr(this DbDataReader r, string column)

@@ -72,8 +72,8 @@ public sealed record TransactionFilter
     public int? Limit { get; init; }
     public int? Offset { get; init; }
     public string? Order { get; init; }
-    public List<Customers.SortCondition>? Sort { get; init; }
-    public List<Customers.FilterCondition>? Filters { get; init; }
+    public List<Common.SortCondition>? Sort { get; init; }
+    public List<Common.FilterCondition>? Filters { get; init; }
     public string? WalletId { get; init; }
     public string? Id { get; init; }
     public string? Type { get; init; }

@@ -1,5 +1,4 @@
 using Coffer.Common;
-using Coffer.Customers;
 using Coffer.Ledger;
 using Coffer.Storage;
 
@@ -48,19 +47,10 @@ public sealed class WalletStore(Database db, TimeProvider clock)
 
     public async Task<(List<WalletRow> Items, long Total)> ListAsync(string tenantId, WalletQuery q, int limit, int offset)
     {
-        var where = new List<string> { "tenant_id = @t" };
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        if (q.CustomerId is not null) { where.Add("customer_id = @c"); args.Add(("c", q.CustomerId)); }
-        if (q.Status is not null) { where.Add("wallet_status = @s"); args.Add(("s", q.Status)); }
-        CustomerStore.AddIn(where, args, "id", "wid", q.WalletIds);
-        var filter = string.Join(" AND ", where);
+        var where = Where.Tenant(tenantId).Eq("customer_id", "c", q.CustomerId).Eq("wallet_status", "s", q.Status).In("id", "wid", q.WalletIds);
         await using var c = await db.OpenAsync();
-        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM wallets WHERE {filter}", args.ToArray());
-        var dir = q.Ascending ? "ASC" : "DESC";
-        var items = await c.QueryAsync(null,
-            $"SELECT {WalletRow.Columns} FROM wallets WHERE {filter} ORDER BY {q.SortColumn} {dir}, id {dir} LIMIT @limit OFFSET @offset",
-            WalletRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
-        return (items, total);
+        var page = await c.PageAsync(WalletRow.Columns, "wallets", where, Sql.OrderBy(q.SortColumn, q.Ascending), limit, offset, WalletRow.Read);
+        return (page.Items, page.Total);
     }
 
     public async Task<LotSummary> LotsAsync(string tenantId, string walletId)
@@ -98,44 +88,32 @@ public sealed class WalletStore(Database db, TimeProvider clock)
 
     public async Task<(List<HoldRow> Items, long Total)> HoldsAsync(string tenantId, string walletId, string? status, int limit, int offset)
     {
-        var filter = "tenant_id = @t AND wallet_id = @w" + (status is null ? "" : " AND status = @s");
-        (string, object?)[] args = [("t", tenantId), ("w", walletId), ("s", status)];
+        var where = Where.Tenant(tenantId).Eq("wallet_id", "w", walletId).Eq("status", "s", status);
         await using var c = await db.OpenAsync();
-        var total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM holds WHERE {filter}", args);
-        var items = await c.QueryAsync(null,
-            $"SELECT {HoldRow.Columns} FROM holds WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset",
-            HoldRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
-        return (items, total);
+        var page = await c.PageAsync(HoldRow.Columns, "holds", where, Sql.OrderBy("created_at", ascending: false), limit, offset, HoldRow.Read);
+        return (page.Items, page.Total);
     }
 
     public async Task<(List<TransactionDto> Items, long Total)> TransactionsAsync(
         string tenantId, TransactionQuery q, int limit, int offset, IReadOnlyDictionary<string, WalletRow>? wallets = null)
     {
-        var where = new List<string> { "tenant_id = @t" };
-        var args = new List<(string, object?)> { ("t", tenantId) };
-        void Eq(string column, string name, object? value)
-        {
-            if (value is null) return;
-            where.Add($"{column} = @{name}");
-            args.Add((name, value));
-        }
-        Eq("wallet_id", "w", q.WalletId);
-        Eq("id", "id", q.Id);
-        Eq("type", "type", q.Type);
-        Eq("transaction_status", "status", q.Status);
-        Eq("transaction_reason", "reason", q.Reason);
-        Eq("reference_type", "rtype", q.ReferenceType);
-        Eq("reference_id", "rid", q.ReferenceId);
-        Eq("priority", "prio", q.Priority);
-        if (q.CreatedFrom is not null) { where.Add("created_at >= @from"); args.Add(("from", q.CreatedFrom)); }
-        if (q.CreatedTo is not null) { where.Add("created_at < @to"); args.Add(("to", q.CreatedTo)); }
-        if (q.ExpiryAfter is not null) { where.Add("expiry_date > @eafter"); args.Add(("eafter", q.ExpiryAfter)); }
-        if (q.ExpiryBefore is not null) { where.Add("expiry_date < @ebefore"); args.Add(("ebefore", q.ExpiryBefore)); }
+        var where = Where.Tenant(tenantId)
+            .Eq("wallet_id", "w", q.WalletId)
+            .Eq("id", "id", q.Id)
+            .Eq("type", "type", q.Type)
+            .Eq("transaction_status", "status", q.Status)
+            .Eq("transaction_reason", "reason", q.Reason)
+            .Eq("reference_type", "rtype", q.ReferenceType)
+            .Eq("reference_id", "rid", q.ReferenceId)
+            .Eq("priority", "prio", q.Priority);
+        if (q.CreatedFrom is not null) where.Add("created_at >= @from", ("from", q.CreatedFrom));
+        if (q.CreatedTo is not null) where.Add("created_at < @to", ("to", q.CreatedTo));
+        if (q.ExpiryAfter is not null) where.Add("expiry_date > @eafter", ("eafter", q.ExpiryAfter));
+        if (q.ExpiryBefore is not null) where.Add("expiry_date < @ebefore", ("ebefore", q.ExpiryBefore));
         // Decimals are TEXT on SQLite, so a numeric comparison there would compare strings; the open flag
         // answers "has credits left", and a threshold above zero is applied after reading.
         if (q.CreditsAvailableGreaterThan is not null) where.Add("lot_open = 1");
-        var filter = string.Join(" AND ", where);
-        var dir = q.Ascending ? "ASC" : "DESC";
+        var order = Sql.OrderBy("created_at", q.Ascending);
 
         await using var c = await db.OpenAsync();
         List<TransactionRow> rows;
@@ -143,38 +121,31 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         if (q.CreditsAvailableGreaterThan is > 0 and var threshold)
         {
             var all = (await c.QueryAsync(null,
-                $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE {filter} ORDER BY created_at {dir}, id {dir}",
-                TransactionRow.Read, args.ToArray())).Where(r => r.CreditsAvailable > threshold).ToList();
+                $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE {where.Sql} ORDER BY {order}",
+                TransactionRow.Read, where.Args)).Where(r => r.CreditsAvailable > threshold).ToList();
             total = all.Count;
             rows = all.Skip(offset).Take(limit).ToList();
         }
         else
         {
-            total = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM wallet_transactions WHERE {filter}", args.ToArray());
-            rows = await c.QueryAsync(null,
-                $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE {filter} ORDER BY created_at {dir}, id {dir} LIMIT @limit OFFSET @offset",
-                TransactionRow.Read, [.. args, ("limit", limit), ("offset", offset)]);
+            (rows, total, _, _) = await c.PageAsync(TransactionRow.Columns, "wallet_transactions", where, order, limit, offset, TransactionRow.Read);
         }
 
         var debitIds = rows.Where(r => r.Type == TransactionTypes.Debit).Select(r => r.Id).ToList();
         var allocations = new List<AllocationRow>();
         if (debitIds.Count > 0)
         {
-            var inWhere = new List<string>();
-            var inArgs = new List<(string, object?)> { ("t", tenantId) };
-            CustomerStore.AddIn(inWhere, inArgs, "debit_id", "d", debitIds);
+            var ofDebits = Where.Tenant(tenantId).In("debit_id", "d", debitIds);
             allocations = await c.QueryAsync(null,
-                $"SELECT debit_id, lot_id, credits FROM allocations WHERE tenant_id = @t AND {inWhere[0]} ORDER BY created_at, lot_id",
-                r => new AllocationRow(r.Str("debit_id"), r.Str("lot_id"), r.Dec("credits")), inArgs.ToArray());
+                $"SELECT debit_id, lot_id, credits FROM allocations WHERE {ofDebits.Sql} ORDER BY created_at, lot_id",
+                r => new AllocationRow(r.Str("debit_id"), r.Str("lot_id"), r.Dec("credits")), ofDebits.Args);
         }
         if (wallets is null && rows.Count > 0)
         {
             // A search across wallets still reports each transaction's currency and rates, as Flexprice does.
-            var wWhere = new List<string>();
-            var wArgs = new List<(string, object?)> { ("t", tenantId) };
-            CustomerStore.AddIn(wWhere, wArgs, "id", "wl", rows.Select(r => r.WalletId).Distinct().ToList());
-            wallets = (await c.QueryAsync(null, $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {wWhere[0]}",
-                WalletRow.Read, wArgs.ToArray())).ToDictionary(w => w.Id);
+            var ofWallets = Where.Tenant(tenantId).In("id", "wl", rows.Select(r => r.WalletId).Distinct().ToList());
+            wallets = (await c.QueryAsync(null, $"SELECT {WalletRow.Columns} FROM wallets WHERE {ofWallets.Sql}",
+                WalletRow.Read, ofWallets.Args)).ToDictionary(w => w.Id);
         }
         var byDebit = allocations.ToLookup(a => a.DebitId);
         var items = rows.Select(r => WalletDtos.Transaction(r, byDebit[r.Id], wallets?.GetValueOrDefault(r.WalletId))).ToList();

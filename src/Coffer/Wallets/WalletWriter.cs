@@ -409,7 +409,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     {
         var inWallets = new List<string>();
         var walletArgs = new List<(string, object?)> { ("t", tenantId) };
-        Customers.CustomerStore.AddIn(inWallets, walletArgs, "id", "w", walletIds);
+        Sql.In(inWallets, walletArgs, "id", "w", walletIds);
         var byWallet = inWallets[0].Replace("id IN", "wallet_id IN", StringComparison.Ordinal);
         var args = walletArgs.ToArray();
         var statements = new List<(string, (string, object?)[])>
@@ -427,7 +427,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         {
             var inKeys = new List<string>();
             var keyArgs = new List<(string, object?)> { ("t", tenantId) };
-            Customers.CustomerStore.AddIn(inKeys, keyArgs, "idempotency_key", "k", keys.ToList());
+            Sql.In(inKeys, keyArgs, "idempotency_key", "k", keys.ToList());
             statements.Add(($"{Idempotency.SelectStored} WHERE tenant_id = @t AND {inKeys[0]}", keyArgs.ToArray()));
         }
 
