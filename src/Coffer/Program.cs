@@ -105,8 +105,11 @@ builder.Services.AddSingleton<PaymentService>();
 builder.Services.AddSingleton<CreditPackages>();
 builder.Services.AddSingleton<RefundService>();
 builder.Services.AddSingleton<WebhookWorker>();
+builder.Services.AddSingleton<WebhookStore>();
+builder.Services.AddSingleton<WebhookEndpoints>();
 builder.Services.AddSingleton<AutoTopUpWorker>();
 builder.Services.AddSingleton<AlertMailer>();
+builder.Services.AddSingleton<AlertStore>();
 builder.Services.AddSingleton<SmtpPolicy>();
 builder.Services.AddHttpClient(WebhookWorker.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1))
     .ConfigurePrimaryHttpMessageHandler(sp => new PublicAddressGuard(

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Coffer.Common;
-using Coffer.Storage;
 using Coffer.Tenants;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,9 +24,7 @@ public static class DashboardKit
     public static async Task<Tenant> TenantAsync(HttpContext http)
     {
         var id = DashboardPages.TenantOf(http.User);
-        await using var c = await http.RequestServices.GetRequiredService<Database>().OpenAsync();
-        var name = await c.QuerySingleAsync(null, "SELECT name FROM tenants WHERE id = @t", r => r.Str("name"), ("t", id));
-        return new Tenant(id, name ?? id);
+        return await http.RequestServices.GetRequiredService<TenantStore>().GetAsync(id) ?? new Tenant(id, id);
     }
 
     public static Outcome<T> Of<T>(IResult result) => result switch

@@ -63,8 +63,7 @@ public static class WalletPage
         var chartData = await WalletTransactions.QueryAsync(tenant, id, store, new TransactionFilterQuery(null, null, null, null, null, null),
             WalletTransactions.ChartPoints, 0, TransactionStatuses.Completed);
         var attempts = await services.GetRequiredService<AutoTopUpWorker>().AttemptsAsync(tenant.Id, id, LogRows);
-        var alerts = Of<ListResponse<AlertDto>>((await AlertApi.Search(tenant, new AlertFilter(id, null, null, LogRows, 0),
-            services.GetRequiredService<Database>())).Result).Value?.Items ?? [];
+        var alerts = (await services.GetRequiredService<AlertStore>().SearchAsync(tenant.Id, id, null, null, LogRows, 0)).Items;
 
         var cur = w.Currency.ToUpperInvariant();
         var breakdown = w.CreditsAvailableBreakdown ?? new CreditBreakdown(0m, 0m);

@@ -1,6 +1,5 @@
 using Coffer.Common;
 using Coffer.Outbox;
-using Coffer.Storage;
 using Coffer.Webhooks;
 using Microsoft.AspNetCore.Mvc;
 using static Coffer.Dashboard.DashboardKit;
@@ -63,9 +62,9 @@ public static class WebhookPages
         EndpointFields? typed = null)
     {
         var tenant = await TenantAsync(http);
-        var db = http.RequestServices.GetRequiredService<Database>();
-        var endpoints = (await WebhookApi.List(tenant, db)).Value ?? [];
-        var deliveries = Of<ListResponse<DeliveryDto>>((await WebhookApi.Deliveries(tenant, db, LogRows, (page - 1) * LogRows, null, null, null, null)).Result);
+        var store = http.RequestServices.GetRequiredService<WebhookStore>();
+        var endpoints = (await store.EndpointsAsync(tenant.Id)).Select(e => EndpointDto.From(e)).ToList();
+        var deliveries = await store.DeliveriesAsync(tenant.Id, new DeliveryQuery(null, null, null, null), LogRows, (page - 1) * LogRows);
         var urls = endpoints.ToDictionary(e => e.Id, e => e.Url);
 
         var endpointRows = string.Join("", endpoints.Select(e => $"""
@@ -81,23 +80,19 @@ public static class WebhookPages
             </div></td></tr>
             """));
 
-        var log = "";
-        if (deliveries.Value is { } d)
-        {
-            var attempts = new Dictionary<string, List<AttemptDto>>();
-            foreach (var delivery in d.Items.Where(x => x.AttemptCount > 0))
-                attempts[delivery.Id] = Of<List<AttemptDto>>((await WebhookApi.Attempts(tenant, delivery.Id, db)).Result).Value ?? [];
-            log = string.Join("", d.Items.Select(x => $"""
-                <tr><td><strong>{E(x.EventType)}</strong><div class="muted"><code>{E(x.EventId)}</code></div>{AttemptList(attempts.GetValueOrDefault(x.Id))}</td>
-                <td><code class="url">{E(urls.GetValueOrDefault(x.EndpointId, x.EndpointId))}</code></td>
-                <td>{Status(x.Status)}{(x.NextAttemptAt is { } next ? $"<div class=\"muted\">next try {Date(next)}</div>" : "")}</td>
-                <td class="num">{x.AttemptCount}</td><td>{Date(x.CreatedAt)}</td>
-                <td><form class="inline" method="post" action="/dashboard/webhooks/events/{U(x.EventId)}/resend">{Antiforgery(http)}
-                  <input type="hidden" name="EndpointId" value="{E(x.EndpointId)}">
-                  <button type="submit" class="secondary nowrap" aria-label="Re-send {E(x.EventType)} {E(x.EventId)}">Re-send</button></form></td></tr>
-                """));
-        }
-        var total = deliveries.Value?.Pagination.Total ?? 0;
+        var attempts = new Dictionary<string, List<AttemptDto>>();
+        foreach (var delivery in deliveries.Items.Where(x => x.AttemptCount > 0))
+            attempts[delivery.Id] = await store.AttemptsAsync(tenant.Id, delivery.Id) ?? [];
+        var log = string.Join("", deliveries.Items.Select(DeliveryDto.From).Select(x => $"""
+            <tr><td><strong>{E(x.EventType)}</strong><div class="muted"><code>{E(x.EventId)}</code></div>{AttemptList(attempts.GetValueOrDefault(x.Id))}</td>
+            <td><code class="url">{E(urls.GetValueOrDefault(x.EndpointId, x.EndpointId))}</code></td>
+            <td>{Status(x.Status)}{(x.NextAttemptAt is { } next ? $"<div class=\"muted\">next try {Date(next)}</div>" : "")}</td>
+            <td class="num">{x.AttemptCount}</td><td>{Date(x.CreatedAt)}</td>
+            <td><form class="inline" method="post" action="/dashboard/webhooks/events/{U(x.EventId)}/resend">{Antiforgery(http)}
+              <input type="hidden" name="EndpointId" value="{E(x.EndpointId)}">
+              <button type="submit" class="secondary nowrap" aria-label="Re-send {E(x.EventType)} {E(x.EventId)}">Re-send</button></form></td></tr>
+            """));
+        var total = deliveries.Total;
         var pager = (page > 1 ? $"<a rel=\"prev\" href=\"/dashboard/webhooks?page={page - 1}#log\">Newer</a>" : "") +
                     ((long)page * LogRows < total ? $"<a rel=\"next\" href=\"/dashboard/webhooks?page={page + 1}#log\">Older</a>" : "");
         var checkboxes = string.Join("", Catalogue.Select((t, n) =>
@@ -123,7 +118,6 @@ public static class WebhookPages
             </form>
             </section>
             <section id="log" aria-labelledby="log-h"><h2 id="log-h">Event log</h2>
-            {(deliveries.Error is { } e ? Alert(e) : "")}
             <div class="table-wrap"><table><thead><tr><th scope="col">Event</th><th scope="col">Endpoint</th><th scope="col">Status</th>
               <th scope="col" class="num">Attempts</th><th scope="col">Created</th><th scope="col">Re-send</th></tr></thead>
             <tbody>{(log.Length == 0 ? "<tr><td colspan=\"6\" class=\"muted\">No deliveries yet.</td></tr>" : log)}</tbody></table></div>
@@ -156,39 +150,47 @@ public static class WebhookPages
             """;
     }
 
-    static async Task<IResult> Add([FromForm] EndpointFields form, HttpContext http, Database db, Ids ids, TimeProvider clock, Secrets.SecretBox box)
+    static async Task<IResult> Add([FromForm] EndpointFields form, HttpContext http, WebhookEndpoints endpoints)
     {
         var tenant = await TenantAsync(http);
         var types = http.Request.Form["EventTypes"].OfType<string>().Where(t => t.Length > 0).Distinct().ToList();
         var request = new EndpointRequest(form.Url?.Trim(), string.IsNullOrWhiteSpace(form.Description) ? null : form.Description.Trim(),
             types.Count == 0 ? null : types, true);
-        var created = Of<EndpointDto>((await WebhookApi.Create(tenant, request, db, ids, clock, box)).Result);
-        if (created.Error is { } error) return await RenderAsync(http, null, "", $"The endpoint was not added: {error}", created.Status, typed: form);
-        return await RenderAsync(http, null, SecretOnce(http, created.Value!, "Endpoint added"), null, 200);
+        var v = new Validator();
+        WebhookEndpoints.Check(v, request, create: true);
+        var refusal = v.Ok ? null : v.Error();
+        if (refusal is null)
+        {
+            var outcome = await endpoints.CreateAsync(tenant.Id, request);
+            if (outcome is EndpointOutcome.Done d) return await RenderAsync(http, null, SecretOnce(http, d.Endpoint, "Endpoint added"), null, 200);
+            refusal = WebhookApi.Refusal(outcome);
+        }
+        return await RenderAsync(http, null, "", $"The endpoint was not added: {refusal.Message}", refusal.StatusCode, typed: form);
     }
 
-    static async Task<IResult> SetEnabled(string id, [FromForm] EnableFields form, HttpContext http, Database db, TimeProvider clock)
+    static async Task<IResult> SetEnabled(string id, [FromForm] EnableFields form, HttpContext http, WebhookEndpoints endpoints)
     {
         var enable = Checked(form.Enabled);
-        var result = Of<EndpointDto>((await WebhookApi.Update(await TenantAsync(http), id, new EndpointRequest(null, null, null, enable), db, clock)).Result);
-        if (result.NotFound) return NotFoundPage(http, "webhook endpoint");
-        if (result.Error is { } error) return await RenderAsync(http, null, "", error, result.Status);
-        return Results.Redirect($"/dashboard/webhooks?done={(enable ? "enabled" : "disabled")}");
+        return await endpoints.UpdateAsync((await TenantAsync(http)).Id, id, new EndpointRequest(null, null, null, enable)) switch
+        {
+            EndpointOutcome.Done => Results.Redirect($"/dashboard/webhooks?done={(enable ? "enabled" : "disabled")}"),
+            _ => NotFoundPage(http, "webhook endpoint"),
+        };
     }
 
-    static async Task<IResult> Rotate(string id, [FromForm] ActionFields form, HttpContext http, Database db, TimeProvider clock, Secrets.SecretBox box)
-    {
-        var result = Of<EndpointDto>((await WebhookApi.Rotate(await TenantAsync(http), id, db, clock, box)).Result);
-        if (result.NotFound) return NotFoundPage(http, "webhook endpoint");
-        // Rendered, not redirected: the new secret exists in this response only.
-        return await RenderAsync(http, null, SecretOnce(http, result.Value!, "Secret rotated (the old one keeps signing for 24 hours)"), null, 200);
-    }
+    static async Task<IResult> Rotate(string id, [FromForm] ActionFields form, HttpContext http, WebhookEndpoints endpoints) =>
+        await endpoints.RotateAsync((await TenantAsync(http)).Id, id) switch
+        {
+            // Rendered, not redirected: the new secret exists in this response only.
+            EndpointOutcome.Done d => await RenderAsync(http, null, SecretOnce(http, d.Endpoint, "Secret rotated (the old one keeps signing for 24 hours)"), null, 200),
+            _ => NotFoundPage(http, "webhook endpoint"),
+        };
 
-    static async Task<IResult> Resend(string eventId, [FromForm] ResendFields form, HttpContext http, Database db, WebhookWorker worker, TimeProvider clock)
+    static async Task<IResult> Resend(string eventId, [FromForm] ResendFields form, HttpContext http, WebhookEndpoints endpoints)
     {
-        var result = Of<List<DeliveryDto>>((await WebhookApi.Resend(await TenantAsync(http), eventId,
-            new ResendRequest(string.IsNullOrEmpty(form.EndpointId) ? null : form.EndpointId), db, worker, clock)).Result);
-        if (result.Error is { } error) return await RenderAsync(http, null, "", $"The event was not re-sent: {error}", result.Status);
-        return Results.Redirect("/dashboard/webhooks?done=resent");
+        var outcome = await endpoints.ResendAsync((await TenantAsync(http)).Id, eventId, string.IsNullOrEmpty(form.EndpointId) ? null : form.EndpointId);
+        if (outcome is ResendOutcome.Queued) return Results.Redirect("/dashboard/webhooks?done=resent");
+        var refusal = WebhookApi.Refusal(outcome);
+        return await RenderAsync(http, null, "", $"The event was not re-sent: {refusal.Message}", refusal.StatusCode);
     }
 }

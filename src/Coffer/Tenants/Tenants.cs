@@ -82,6 +82,12 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         return tenant;
     }
 
+    public async Task<Tenant?> GetAsync(string id, CancellationToken ct = default)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleAsync(null, "SELECT id, name FROM tenants WHERE id = @t", r => new Tenant(r.Str("id"), r.Str("name")), ("t", id));
+    }
+
     public async Task<Tenant?> DefaultTenantAsync(CancellationToken ct = default)
     {
         await using var c = await db.OpenAsync(ct);
