@@ -95,6 +95,8 @@ builder.Services.AddSingleton<TenantStore>();
 builder.Services.AddSingleton<OutboxWriter>();
 builder.Services.AddSingleton<GroupCommit>();
 builder.Services.AddSingleton<WalletWriter>();
+builder.Services.AddSingleton<WalletMoves>();
+builder.Services.AddSingleton<WalletReads>();
 builder.Services.AddSingleton<WalletStore>();
 builder.Services.AddSingleton<CustomerStore>();
 builder.Services.AddSingleton<Verifier>();

@@ -12,6 +12,9 @@ public sealed class GroupCommitTestsOnPostgres() : GroupCommitTests(Store.Postgr
 /// </summary>
 public abstract class GroupCommitTests(Store store) : ApiTest(store)
 {
+    /// <summary>The refusal a write result carries, of the kind expected.</summary>
+    static T Refusal<T>(WriteResult result) where T : WalletRefusal => Assert.IsType<T>(Assert.IsType<WriteResult.Refused>(result).Why);
+
     static WalletOperation Op(Func<WalletRow, CommandOrRefusal> build, string? key = null, string hash = "h") =>
         new(build, new EntryDetails(), key is null ? null : new IdempotencyClaim(key, hash), x => new { balance = x.Wallet.CreditBalance, entries = x.Entries.Count });
 
@@ -38,14 +41,14 @@ public abstract class GroupCommitTests(Store store) : ApiTest(store)
             P("wallet_missing", Op(_ => new WalletCommand.Debit(NewId(), 1m, Reasons.ManualBalanceDebit))),
         ], CancellationToken.None));
 
-        Assert.IsType<WriteResult.InsufficientBalance>(results[0]);
+        Assert.IsType<CommandOutcome.InsufficientBalance>(Refusal<WalletRefusal.Rejected>(results[0]).Outcome);
         Assert.IsType<WriteResult.Applied>(results[1]);
         Assert.IsType<WriteResult.Applied>(results[2]);
         Assert.IsType<WriteResult.Applied>(results[3]);
         Assert.IsType<WriteResult.Replayed>(results[4]);
-        Assert.IsType<WriteResult.KeyReused>(results[5]);
-        Assert.IsType<WriteResult.InsufficientBalance>(results[6]);
-        Assert.IsType<WriteResult.WalletNotFound>(results[7]);
+        Refusal<WalletRefusal.KeyReused>(results[5]);
+        Assert.IsType<CommandOutcome.InsufficientBalance>(Refusal<WalletRefusal.Rejected>(results[6]).Outcome);
+        Refusal<WalletRefusal.NotFound>(results[7]);
         Assert.Equal("3", (await Wallet(a)).S("credit_balance"));
         Assert.Equal("6", (await Wallet(b)).S("credit_balance"));
     }
@@ -90,8 +93,7 @@ public abstract class GroupCommitTests(Store store) : ApiTest(store)
         ], CancellationToken.None);
 
         var results = await Task.WhenAll(tasks);
-        Assert.All(results, r => Assert.IsType<WriteResult.OutcomeUnknown>(r));
-        Assert.Equal([null, "debit-1", null], results.Select(r => ((WriteResult.OutcomeUnknown)r).IdempotencyKey));
+        Assert.Equal([null, "debit-1", null], results.Select(r => Refusal<WalletRefusal.OutcomeUnknown>(r).IdempotencyKey));
         Assert.Equal(balance, (await Wallet(a)).S("credit_balance"));
     }
 }

@@ -72,15 +72,17 @@ public static class CustomerPage
     }
 
     static async Task<IResult> CreateWallet(string id, [FromForm] NewWalletForm form, HttpContext http, CustomerStore customers, WalletStore wallets,
-        WalletWriter writer, Ids ids, TimeProvider clock)
+        WalletMoves moves, TimeProvider clock)
     {
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
         var initial = errors.Decimal("Initial credits", form.InitialCredits);
         if (errors.Any) return await Render(http, customers, wallets, id, form, errors.Message, 400);
-        var created = Of<WalletDto>((await WalletApi.Create(tenant,
-            new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial }, customers, writer, ids, clock,
-            FormKey(form.IdempotencyKey))).Result);
+        var v = new Validator();
+        var created = WalletOrders.Create(v, new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial },
+                FormKey(form.IdempotencyKey), clock.GetUtcNow()) is { } order
+            ? Shown(await moves.CreateAsync(tenant.Id, order))
+            : Invalid<WalletDto>(v);
         if (created.NotFound) return NotFoundPage(http, "customer");
         if (created.Error is { } error) return await Render(http, customers, wallets, id, form, $"The wallet was not created: {error}", created.Status);
         // The same form sent twice (a second click) creates one wallet; the second post finds it in the stored answer.

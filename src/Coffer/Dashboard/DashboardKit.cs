@@ -36,6 +36,18 @@ public static class DashboardKit
         _ => throw new InvalidOperationException($"unexpected API result {result.GetType().Name}"),
     };
 
+    /// <summary>What a wallet operation answered, as a screen shows it; a refusal carries the API's own message and status.</summary>
+    public static Outcome<T> Shown<T>(Moved<T> moved) => moved switch
+    {
+        Moved<T>.Done d => new(d.Response, null, 200),
+        Moved<T>.Replayed r => new(default, null, r.Answer.StatusCode, Replayed: true, ReplayedBody: r.Answer.Body),
+        Moved<T>.Refused f => WalletApi.Refusal(f.Why) is var e ? new(default, e.Message, e.StatusCode) : null!,
+        _ => throw new InvalidOperationException($"unexpected outcome {moved}"),
+    };
+
+    /// <summary>A request the API's own checks refused, as a screen shows it.</summary>
+    public static Outcome<T> Invalid<T>(Validator v) => new(default, v.Error().Message, 400);
+
     public static IResult NotFoundPage(HttpContext http, string what) =>
         Page("Not found", $"""<p class="flash-error" role="alert">No such {E(what)} here.</p><p><a href="/dashboard">Back to customers</a></p>""",
             DashboardPages.Nav(http.User, http), 404);

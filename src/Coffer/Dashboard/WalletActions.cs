@@ -129,13 +129,13 @@ public static class WalletActions
             """;
     }
 
-    static async Task<IResult> TopUpPage(string id, HttpContext http, WalletStore store) =>
-        await RenderTopUpPage(http, id, store, null, null, 200);
+    static async Task<IResult> TopUpPage(string id, HttpContext http, WalletReads reads) =>
+        await RenderTopUpPage(http, id, reads, null, null, 200);
 
-    static async Task<IResult> RenderTopUpPage(HttpContext http, string id, WalletStore store, TopUpFields? f, string? error, int status)
+    static async Task<IResult> RenderTopUpPage(HttpContext http, string id, WalletReads reads, TopUpFields? f, string? error, int status)
     {
         var tenant = await TenantAsync(http);
-        var w = Of<WalletBalanceDto>((await WalletApi.Balance(tenant, id, store)).Result).Value;
+        var w = await reads.BalanceAsync(tenant.Id, id);
         if (w is null) return NotFoundPage(http, "wallet");
         return Page("Top-up Wallet", $"""
             <p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a> · balance {Credits(w.RealTimeCreditBalance)} credits</p>
@@ -144,8 +144,7 @@ public static class WalletActions
             """, DashboardPages.Nav(http.User, http), status);
     }
 
-    static async Task<IResult> TopUp(string id, [FromForm] TopUpFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids,
-        TimeProvider clock, TenantSettings settings)
+    static async Task<IResult> TopUp(string id, [FromForm] TopUpFields form, HttpContext http, WalletReads reads, WalletMoves moves, TimeProvider clock)
     {
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
@@ -155,7 +154,7 @@ public static class WalletActions
         if (form.CreditType is not (Free or Purchased)) errors.Fail("Choose free or purchased credits.");
         var invoice = Checked(form.GenerateInvoice);
         if (invoice && form.CreditType == Free) errors.Fail("Generate Invoice is for purchased credits only.");
-        if (errors.Any) return await RenderTopUpPage(http, id, store, form, errors.Message, 400);
+        if (errors.Any) return await RenderTopUpPage(http, id, reads, form, errors.Message, 400);
 
         var reason = form.CreditType == Free ? Reasons.FreeCreditGrant : invoice ? Reasons.PurchasedCreditInvoiced : Reasons.PurchasedCreditDirect;
         var request = new TopUpRequest
@@ -163,9 +162,12 @@ public static class WalletActions
             CreditsToAdd = credits, TransactionReason = reason, ExpiryDateUtc = expiry, Priority = priority,
             Description = string.IsNullOrWhiteSpace(form.Description) ? null : form.Description, IdempotencyKey = form.IdempotencyKey,
         };
-        var result = Of<WalletChangeResponse>((await WalletApi.TopUp(tenant, id, request, writer, ids, clock, http.Request, settings)).Result);
+        var v = new Validator();
+        var result = WalletOrders.TopUp(v, id, request, null, clock.GetUtcNow()) is { } order
+            ? Shown(await moves.TopUpAsync(tenant.Id, id, order))
+            : Invalid<WalletChangeResponse>(v);
         if (result.NotFound) return NotFoundPage(http, "wallet");
-        if (result.Error is { } error) return await RenderTopUpPage(http, id, store, form, $"The top-up was refused: {error}", result.Status);
+        if (result.Error is { } error) return await RenderTopUpPage(http, id, reads, form, $"The top-up was refused: {error}", result.Status);
         if (result.Replayed) return Back(id, "replayed");
         return result.Value?.InvoiceId is { } invoiceId
             ? Back(id, "invoiced", $"&invoice={Uri.EscapeDataString(invoiceId)}")
@@ -191,7 +193,7 @@ public static class WalletActions
             """;
     }
 
-    static async Task<IResult> Debit(string id, [FromForm] DebitFields form, HttpContext http, WalletWriter writer, Ids ids)
+    static async Task<IResult> Debit(string id, [FromForm] DebitFields form, HttpContext http, WalletMoves moves)
     {
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
@@ -202,7 +204,10 @@ public static class WalletActions
             Credits = credits, TransactionReason = form.Reason, IdempotencyKey = string.IsNullOrEmpty(form.IdempotencyKey) ? NewKey() : form.IdempotencyKey,
             Description = string.IsNullOrWhiteSpace(form.Description) ? null : form.Description,
         };
-        var result = Of<WalletChangeResponse>((await WalletApi.Debit(tenant, id, request, writer, ids, http.Request)).Result);
+        var v = new Validator();
+        var result = WalletOrders.Debit(v, id, request, null) is { } order
+            ? Shown(await moves.DebitAsync(tenant.Id, id, order))
+            : Invalid<WalletChangeResponse>(v);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         if (result.Error is { } error) return await Refused(http, id, "The debit was refused", error, result.Status, form);
         return Back(id, result.Replayed ? "replayed" : "debited");
@@ -210,26 +215,26 @@ public static class WalletActions
 
     // ---- Freeze, unfreeze, terminate ----
 
-    static async Task<IResult> Freeze(string id, [FromForm] ActionFields form, HttpContext http, WalletWriter writer)
+    static async Task<IResult> Freeze(string id, [FromForm] ActionFields form, HttpContext http, WalletMoves moves)
     {
-        var result = Of<WalletDto>((await WalletApi.Freeze(await TenantAsync(http), id, writer)).Result);
+        var result = Shown(await moves.FreezeAsync((await TenantAsync(http)).Id, id));
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The wallet was not frozen", error, result.Status) : Back(id, "frozen");
     }
 
-    static async Task<IResult> Unfreeze(string id, [FromForm] ActionFields form, HttpContext http, WalletWriter writer)
+    static async Task<IResult> Unfreeze(string id, [FromForm] ActionFields form, HttpContext http, WalletMoves moves)
     {
-        var result = Of<WalletDto>((await WalletApi.Unfreeze(await TenantAsync(http), id, writer)).Result);
+        var result = Shown(await moves.UnfreezeAsync((await TenantAsync(http)).Id, id));
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The wallet was not unfrozen", error, result.Status) : Back(id, "unfrozen");
     }
 
-    static Task<IResult> TerminatePage(string id, HttpContext http, WalletStore store) => RenderTerminatePage(http, id, store, null, 200);
+    static Task<IResult> TerminatePage(string id, HttpContext http, WalletReads reads) => RenderTerminatePage(http, id, reads, null, 200);
 
-    static async Task<IResult> RenderTerminatePage(HttpContext http, string id, WalletStore store, string? error, int status)
+    static async Task<IResult> RenderTerminatePage(HttpContext http, string id, WalletReads reads, string? error, int status)
     {
         var tenant = await TenantAsync(http);
-        var w = Of<WalletBalanceDto>((await WalletApi.Balance(tenant, id, store)).Result).Value;
+        var w = await reads.BalanceAsync(tenant.Id, id);
         if (w is null) return NotFoundPage(http, "wallet");
         if (w.WalletStatus == WalletStatuses.Closed)
             return Page("Terminate wallet", $"""<p>This wallet is already closed.</p><p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a></p>""",
@@ -250,14 +255,13 @@ public static class WalletActions
             """, DashboardPages.Nav(http.User, http), status);
     }
 
-    static async Task<IResult> Terminate(string id, [FromForm] ConfirmFields form, HttpContext http, WalletStore store, WalletWriter writer, Ids ids,
-        InvoiceService invoices)
+    static async Task<IResult> Terminate(string id, [FromForm] ConfirmFields form, HttpContext http, WalletReads reads, WalletMoves moves)
     {
         if (form.Confirm != "yes")
-            return await RenderTerminatePage(http, id, store, "Tick the box to confirm that you understand what terminating does.", 400);
-        var result = Of<WalletDto>((await WalletApi.Terminate(await TenantAsync(http), id, writer, ids, invoices, http.Request)).Result);
+            return await RenderTerminatePage(http, id, reads, "Tick the box to confirm that you understand what terminating does.", 400);
+        var result = Shown(await moves.TerminateAsync((await TenantAsync(http)).Id, id, null));
         if (result.NotFound) return NotFoundPage(http, "wallet");
-        return result.Error is { } error ? await RenderTerminatePage(http, id, store, $"The wallet was not terminated: {error}", result.Status) : Back(id, "terminated");
+        return result.Error is { } error ? await RenderTerminatePage(http, id, reads, $"The wallet was not terminated: {error}", result.Status) : Back(id, "terminated");
     }
 
     // ---- Automatic top-up ----
@@ -289,7 +293,7 @@ public static class WalletActions
             """;
     }
 
-    static async Task<IResult> SaveAutoTopUp(string id, [FromForm] AutoTopUpFields form, HttpContext http, WalletStore store, WalletWriter writer)
+    static async Task<IResult> SaveAutoTopUp(string id, [FromForm] AutoTopUpFields form, HttpContext http, WalletStore store, WalletMoves moves)
     {
         var tenant = await TenantAsync(http);
         var wallet = await store.GetAsync(tenant.Id, id);
@@ -306,7 +310,7 @@ public static class WalletActions
         var current = wallet.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
         var rule = new AutoTopupSettings(Checked(form.Enabled), threshold, amount, Checked(form.Invoicing), current?.TargetBalance,
             current?.PaymentMethodId, perDay, dayAmount, monthAmount, cooldown, current?.MaxConsecutiveFailures);
-        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AutoTopup = rule }, writer, FormKey(form.IdempotencyKey))).Result);
+        var result = await UpdateAsync(moves, tenant.Id, id, new UpdateWalletRequest { AutoTopup = rule }, form.IdempotencyKey);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The automatic top-up settings were not saved", error, result.Status) : Back(id, "auto");
     }
@@ -340,7 +344,7 @@ public static class WalletActions
             """;
     }
 
-    static async Task<IResult> SaveAlerts(string id, [FromForm] AlertFields form, HttpContext http, WalletWriter writer)
+    static async Task<IResult> SaveAlerts(string id, [FromForm] AlertFields form, HttpContext http, WalletMoves moves)
     {
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
@@ -349,8 +353,15 @@ public static class WalletActions
         var settings = new AlertSettings(Checked(form.Enabled), Level("Critical", form.CriticalThreshold, form.CriticalCondition),
             Level("Warning", form.WarningThreshold, form.WarningCondition), Level("Info", form.InfoThreshold, form.InfoCondition));
         if (errors.Any) return await Refused(http, id, "The alert settings were not saved", errors.Message, 400);
-        var result = Of<WalletDto>((await WalletApi.Update(tenant, id, new UpdateWalletRequest { AlertSettings = settings }, writer, FormKey(form.IdempotencyKey))).Result);
+        var result = await UpdateAsync(moves, tenant.Id, id, new UpdateWalletRequest { AlertSettings = settings }, form.IdempotencyKey);
         if (result.NotFound) return NotFoundPage(http, "wallet");
         return result.Error is { } error ? await Refused(http, id, "The alert settings were not saved", error, result.Status) : Back(id, "alerts");
+    }
+
+    /// <summary>A settings form, checked and saved as <c>PUT /v1/wallets/{id}</c> does; the form's key makes a second submission a replay.</summary>
+    static async Task<Outcome<WalletDto>> UpdateAsync(WalletMoves moves, string tenantId, string id, UpdateWalletRequest request, string? formKey)
+    {
+        var v = new Validator();
+        return WalletOrders.Update(v, id, request, FormKey(formKey)) is { } changes ? Shown(await moves.UpdateAsync(tenantId, id, changes)) : Invalid<WalletDto>(v);
     }
 }

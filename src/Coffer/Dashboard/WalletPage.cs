@@ -52,15 +52,14 @@ public static class WalletPage
         string? error, int status, DebitFields? typedDebit = null)
     {
         var services = http.RequestServices;
-        var store = services.GetRequiredService<WalletStore>();
+        var reads = services.GetRequiredService<WalletReads>();
         var tenant = await TenantAsync(http);
-        var balance = Of<WalletBalanceDto>((await WalletApi.Balance(tenant, id, store)).Result);
-        if (balance.Value is not { } w) return NotFoundPage(http, "wallet");
+        if (await reads.BalanceAsync(tenant.Id, id) is not { } w) return NotFoundPage(http, "wallet");
         var customer = await services.GetRequiredService<CustomerStore>().GetAsync(tenant.Id, w.CustomerId);
 
         var page = filter.PageNumber;
-        var list = await WalletTransactions.QueryAsync(tenant, id, store, filter, PageSize, (page - 1) * PageSize);
-        var chartData = await WalletTransactions.QueryAsync(tenant, id, store, new TransactionFilterQuery(null, null, null, null, null, null),
+        var list = await WalletTransactions.QueryAsync(tenant, id, reads, filter, PageSize, (page - 1) * PageSize);
+        var chartData = await WalletTransactions.QueryAsync(tenant, id, reads, new TransactionFilterQuery(null, null, null, null, null, null),
             WalletTransactions.ChartPoints, 0, TransactionStatuses.Completed);
         var attempts = await services.GetRequiredService<AutoTopUpWorker>().AttemptsAsync(tenant.Id, id, LogRows);
         var alerts = (await services.GetRequiredService<AlertStore>().SearchAsync(tenant.Id, id, null, null, LogRows, 0)).Items;
@@ -183,7 +182,7 @@ public static class WalletPage
             """;
     }
 
-    static async Task<IResult> Csv(string id, HttpContext http, WalletStore store, [AsParameters] TransactionFilterQuery filter)
+    static async Task<IResult> Csv(string id, HttpContext http, WalletStore store, WalletReads reads, [AsParameters] TransactionFilterQuery filter)
     {
         var tenant = await TenantAsync(http);
         var wallet = await store.GetAsync(tenant.Id, id);
@@ -191,7 +190,7 @@ public static class WalletPage
         var items = new List<TransactionDto>();
         while (items.Count < WalletTransactions.MaxCsvRows)
         {
-            var batch = await WalletTransactions.QueryAsync(tenant, id, store, filter, Limits.MaxPageSize, items.Count);
+            var batch = await WalletTransactions.QueryAsync(tenant, id, reads, filter, Limits.MaxPageSize, items.Count);
             if (batch.Value is not { } b)
                 return Results.Text($"The filter is not valid: {batch.Error}\r\n", "text/plain; charset=utf-8", statusCode: 400);
             items.AddRange(b.Items);

@@ -44,7 +44,7 @@ public static class WalletTransactions
     public const int ChartPoints = 1000;
 
     public static async Task<Outcome<ListResponse<TransactionDto>>> QueryAsync(
-        Tenant tenant, string walletId, WalletStore store, TransactionFilterQuery f, int limit, int offset, string? status = null)
+        Tenant tenant, string walletId, WalletReads reads, TransactionFilterQuery f, int limit, int offset, string? status = null)
     {
         var errors = new FormErrors();
         var start = Day(errors, "From", f.From, endOfDay: false);
@@ -53,7 +53,9 @@ public static class WalletTransactions
         static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
         var p = new TransactionQueryParameters(limit, offset, null, Blank(f.Type), status ?? Blank(f.Status), Blank(f.Reason), null, null, null, null,
             start, end, null, null, null);
-        return Of<ListResponse<TransactionDto>>((await WalletApi.Transactions(tenant, walletId, store, p)).Result);
+        var v = new Validator();
+        var list = await reads.TransactionsAsync(v, tenant.Id, p.ToFilter() with { WalletId = walletId }, ofWallet: true);
+        return !v.Ok ? Invalid<ListResponse<TransactionDto>>(v) : list is null ? new(default, "wallet not found", 404) : new(list, null, 200);
     }
 
     public static string Label(string reason) => reason switch

@@ -220,7 +220,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         };
         var (results, _) = await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, wallet.Id, op)], CancellationToken.None);
         if (results[0] is not WriteResult.Applied applied)
-            return new InvoiceDecision(null, Refusal: results[0] is WriteResult.WalletNotActive n
+            return new InvoiceDecision(null, Refusal: results[0] is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
                 ? WalletApi.NotActive(n.Status)
                 : ApiError.Unprocessable(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
         var debit = applied.Entries[0];

@@ -365,7 +365,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         if (ops.Count == 0) return ([], ApiError.Validation("the payment's credits have all been returned already"));
         var (results, _) = await writer.ExecuteInAsync(c, tx, ops, CancellationToken.None);
         if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused)
-            return ([], refused is WriteResult.WalletNotActive n
+            return ([], refused is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
                 ? ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; refund to the original method or offline instead")
                 : WalletApi.Refusal(refused));
         return (lots, null);

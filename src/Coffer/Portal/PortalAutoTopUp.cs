@@ -73,13 +73,13 @@ static class PortalAutoTopUp
             if (card is null && form.PayWith != Invoice) return Refuse("Choose how to pay: one of your saved cards or an invoice.");
             wanted = new AutoTopupSettings(true, threshold, amount, card is null, PaymentMethodId: card?.Id, MaxTopupsPerDay: perDay);
             var v = new Validator();
-            WalletApi.CheckSettings(v, wanted, null);
+            WalletOrders.CheckSettings(v, wanted, null);
             if (!v.Ok) return Refuse(Sentence(v.Error().Message));
         }
 
         var result = await writer.UpdateAsync(tenant, wallet.Id, w =>
         {
-            if (w.Status == WalletStatuses.Closed) return new UpdateDecision(null, WalletApi.NotActive(w.Status));
+            if (w.Status == WalletStatuses.Closed) return new UpdateDecision(null, WalletRefusal.NotActive(w.Status));
             var current = Rule(w);
             if (wanted is null)
                 return current?.Enabled == true ? new UpdateDecision(w with { AutoTopup = Json.Serialize(current with { Enabled = false }) }) : new UpdateDecision(w);
@@ -94,11 +94,12 @@ static class PortalAutoTopUp
         return result switch
         {
             // A second submission of the same form finds the first one saved.
-            UpdateResult.Updated or UpdateResult.KeyUsed { Check: IdempotencyCheck.Replay } =>
-                Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
-            UpdateResult.KeyUsed => Refuse("This form was already used for other settings. Enter them again.", 409),
-            UpdateResult.Refused r => Refuse(Sentence(r.Error.Message), r.Error.StatusCode),
-            _ => WalletNotFound(http),
+            UpdateResult.Updated or UpdateResult.Replayed => Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
+            UpdateResult.Refused { Why: WalletRefusal.NotFound } => WalletNotFound(http),
+            UpdateResult.Refused { Why: WalletRefusal.KeyReused or WalletRefusal.KeyInUse } =>
+                Refuse("This form was already used for other settings. Enter them again.", 409),
+            UpdateResult.Refused r => WalletApi.Refusal(r.Why) is var e ? Refuse(Sentence(e.Message), e.StatusCode) : null!,
+            _ => throw new InvalidOperationException($"unexpected update result {result}"),
         };
     }
 

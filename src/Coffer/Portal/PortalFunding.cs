@@ -71,7 +71,7 @@ static class PortalFunding
             case WriteResult.Replayed replayed:
                 // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
                 return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Answer.Body)!.InvoiceId)));
-            case WriteResult.KeyReused:
+            case WriteResult.Refused { Why: WalletRefusal.KeyReused }:
                 return Refuse("This form was already used for another payment. Enter the payment again.", 409);
             case var refused:
                 return Refuse(Sentence(WalletApi.Refusal(refused).Message), 422);

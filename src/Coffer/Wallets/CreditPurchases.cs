@@ -21,7 +21,7 @@ public static class CreditPurchases
         return new WalletOperation(
             w =>
             {
-                if (WalletApi.ToCredits(credits, amount, w.TopupConversionRate) is not { } c) return new CommandOrRefusal(null, WalletApi.ConversionRefusal);
+                if (WalletOrders.ToCredits(credits, amount, w.TopupConversionRate) is not { } c) return new CommandOrRefusal(null, WalletOrders.ConversionRefusal);
                 price = Money.RoundToMinorUnit(c * w.TopupConversionRate, w.Currency.ToUpperInvariant());
                 if (price <= 0) return new CommandOrRefusal(null, $"the purchase is worth less than one minor unit of {w.Currency}");
                 // The lot is worth what its invoice charges.

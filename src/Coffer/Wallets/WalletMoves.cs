@@ -1,0 +1,195 @@
+using Coffer.Common;
+using Coffer.Customers;
+using Coffer.Invoices;
+using Coffer.Ledger;
+using Coffer.Settings;
+
+namespace Coffer.Wallets;
+
+/// <summary>What a wallet operation answers: its response, the stored answer of an earlier request with the same key, or a refusal.</summary>
+public abstract record Moved<T>
+{
+    private Moved() { }
+    public sealed record Done(T Response) : Moved<T>;
+    public sealed record Replayed(StoredAnswer Answer) : Moved<T>;
+    public sealed record Refused(WalletRefusal Why) : Moved<T>;
+
+    /// <param name="noChange">What a change that changed nothing means for this operation: its own answer (null), or a refusal.</param>
+    internal static Moved<T> Of(WriteResult result, WalletRefusal? noChange = null) => result switch
+    {
+        WriteResult.Applied a => new Done((T)a.Response),
+        WriteResult.NoChange n => noChange is null ? new Done((T)n.Response) : new Refused(noChange),
+        WriteResult.Replayed r => new Replayed(r.Answer),
+        WriteResult.Refused f => new Refused(f.Why),
+        _ => throw new InvalidOperationException($"unexpected write result {result}"),
+    };
+
+    internal static Moved<T> Of(UpdateResult result, Func<WalletRow, T> render) => result switch
+    {
+        UpdateResult.Updated u => new Done(render(u.Wallet)),
+        UpdateResult.Replayed r => new Replayed(r.Answer),
+        UpdateResult.Refused f => new Refused(f.Why),
+        _ => throw new InvalidOperationException($"unexpected update result {result}"),
+    };
+}
+
+/// <summary>
+/// The operations on one wallet's money and settings: top up, debit, hold, capture, release, freeze, unfreeze,
+/// update, terminate. The API's handlers, the dashboard, the portal and the workers all call these, each with an
+/// order already checked (<see cref="WalletOrders"/>); none of them builds a <see cref="WalletOperation"/> itself.
+/// </summary>
+public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock, TenantSettings settings, InvoiceService invoices, CustomerStore customers)
+{
+    /// <summary>A wallet for a customer, with its initial credits granted free in the same transaction.</summary>
+    public async Task<Moved<WalletDto>> CreateAsync(string tenantId, NewWalletOrder order)
+    {
+        var customer = order.CustomerId is not null
+            ? await customers.GetAsync(tenantId, order.CustomerId)
+            : await customers.GetByExternalIdAsync(tenantId, order.ExternalCustomerId!);
+        if (customer is null) return new Moved<WalletDto>.Refused(new WalletRefusal.NotFound("customer"));
+        var now = clock.GetUtcNow();
+        var wallet = new WalletRow(tenantId, ids.New("wallet"), customer.Id, order.Name ?? $"{order.Currency.ToUpperInvariant()} wallet",
+            order.Description, order.Currency, order.WalletType, WalletStatuses.Active, order.Rate, order.TopupRate, 0m, 0m, order.OverdraftLimit,
+            Json.Serialize(order.Metadata ?? []),
+            order.AlertSettings is null ? null : Json.Serialize(order.AlertSettings),
+            order.AutoTopup is null ? null : Json.Serialize(order.AutoTopup),
+            order.Config is null ? null : Json.Serialize(order.Config), 0, now, now);
+        var grant = order.InitialCredits > 0
+            ? new WalletCommand.Credit(ids.New("wtx"), order.InitialCredits, 0m, Reasons.FreeCreditGrant, order.InitialExpiry, null)
+            : null;
+        return await writer.CreateAsync(wallet, grant, new EntryDetails("Initial credits"), order.Claim) switch
+        {
+            CreateResult.Created c => new Moved<WalletDto>.Done(WalletDtos.Wallet(c.Wallet)),
+            CreateResult.Replayed r => new Moved<WalletDto>.Replayed(r.Answer),
+            CreateResult.Refused f => new Moved<WalletDto>.Refused(f.Why),
+            _ => throw new InvalidOperationException("unexpected create result"),
+        };
+    }
+
+    public async Task<Moved<WalletChangeResponse>> TopUpAsync(string tenantId, string walletId, TopUpOrder order)
+    {
+        var entryId = ids.New("wtx");
+        if (order.Reason == Reasons.PurchasedCreditInvoiced)
+        {
+            var config = await settings.InvoiceConfigAsync(tenantId);
+            var invoiceId = ids.New("inv");
+            var purchase = CreditPurchases.Operation(invoiceId, entryId, order.Credits, order.Amount, order.Expiry, order.Priority, config,
+                order.Details, order.Claim, ids,
+                x => new WalletChangeResponse(invoiceId, WalletDtos.Wallet(x.Wallet),
+                    x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)));
+            return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, purchase));
+        }
+        var op = new WalletOperation(
+            // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
+            w => WalletOrders.ToCredits(order.Credits, order.Amount, w.TopupConversionRate) is { } c
+                ? new WalletCommand.Credit(entryId, c, DirectPrice(order, c, w.TopupConversionRate), order.Reason, order.Expiry, order.Priority)
+                : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+            order.Details, order.Claim, ChangeResponse);
+        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
+    }
+
+    /// <summary>
+    /// The money a top-up without an invoice took: nothing for free credits; for a direct purchase the amount the
+    /// merchant says was received, or (when credits were given) credits × top-up rate.
+    /// </summary>
+    static decimal DirectPrice(TopUpOrder order, decimal converted, decimal topupRate) =>
+        order.Reason == Reasons.FreeCreditGrant ? 0m : order.Credits is null ? order.Amount!.Value : Money.AmountForCredits(converted, topupRate);
+
+    public async Task<Moved<WalletChangeResponse>> DebitAsync(string tenantId, string walletId, DebitOrder order)
+    {
+        var op = new WalletOperation(
+            w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
+                ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason)
+                : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+            order.Details, order.Claim, ChangeResponse);
+        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
+    }
+
+    static object ChangeResponse(WriteContext x) =>
+        new WalletChangeResponse(null, WalletDtos.Wallet(x.Wallet), x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet));
+
+    /// <summary>
+    /// Debits what is left, fails purchases still waiting for payment and releases holds; the wallet accepts nothing
+    /// afterwards. Terminating a closed wallet is not a refusal: the caller's intent already holds.
+    /// </summary>
+    public async Task<Moved<WalletDto>> TerminateAsync(string tenantId, string walletId, string? key)
+    {
+        var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet terminated"),
+            key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("terminate", new { wallet = walletId })),
+            x => WalletDtos.Wallet(x.Wallet));
+        var result = await writer.ExecuteAsync(tenantId, walletId, op);
+        if (result is WriteResult.Applied) await invoices.CancelPurchasesOfWalletAsync(tenantId, walletId);
+        return Moved<WalletDto>.Of(result);
+    }
+
+    public async Task<Moved<WalletDto>> FreezeAsync(string tenantId, string walletId) =>
+        Moved<WalletDto>.Of(await writer.UpdateAsync(tenantId, walletId, w => w.Status == WalletStatuses.Closed
+            ? new UpdateDecision(null, WalletRefusal.NotActive(w.Status))
+            : new UpdateDecision(w with { Status = WalletStatuses.Frozen })), w => WalletDtos.Wallet(w));
+
+    public async Task<Moved<WalletDto>> UnfreezeAsync(string tenantId, string walletId) =>
+        Moved<WalletDto>.Of(await writer.UpdateAsync(tenantId, walletId, w => w.Status == WalletStatuses.Closed
+            ? new UpdateDecision(null, WalletRefusal.NotActive(w.Status))
+            : new UpdateDecision(w with { Status = WalletStatuses.Active })), w => WalletDtos.Wallet(w));
+
+    /// <summary>Changes the wallet's settings; a request without a key changes them again if sent again.</summary>
+    public async Task<Moved<WalletDto>> UpdateAsync(string tenantId, string walletId, WalletChanges changes)
+    {
+        var result = await writer.UpdateAsync(tenantId, walletId, w =>
+        {
+            if (w.Status == WalletStatuses.Closed) return new UpdateDecision(null, WalletRefusal.NotActive(w.Status));
+            if (changes.OverdraftLimit is { } limit && w.CreditBalance < -limit)
+                return new UpdateDecision(null, new WalletRefusal.Invalid($"overdraft_limit {limit} is below the wallet's current overdraft {-w.CreditBalance}"));
+            return new UpdateDecision(w with
+            {
+                Name = changes.Name ?? w.Name,
+                Description = changes.Description ?? w.Description,
+                Metadata = changes.Metadata is null ? w.Metadata : Json.Serialize(changes.Metadata),
+                AutoTopup = changes.AutoTopup is null ? w.AutoTopup : Json.Serialize(changes.AutoTopup),
+                AlertSettings = changes.AlertSettings is null ? w.AlertSettings : Json.Serialize(changes.AlertSettings),
+                Config = changes.Config is null ? w.Config : Json.Serialize(changes.Config),
+                OverdraftLimit = changes.OverdraftLimit ?? w.OverdraftLimit,
+            });
+        }, changes.Claim);
+        return Moved<WalletDto>.Of(result, w => WalletDtos.Wallet(w));
+    }
+
+    // A no-change (the hold is not active) renders nothing: it answers as a refusal and claims no idempotency key.
+    static object HoldResponse(WriteContext x) => x.Holds.Count == 0
+        ? new { }
+        : new HoldResponse(WalletDtos.Hold(x.Holds.Single(), x.Wallet), WalletDtos.Wallet(x.Wallet),
+            x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet));
+
+    /// <summary>Reserves credits now, to capture all or part of later or to release.</summary>
+    public async Task<Moved<HoldResponse>> HoldAsync(string tenantId, string walletId, HoldOrder order)
+    {
+        var holdId = ids.New("hold");
+        var op = new WalletOperation(
+            w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
+                ? new WalletCommand.PlaceHold(holdId, c, order.ExpiresAt)
+                : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+            order.Details, order.Claim, HoldResponse);
+        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("hold"));
+    }
+
+    /// <summary>Capturing or releasing a hold that is not active (never was, already ended, or expired) is refused as not found.</summary>
+    public async Task<Moved<HoldResponse>> CaptureAsync(string tenantId, string walletId, CaptureOrder order)
+    {
+        var op = new WalletOperation(
+            w => order.Credits is null && order.Amount is null
+                ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, null, order.Reason)
+                : WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
+                    ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, c, order.Reason)
+                    : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+            new EntryDetails(order.Description, ReferenceType: "HOLD", ReferenceId: order.HoldId), order.Claim, HoldResponse);
+        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("active hold"));
+    }
+
+    /// <summary>With a key, a retried release replays its answer instead of finding the hold ended.</summary>
+    public async Task<Moved<HoldResponse>> ReleaseAsync(string tenantId, string walletId, string holdId, string? key)
+    {
+        var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(holdId), new EntryDetails(),
+            IdempotencyClaim.For(key, "release", new { wallet = walletId, hold = holdId }), HoldResponse);
+        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("active hold"));
+    }
+}
