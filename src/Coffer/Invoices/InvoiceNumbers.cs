@@ -18,15 +18,21 @@ public sealed class InvoiceNumbers
     InvoiceNumbers(string tenantId, long last) => (_tenantId, _first, _last) = (tenantId, last, last);
 
     /// <summary>One number, for a transaction that creates or finalizes one invoice.</summary>
-    public static async Task<string> NextAsync(DbConnection c, DbTransaction tx, string tenantId) =>
-        Format(await c.ScalarLongAsync(tx, "UPDATE tenants SET invoice_seq = invoice_seq + 1 WHERE id = @t RETURNING invoice_seq", ("t", tenantId)));
+    public static async Task<string> NextAsync(DbConnection c, DbTransaction tx, string tenantId)
+    {
+        LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, tenantId);
+        return Format(await c.ScalarLongAsync(tx, "UPDATE tenants SET invoice_seq = invoice_seq + 1 WHERE id = @t RETURNING invoice_seq", ("t", tenantId)));
+    }
 
     /// <summary>
     /// The counter, locked, for a transaction whose decisions are taken in memory (a batch of wallet writes):
     /// <see cref="Next"/> as each invoice is decided, then <see cref="Save"/> with the batch's rows.
     /// </summary>
-    public static async Task<InvoiceNumbers> LockAsync(DbConnection c, DbTransaction tx, Database db, string tenantId) =>
-        new(tenantId, await c.ScalarLongAsync(tx, $"SELECT invoice_seq FROM tenants WHERE id = @t{db.ForUpdate}", ("t", tenantId)));
+    public static async Task<InvoiceNumbers> LockAsync(DbConnection c, DbTransaction tx, Database db, string tenantId)
+    {
+        LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, tenantId);
+        return new(tenantId, await c.ScalarLongAsync(tx, $"SELECT invoice_seq FROM tenants WHERE id = @t{db.ForUpdate}", ("t", tenantId)));
+    }
 
     public string Next() => Format(++_last);
 

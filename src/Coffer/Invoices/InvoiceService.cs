@@ -563,6 +563,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         {
             var c = scope.Connection;
             var tx = scope.Transaction;
+            LockOrder.Take(tx, LockOrder.Level.Invoice, id);
             var invoice = await c.QuerySingleAsync(tx,
                 $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND id = @id{db.ForUpdate}",
                 InvoiceRow.Read, ("t", tenantId), ("id", id));

@@ -165,7 +165,8 @@ public sealed class WriteScope(DbConnection connection, DbTransaction transactio
 {
     bool _done;
     public DbConnection Connection { get; } = connection;
-    public DbTransaction Transaction { get; } = transaction;
+    // A transaction object may be reused by the driver (Npgsql pools them): each scope starts its lock order afresh.
+    public DbTransaction Transaction { get; } = LockOrder.Begin(transaction);
 
     /// <summary>
     /// Commits. Any failure of the commit itself is a <see cref="CommitOutcomeUnknownException"/>: once the

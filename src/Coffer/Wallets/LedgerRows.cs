@@ -32,6 +32,7 @@ sealed class LedgerRows(Database db, Ids ids)
     public async Task<(List<WalletRow> Wallets, List<WalletState> States, Dictionary<string, StoredResponse> Keys)> LockAndLoadAsync(
         DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<string> walletIds, IReadOnlyCollection<string> keys, BatchContext context)
     {
+        foreach (var id in walletIds.Order(StringComparer.Ordinal)) LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey(tenantId, id));
         var inWallets = new List<string>();
         var walletArgs = new List<(string, object?)> { ("t", tenantId) };
         Sql.In(inWallets, walletArgs, "id", "w", walletIds);

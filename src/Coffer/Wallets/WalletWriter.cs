@@ -114,9 +114,10 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             foreach (var w in locked) wallets[(tenant.Key, w.Id)] = w;
             foreach (var state in loaded) states[(tenant.Key, state.WalletId)] = state;
             foreach (var (key, response) in found) stored[(tenant.Key, key)] = response;
-            if (tenant.SelectMany(g => g).Any(x => x.p.Op.TakesInvoiceNumber))
-                context.InvoiceNumbers[tenant.Key] = await InvoiceNumbers.LockAsync(c, tx, db, tenant.Key);
         }
+        // Invoice counters come after every wallet of the batch (see LockOrder), in tenant order like the wallets.
+        foreach (var tenant in batch.Where(p => p.Op.TakesInvoiceNumber).Select(p => p.TenantId).Distinct().Order(StringComparer.Ordinal))
+            context.InvoiceNumbers[tenant] = await InvoiceNumbers.LockAsync(c, tx, db, tenant);
 
         foreach (var group in groups)
         {
@@ -240,6 +241,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         await using var scope = await db.BeginWriteAsync(ct);
         var c = scope.Connection;
         var tx = scope.Transaction;
+        LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey(tenantId, walletId));
         var wallet = await c.QuerySingleAsync(tx,
             $"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w{db.ForUpdate}",
             WalletRow.Read, ("t", tenantId), ("w", walletId));
