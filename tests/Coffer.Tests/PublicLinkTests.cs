@@ -88,8 +88,8 @@ public abstract class PublicLinkTests(Store store) : ApiTest(store)
         return http.Request;
     }
 
-    static IConfiguration Config(params (string, string)[] settings) =>
-        new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Item1, s.Item2))).Build();
+    static Hosting.CofferOptions Config(params (string, string)[] settings) =>
+        Hosting.CofferOptions.From(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Item1, s.Item2))).Build());
 
     [Fact]
     public void ForwardedHeadersCountOnlyFromConfiguredProxies()
@@ -102,7 +102,7 @@ public abstract class PublicLinkTests(Store store) : ApiTest(store)
         Assert.Equal("http://10.0.0.7:8080", PublicUrl.Of(Config(), Request("127.0.0.1", "evil.example")));
         Assert.Equal("http://10.0.0.7:8080", PublicUrl.Of(proxies, Request("10.1.2.3", "evil.example/path?x")));
         Assert.Equal("https://coffer.example", PublicUrl.Of(Config(("COFFER_PUBLIC_URL", "https://coffer.example/")), Request("10.1.2.3", "evil.example")));
-        Assert.Throws<InvalidOperationException>(() => PublicUrl.Validate(Config(("COFFER_TRUSTED_PROXIES", "not-an-address"))));
-        Assert.Throws<InvalidOperationException>(() => PublicUrl.Validate(Config(("COFFER_PUBLIC_URL", "javascript:alert(1)"))));
+        Assert.Throws<InvalidOperationException>(() => Config(("COFFER_TRUSTED_PROXIES", "not-an-address")));
+        Assert.Throws<InvalidOperationException>(() => Config(("COFFER_PUBLIC_URL", "javascript:alert(1)")));
     }
 }

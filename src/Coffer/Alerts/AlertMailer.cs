@@ -8,12 +8,13 @@ namespace Coffer.Alerts;
 
 /// <summary>
 /// Mails each alert to the tenant's recipients through the tenant's SMTP server (MailKit), when the tenant has
-/// alert email on. Alerts are leased (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, and a lease that runs out, so a
-/// node that dies mid-send strands nothing); a failure is retried a few times, then recorded. Tenants are mailed in
+/// alert email on. Alerts are leased (<see cref="Leases"/>: a lease that runs out, so a node that dies mid-send
+/// strands nothing); a failure is retried a few times, then recorded. Tenants are mailed in
 /// parallel, each over one SMTP session with one time-out, so a tenant's slow or silent server delays only its own mail.
 /// </summary>
-public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy policy, TimeProvider clock, IConfiguration config, ILogger<AlertMailer> log)
-    : BackgroundService
+public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy policy, TimeProvider clock, Hosting.CofferOptions options, Leases leases,
+    ILogger<AlertMailer> log)
+    : Hosting.PollingWorker
 {
     public const int Batch = 50;
     public const int MaxAttempts = 3;
@@ -24,40 +25,37 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
     /// <summary>Longer than any session, so a live node keeps what it took; a dead node's alerts are taken again after it.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
 
-    readonly TimeSpan _sessionTimeout = TimeSpan.FromMilliseconds(
-        int.TryParse(config["COFFER_ALERT_EMAIL_TIMEOUT_MS"], out var t) ? Math.Clamp(t, 100, 60_000) : (int)DefaultSessionTimeout.TotalMilliseconds);
+    readonly TimeSpan _sessionTimeout = options.AlertEmailTimeout;
+
+    protected override TimeProvider Clock => clock;
+    protected override ILogger Log => log;
+    protected override TimeSpan Interval => options.AlertEmailPoll;
+
+    /// <summary>Mail is not urgent to the second: whatever a round left waits for the next poll.</summary>
+    protected override bool MoreDue(int taken) => false;
 
     sealed record DueAlert(string Tenant, string Id, string Wallet, string Previous, string State, decimal Value, string Currency, int Attempts);
 
-    const string Due = "(email_status = 'pending' OR (email_status = 'sending' AND (email_leased_until IS NULL OR email_leased_until <= @now)))";
+    /// <summary>Pending, or left 'sending' by a node whose lease ran out.</summary>
+    const string Due = "email_status IN ('pending', 'sending')";
 
-    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    public override async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
-        var now = clock.GetUtcNow();
-        var until = now + Lease;
-        List<DueAlert> due = [];
+        LeaseToken lease;
+        List<DueAlert> due;
         await using (var scope = await db.BeginWriteAsync(ct))
         {
-            var keys = await FairShare.PickAsync(scope, db.Kind, "alerts", Due, "created_at", MaxPerTenantPerRound, Batch, ("now", now));
-            if (keys.Count > 0)
-            {
-                var args = new List<(string, object?)> { ("until", until) };
-                due = await scope.Connection.QueryAsync(scope.Transaction,
-                    $"""
-                    UPDATE alerts SET email_status = 'sending', email_attempts = email_attempts + 1, email_leased_until = @until
-                    WHERE (tenant_id, id) IN ({FairShare.Values(keys, args)})
-                    RETURNING tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts
-                    """,
-                    r => new DueAlert(r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("previous_state"), r.Str("state"), r.Dec("available_balance"),
-                        r.Str("currency"), r.NInt("email_attempts") ?? 1),
-                    [.. args]);
-            }
+            (lease, due) = await leases.TakeAsync(scope, db.Kind, "alerts", Due, "created_at", MaxPerTenantPerRound, Batch, clock.GetUtcNow(), Lease,
+                "email_status = 'sending', email_attempts = email_attempts + 1",
+                "tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts",
+                r => new DueAlert(r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("previous_state"), r.Str("state"), r.Dec("available_balance"),
+                    r.Str("currency"), r.NInt("email_attempts") ?? 1));
             await scope.CommitAsync(ct);
         }
         await Parallel.ForEachAsync(due.GroupBy(d => d.Tenant), new ParallelOptions { MaxDegreeOfParallelism = MaxParallelTenants, CancellationToken = ct },
             async (tenant, token) =>
             {
-                try { await MailTenantAsync(tenant.Key, [.. tenant.OrderBy(a => a.Id)], until, token); }
+                try { await MailTenantAsync(tenant.Key, [.. tenant.OrderBy(a => a.Id)], lease, token); }
                 catch (Exception e) when (!token.IsCancellationRequested)
                 {
                     // Its lease runs out and the alerts are taken again; the other tenants go on.
@@ -67,7 +65,7 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         return due.Count;
     }
 
-    async Task MailTenantAsync(string tenantId, List<DueAlert> alerts, DateTimeOffset lease, CancellationToken ct)
+    async Task MailTenantAsync(string tenantId, List<DueAlert> alerts, LeaseToken lease, CancellationToken ct)
     {
         var mail = await settings.AlertEmailAsync(tenantId);
         if (!mail.Enabled || mail.SmtpHost is null || mail.From is null || mail.To is not { Count: > 0 })
@@ -132,27 +130,15 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
     }
 
     /// <summary>Only while the lease is still this round's: after it ran out the alert may be another node's.</summary>
-    async Task MarkAsync(DueAlert alert, DateTimeOffset lease, string status, string? error)
+    async Task MarkAsync(DueAlert alert, LeaseToken lease, string status, string? error)
     {
         await using var scope = await db.BeginWriteAsync();
         await scope.Connection.ExecAsync(scope.Transaction,
-            """
-            UPDATE alerts SET email_status = @s, email_error = @e, email_leased_until = NULL
-            WHERE tenant_id = @t AND id = @id AND email_status = 'sending' AND email_leased_until = @lease
+            $"""
+            UPDATE alerts SET email_status = @s, email_error = @e, {Leases.Release}
+            WHERE tenant_id = @t AND id = @id AND email_status = 'sending' AND {LeaseToken.Held}
             """,
-            ("s", status), ("e", error), ("t", alert.Tenant), ("id", alert.Id), ("lease", lease));
+            [("s", status), ("e", error), ("t", alert.Tenant), ("id", alert.Id), .. lease.Args]);
         await scope.CommitAsync();
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_ALERT_EMAIL_POLL_MS"], out var ms) ? Math.Clamp(ms, 50, 60_000) : 5000);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try { await RunOnceAsync(stoppingToken); }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested) { log.LogWarning(e, "alert email round failed"); }
-            try { await Task.Delay(interval, clock, stoppingToken); }
-            catch (OperationCanceledException) { break; }
-        }
     }
 }

@@ -12,15 +12,13 @@ namespace Coffer.Alerts;
 /// <c>COFFER_SMTP_ALLOW_PRIVATE</c> lets it reach private and loopback addresses on any port (a local relay or a
 /// test server); <c>COFFER_SMTP_ALLOW_PLAINTEXT</c> allows <c>security: none</c>.
 /// </summary>
-public sealed class SmtpPolicy(IConfiguration config)
+public sealed class SmtpPolicy(Hosting.CofferOptions options)
 {
     public static readonly IReadOnlySet<int> Ports = new HashSet<int> { 25, 465, 587, 2525 };
     public const int MaxHostLength = 253;
 
-    bool AllowPrivate => Flag("COFFER_SMTP_ALLOW_PRIVATE");
-    bool AllowPlaintext => Flag("COFFER_SMTP_ALLOW_PLAINTEXT");
-
-    bool Flag(string name) => string.Equals(config[name], "true", StringComparison.OrdinalIgnoreCase);
+    bool AllowPrivate => options.SmtpAllowPrivate;
+    bool AllowPlaintext => options.SmtpAllowPlaintext;
 
     /// <summary>Why Coffer will not connect to this server, or null. A host name is judged when connecting, by what it resolves to.</summary>
     public string? Problem(string host, int port, string security)

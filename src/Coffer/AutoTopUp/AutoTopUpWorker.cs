@@ -43,14 +43,25 @@ public static class AutoTopUpApi
 
 public sealed class AutoTopUpWorker(
     Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods,
-    TenantSettings settings, OutboxWriter outbox, Ids ids, TimeProvider clock, IConfiguration config, ILogger<AutoTopUpWorker> log) : BackgroundService
+    TenantSettings settings, OutboxWriter outbox, Ids ids, TimeProvider clock, Hosting.CofferOptions options, Leases leases, ILogger<AutoTopUpWorker> log)
+    : Hosting.PollingWorker
 {
     public const int Batch = 20;
     public const int DefaultMaxConsecutiveFailures = 3;
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
 
-    /// <summary>A purchase still "processing" after this was interrupted (a crash mid-charge); it is failed so the wallet is not stuck.</summary>
-    public static readonly TimeSpan StuckAfter = TimeSpan.FromMinutes(15);
+    /// <summary>
+    /// The lease of an attempt being run. One whose lease ran out was interrupted (a crash mid-charge): it is failed, not
+    /// run again (its purchase may exist and its charge may have been made; the reconciler settles those), so the wallet
+    /// is not stuck behind it.
+    /// </summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(15);
+
+    protected override TimeProvider Clock => clock;
+    protected override ILogger Log => log;
+    protected override TimeSpan Interval => options.AutoTopUpPoll;
+
+    protected override bool MoreDue(int taken) => taken >= Batch;
 
     const string Columns = "tenant_id, id, wallet_id, status, reason, credits, invoice_id, payment_id, error, suppressed, created_at, updated_at";
 
@@ -66,23 +77,20 @@ public sealed class AutoTopUpWorker(
             Read, ("t", tenantId), ("w", walletId), ("n", limit));
     }
 
-    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    public override async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
         var now = clock.GetUtcNow();
-        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
         List<(string Tenant, AutoTopUpAttemptDto Attempt)> leased;
         await using (var scope = await db.BeginWriteAsync(ct))
         {
             await scope.Connection.ExecAsync(scope.Transaction,
-                "UPDATE auto_topup_attempts SET status = 'failed', error = 'interrupted', updated_at = @now WHERE status = 'processing' AND updated_at < @stuck",
-                ("now", now), ("stuck", now - StuckAfter));
-            leased = await scope.Connection.QueryAsync(scope.Transaction,
                 $"""
-                UPDATE auto_topup_attempts SET status = 'processing', updated_at = @now
-                WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM auto_topup_attempts WHERE status = 'pending' ORDER BY created_at LIMIT @n{skipLocked})
-                RETURNING {Columns}
+                UPDATE auto_topup_attempts SET status = 'failed', error = 'interrupted', updated_at = @now, {Leases.Release}
+                WHERE status = 'processing' AND leased_until <= @now
                 """,
-                r => (r.Str("tenant_id"), Read(r)), ("now", now), ("n", Batch));
+                ("now", now));
+            (_, leased) = await leases.TakeAsync(scope, db.Kind, "auto_topup_attempts", "status = 'pending'", "created_at", Batch, Batch, now, Lease,
+                "status = 'processing', updated_at = @now", Columns, r => (r.Str("tenant_id"), Read(r)));
             await scope.CommitAsync(ct);
         }
         foreach (var (tenant, attempt) in leased)
@@ -211,9 +219,11 @@ public sealed class AutoTopUpWorker(
             await alsoWrite(scope.Connection, scope.Transaction, writes);
             await writes.ExecuteAsync(scope.Connection, scope.Transaction);
         }
+        // Whatever the lease: this is what happened, and it is truer than an 'interrupted' written after the lease ran out.
         await scope.Connection.ExecAsync(scope.Transaction,
-            """
-            UPDATE auto_topup_attempts SET status = @s, reason = COALESCE(@r, reason), credits = @c, invoice_id = @i, payment_id = @p, error = @e, updated_at = @now
+            $"""
+            UPDATE auto_topup_attempts SET status = @s, reason = COALESCE(@r, reason), credits = @c, invoice_id = @i, payment_id = @p, error = @e, updated_at = @now,
+                {Leases.Release}
             WHERE tenant_id = @t AND id = @id
             """,
             ("s", status), ("r", reason), ("c", credits), ("i", invoiceId), ("p", paymentId), ("e", error), ("now", clock.GetUtcNow()),
@@ -235,23 +245,5 @@ public sealed class AutoTopUpWorker(
             {
                 wallet_id = wallet.Id, customer_id = wallet.CustomerId, reason = error, consecutive_failures = consecutive, rule_disabled = disable,
             }));
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_AUTO_TOPUP_POLL_MS"], out var ms) ? Math.Clamp(ms, 50, 60_000) : 1000);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (await RunOnceAsync(stoppingToken) >= Batch) continue;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                log.LogWarning(e, "auto top-up round failed");
-            }
-            try { await Task.Delay(interval, clock, stoppingToken); }
-            catch (OperationCanceledException) { break; }
-        }
     }
 }

@@ -1,5 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
+using Coffer.Hosting;
 
 namespace Coffer.Common;
 
@@ -13,11 +13,11 @@ public static class PublicUrl
 {
     public const string Fallback = "http://localhost:8080";
 
-    public static string Of(IConfiguration config, HttpRequest? request)
+    public static string Of(CofferOptions options, HttpRequest? request)
     {
-        if (config["COFFER_PUBLIC_URL"] is { Length: > 0 } configured) return configured.TrimEnd('/');
+        if (options.PublicUrl is { } configured) return configured;
         if (request is null) return Fallback;
-        if (Forwarded(config, request) is { } forwarded) return forwarded;
+        if (Forwarded(options, request) is { } forwarded) return forwarded;
         var connection = request.HttpContext.Connection;
         // The in-memory test server has no socket.
         if (connection.LocalIpAddress is not { } local) return Fallback;
@@ -27,23 +27,14 @@ public static class PublicUrl
     }
 
     /// <summary>Whether the configured public address is https: then cookies are Secure and pages send HSTS.</summary>
-    public static bool IsHttps(IConfiguration config) =>
-        Uri.TryCreate(config["COFFER_PUBLIC_URL"], UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps;
+    public static bool IsHttps(CofferOptions options) =>
+        Uri.TryCreate(options.PublicUrl, UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps;
 
-    /// <summary>Refuses contradictory settings at start-up rather than at the first link.</summary>
-    public static void Validate(IConfiguration config)
-    {
-        if (config["COFFER_PUBLIC_URL"] is { Length: > 0 } url
-            && (!Uri.TryCreate(url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https")))
-            throw new InvalidOperationException($"COFFER_PUBLIC_URL must be an absolute http or https URL, not '{url}'");
-        TrustedProxies(config);
-    }
-
-    static string? Forwarded(IConfiguration config, HttpRequest request)
+    static string? Forwarded(CofferOptions options, HttpRequest request)
     {
         if (request.HttpContext.Connection.RemoteIpAddress is not { } remote) return null;
         if (remote.IsIPv4MappedToIPv6) remote = remote.MapToIPv4();
-        if (!TrustedProxies(config).Any(n => n.Contains(remote))) return null;
+        if (!options.TrustedProxies.Any(n => n.Contains(remote))) return null;
         // The last value is the one the trusted proxy itself wrote; earlier ones came from whoever called it.
         var host = Last(request.Headers["X-Forwarded-Host"]);
         var scheme = Last(request.Headers["X-Forwarded-Proto"]) ?? request.Scheme;
@@ -55,12 +46,4 @@ public static class PublicUrl
 
     static string? Last(Microsoft.Extensions.Primitives.StringValues values) =>
         values.Count == 0 ? null : values[^1]?.Split(',').LastOrDefault()?.Trim() is { Length: > 0 } last ? last : null;
-
-    /// <summary><c>COFFER_TRUSTED_PROXIES</c>: addresses or networks (CIDR), comma-separated.</summary>
-    static List<IPNetwork> TrustedProxies(IConfiguration config) =>
-        (config["COFFER_TRUSTED_PROXIES"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(entry => IPNetwork.TryParse(entry, out var network) ? network
-            : IPAddress.TryParse(entry, out var address) ? new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
-            : throw new InvalidOperationException($"COFFER_TRUSTED_PROXIES: '{entry}' is neither an IP address nor a network such as 10.0.0.0/8"))
-        .ToList();
 }

@@ -13,10 +13,19 @@ namespace Coffer.Expiry;
 public sealed class ExpirySweeper(
     Database db, WalletWriter writer, Common.Ids ids, TimeProvider clock, Invoices.InvoiceService invoices, Settings.TenantSettings settings,
     ILogger<ExpirySweeper> log)
-    : BackgroundService
+    : Hosting.PollingWorker
 {
     public const int BatchSize = 200;
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(15);
+
+    protected override TimeProvider Clock => clock;
+    protected override ILogger Log => log;
+    protected override TimeSpan Interval => SweepInterval;
+
+    public override Task<int> RunOnceAsync(CancellationToken ct = default) => SweepOnceAsync(ct);
+
+    /// <summary>A full batch means more are waiting.</summary>
+    protected override bool MoreDue(int taken) => taken >= BatchSize;
 
     public async Task<int> SweepOnceAsync(CancellationToken ct = default)
     {
@@ -84,23 +93,5 @@ public sealed class ExpirySweeper(
                     failed++;
         }
         return failed;
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                // A full batch means more are waiting: go again at once.
-                if (await SweepOnceAsync(stoppingToken) >= BatchSize) continue;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                log.LogWarning(e, "expiry sweep failed; retrying in {Interval}", Interval);
-            }
-            try { await Task.Delay(Interval, clock, stoppingToken); }
-            catch (OperationCanceledException) { break; }
-        }
     }
 }

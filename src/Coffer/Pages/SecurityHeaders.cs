@@ -30,17 +30,17 @@ public static class SecurityHeaders
     {
         services.AddSingleton<IPostConfigureOptions<CookieAuthenticationOptions>>(sp => new PostConfigureOptions<CookieAuthenticationOptions>(null, o =>
         {
-            if (PublicUrl.IsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            if (PublicUrl.IsHttps(sp.GetRequiredService<Hosting.CofferOptions>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
         }));
         services.AddSingleton<IPostConfigureOptions<AntiforgeryOptions>>(sp => new PostConfigureOptions<AntiforgeryOptions>(null, o =>
         {
-            if (PublicUrl.IsHttps(sp.GetRequiredService<IConfiguration>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            if (PublicUrl.IsHttps(sp.GetRequiredService<Hosting.CofferOptions>())) o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
         }));
     }
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app)
     {
-        var https = PublicUrl.IsHttps(app.ApplicationServices.GetRequiredService<IConfiguration>());
+        var https = PublicUrl.IsHttps(app.ApplicationServices.GetRequiredService<Hosting.CofferOptions>());
         var hsts = $"max-age={(long)HstsMaxAge.TotalSeconds}";
         // Set as the answer starts, so that error pages, whose headers are cleared on the way, carry them too.
         return app.Use((http, next) =>

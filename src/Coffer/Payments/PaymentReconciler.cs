@@ -9,25 +9,29 @@ namespace Coffer.Payments;
 /// to a card left pending (including refunds due for money an invoice could not keep), and credit purchases
 /// cancelled by a wallet's close whose invoice is still open. Each is asked of the gateway again with its own
 /// id as the key, so asking twice never moves money twice, and settled under the invoice's lock, so settling
-/// twice changes nothing. A row is leased through <c>reconcile_after</c> (one conditional update decides
-/// which node takes it), which is also its back-off; several nodes can run this at once.
+/// twice changes nothing. A row is leased (<see cref="Leases"/>), and its lease is also its back-off: it is not
+/// released after a try, so nobody asks about it again before the lease runs out; several nodes can run this at once.
 /// </summary>
 public sealed class PaymentReconciler(
-    Database db, PaymentService payments, RefundService refunds, InvoiceService invoices, TimeProvider clock, IConfiguration config,
-    ILogger<PaymentReconciler> log) : BackgroundService
+    Database db, PaymentService payments, RefundService refunds, InvoiceService invoices, TimeProvider clock, Hosting.CofferOptions options,
+    Leases leases, ILogger<PaymentReconciler> log) : Hosting.PollingWorker
 {
     public const int BatchSize = 50;
 
     /// <summary>How long a payment may stay in flight before it is asked about (COFFER_RECONCILE_GRACE_SECONDS, default 60).</summary>
-    TimeSpan Grace => TimeSpan.FromSeconds(int.TryParse(config["COFFER_RECONCILE_GRACE_SECONDS"], out var s) && s >= 0 ? s : 60);
+    TimeSpan Grace => options.ReconcileGrace;
 
-    TimeSpan Interval => TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_RECONCILE_POLL_MS"], out var ms) && ms > 0 ? ms : 5000);
+    protected override TimeProvider Clock => clock;
+    protected override ILogger Log => log;
+    protected override TimeSpan Interval => options.ReconcilePoll;
+
+    protected override bool MoreDue(int taken) => taken >= BatchSize;
 
     /// <summary>The lease after n tries: 1, 2, 4 … minutes, at most an hour, so a gateway that stays silent is asked less and less often.</summary>
     static TimeSpan Backoff(int attempts) => TimeSpan.FromMinutes(Math.Min(60, 1 << Math.Min(attempts, 6)));
 
     /// <summary>One round: returns how many rows it took.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    public override async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
         var now = clock.GetUtcNow();
         var cutoff = now - Grace;
@@ -54,31 +58,21 @@ public sealed class PaymentReconciler(
     }
 
     /// <summary>
-    /// Takes up to a batch of due rows: each is claimed by moving its <c>reconcile_after</c> past now only if it is
-    /// still due, so of several nodes reading the same candidates exactly one takes each.
+    /// Takes up to a batch of due rows. The lease is the row's back-off after its tries so far: taken with the first
+    /// step, then lengthened, in the same transaction, for rows tried before.
     /// </summary>
     async Task<List<(string Tenant, string Id)>> LeaseAsync(string table, string due, DateTimeOffset now, DateTimeOffset cutoff, CancellationToken ct)
     {
-        await using var c = await db.OpenAsync(ct);
-        var candidates = await c.QueryAsync(null,
-            $"""
-            SELECT tenant_id, id, reconcile_attempts FROM {table}
-            WHERE {due} AND (reconcile_after IS NULL OR reconcile_after <= @now)
-            ORDER BY created_at LIMIT @n
-            """,
-            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Attempts: (int)r.Long("reconcile_attempts")), ("now", now), ("cutoff", cutoff), ("n", BatchSize));
-        var leased = new List<(string, string)>();
-        foreach (var (tenant, id, attempts) in candidates)
-        {
-            var took = await c.ExecAsync(null,
-                $"""
-                UPDATE {table} SET reconcile_after = @until, reconcile_attempts = reconcile_attempts + 1
-                WHERE tenant_id = @t AND id = @id AND reconcile_attempts = @attempts AND (reconcile_after IS NULL OR reconcile_after <= @now)
-                """,
-                ("until", now + Backoff(attempts)), ("t", tenant), ("id", id), ("attempts", attempts), ("now", now));
-            if (took == 1) leased.Add((tenant, id));
-        }
-        return leased;
+        await using var scope = await db.BeginWriteAsync(ct);
+        var (lease, rows) = await leases.TakeAsync(scope, db.Kind, table, due, "created_at", BatchSize, BatchSize, now, Backoff(0),
+            "reconcile_attempts = reconcile_attempts + 1", "tenant_id, id, reconcile_attempts",
+            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Tries: (int)r.Long("reconcile_attempts")), ("cutoff", cutoff));
+        foreach (var (tenant, id, tries) in rows.Where(r => r.Tries > 1))
+            await scope.Connection.ExecAsync(scope.Transaction,
+                $"UPDATE {table} SET leased_until = @until WHERE tenant_id = @t AND id = @id AND {LeaseToken.Held}",
+                [("until", now + Backoff(tries - 1)), ("t", tenant), ("id", id), .. lease.Args]);
+        await scope.CommitAsync(ct);
+        return [.. rows.Select(r => (r.Tenant, r.Id))];
     }
 
     /// <summary>Open invoices of purchases whose pending credit failed (the wallet was closed): they end with it.</summary>
@@ -93,22 +87,5 @@ public sealed class PaymentReconciler(
             ORDER BY i.created_at LIMIT @n
             """,
             r => (r.Str("tenant_id"), r.Str("id")), ("n", BatchSize));
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (await RunOnceAsync(stoppingToken) >= BatchSize) continue;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                log.LogWarning(e, "payment reconciliation failed; retrying in {Interval}", Interval);
-            }
-            try { await Task.Delay(Interval, clock, stoppingToken); }
-            catch (OperationCanceledException) { break; }
-        }
     }
 }

@@ -39,7 +39,7 @@ public static class PortalSessions
         v1.MapPost("/portal/sessions", Create).WithTags("Portal").WithName("createPortalSession");
 
     static async Task<Results<Created<PortalSessionResponse>, ApiError>> Create(
-        Tenant tenant, PortalSessionRequest body, CustomerStore customers, ServerKeys keys, TimeProvider clock, IConfiguration config, HttpRequest http)
+        Tenant tenant, PortalSessionRequest body, CustomerStore customers, ServerKeys keys, TimeProvider clock, Hosting.CofferOptions options, HttpRequest http)
     {
         if (body.ExpiresInSeconds is < 60 or > 3600) return ApiError.Validation("expires_in_seconds must be between 60 and 3600");
         var customer = body.CustomerId is not null ? await customers.GetAsync(tenant.Id, body.CustomerId)
@@ -49,7 +49,7 @@ public static class PortalSessions
         if (customer is null) return ApiError.NotFound("customer");
         var expires = clock.GetUtcNow() + (body.ExpiresInSeconds is { } s ? TimeSpan.FromSeconds(s) : DefaultLifetime);
         var token = await SignAsync(keys, tenant.Id, customer.Id, expires, Base64Url(RandomNumberGenerator.GetBytes(16)));
-        var baseUrl = PublicUrl.Of(config, http);
+        var baseUrl = PublicUrl.Of(options, http);
         return TypedResults.Created((string?)null, new PortalSessionResponse($"{baseUrl}/portal/enter?token={token}", expires, customer.Id));
     }
 

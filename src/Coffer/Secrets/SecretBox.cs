@@ -30,9 +30,9 @@ public sealed class SecretBox
     }
 
     /// <summary>Where the master keys come from; this is where the setting and the key file are decided.</summary>
-    public static SecretBox FromSettings(IConfiguration config, Database db)
+    public static SecretBox FromSettings(Hosting.CofferOptions options, Database db)
     {
-        var setting = config[Setting];
+        var setting = options.MasterKey;
         if (!string.IsNullOrWhiteSpace(setting))
         {
             var keys = new List<byte[]>();

@@ -64,7 +64,7 @@ public static class GatewaySettingsApi
         TypedResults.Ok(Show(await settings.GatewayConfigAsync(tenant.Id)));
 
     static async Task<Results<Ok<GatewaySettingResponse>, ApiError>> Put(
-        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, Payments.Gateways.GatewayRegistry gateways, IConfiguration configuration)
+        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, Payments.Gateways.GatewayRegistry gateways, Hosting.CofferOptions options)
     {
         if (body.Value is null) return ApiError.Validation("value is required");
         var v = new Validator();
@@ -74,7 +74,7 @@ public static class GatewaySettingsApi
         var apiBase = v.Text("stripe_api_base", body.Value.StripeApiBase);
         if (apiBase is not null && !Uri.TryCreate(apiBase, UriKind.Absolute, out _)) v.Fail("stripe_api_base must be an absolute URL");
         // Pointing Coffer's server-side requests at any address is for the operator to allow (a test stand-in), not a tenant.
-        if (apiBase is not null && !string.Equals(configuration["COFFER_ALLOW_STRIPE_API_BASE"], "true", StringComparison.OrdinalIgnoreCase))
+        if (apiBase is not null && !options.AllowStripeApiBase)
             v.Fail("stripe_api_base is accepted only when the operator sets COFFER_ALLOW_STRIPE_API_BASE=true");
         if (provider == "stripe" && (secret is null || webhook is null)) v.Fail("stripe needs stripe_secret_key and stripe_webhook_secret");
         if (!v.Ok) return v.Error();

@@ -3,7 +3,7 @@ namespace Coffer.Storage;
 /// <summary>
 /// Background work is leased per round, and one tenant's backlog (or one tenant's stalling server) must not take a
 /// whole round: a round takes at most <c>share</c> due rows of each tenant, tenants with the oldest due work first.
-/// The rows are taken tenant by tenant with <c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, so several nodes leasing
+/// The rows are taken tenant by tenant with <see cref="SkipLocked"/>, so several nodes leasing
 /// at once each take their own share of a big tenant's backlog instead of waiting on, or skipping, the same rows.
 /// </summary>
 public static class FairShare
@@ -17,7 +17,6 @@ public static class FairShare
     {
         var c = scope.Connection;
         var tx = scope.Transaction;
-        var skipLocked = kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
         var tenants = await c.QueryAsync(tx, $"SELECT tenant_id FROM {table} WHERE {due} GROUP BY tenant_id ORDER BY MIN({oldest}), tenant_id LIMIT @fair_n",
             r => r.Str("tenant_id"), [.. args, ("fair_n", batch)]);
         var picked = new List<(string TenantId, string Id)>();
@@ -25,7 +24,7 @@ public static class FairShare
         {
             var n = Math.Min(share, batch - picked.Count);
             if (n <= 0) break;
-            var ids = await c.QueryAsync(tx, $"SELECT id FROM {table} WHERE tenant_id = @fair_t AND {due} ORDER BY {oldest}, id LIMIT @fair_n{skipLocked}",
+            var ids = await c.QueryAsync(tx, $"SELECT id FROM {table} WHERE tenant_id = @fair_t AND {due} ORDER BY {oldest}, id LIMIT @fair_n{SkipLocked.Clause(kind)}",
                 r => r.Str("id"), [.. args, ("fair_t", tenant), ("fair_n", n)]);
             picked.AddRange(ids.Select(id => (tenant, id)));
         }

@@ -25,10 +25,10 @@ public sealed class GroupCommit : IAsyncDisposable
 
     public bool Enabled { get; }
 
-    public GroupCommit(Database db, IConfiguration config, ILogger<GroupCommit> log)
+    public GroupCommit(Database db, Hosting.CofferOptions options, ILogger<GroupCommit> log)
     {
         _log = log;
-        Enabled = !string.Equals(config["COFFER_GROUP_COMMIT"], "off", StringComparison.OrdinalIgnoreCase);
+        Enabled = options.GroupCommit;
         // SQLite has one writer at a time, so one worker; PostgreSQL commits batches for different wallets in parallel.
         var workers = db.Kind == DbKind.Sqlite ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
         _queues = Enumerable.Range(0, workers)

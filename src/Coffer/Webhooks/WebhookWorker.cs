@@ -7,18 +7,17 @@ namespace Coffer.Webhooks;
 
 /// <summary>
 /// Delivers the outbox. First it fans each new outbox event out into one delivery per endpoint that wants it;
-/// then it leases due deliveries (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, so several nodes never take
-/// the same attempt) and posts them, signed, recording every attempt. Failures retry on a schedule of
+/// then it leases due deliveries (<see cref="Leases"/>, so several nodes never take the same attempt and a
+/// node that dies mid-attempt leaves the delivery to be taken again when its lease runs out) and posts them, signed, recording every attempt. Failures retry on a schedule of
 /// about three days with jitter; a 410 disables the endpoint; an endpoint failing for five days straight is
 /// disabled with a <c>webhook.endpoint_disabled</c> event.
 /// </summary>
-public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHttpClientFactory http, OutboxWriter outbox, IConfiguration config,
-    ILogger<WebhookWorker> log, Secrets.SecretBox box) : BackgroundService
+public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHttpClientFactory http, OutboxWriter outbox, Hosting.CofferOptions options,
+    Leases leases, ILogger<WebhookWorker> log, Secrets.SecretBox box) : Hosting.PollingWorker
 {
     public const string HttpClientName = "webhooks";
     public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(10);
-    readonly TimeSpan _attemptTimeout = TimeSpan.FromMilliseconds(
-        int.TryParse(config["COFFER_WEBHOOK_TIMEOUT_MS"], out var t) ? Math.Clamp(t, 100, 30_000) : (int)DefaultAttemptTimeout.TotalMilliseconds);
+    readonly TimeSpan _attemptTimeout = options.WebhookTimeout;
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     public static readonly TimeSpan DisableAfter = TimeSpan.FromDays(5);
     public const int FanOutBatch = 500;
@@ -40,7 +39,11 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         TimeSpan.FromHours(10), TimeSpan.FromHours(14), TimeSpan.FromHours(20), TimeSpan.FromHours(24),
     ];
 
-    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    protected override TimeProvider Clock => clock;
+    protected override ILogger Log => log;
+    protected override TimeSpan Interval => options.WebhookPoll;
+
+    public override async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
         await FanOutAsync(ct);
         var leased = await LeaseAsync(ct);
@@ -64,14 +67,15 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
 
     bool _moreDue;
 
+    protected override bool MoreDue(int taken) => _moreDue;
+
     async Task FanOutAsync(CancellationToken ct)
     {
         await using var scope = await db.BeginWriteAsync(ct);
         var c = scope.Connection;
         var tx = scope.Transaction;
-        var skipLocked = db.Kind == DbKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
         var events = await c.QueryAsync(tx,
-            $"SELECT tenant_id, id, event_type, payload FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{skipLocked}",
+            $"SELECT tenant_id, id, event_type, payload FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{SkipLocked.Clause(db.Kind)}",
             r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: r.Str("payload")), ("n", FanOutBatch));
         if (events.Count == 0) return;
         var now = clock.GetUtcNow();
@@ -99,22 +103,14 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
             """,
             ("t", tenantId), ("id", ids.New("whd")), ("e", endpointId), ("evt", eventId), ("type", type), ("p", payload), ("now", now));
 
-    const string Due = "status = 'pending' AND next_attempt_at <= @now AND (leased_until IS NULL OR leased_until <= @now)";
+    const string Due = "status = 'pending' AND next_attempt_at <= @now";
 
     async Task<List<DeliveryRow>> LeaseAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         await using var scope = await db.BeginWriteAsync(ct);
-        var keys = await FairShare.PickAsync(scope, db.Kind, "webhook_deliveries", Due, "next_attempt_at", MaxPerTenantPerRound, DeliveryBatch, ("now", now));
-        if (keys.Count == 0) return [];
-        var args = new List<(string, object?)> { ("until", now + Lease), ("now", now) };
-        var leased = await scope.Connection.QueryAsync(scope.Transaction,
-            $"""
-            UPDATE webhook_deliveries SET leased_until = @until, updated_at = @now
-            WHERE (tenant_id, id) IN ({FairShare.Values(keys, args)})
-            RETURNING {DeliveryRow.Columns}
-            """,
-            DeliveryRow.Read, [.. args]);
+        var (_, leased) = await leases.TakeAsync(scope, db.Kind, "webhook_deliveries", Due, "next_attempt_at", MaxPerTenantPerRound, DeliveryBatch,
+            now, Lease, "updated_at = @now", DeliveryRow.Columns, DeliveryRow.Read);
         await scope.CommitAsync(ct);
         return leased;
     }
@@ -225,9 +221,9 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         var next = outcome == DeliveryStatuses.Pending ? now + Jitter(Schedule[attempt - 1]) : now;
         var writes = new SqlBatch();
         writes.Add(
-            """
-            UPDATE webhook_deliveries SET status = @s, attempt_count = @n, next_attempt_at = @next, leased_until = NULL, last_status_code = @code,
-                updated_at = @now
+            $"""
+            UPDATE webhook_deliveries SET status = @s, attempt_count = @n, next_attempt_at = @next, last_status_code = @code, updated_at = @now,
+                {Leases.Release}
             WHERE tenant_id = @t AND id = @id
             """,
             ("s", outcome), ("n", attempt), ("next", next), ("code", status), ("now", now), ("t", d.TenantId), ("id", d.Id));
@@ -277,23 +273,4 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
     /// <summary>±10 % so that many deliveries failing together do not retry together.</summary>
     static TimeSpan Jitter(TimeSpan delay) =>
         TimeSpan.FromTicks((long)(delay.Ticks * (0.9m + Random.Shared.Next(0, 2001) / 10000m)));
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_WEBHOOK_POLL_MS"], out var ms) ? Math.Clamp(ms, 50, 60_000) : 1000);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-                if (_moreDue) continue;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                log.LogWarning(e, "webhook delivery round failed");
-            }
-            try { await Task.Delay(interval, clock, stoppingToken); }
-            catch (OperationCanceledException) { break; }
-        }
-    }
 }

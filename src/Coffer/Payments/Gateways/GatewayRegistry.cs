@@ -4,10 +4,10 @@ using Coffer.Storage;
 namespace Coffer.Payments.Gateways;
 
 /// <summary>Picks each tenant's gateway from its settings; the sandbox unless the tenant configured Stripe.</summary>
-public sealed class GatewayRegistry(TenantSettings settings, IConfiguration config, IEnumerable<IGatewayFactory> factories, Database db, TimeProvider clock)
+public sealed class GatewayRegistry(TenantSettings settings, Hosting.CofferOptions options, IEnumerable<IGatewayFactory> factories, Database db, TimeProvider clock)
 {
     /// <summary>Where Coffer's own pages (the sandbox checkout) are reached: see <see cref="Common.PublicUrl"/>.</summary>
-    public string PublicBaseUrl(HttpRequest? request) => Common.PublicUrl.Of(config, request);
+    public string PublicBaseUrl(HttpRequest? request) => Common.PublicUrl.Of(options, request);
 
     public async Task<IPaymentGateway> ForTenantAsync(string tenantId, HttpRequest? request = null)
     {
@@ -33,7 +33,7 @@ public sealed class GatewayRegistry(TenantSettings settings, IConfiguration conf
     }
 
     /// <summary>How long the sandbox's slow test card takes to answer (COFFER_SANDBOX_SLOW_CARD_MS, default 3 s).</summary>
-    TimeSpan SlowCardDelay => TimeSpan.FromMilliseconds(int.TryParse(config["COFFER_SANDBOX_SLOW_CARD_MS"], out var ms) && ms >= 0 ? ms : 3000);
+    TimeSpan SlowCardDelay => options.SandboxSlowCard;
 
     public IReadOnlyCollection<string> Providers => [SandboxGateway.GatewayName, .. factories.Select(f => f.Provider)];
 }

@@ -1,13 +1,16 @@
+using Coffer.Dashboard;
+using Coffer.Secrets;
+using Coffer.Storage;
 using Coffer.Tenants;
 
-namespace Coffer.Storage;
+namespace Coffer.Hosting;
 
 /// <summary>
 /// Runs before the server accepts requests: migrations, then the default tenant and its key. A hosted service
 /// rather than code in Program so that test hosts run it too.
 /// </summary>
-public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, Dashboard.OperatorStore operators, IConfiguration config,
-    ILogger<StartupTasks> log, Secrets.SealedColumns secrets)
+public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, OperatorStore operators, CofferOptions options,
+    ILogger<StartupTasks> log, SealedColumns secrets)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -15,9 +18,9 @@ public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore te
         await Migrator.MigrateAsync(db, clock, cancellationToken);
         // Before anything reads a secret: a wrong COFFER_MASTER_KEY stops the start here, with its name in the message.
         await secrets.SealPlainTextAsync(cancellationToken);
-        await tenants.BootstrapAsync(config["COFFER_API_KEY"], Console.Out, cancellationToken);
+        await tenants.BootstrapAsync(options.ApiKey, Console.Out, cancellationToken);
         var tenant = await tenants.DefaultTenantAsync(cancellationToken);
-        await operators.BootstrapAsync(tenant!.Id, config["COFFER_ADMIN_EMAIL"], config["COFFER_ADMIN_PASSWORD"], Console.Out);
+        await operators.BootstrapAsync(tenant!.Id, options.AdminEmail, options.AdminPassword, Console.Out);
         log.LogInformation("Coffer storage: {Database}", db.Description);
     }
 
