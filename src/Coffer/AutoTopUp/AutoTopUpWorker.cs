@@ -42,8 +42,8 @@ public static class AutoTopUpApi
 }
 
 public sealed class AutoTopUpWorker(
-    Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods,
-    TenantSettings settings, OutboxWriter outbox, Ids ids, TimeProvider clock, Hosting.CofferOptions options, Leases leases, ILogger<AutoTopUpWorker> log)
+    Database db, WalletStore wallets, WalletWriter writer, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
+    PaymentMethodStore methods, OutboxWriter outbox, TimeProvider clock, Hosting.CofferOptions options, Leases leases, ILogger<AutoTopUpWorker> log)
     : Hosting.PollingWorker
 {
     public const int Batch = 20;
@@ -142,16 +142,23 @@ public sealed class AutoTopUpWorker(
             if (card is null) { await Skip("no saved card to charge"); return; }
         }
 
-        // The purchase: a pending credit and its invoice, then (when charging) the card.
-        var invoiceId = ids.New("inv");
-        var op = CreditPurchases.Operation(invoiceId, ids.New("wtx"), credits, null, null, null,
-            await settings.InvoiceConfigAsync(tenantId) with { AutoCompletePurchasedCreditTransaction = false },
-            new EntryDetails("Automatic top-up"), new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), ids, _ => new { invoice_id = invoiceId });
-        var created = await writer.ExecuteAsync(tenantId, wallet.Id, op, ct);
-        if (created is not (WriteResult.Applied or WriteResult.Replayed))
+        // The purchase: a pending credit and its invoice, then (when charging) the card. The credits wait for the
+        // invoice's payment whatever the tenant's auto-complete setting says.
+        var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id, new Purchased.Credits(credits, null, null, null),
+            new EntryDetails("Automatic top-up"), new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), PaymentFirst: true), ct);
+        string invoiceId;
+        switch (created)
         {
-            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the purchase could not be created", credits, null, null, created.ToString());
-            return;
+            case BuyOutcome.PendingInvoice bought:
+                invoiceId = bought.Purchase.InvoiceId;
+                break;
+            case BuyOutcome.KeyReplayed replayed:
+                // This attempt bought before (the node stopped before recording it): that purchase is the attempt's.
+                invoiceId = CreditPurchases.InvoiceOf(replayed.Answer);
+                break;
+            default:
+                await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the purchase could not be created", credits, null, null, created.ToString());
+                return;
         }
         if (card is null)
         {

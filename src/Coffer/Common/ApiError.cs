@@ -19,6 +19,7 @@ public static class ErrorCodes
     public const string BalanceLimitExceeded = "balance_limit_exceeded";
     public const string PaymentFailed = "payment_failed";
     public const string PaymentInProgress = "payment_in_progress";
+    public const string GatewayError = "gateway_error";
     public const string InvoiceNotPayable = "invoice_not_payable";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string IdempotencyKeyInUse = "idempotency_key_in_use";

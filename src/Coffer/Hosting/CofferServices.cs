@@ -65,6 +65,7 @@ public static class CofferServices
         services.AddSingleton<TenantSettings>();
         services.AddSingleton<PaymentMethodStore>();
         services.AddSingleton<PaymentService>();
+        services.AddSingleton<CreditPurchases>();
         services.AddSingleton<CreditPackages>();
         services.AddSingleton<RefundService>();
         services.AddSingleton<WebhookStore>();

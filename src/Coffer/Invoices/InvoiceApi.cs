@@ -281,3 +281,32 @@ public static class InvoiceApi
         return TypedResults.File(InvoicePdf.Render(model), "application/pdf", $"{invoice.InvoiceNumber ?? invoice.Id}.pdf");
     }
 }
+
+/// <summary>A money-in refusal as the API answers it, its status following from its stable code: the one mapping to HTTP.</summary>
+public static class RefusalHttp
+{
+    public static ApiError ToHttp(this Refusal refusal) => new(refusal.Code switch
+    {
+        ErrorCodes.ValidationFailed => 400,
+        ErrorCodes.NotFound => 404,
+        ErrorCodes.PaymentInProgress or ErrorCodes.Conflict or ErrorCodes.AlreadyExists or ErrorCodes.IdempotencyKeyReused
+            or ErrorCodes.IdempotencyKeyInUse => 409,
+        ErrorCodes.GatewayError => 502,
+        ErrorCodes.OutcomeUnknown => 503,
+        _ => 422,
+    }, refusal.Code, refusal.Message, refusal.Details);
+}
+
+/// <summary>A credit purchase's refusal as the API would answer it (the top-up API answers through <see cref="WalletMoves"/>).</summary>
+public static class PurchaseHttp
+{
+    /// <summary>Why nothing was bought, for an outcome that is neither a purchase nor a replay.</summary>
+    public static ApiError Refusal(this BuyOutcome outcome) => outcome switch
+    {
+        BuyOutcome.Refused r => WalletApi.Refusal(r.Why),
+        BuyOutcome.KeyReused k => Wallets.Idempotency.Refusal(k.Check)!,
+        BuyOutcome.WalletNotFound => ApiError.NotFound("wallet"),
+        BuyOutcome.OutcomeUnknown u => ApiError.OutcomeUnknown(u.IdempotencyKey),
+        _ => throw new InvalidOperationException($"a purchase made or replayed is not a refusal: {outcome}"),
+    };
+}

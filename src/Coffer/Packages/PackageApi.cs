@@ -108,15 +108,17 @@ public static class PackageApi
             new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
         var key = WalletApi.IdempotencyKey(v, body.IdempotencyKey, http, required: false);
         if (!v.Ok) return v.Error();
-        return await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http) switch
-        {
-            PurchaseOutcome.Bought b => TypedResults.Ok(b.Purchase.Response),
-            PurchaseOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
-            PurchaseOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
-            PurchaseOutcome.Refused r => r.Error,
-            _ => throw new InvalidOperationException("unknown purchase outcome"),
-        };
+        return ToHttp(await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http));
     }
+
+    static Results<Ok<PackagePurchaseResponse>, JsonReplay, ApiError> ToHttp(PurchaseOutcome outcome) => outcome switch
+    {
+        PurchaseOutcome.Bought b => TypedResults.Ok(b.Purchase.Response),
+        PurchaseOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
+        PurchaseOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
+        PurchaseOutcome.Refused r => r.Reason.ToHttp(),
+        _ => throw new InvalidOperationException("unknown purchase outcome"),
+    };
 }
 
 /// <summary>A package bought: its CREDIT invoice as it stands after the charge, the answer, and why the charge failed when it did.</summary>
@@ -126,7 +128,7 @@ public abstract record PurchaseOutcome
 {
     private PurchaseOutcome() { }
     public sealed record Bought(PackagePurchase Purchase) : PurchaseOutcome;
-    public sealed record Refused(ApiError Error) : PurchaseOutcome;
+    public sealed record Refused(Refusal Reason) : PurchaseOutcome;
     /// <summary>The key was used before: replay (the stored <see cref="PackagePurchaseResponse"/>) or refuse; nothing was bought.</summary>
     public sealed record KeyUsed(IdempotencyCheck Check) : PurchaseOutcome;
 }
@@ -135,8 +137,8 @@ public abstract record PurchaseOutcome
 /// The tenant's active packages, and buying one for a wallet: the one purchase rule behind both
 /// <c>POST /v1/wallets/{id}/purchase-package</c> and the customer portal.
 /// </summary>
-public sealed class CreditPackages(Database db, WalletStore wallets, WalletWriter writer, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, CustomerStore customers, Ids ids, TimeProvider clock)
+public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
+    PaymentMethodStore methods, CustomerStore customers, TimeProvider clock)
 {
     public Task<PackageDto?> FindAsync(string tenantId, string id) => PackageApi.Find(db, tenantId, id);
 
@@ -158,21 +160,25 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
         string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
     {
         var package = await FindAsync(tenantId, packageId);
-        if (package is null || package.Status != "active") return new PurchaseOutcome.Refused(ApiError.NotFound("credit package"));
+        if (package is null || package.Status != "active") return new PurchaseOutcome.Refused(Refusal.NotFound("credit package"));
         var wallet = await wallets.GetAsync(tenantId, walletId);
-        if (wallet is null) return new PurchaseOutcome.Refused(ApiError.NotFound("wallet"));
+        if (wallet is null) return new PurchaseOutcome.Refused(Refusal.NotFound("wallet"));
         if (wallet.Currency != package.Currency)
-            return new PurchaseOutcome.Refused(ApiError.Validation($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
+            return new PurchaseOutcome.Refused(Refusal.Invalid($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
 
         var claim = IdempotencyClaim.For(key, "purchase-package", new { wallet = walletId, package = packageId, collection });
         var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
         collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
         if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
-            return new PurchaseOutcome.Refused(ApiError.Validation("charge_automatically needs a saved card; save one or use send_invoice"));
+            return new PurchaseOutcome.Refused(Refusal.Invalid("charge_automatically needs a saved card; save one or use send_invoice"));
         var charge = collection == CollectionMethods.ChargeAutomatically;
-        var created = await CreatePurchase(tenantId, wallet, package, claim, charge);
-        if (created is not PurchaseOutcome.Bought { Purchase: var bought } || !charge) return created;
-        var invoice = bought.Invoice;
+        // The key is claimed with the purchase and completed with its answer, or, when a charge follows, after it.
+        var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id,
+            new Purchased.Package(package, package.BonusExpiryDays is { } days ? clock.GetUtcNow().AddDays(days) : null),
+            new EntryDetails($"Credit package {package.Name}"), claim, PaymentFirst: true, ChargeFollows: charge));
+        if (created is not BuyOutcome.PendingInvoice { Purchase: var bought }) return NotBought(created);
+        var invoice = (await invoices.GetAsync(tenantId, bought.InvoiceId))!;
+        if (!charge) return new PurchaseOutcome.Bought(new PackagePurchase(invoice, (PackagePurchaseResponse)bought.Answer, null));
         string? chargeError = null;
         foreach (var card in cards)
         {
@@ -206,52 +212,12 @@ public sealed class CreditPackages(Database db, WalletStore wallets, WalletWrite
         new(InvoiceDtos.Invoice(invoice, await invoices.LinesAsync(invoice.TenantId, [invoice.Id]), await customers.GetAsync(invoice.TenantId, invoice.CustomerId)),
             WalletDtos.Wallet(wallet));
 
-    /// <summary>
-    /// The pending credits (and bonus) and their CREDIT invoice, in one transaction, with the key claimed in it:
-    /// completed with the answer when nothing more is to happen, left in progress when a charge follows.
-    /// </summary>
-    async Task<PurchaseOutcome> CreatePurchase(string tenantId, WalletRow wallet, PackageDto package, IdempotencyClaim? claim, bool charge)
+    static PurchaseOutcome NotBought(BuyOutcome outcome) => outcome switch
     {
-        var now = clock.GetUtcNow();
-        var creditId = ids.New("wtx");
-        var bonusId = package.BonusCredits > 0 ? ids.New("wtx") : null;
-        var invoiceId = ids.New("inv");
-        var details = new EntryDetails($"Credit package {package.Name}", ReferenceType: "INVOICE", ReferenceId: invoiceId);
-        var ops = new List<WalletWriter.Pending>
-        {
-            new(tenantId, wallet.Id, new WalletOperation(
-                _ => new WalletCommand.PendingCredit(creditId, package.Credits, package.Price, Reasons.PurchasedCreditInvoiced, null, package.Priority),
-                details, null, _ => new { })),
-        };
-        if (bonusId is not null)
-            ops.Add(new(tenantId, wallet.Id, new WalletOperation(
-                // The package price pays for its credits; the bonus is free.
-                _ => new WalletCommand.PendingCredit(bonusId, package.BonusCredits, 0m, Reasons.FreeCreditGrant,
-                    package.BonusExpiryDays is { } days ? now.AddDays(days) : null, package.Priority),
-                details with { Description = $"Bonus of credit package {package.Name}" }, null, _ => new { })));
-        await using var scope = await db.BeginWriteAsync();
-        if (claim is not null &&
-            await Idempotency.ClaimAsync(scope.Connection, scope.Transaction, tenantId, claim, now) is not IdempotencyCheck.Claimed and var used)
-            return new PurchaseOutcome.KeyUsed(used);
-        var (results, _) = await writer.ExecuteInAsync(scope.Connection, scope.Transaction, ops, CancellationToken.None);
-        if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused) return new PurchaseOutcome.Refused(WalletApi.Refusal(refused));
-        var number = await InvoiceNumbers.NextAsync(scope.Connection, scope.Transaction, tenantId);
-        var invoice = new InvoiceRow(tenantId, invoiceId, wallet.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized, PaymentStatuses.Pending,
-            wallet.Currency, package.Price, 0m, package.Price, package.Price, $"Credit package {package.Name}", now, null, null, now, null, null, null,
-            "MANUAL", number, claim?.Key, Json.Serialize(new Dictionary<string, string> { ["credit_package_id"] = package.Id }), wallet.Id, creditId, 1, now, now,
-            BonusTransactionId: bonusId);
-        var writes = new SqlBatch();
-        InvoiceRow.Insert(writes, invoice);
-        var line = new LineItemRow(tenantId, ids.New("li"), invoiceId, package.BonusCredits > 0
-            ? $"{package.Name}: {package.Credits} credits + {package.BonusCredits} bonus" : $"{package.Name}: {package.Credits} credits",
-            "FIXED", package.Price, 1m, null, null, "{}", now);
-        LineItemRow.Insert(writes, line);
-        var response = new PackagePurchaseResponse(
-            InvoiceDtos.Invoice(invoice, [line], await customers.GetAsync(tenantId, wallet.CustomerId)),
-            WalletDtos.Wallet(((WriteResult.Applied)results[^1]).Wallet));
-        if (claim is not null && !charge) Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(200, response));
-        await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-        await scope.CommitAsync();
-        return new PurchaseOutcome.Bought(new PackagePurchase(invoice, response, null));
-    }
+        BuyOutcome.KeyReplayed r => new PurchaseOutcome.KeyUsed(new IdempotencyCheck.Replay(r.Answer)),
+        BuyOutcome.KeyReused k => new PurchaseOutcome.KeyUsed(k.Check),
+        BuyOutcome.Refused r => new PurchaseOutcome.Refused(Refusal.OfWallet(r.Why)),
+        BuyOutcome.WalletNotFound => new PurchaseOutcome.Refused(Refusal.NotFound("wallet")),
+        _ => throw new InvalidOperationException($"unexpected package purchase outcome {outcome}"),
+    };
 }

@@ -42,7 +42,7 @@ static class PortalFunding
     }
 
     internal static async Task<IResult> AddFunds(string id, [FromForm] AddFundsForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        WalletWriter writer, InvoiceService invoices, PaymentService payments, TenantSettings settings, GatewayRegistry gateways, Ids ids)
+        CreditPurchases purchases, InvoiceService invoices, PaymentService payments, GatewayRegistry gateways, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
@@ -55,26 +55,26 @@ static class PortalFunding
         if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
 
         var (tenant, _) = Who(http.User);
-        var invoiceId = ids.New("inv");
         var key = FormKey(http, form.Nonce);
         // Paid by card first: the credits wait, pending, for the payment, whatever the tenant's auto-complete
         // setting says (as for automatic top-up).
-        var config = await settings.InvoiceConfigAsync(tenant) with { AutoCompletePurchasedCreditTransaction = false };
-        var op = CreditPurchases.Operation(invoiceId, ids.New("wtx"), null, amount, null, null, config,
+        var bought = await purchases.BuyAsync(new PurchaseRequest(tenant, wallet.Id, new Purchased.Credits(null, amount, null, null),
             new EntryDetails(card is null ? "Funds added with a card" : $"Funds added with {Card(card)}"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method })),
-            ids, _ => new PortalPurchase(invoiceId));
-        switch (await writer.ExecuteAsync(tenant, wallet.Id, op))
+            PaymentFirst: true));
+        string invoiceId;
+        switch (bought)
         {
-            case WriteResult.Applied:
+            case BuyOutcome.PendingInvoice pending:
+                invoiceId = pending.Purchase.InvoiceId;
                 break;
-            case WriteResult.Replayed replayed:
+            case BuyOutcome.KeyReplayed replayed:
                 // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
-                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", Json.Deserialize<PortalPurchase>(replayed.Answer.Body)!.InvoiceId)));
-            case WriteResult.Refused { Why: WalletRefusal.KeyReused }:
+                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", CreditPurchases.InvoiceOf(replayed.Answer))));
+            case BuyOutcome.KeyReused { Check: IdempotencyCheck.Reused }:
                 return Refuse("This form was already used for another payment. Enter the payment again.", 409);
             case var refused:
-                return Refuse(Sentence(WalletApi.Refusal(refused).Message), 422);
+                return Refuse(Sentence(refused.Refusal().Message), 422);
         }
         var invoice = (await invoices.GetAsync(tenant, invoiceId))!;
 
@@ -95,8 +95,6 @@ static class PortalFunding
         await invoices.VoidAsync(tenant, invoice.Id);
         return Refuse($"Your {Card(card)} was not charged: {Decline(outcome)}. Nothing was added and your balance is unchanged.", 402);
     }
-
-    internal sealed record PortalPurchase(string InvoiceId);
 
     static IResult AddFundsView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, string nonce, AddFundsForm? form, string? error, int status = 200)
     {
@@ -152,8 +150,9 @@ static class PortalFunding
                 return await Refuse(used.Check is IdempotencyCheck.InProgress
                     ? "Your first submission of this form is still being processed. Look at the wallet's history in a moment."
                     : "This form was already used for another purchase. Choose the package again.", 409);
-            case PurchaseOutcome.Refused { Error: var error }:
-                return await Refuse(error.StatusCode == 404 ? "That package is not available any more." : Sentence(error.Message), error.StatusCode);
+            case PurchaseOutcome.Refused { Reason: var reason }:
+                return await Refuse(reason.Code == ErrorCodes.NotFound ? "That package is not available any more." : Sentence(reason.Message),
+                    reason.ToHttp().StatusCode);
         }
         var purchase = ((PurchaseOutcome.Bought)outcome).Purchase;
         var invoice = purchase.Invoice;

@@ -41,35 +41,24 @@ public static class CloseApi
         if (!v.Ok) return v.Error();
 
         var refundId = ids.New("refund");
-        List<ClosedLot> lots = [];
-        RefundDto? refundDto = null;
         var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet closed"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("close", new { wallet = id, refund, destination })),
-            x => new CloseWalletResponse(WalletDtos.Wallet(x.Wallet), lots, refundDto))
+            x =>
+            {
+                var (lots, refundDto) = Settle(x, refund, refundId, destination);
+                return new CloseWalletResponse(WalletDtos.Wallet(x.Wallet), lots, refundDto);
+            })
         {
             AlsoWrite = (x, writes) =>
             {
-                var minor = Currencies.MinorUnits(x.Wallet.Currency.ToUpperInvariant());
-                var reasons = x.Entries.ToDictionary(e => e.Id, e => e.Reason);
-                lots = x.Allocations.Select(a =>
-                {
-                    var lot = x.LotsBefore[a.LotId];
-                    if (reasons[a.DebitId] == Reasons.CreditExpired) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "expired", 0m);
-                    // What is left of a lot is refunded at the price paid for it; free credits are worth nothing.
-                    var value = refund == RefundPurchased ? lot.ValueOf(a.Credits, minor) : 0m;
-                    return value > 0
-                        ? new ClosedLot(a.LotId, Reason(lot), a.Credits, "refunded", value)
-                        : new ClosedLot(a.LotId, Reason(lot), a.Credits, "forfeited", 0m);
-                }).ToList();
-                var total = lots.Sum(l => l.RefundAmount);
-                if (total <= 0) return;
-                refundDto = new RefundDto(refundId, total, x.Wallet.Currency, destination, "pending_payout");
+                var (lots, refundDto) = Settle(x, refund, refundId, destination);
+                if (refundDto is null) return;
                 writes.Add(
                     """
                     INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at)
                     VALUES (@t, @id, @w, NULL, @amount, @cur, @dest, @status, @details, @now)
                     """,
-                    ("t", x.Wallet.TenantId), ("id", refundId), ("w", x.Wallet.Id), ("amount", total), ("cur", x.Wallet.Currency),
+                    ("t", x.Wallet.TenantId), ("id", refundId), ("w", x.Wallet.Id), ("amount", refundDto.Amount), ("cur", x.Wallet.Currency),
                     ("dest", destination), ("status", refundDto.Status), ("details", Json.Serialize(lots)), ("now", x.Wallet.UpdatedAt));
                 x.AddEvent(EventTypes.RefundCreated, refundDto);
             },
@@ -84,6 +73,28 @@ public static class CloseApi
             WriteResult.Replayed r => new JsonReplay(r.Answer),
             var other => WalletApi.Refusal(other),
         };
+    }
+
+    /// <summary>
+    /// What closing did to each lot, and the refund it owes, from the change as decided: the same value for the rows
+    /// written and for the answer (a closed wallet's no-change has no allocations, so no lots and no refund).
+    /// </summary>
+    static (List<ClosedLot> Lots, RefundDto? Refund) Settle(WriteContext x, string refund, string refundId, string destination)
+    {
+        var minor = Currencies.MinorUnits(x.Wallet.Currency.ToUpperInvariant());
+        var reasons = x.Entries.ToDictionary(e => e.Id, e => e.Reason);
+        var lots = x.Allocations.Select(a =>
+        {
+            var lot = x.LotsBefore[a.LotId];
+            if (reasons[a.DebitId] == Reasons.CreditExpired) return new ClosedLot(a.LotId, Reason(lot), a.Credits, "expired", 0m);
+            // What is left of a lot is refunded at the price paid for it; free credits are worth nothing.
+            var value = refund == RefundPurchased ? lot.ValueOf(a.Credits, minor) : 0m;
+            return value > 0
+                ? new ClosedLot(a.LotId, Reason(lot), a.Credits, "refunded", value)
+                : new ClosedLot(a.LotId, Reason(lot), a.Credits, "forfeited", 0m);
+        }).ToList();
+        var total = lots.Sum(l => l.RefundAmount);
+        return (lots, total > 0 ? new RefundDto(refundId, total, x.Wallet.Currency, destination, "pending_payout") : null);
     }
 
     // The lot set does not say which grant a lot came from beyond free or paid for (a purchase, or a credit note of one).

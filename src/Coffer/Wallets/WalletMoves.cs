@@ -38,7 +38,7 @@ public abstract record Moved<T>
 /// update, terminate. The API's handlers, the dashboard, the portal and the workers all call these, each with an
 /// order already checked (<see cref="WalletOrders"/>); none of them builds a <see cref="WalletOperation"/> itself.
 /// </summary>
-public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock, TenantSettings settings, InvoiceService invoices, CustomerStore customers)
+public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock, CreditPurchases purchases, InvoiceService invoices, CustomerStore customers)
 {
     /// <summary>A wallet for a customer, with its initial credits granted free in the same transaction.</summary>
     public async Task<Moved<WalletDto>> CreateAsync(string tenantId, NewWalletOrder order)
@@ -68,17 +68,10 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
 
     public async Task<Moved<WalletChangeResponse>> TopUpAsync(string tenantId, string walletId, TopUpOrder order)
     {
-        var entryId = ids.New("wtx");
         if (order.Reason == Reasons.PurchasedCreditInvoiced)
-        {
-            var config = await settings.InvoiceConfigAsync(tenantId);
-            var invoiceId = ids.New("inv");
-            var purchase = CreditPurchases.Operation(invoiceId, entryId, order.Credits, order.Amount, order.Expiry, order.Priority, config,
-                order.Details, order.Claim, ids,
-                x => new WalletChangeResponse(invoiceId, WalletDtos.Wallet(x.Wallet),
-                    x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet)));
-            return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, purchase));
-        }
+            return AsTopUp(await purchases.BuyAsync(new PurchaseRequest(tenantId, walletId,
+                new Invoices.Purchased.Credits(order.Credits, order.Amount, order.Expiry, order.Priority), order.Details, order.Claim)));
+        var entryId = ids.New("wtx");
         var op = new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
             w => WalletOrders.ToCredits(order.Credits, order.Amount, w.TopupConversionRate) is { } c
@@ -87,6 +80,19 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             order.Details, order.Claim, ChangeResponse);
         return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
     }
+
+    /// <summary>An invoiced purchase answers as a top-up does: its stored answer is the top-up's response.</summary>
+    static Moved<WalletChangeResponse> AsTopUp(BuyOutcome outcome) => outcome switch
+    {
+        BuyOutcome.Granted g => new Moved<WalletChangeResponse>.Done((WalletChangeResponse)g.Purchase.Answer),
+        BuyOutcome.PendingInvoice p => new Moved<WalletChangeResponse>.Done((WalletChangeResponse)p.Purchase.Answer),
+        BuyOutcome.KeyReplayed r => new Moved<WalletChangeResponse>.Replayed(r.Answer),
+        BuyOutcome.KeyReused k => new Moved<WalletChangeResponse>.Refused(WalletRefusal.Of(k.Check)),
+        BuyOutcome.WalletNotFound => new Moved<WalletChangeResponse>.Refused(new WalletRefusal.NotFound()),
+        BuyOutcome.OutcomeUnknown u => new Moved<WalletChangeResponse>.Refused(new WalletRefusal.OutcomeUnknown(u.IdempotencyKey)),
+        BuyOutcome.Refused r => new Moved<WalletChangeResponse>.Refused(r.Why),
+        _ => throw new InvalidOperationException($"unexpected purchase outcome {outcome}"),
+    };
 
     /// <summary>
     /// The money a top-up without an invoice took: nothing for free credits; for a direct purchase the amount the
