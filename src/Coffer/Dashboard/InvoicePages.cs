@@ -1,8 +1,8 @@
 using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Payments;
-using Coffer.Storage;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Coffer.Common;
+using Coffer.Wallets;
 using Microsoft.AspNetCore.Mvc;
 using static Coffer.Dashboard.DashboardKit;
 using static Coffer.Pages.Html;
@@ -48,19 +48,16 @@ public static class InvoicePages
         g.MapPost("/invoices/{id}/payment-status", SetPaymentStatus);
     }
 
-    static async Task<IResult> List(HttpContext http, InvoiceService invoices, CustomerStore customers, Database db,
+    static async Task<IResult> List(HttpContext http, InvoiceService invoices, CustomerStore customers,
         [FromQuery(Name = "payment_status")] string? paymentStatus, [FromQuery(Name = "invoice_status")] string? invoiceStatus, string? page)
     {
         var tenant = await TenantAsync(http);
         var number = int.TryParse(page, out var p) && p >= 1 ? Math.Min(p, 100_000) : 1;
         paymentStatus = PaymentStatusFilter.Contains(paymentStatus) ? paymentStatus : null;
         invoiceStatus = InvoiceStatusFilter.Contains(invoiceStatus) ? invoiceStatus : null;
-        var found = Of<Common.ListResponse<InvoiceDto>>((await InvoiceApi.Search(tenant, new InvoiceFilter
-        {
-            Limit = PageSize, Offset = (number - 1) * PageSize, SkipLineItems = true,
-            PaymentStatus = paymentStatus is null ? null : [paymentStatus], InvoiceStatus = invoiceStatus is null ? null : [invoiceStatus],
-        }, invoices, customers, db)).Result);
-        var items = found.Value?.Items ?? [];
+        var found = await invoices.SearchAsync(tenant.Id, new InvoiceQuery(PageSize, (number - 1) * PageSize, false, null, null, null, null,
+            invoiceStatus is null ? null : [invoiceStatus], paymentStatus is null ? null : [paymentStatus], SkipLineItems: true));
+        var items = found.Items;
         var names = items.Count == 0 ? [] : (await customers.SearchAsync(tenant.Id,
                 new CustomerQuery(items.Select(i => i.CustomerId).Distinct().ToList(), null, null, "published", [], false), PageSize, 0))
             .Items.ToDictionary(c => c.Id, c => c.Name);
@@ -72,12 +69,11 @@ public static class InvoicePages
             """));
         static string Options(string? current, string[] values) =>
             "<option value=\"\">All</option>" + string.Join("", values.Select(v => $"<option value=\"{E(v)}\"{Selected(v == current)}>{E(v)}</option>"));
-        var total = found.Value?.Pagination.Total ?? 0;
+        var total = found.Pagination.Total;
         string Link(int to, string text, string rel) =>
             $"<a rel=\"{rel}\" href=\"/dashboard/invoices?payment_status={E(Uri.EscapeDataString(paymentStatus ?? ""))}&amp;invoice_status={E(Uri.EscapeDataString(invoiceStatus ?? ""))}&amp;page={to}\">{text}</a>";
         var pager = (number > 1 ? Link(number - 1, "Newer", "prev") : "") + ((long)number * PageSize < total ? Link(number + 1, "Older", "next") : "");
         return Page("Invoices", $"""
-            {Alert(found.Error)}
             <form method="get" class="filters" aria-label="Filter invoices">
               <div><label for="f-ps">Payment status</label><select id="f-ps" name="payment_status">{Options(paymentStatus, PaymentStatusFilter)}</select></div>
               <div><label for="f-is">Invoice status</label><select id="f-is" name="invoice_status">{Options(invoiceStatus, InvoiceStatusFilter)}</select></div>
@@ -106,11 +102,8 @@ public static class InvoicePages
     {
         var services = http.RequestServices;
         var tenant = await TenantAsync(http);
-        var found = Of<InvoiceDto>((await InvoiceApi.Get(tenant, id, services.GetRequiredService<InvoiceService>(),
-            services.GetRequiredService<CustomerStore>())).Result);
-        if (found.Value is not { } i) return NotFoundPage(http, "invoice");
-        var payments = Of<Common.ListResponse<PaymentDto>>((await PaymentApi.List(tenant, services.GetRequiredService<Database>(),
-            Common.Limits.MaxPageSize, 0, "asc", id, null, null)).Result).Value?.Items ?? [];
+        if (await services.GetRequiredService<InvoiceService>().DtoAsync(tenant.Id, id) is not { } i) return NotFoundPage(http, "invoice");
+        var payments = (await services.GetRequiredService<PaymentService>().ListAsync(tenant.Id, Common.Limits.MaxPageSize, 0, true, id, null, null)).Items;
 
         var lines = string.Join("", (i.LineItems ?? []).Select(l => $"""
             <tr><td>{E(l.DisplayName)}</td><td class="num">{Credits(l.Quantity)}</td><td class="num">{Money(l.Amount, i.Currency)}</td></tr>
@@ -190,12 +183,8 @@ public static class InvoicePages
             """, DashboardPages.Nav(http.User, http), status);
     }
 
-    static async Task<IResult> Pdf(string id, HttpContext http, InvoiceService invoices, CustomerStore customers) =>
-        (await InvoiceApi.Pdf(await TenantAsync(http), id, invoices, customers)).Result switch
-        {
-            FileContentHttpResult file => file,
-            _ => NotFoundPage(http, "invoice"),
-        };
+    static async Task<IResult> Pdf(string id, HttpContext http, InvoiceService invoices) =>
+        await invoices.PdfAsync(await TenantAsync(http), id) is { } file ? Results.File(file.Pdf, "application/pdf", file.FileName) : NotFoundPage(http, "invoice");
 
     static async Task<IResult> RecordPayment(string id, [FromForm] RecordPaymentFields form, HttpContext http, InvoiceService invoices,
         PaymentService payments, PaymentMethodStore methods, TimeProvider clock)
@@ -207,30 +196,49 @@ public static class InvoicePages
         var amount = errors.Decimal("Amount", form.Amount, required: true);
         if (form.Method is not (Offline or Link)) errors.Fail("Choose how the payment is made.");
         if (errors.Any) return await RenderAsync(http, id, null, null, errors.Message, 400, form);
-        var created = Of<PaymentDto>((await PaymentApi.Create(tenant, new CreatePaymentRequest
+        var (order, invalid) = PaymentApi.Order(new CreatePaymentRequest
         {
             Amount = amount, Currency = invoice.Currency, DestinationType = "INVOICE", DestinationId = id,
             PaymentMethodType = form.Method == Link ? PaymentMethodTypes.PaymentLink : PaymentMethodTypes.Offline,
             IdempotencyKey = string.IsNullOrEmpty(form.IdempotencyKey) ? null : form.IdempotencyKey,
-        }, invoices, payments, methods, clock, http.Request)).Result);
-        if (created.NotFound) return NotFoundPage(http, "invoice");
-        if (created.Error is { } error) return await RenderAsync(http, id, null, null, $"The payment was not recorded: {error}", created.Status, form);
+        });
+        if (invalid is not null) return await RenderAsync(http, id, null, null, $"The payment was not recorded: {invalid.Message}", invalid.StatusCode, form);
+        string paymentId;
+        switch (await payments.PayAsync(tenant.Id, order!, http.Request))
+        {
+            case PaymentOutcome.Made made:
+                paymentId = made.Payment.Id;
+                break;
+            case PaymentOutcome.Replayed replayed:
+                // The same form sent twice records one payment: the second post is answered from the first.
+                paymentId = System.Text.Json.Nodes.JsonNode.Parse(replayed.Answer.Body)!["id"]!.GetValue<string>();
+                break;
+            case PaymentOutcome.Refused { Reason.Code: Common.ErrorCodes.NotFound }:
+                return NotFoundPage(http, "invoice");
+            case var refused:
+                var error = (ApiError)PaymentApi.ToHttp(refused).Result;
+                return await RenderAsync(http, id, null, null, $"The payment was not recorded: {error.Message}", error.StatusCode, form);
+        }
         var done = form.Method == Link ? "link" : "paid";
-        // The same form sent twice records one payment: the second post is answered from the first.
-        var paymentId = created.Replayed ? System.Text.Json.Nodes.JsonNode.Parse(created.ReplayedBody!)!["id"]!.GetValue<string>() : created.Value!.Id;
         return Results.Redirect($"/dashboard/invoices/{Uri.EscapeDataString(id)}?done={done}&payment={Uri.EscapeDataString(paymentId)}");
     }
 
-    static async Task<IResult> SetPaymentStatus(string id, [FromForm] PaymentStatusFields form, HttpContext http, InvoiceService invoices,
-        CustomerStore customers)
+    static async Task<IResult> SetPaymentStatus(string id, [FromForm] PaymentStatusFields form, HttpContext http, InvoiceService invoices)
     {
         var tenant = await TenantAsync(http);
         if (!SettableStatuses.Contains(form.PaymentStatus))
             return await RenderAsync(http, id, null, null, "Choose SUCCEEDED, FAILED or PENDING.", 400);
-        var result = Of<InvoiceDto>((await InvoiceApi.PaymentStatus(tenant, id, new PaymentStatusRequest(form.PaymentStatus, null), invoices, customers,
-            FormKey(form.IdempotencyKey))).Result);
-        if (result.NotFound) return NotFoundPage(http, "invoice");
-        if (result.Error is { } error) return await RenderAsync(http, id, null, null, $"The payment status was not changed: {error}", result.Status);
+        var (outcome, _) = await invoices.ReportPaymentStatusAsync(tenant.Id, id, form.PaymentStatus!, null, FormKey(form.IdempotencyKey));
+        switch (outcome)
+        {
+            case InvoiceOutcome.NotFound:
+                return NotFoundPage(http, "invoice");
+            case InvoiceOutcome.Refused { Error: var error }:
+                return await RenderAsync(http, id, null, null, $"The payment status was not changed: {error.Message}", error.StatusCode);
+            case InvoiceOutcome.KeyUsed { Check: var check and not IdempotencyCheck.Replay }:
+                var refusal = Wallets.Idempotency.Refusal(check)!;
+                return await RenderAsync(http, id, null, null, $"The payment status was not changed: {refusal.Message}", refusal.StatusCode);
+        }
         return Results.Redirect($"/dashboard/invoices/{Uri.EscapeDataString(id)}?done=status");
     }
 }

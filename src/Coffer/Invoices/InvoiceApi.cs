@@ -70,9 +70,6 @@ public static class InvoiceApi
         g.MapGet("/{id}/pdf", Pdf).WithName("getInvoicePdf");
     }
 
-    static async Task<InvoiceDto> Render(InvoiceService invoices, CustomerStore customers, InvoiceRow i) =>
-        InvoiceDtos.Invoice(i, await invoices.LinesAsync(i.TenantId, [i.Id]), await customers.GetAsync(i.TenantId, i.CustomerId));
-
     /// <summary>
     /// The answer is the invoice as created, stored with its key in the creating transaction; an automatic payment
     /// it starts (the customer's wallet comes first) follows, and shows on the invoice and in its events.
@@ -153,38 +150,21 @@ public static class InvoiceApi
             ? new Keyed<InvoiceOutcome.Done>(claim, _ => Task.FromResult(StoredAnswer.Of(200, new MessageResponse(message))))
             : null;
 
-    internal static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers) =>
-        await invoices.GetAsync(tenant.Id, id) is { } i ? TypedResults.Ok(await Render(invoices, customers, i)) : ApiError.NotFound("invoice");
+    internal static async Task<Results<Ok<InvoiceDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices) =>
+        await invoices.DtoAsync(tenant.Id, id) is { } i ? TypedResults.Ok(i) : ApiError.NotFound("invoice");
 
-    internal static async Task<Results<Ok<ListResponse<InvoiceDto>>, ApiError>> Search(
-        Tenant tenant, InvoiceFilter filter, InvoiceService invoices, CustomerStore customers, Database db)
+    internal static async Task<Results<Ok<ListResponse<InvoiceDto>>, ApiError>> Search(Tenant tenant, InvoiceFilter filter, InvoiceService invoices)
     {
         var v = new Validator();
         var (limit, offset) = v.Page(filter.Limit, filter.Offset);
         if (filter.InvoiceIds?.Count > Limits.MaxIdsPerFilter) v.Fail($"at most {Limits.MaxIdsPerFilter} invoice_ids");
         if (!v.Ok) return v.Error();
-        var customerId = filter.CustomerId;
-        if (filter.ExternalCustomerId is not null)
-        {
-            var c = await customers.GetByExternalIdAsync(tenant.Id, filter.ExternalCustomerId);
-            if (c is null) return TypedResults.Ok(new ListResponse<InvoiceDto>([], new Pagination(0, limit, offset)));
-            customerId = c.Id;
-        }
-        var where = Where.Tenant(tenant.Id)
-            .Eq("customer_id", "c", customerId)
-            .Eq("invoice_type", "type", filter.InvoiceType)
-            .In("id", "id", filter.InvoiceIds)
-            .In("invoice_status", "is", filter.InvoiceStatus)
-            .In("payment_status", "ps", filter.PaymentStatus);
-        await using var conn = await db.OpenAsync();
-        var page = await conn.PageAsync(InvoiceRow.Columns, "invoices", where, Sql.OrderBy("created_at", filter.Order == "asc"),
-            limit, offset, InvoiceRow.Read);
-        var lines = filter.SkipLineItems == true ? null : (await invoices.LinesAsync(tenant.Id, page.Items.Select(r => r.Id).ToList())).ToLookup(l => l.InvoiceId);
-        return TypedResults.Ok(page.Response(r => InvoiceDtos.Invoice(r, lines?[r.Id])));
+        return TypedResults.Ok(await invoices.SearchAsync(tenant.Id, new InvoiceQuery(limit, offset, filter.Order == "asc", filter.CustomerId,
+            filter.ExternalCustomerId, filter.InvoiceType, filter.InvoiceIds, filter.InvoiceStatus, filter.PaymentStatus, filter.SkipLineItems == true)));
     }
 
     static async Task<Results<Ok<InvoiceDto>, ApiError>> Update(
-        Tenant tenant, string id, UpdateInvoiceRequest body, InvoiceService invoices, CustomerStore customers, Database db, TimeProvider clock)
+        Tenant tenant, string id, UpdateInvoiceRequest body, InvoiceService invoices, Database db, TimeProvider clock)
     {
         var v = new Validator();
         var due = v.Time("due_date", body.DueDate);
@@ -200,7 +180,7 @@ public static class InvoiceApi
                 ("now", clock.GetUtcNow()), ("t", tenant.Id), ("id", id));
             await scope.CommitAsync();
         }
-        return TypedResults.Ok(await Render(invoices, customers, (await invoices.GetAsync(tenant.Id, id))!));
+        return TypedResults.Ok((await invoices.DtoAsync(tenant.Id, id))!);
     }
 
     static Results<Ok<MessageResponse>, JsonReplay, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
@@ -235,9 +215,8 @@ public static class InvoiceApi
         return Message(await invoices.VoidAsync(tenant.Id, id, MessageKey(key, "void-invoice", id, Voided)), Voided);
     }
 
-    /// <param name="idempotencyKey">The <c>Idempotency-Key</c> header; the dashboard passes its form's key.</param>
     internal static async Task<Results<Ok<InvoiceDto>, JsonReplay, ApiError>> PaymentStatus(
-        Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices, CustomerStore customers,
+        Tenant tenant, string id, PaymentStatusRequest body, InvoiceService invoices,
         [FromHeader(Name = WalletApi.IdempotencyHeader)] string? idempotencyKey = null)
     {
         var v = new Validator();
@@ -245,14 +224,10 @@ public static class InvoiceApi
         var amount = v.Amount("amount", body.Amount);
         var key = v.Text("idempotency_key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
         if (!v.Ok) return v.Error();
-        // The answer is rendered before the commit, so that it is stored with the change it reports.
-        InvoiceDto? answered = null;
-        var keyed = IdempotencyClaim.For(key, "invoice-payment-status", new { invoice = id, status, amount }) is { } claim
-            ? new Keyed<InvoiceOutcome.Done>(claim, async d => StoredAnswer.Of(200, answered = await Render(invoices, customers, d.Invoice)))
-            : null;
-        return await invoices.SetPaymentStatusAsync(tenant.Id, id, status!, amount, keyed) switch
+        var (outcome, answer) = await invoices.ReportPaymentStatusAsync(tenant.Id, id, status!, amount, key);
+        return outcome switch
         {
-            InvoiceOutcome.Done d => TypedResults.Ok(answered ?? await Render(invoices, customers, d.Invoice)),
+            InvoiceOutcome.Done => TypedResults.Ok(answer!),
             InvoiceOutcome.Refused r => r.Error,
             InvoiceOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
             InvoiceOutcome.KeyUsed k => KeyUsedError(k.Check),
@@ -263,23 +238,8 @@ public static class InvoiceApi
     static async Task<Results<Ok<MessageResponse>, JsonReplay, ApiError>> Attempt(Tenant tenant, string id, PaymentService payments, HttpRequest http) =>
         Message(await payments.AttemptAsync(tenant.Id, id, http), "payment processed successfully");
 
-    internal static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices, CustomerStore customers)
-    {
-        var invoice = await invoices.GetAsync(tenant.Id, id);
-        if (invoice is null) return ApiError.NotFound("invoice");
-        var customer = await customers.GetAsync(tenant.Id, invoice.CustomerId);
-        var lines = await invoices.LinesAsync(tenant.Id, [id]);
-        var address = customer is null ? null : string.Join(", ", new[]
-        {
-            customer.AddressLine1, customer.AddressLine2, customer.AddressCity, customer.AddressState, customer.AddressPostalCode, customer.AddressCountry,
-        }.Where(p => !string.IsNullOrWhiteSpace(p)));
-        var model = new InvoicePdfModel(tenant.Name, invoice.InvoiceNumber ?? invoice.Id, invoice.InvoiceStatus, invoice.PaymentStatus,
-            invoice.Currency, customer?.Name ?? invoice.CustomerId, customer?.Email, string.IsNullOrEmpty(address) ? null : address,
-            invoice.FinalizedAt ?? invoice.CreatedAt, invoice.DueDate,
-            lines.Select(l => new InvoicePdfLine(l.DisplayName ?? "", l.Quantity, l.Amount)).ToList(),
-            invoice.Subtotal, invoice.Total, invoice.AmountPaid, invoice.AmountRemaining);
-        return TypedResults.File(InvoicePdf.Render(model), "application/pdf", $"{invoice.InvoiceNumber ?? invoice.Id}.pdf");
-    }
+    internal static async Task<Results<FileContentHttpResult, ApiError>> Pdf(Tenant tenant, string id, InvoiceService invoices) =>
+        await invoices.PdfAsync(tenant, id) is { } file ? TypedResults.File(file.Pdf, "application/pdf", file.FileName) : ApiError.NotFound("invoice");
 }
 
 /// <summary>A money-in refusal as the API answers it, its status following from its stable code: the one mapping to HTTP.</summary>

@@ -49,14 +49,84 @@ public sealed record PaymentInput(
 /// report of the same payment finds the invoice already paid. Invoice locks are always taken before wallet
 /// locks, never after.
 /// </summary>
+/// <summary>A validated invoice search: the page, and the filters (a customer by external id is resolved by the search).</summary>
+public sealed record InvoiceQuery(int Limit, int Offset, bool Ascending, string? CustomerId, string? ExternalCustomerId, string? InvoiceType,
+    IReadOnlyList<string>? InvoiceIds, IReadOnlyList<string>? InvoiceStatuses, IReadOnlyList<string>? PaymentStatuses, bool SkipLineItems);
+
+/// <summary>An invoice as a PDF file.</summary>
+public sealed record InvoiceFile(byte[] Pdf, string FileName);
+
 public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, TimeProvider clock, OutboxWriter outbox, GatewayRegistry gateways,
-    ILogger<InvoiceService> log)
+    Customers.CustomerStore customers, ILogger<InvoiceService> log)
 {
     public async Task<InvoiceRow?> GetAsync(string tenantId, string id)
     {
         await using var c = await db.OpenAsync();
         return await c.QuerySingleAsync(null, $"SELECT {InvoiceRow.Columns} FROM invoices WHERE tenant_id = @t AND id = @id",
             InvoiceRow.Read, ("t", tenantId), ("id", id));
+    }
+
+    /// <summary>The invoice as the API shows it, with its lines and its customer.</summary>
+    public async Task<InvoiceDto?> DtoAsync(string tenantId, string id) =>
+        await GetAsync(tenantId, id) is { } i ? await DtoAsync(i) : null;
+
+    public async Task<InvoiceDto> DtoAsync(InvoiceRow i) =>
+        InvoiceDtos.Invoice(i, await LinesAsync(i.TenantId, [i.Id]), await customers.GetAsync(i.TenantId, i.CustomerId));
+
+    /// <summary>A page of the tenant's invoices, newest first unless asked otherwise, with their lines unless skipped.</summary>
+    public async Task<ListResponse<InvoiceDto>> SearchAsync(string tenantId, InvoiceQuery q)
+    {
+        var customerId = q.CustomerId;
+        if (q.ExternalCustomerId is not null)
+        {
+            var c = await customers.GetByExternalIdAsync(tenantId, q.ExternalCustomerId);
+            if (c is null) return new ListResponse<InvoiceDto>([], new Pagination(0, q.Limit, q.Offset));
+            customerId = c.Id;
+        }
+        var where = Where.Tenant(tenantId)
+            .Eq("customer_id", "c", customerId)
+            .Eq("invoice_type", "type", q.InvoiceType)
+            .In("id", "id", q.InvoiceIds)
+            .In("invoice_status", "is", q.InvoiceStatuses)
+            .In("payment_status", "ps", q.PaymentStatuses);
+        await using var conn = await db.OpenAsync();
+        var page = await conn.PageAsync(InvoiceRow.Columns, "invoices", where, Sql.OrderBy("created_at", q.Ascending), q.Limit, q.Offset, InvoiceRow.Read);
+        var lines = q.SkipLineItems ? null : (await LinesAsync(tenantId, page.Items.Select(r => r.Id).ToList())).ToLookup(l => l.InvoiceId);
+        return page.Response(r => InvoiceDtos.Invoice(r, lines?[r.Id]));
+    }
+
+    /// <summary>The invoice as a PDF, issued by <paramref name="tenant"/>.</summary>
+    public async Task<InvoiceFile?> PdfAsync(Tenants.Tenant tenant, string id)
+    {
+        var invoice = await GetAsync(tenant.Id, id);
+        if (invoice is null) return null;
+        var customer = await customers.GetAsync(tenant.Id, invoice.CustomerId);
+        var lines = await LinesAsync(tenant.Id, [id]);
+        var address = customer is null ? null : string.Join(", ", new[]
+        {
+            customer.AddressLine1, customer.AddressLine2, customer.AddressCity, customer.AddressState, customer.AddressPostalCode, customer.AddressCountry,
+        }.Where(p => !string.IsNullOrWhiteSpace(p)));
+        var model = new InvoicePdfModel(tenant.Name, invoice.InvoiceNumber ?? invoice.Id, invoice.InvoiceStatus, invoice.PaymentStatus,
+            invoice.Currency, customer?.Name ?? invoice.CustomerId, customer?.Email, string.IsNullOrEmpty(address) ? null : address,
+            invoice.FinalizedAt ?? invoice.CreatedAt, invoice.DueDate,
+            lines.Select(l => new InvoicePdfLine(l.DisplayName ?? "", l.Quantity, l.Amount)).ToList(),
+            invoice.Subtotal, invoice.Total, invoice.AmountPaid, invoice.AmountRemaining);
+        return new InvoiceFile(InvoicePdf.Render(model), $"{invoice.InvoiceNumber ?? invoice.Id}.pdf");
+    }
+
+    /// <summary>
+    /// A payment status reported by the merchant, answered with the invoice as it then stands. With a key, that answer
+    /// is rendered before the commit and stored with the change it reports.
+    /// </summary>
+    public async Task<(InvoiceOutcome Outcome, InvoiceDto? Answer)> ReportPaymentStatusAsync(
+        string tenantId, string id, string status, decimal? amount, string? key)
+    {
+        InvoiceDto? answered = null;
+        var keyed = IdempotencyClaim.For(key, "invoice-payment-status", new { invoice = id, status, amount }) is { } claim
+            ? new Keyed<InvoiceOutcome.Done>(claim, async d => StoredAnswer.Of(200, answered = await DtoAsync(d.Invoice)))
+            : null;
+        var outcome = await SetPaymentStatusAsync(tenantId, id, status, amount, keyed);
+        return (outcome, outcome is InvoiceOutcome.Done d ? answered ?? await DtoAsync(d.Invoice) : null);
     }
 
     public async Task<List<LineItemRow>> LinesAsync(string tenantId, IReadOnlyList<string> invoiceIds)

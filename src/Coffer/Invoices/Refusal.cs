@@ -16,5 +16,6 @@ public sealed record Refusal(string Code, string Message, object? Details = null
     /// <summary>A wallet's refusal of an operation, in the words the wallet API answers it with.</summary>
     public static Refusal OfWallet(WalletRefusal why) => Of(WalletApi.Refusal(why));
 
-    static Refusal Of(ApiError error) => new(error.Code, error.Message, error.Envelope.Error.Details);
+    /// <summary>A refusal still decided as an <see cref="ApiError"/> by the invoice operations it comes through.</summary>
+    internal static Refusal Of(ApiError error) => new(error.Code, error.Message, error.Envelope.Error.Details);
 }

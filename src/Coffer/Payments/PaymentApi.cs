@@ -40,9 +40,15 @@ public static class PaymentApi
         g.MapPost("/{id}/process", Process).WithName("processPayment");
     }
 
-    internal static async Task<Results<Created<PaymentDto>, JsonReplay, ApiError>> Create(
-        Tenant tenant, CreatePaymentRequest body, InvoiceService invoices, PaymentService payments, PaymentMethodStore methods, TimeProvider clock,
-        HttpRequest http)
+    static async Task<Results<Created<PaymentDto>, JsonReplay, ApiError>> Create(
+        Tenant tenant, CreatePaymentRequest body, PaymentService payments, HttpRequest http)
+    {
+        var (order, error) = Order(body);
+        return order is null ? error! : ToHttp(await payments.PayAsync(tenant.Id, order, http));
+    }
+
+    /// <summary>The request checked into a payment order, or why it cannot be one (the dashboard checks its form with this too).</summary>
+    public static (PaymentOrder? Order, ApiError? Error) Order(CreatePaymentRequest body)
     {
         var v = new Validator();
         var amount = v.Amount("amount", body.Amount, required: true);
@@ -60,66 +66,18 @@ public static class PaymentApi
         v.Metadata("metadata", body.Metadata);
         v.HttpUrl("success_url", body.SuccessUrl);
         v.HttpUrl("cancel_url", body.CancelUrl);
-        if (!v.Ok) return v.Error();
-
-        // Only what never changes is checked here; whether the invoice can take this amount now is decided
-        // under its lock, counting what is already on its way through a gateway.
-        var invoice = await invoices.GetAsync(tenant.Id, destination!);
-        if (invoice is null) return ApiError.NotFound("invoice");
-        if (invoice.Currency != currency) return ApiError.Validation($"the payment is in {currency} but the invoice is in {invoice.Currency}");
-        var claim = IdempotencyClaim.For(key, "payment", new
-        {
-            destination, amount, currency, method, method_id = body.PaymentMethodId, metadata = body.Metadata ?? [],
-            success_url = body.SuccessUrl, cancel_url = body.CancelUrl,
-        });
-        if (method == PaymentMethodTypes.PaymentLink)
-        {
-            var (link, error, used) = await payments.CreatePaymentLinkAsync(invoice, amount!.Value, body.SuccessUrl, body.CancelUrl, claim, http);
-            if (used is not null) return await KeyUsedAsync(tenant, used, key!, invoices, payments, clock);
-            return link is null ? error! : TypedResults.Created($"/v1/payments/{link.Id}", PaymentDto.From(link, invoice.InvoiceNumber));
-        }
-        InvoiceOutcome outcome;
-        if (method == PaymentMethodTypes.Card)
-        {
-            var card = await methods.GetAsync(tenant.Id, body.PaymentMethodId!);
-            if (card is null || card.CustomerId != invoice.CustomerId || card.Type != PaymentMethodKinds.Card)
-                return ApiError.NotFound("saved card of the invoice's customer");
-            outcome = await payments.ChargeSavedMethodAsync(invoice, card, amount!.Value, claim, http);
-        }
-        else
-        {
-            outcome = await invoices.RecordPaymentAsync(tenant.Id, invoice.Id,
-                new PaymentInput(amount, method!, body.PaymentMethodId, key, Json.Serialize(body.Metadata ?? [])),
-                claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, d => Task.FromResult(StoredAnswer.Of(201, PaymentDto.From(d.Payment!, d.Invoice.InvoiceNumber)))));
-        }
-        return outcome switch
-        {
-            InvoiceOutcome.Done { Payment: { } p } d => TypedResults.Created($"/v1/payments/{p.Id}", PaymentDto.From(p, d.Invoice.InvoiceNumber)),
-            InvoiceOutcome.KeyUsed k => await KeyUsedAsync(tenant, k.Check, key!, invoices, payments, clock),
-            InvoiceOutcome.Refused r => r.Error,
-            _ => ApiError.NotFound("invoice"),
-        };
+        if (!v.Ok) return (null, v.Error());
+        return (new PaymentOrder(destination!, amount!.Value, currency!, method!, body.PaymentMethodId, key, body.Metadata, body.SuccessUrl,
+            body.CancelUrl), null);
     }
 
-    /// <summary>
-    /// A retry of a payment request: the stored answer when the first one settled, a refusal for a key used for
-    /// another request. While the first is still in flight (its gateway's answer was lost) the retry reconciles it,
-    /// asking the gateway with the payment's own key, and answers the payment as it then stands.
-    /// </summary>
-    static async Task<Results<Created<PaymentDto>, JsonReplay, ApiError>> KeyUsedAsync(Tenant tenant, IdempotencyCheck check, string key,
-        InvoiceService invoices, PaymentService payments, TimeProvider clock)
+    public static Results<Created<PaymentDto>, JsonReplay, ApiError> ToHttp(PaymentOutcome outcome) => outcome switch
     {
-        if (check is not IdempotencyCheck.InProgress) return Answer(check);
-        var first = await payments.ByKeyAsync(tenant.Id, key);
-        if (first is null) return Answer(check);
-        var now = await payments.ReconcileAsync(tenant.Id, first.Id, clock.GetUtcNow()) ?? first;
-        return TypedResults.Created($"/v1/payments/{now.Id}", PaymentDto.From(now, (await invoices.GetAsync(tenant.Id, now.DestinationId))?.InvoiceNumber));
-    }
-
-    static Results<Created<PaymentDto>, JsonReplay, ApiError> Answer(IdempotencyCheck check) => check switch
-    {
-        IdempotencyCheck.Replay r => new JsonReplay(r.Answer),
-        _ => Idempotency.Refusal(check)!,
+        PaymentOutcome.Made m => TypedResults.Created($"/v1/payments/{m.Payment.Id}", PaymentDto.From(m.Payment, m.InvoiceNumber)),
+        PaymentOutcome.Replayed r => new JsonReplay(r.Answer),
+        PaymentOutcome.KeyRefused k => Idempotency.Refusal(k.Check)!,
+        PaymentOutcome.Refused r => r.Reason.ToHttp(),
+        _ => throw new InvalidOperationException($"unexpected payment outcome {outcome}"),
     };
 
     static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, Database db)
@@ -144,26 +102,12 @@ public static class PaymentApi
     }
 
     internal static async Task<Results<Ok<ListResponse<PaymentDto>>, ApiError>> List(
-        Tenant tenant, Database db, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,
+        Tenant tenant, PaymentService payments, int? limit, int? offset, string? order, [FromQuery(Name = "destination_id")] string? destinationId,
         [FromQuery(Name = "payment_status")] string? paymentStatus, [FromQuery(Name = "payment_method_type")] string? methodType)
     {
         var v = new Validator();
         var (l, o) = v.Page(limit, offset);
         if (!v.Ok) return v.Error();
-        var where = Where.Tenant(tenant.Id)
-            .Eq("destination_id", "d", destinationId)
-            .Eq("payment_status", "s", paymentStatus)
-            .Eq("payment_method_type", "m", methodType);
-        await using var c = await db.OpenAsync();
-        var page = await c.PageAsync(PaymentRow.Columns, "payments", where, Sql.OrderBy("created_at", order == "asc"), l, o, PaymentRow.Read);
-        var numbers = new Dictionary<string, string?>();
-        if (page.Items.Count > 0)
-        {
-            var invoices = Where.Tenant(tenant.Id).In("id", "inv", page.Items.Select(p => p.DestinationId).Distinct().ToList());
-            foreach (var (invoiceId, number) in await c.QueryAsync(null, $"SELECT id, invoice_number FROM invoices WHERE {invoices.Sql}",
-                         r => (r.Str("id"), r.NStr("invoice_number")), invoices.Args))
-                numbers[invoiceId] = number;
-        }
-        return TypedResults.Ok(page.Response(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId))));
+        return TypedResults.Ok(await payments.ListAsync(tenant.Id, l, o, order == "asc", destinationId, paymentStatus, methodType));
     }
 }

@@ -16,8 +16,105 @@ public sealed record CheckoutView(string TenantId, string PaymentId, string Invo
 /// through moving money helps nobody. A crash or a time-out in between leaves a payment that
 /// <see cref="ReconcileAsync"/> settles by asking the gateway again with the same key.
 /// </summary>
-public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods, ILogger<PaymentService> log)
+/// <summary>A validated payment request against an invoice (<c>POST /v1/payments</c>, the dashboard's Record Payment).</summary>
+public sealed record PaymentOrder(string InvoiceId, decimal Amount, string Currency, string Method, string? MethodId, string? IdempotencyKey,
+    Dictionary<string, string>? Metadata, string? SuccessUrl = null, string? CancelUrl = null);
+
+public abstract record PaymentOutcome
 {
+    private PaymentOutcome() { }
+    /// <summary>The payment as recorded (or, for a retry of one still in flight, as it stands once reconciled).</summary>
+    public sealed record Made(PaymentRow Payment, string? InvoiceNumber) : PaymentOutcome;
+    public sealed record Replayed(StoredAnswer Answer) : PaymentOutcome;
+    /// <summary>The key belongs to another request, or to one still in progress.</summary>
+    public sealed record KeyRefused(IdempotencyCheck Check) : PaymentOutcome;
+    public sealed record Refused(Refusal Reason) : PaymentOutcome;
+}
+
+public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods, TimeProvider clock,
+    ILogger<PaymentService> log)
+{
+    /// <summary>
+    /// A payment against an invoice: OFFLINE and CREDITS recorded under the invoice's lock, CARD charged through the
+    /// gateway, PAYMENT_LINK a hosted checkout. Only what never changes is checked before; whether the invoice can take
+    /// this amount now is decided under its lock, counting what is already on its way through a gateway.
+    /// </summary>
+    public async Task<PaymentOutcome> PayAsync(string tenantId, PaymentOrder order, HttpRequest? request)
+    {
+        var invoice = await invoices.GetAsync(tenantId, order.InvoiceId);
+        if (invoice is null) return new PaymentOutcome.Refused(Refusal.NotFound("invoice"));
+        if (invoice.Currency != order.Currency)
+            return new PaymentOutcome.Refused(Refusal.Invalid($"the payment is in {order.Currency} but the invoice is in {invoice.Currency}"));
+        var claim = IdempotencyClaim.For(order.IdempotencyKey, "payment", new
+        {
+            destination = order.InvoiceId, amount = order.Amount, currency = order.Currency, method = order.Method, method_id = order.MethodId,
+            metadata = order.Metadata ?? [], success_url = order.SuccessUrl, cancel_url = order.CancelUrl,
+        });
+        if (order.Method == PaymentMethodTypes.PaymentLink)
+        {
+            var (link, error, used) = await CreatePaymentLinkAsync(invoice, order.Amount, order.SuccessUrl, order.CancelUrl, claim, request);
+            if (used is not null) return await KeyUsedAsync(tenantId, used, order.IdempotencyKey!);
+            return link is null ? new PaymentOutcome.Refused(Refusal.Of(error!)) : new PaymentOutcome.Made(link, invoice.InvoiceNumber);
+        }
+        InvoiceOutcome outcome;
+        if (order.Method == PaymentMethodTypes.Card)
+        {
+            var card = await methods.GetAsync(tenantId, order.MethodId!);
+            if (card is null || card.CustomerId != invoice.CustomerId || card.Type != PaymentMethodKinds.Card)
+                return new PaymentOutcome.Refused(Refusal.NotFound("saved card of the invoice's customer"));
+            outcome = await ChargeSavedMethodAsync(invoice, card, order.Amount, claim, request);
+        }
+        else
+        {
+            outcome = await invoices.RecordPaymentAsync(tenantId, invoice.Id,
+                new PaymentInput(order.Amount, order.Method, order.MethodId, order.IdempotencyKey, Json.Serialize(order.Metadata ?? [])),
+                claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, d => Task.FromResult(StoredAnswer.Of(201, PaymentDto.From(d.Payment!, d.Invoice.InvoiceNumber)))));
+        }
+        return outcome switch
+        {
+            InvoiceOutcome.Done { Payment: { } p } d => new PaymentOutcome.Made(p, d.Invoice.InvoiceNumber),
+            InvoiceOutcome.KeyUsed k => await KeyUsedAsync(tenantId, k.Check, order.IdempotencyKey!),
+            InvoiceOutcome.Refused r => new PaymentOutcome.Refused(Refusal.Of(r.Error)),
+            _ => new PaymentOutcome.Refused(Refusal.NotFound("invoice")),
+        };
+    }
+
+    /// <summary>
+    /// A retry of a payment request: the stored answer when the first one settled, a refusal for a key used for
+    /// another request. While the first is still in flight (its gateway's answer was lost) the retry reconciles it,
+    /// asking the gateway with the payment's own key, and answers the payment as it then stands.
+    /// </summary>
+    async Task<PaymentOutcome> KeyUsedAsync(string tenantId, IdempotencyCheck check, string key)
+    {
+        if (check is IdempotencyCheck.Replay r) return new PaymentOutcome.Replayed(r.Answer);
+        if (check is not IdempotencyCheck.InProgress) return new PaymentOutcome.KeyRefused(check);
+        var first = await ByKeyAsync(tenantId, key);
+        if (first is null) return new PaymentOutcome.KeyRefused(check);
+        var now = await ReconcileAsync(tenantId, first.Id, clock.GetUtcNow()) ?? first;
+        return new PaymentOutcome.Made(now, (await invoices.GetAsync(tenantId, now.DestinationId))?.InvoiceNumber);
+    }
+
+    /// <summary>A page of the tenant's payments, newest first unless asked otherwise, each with its invoice's number.</summary>
+    public async Task<ListResponse<PaymentDto>> ListAsync(string tenantId, int limit, int offset, bool ascending, string? destinationId,
+        string? paymentStatus, string? methodType)
+    {
+        var where = Where.Tenant(tenantId)
+            .Eq("destination_id", "d", destinationId)
+            .Eq("payment_status", "s", paymentStatus)
+            .Eq("payment_method_type", "m", methodType);
+        await using var c = await db.OpenAsync();
+        var page = await c.PageAsync(PaymentRow.Columns, "payments", where, Sql.OrderBy("created_at", ascending), limit, offset, PaymentRow.Read);
+        var numbers = new Dictionary<string, string?>();
+        if (page.Items.Count > 0)
+        {
+            var invoiceIds = Where.Tenant(tenantId).In("id", "inv", page.Items.Select(p => p.DestinationId).Distinct().ToList());
+            foreach (var (invoiceId, number) in await c.QueryAsync(null, $"SELECT id, invoice_number FROM invoices WHERE {invoiceIds.Sql}",
+                         r => (r.Str("id"), r.NStr("invoice_number")), invoiceIds.Args))
+                numbers[invoiceId] = number;
+        }
+        return page.Response(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId)));
+    }
+
     public async Task<InvoiceOutcome> ChargeSavedMethodAsync(InvoiceRow invoice, PaymentMethodRow method, decimal amount, IdempotencyClaim? claim,
         HttpRequest? request)
     {
