@@ -181,7 +181,7 @@ public sealed class AutoTopUpWorker(
                 credits, invoiceId, payment.Id, null);
             return;
         }
-        var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Error.Message ?? "the charge failed";
+        var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Reason.Message ?? "the charge failed";
         await invoices.VoidAsync(tenantId, invoiceId);
         await FailedAsync(tenantId, attempt.Id, wallet, rule, history.ConsecutiveFailures + 1, credits, invoiceId, payment?.Id, error);
     }

@@ -2,20 +2,20 @@ using System.Globalization;
 using Coffer.Common;
 using Coffer.Tenants;
 using Coffer.Wallets;
-using Microsoft.AspNetCore.Http.HttpResults;
 using static Coffer.Pages.Html;
 
 namespace Coffer.Dashboard;
 
-/// <summary>What a handler of the API answered, as a value a screen can show: the body, or the error's message and status.</summary>
+/// <summary>What an operation answered, as a value a screen can show: the body, or the refusal's message and status.</summary>
 public sealed record Outcome<T>(T? Value, string? Error, int Status, bool Replayed = false, string? ReplayedBody = null)
 {
     public bool NotFound => Status == 404;
 }
 
 /// <summary>
-/// What every dashboard screen shares. The screens call the API's own handlers (never a copy of their rules)
-/// for the operator's tenant, and turn their answers into pages: a refusal becomes a message, never a 500.
+/// What every dashboard screen shares. The screens call the features' own operations (never a copy of their rules,
+/// never an HTTP handler) for the operator's tenant, and turn their outcomes into pages: a refusal becomes a
+/// message, never a 500.
 /// </summary>
 public static class DashboardKit
 {
@@ -26,15 +26,6 @@ public static class DashboardKit
         var id = DashboardPages.TenantOf(http.User);
         return await http.RequestServices.GetRequiredService<TenantStore>().GetAsync(id) ?? new Tenant(id, id);
     }
-
-    public static Outcome<T> Of<T>(IResult result) => result switch
-    {
-        Ok<T> ok => new(ok.Value, null, 200),
-        Created<T> created => new(created.Value, null, 201),
-        JsonReplay r => new(default, null, r.Answer.StatusCode, Replayed: true, ReplayedBody: r.Answer.Body),
-        ApiError e => new(default, e.Message, e.StatusCode),
-        _ => throw new InvalidOperationException($"unexpected API result {result.GetType().Name}"),
-    };
 
     /// <summary>What a wallet operation answered, as a screen shows it; a refusal carries the API's own message and status.</summary>
     public static Outcome<T> Shown<T>(Moved<T> moved) => moved switch

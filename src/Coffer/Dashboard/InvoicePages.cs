@@ -233,8 +233,8 @@ public static class InvoicePages
         {
             case InvoiceOutcome.NotFound:
                 return NotFoundPage(http, "invoice");
-            case InvoiceOutcome.Refused { Error: var error }:
-                return await RenderAsync(http, id, null, null, $"The payment status was not changed: {error.Message}", error.StatusCode);
+            case InvoiceOutcome.Refused { Reason: var reason }:
+                return await RenderAsync(http, id, null, null, $"The payment status was not changed: {reason.Message}", reason.ToHttp().StatusCode);
             case InvoiceOutcome.KeyUsed { Check: var check and not IdempotencyCheck.Replay }:
                 var refusal = Wallets.Idempotency.Refusal(check)!;
                 return await RenderAsync(http, id, null, null, $"The payment status was not changed: {refusal.Message}", refusal.StatusCode);

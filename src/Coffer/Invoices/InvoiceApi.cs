@@ -186,7 +186,7 @@ public static class InvoiceApi
     static Results<Ok<MessageResponse>, JsonReplay, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
     {
         InvoiceOutcome.Done => TypedResults.Ok(new MessageResponse(message)),
-        InvoiceOutcome.Refused r => r.Error,
+        InvoiceOutcome.Refused r => r.Reason.ToHttp(),
         InvoiceOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
         InvoiceOutcome.KeyUsed k => KeyUsedError(k.Check),
         _ => ApiError.NotFound("invoice"),
@@ -228,7 +228,7 @@ public static class InvoiceApi
         return outcome switch
         {
             InvoiceOutcome.Done => TypedResults.Ok(answer!),
-            InvoiceOutcome.Refused r => r.Error,
+            InvoiceOutcome.Refused r => r.Reason.ToHttp(),
             InvoiceOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
             InvoiceOutcome.KeyUsed k => KeyUsedError(k.Check),
             _ => ApiError.NotFound("invoice"),

@@ -14,13 +14,13 @@ public abstract record InvoiceOutcome
     private InvoiceOutcome() { }
     public sealed record Done(InvoiceRow Invoice, PaymentRow? Payment = null) : InvoiceOutcome;
     public sealed record NotFound : InvoiceOutcome;
-    public sealed record Refused(ApiError Error) : InvoiceOutcome;
+    public sealed record Refused(Refusal Reason) : InvoiceOutcome;
     /// <summary>The request's idempotency key was used before: replay or refuse (<see cref="Idempotency.Answer"/>); nothing changed.</summary>
     public sealed record KeyUsed(IdempotencyCheck Check) : InvoiceOutcome;
 }
 
 /// <summary>What a decision under the invoice's lock produced: the invoice after it, a payment, or a refusal.</summary>
-sealed record InvoiceDecision(InvoiceRow? After, PaymentRow? Payment = null, ApiError? Refusal = null)
+sealed record InvoiceDecision(InvoiceRow? After, PaymentRow? Payment = null, Refusal? Refusal = null)
 {
     /// <summary>Hosted checkouts to close at the gateway once the decision has committed.</summary>
     public IReadOnlyList<string> ExpiredCheckouts { get; init; } = [];
@@ -34,7 +34,7 @@ public abstract record PaymentStart
     public sealed record Started(InvoiceRow Invoice, PaymentRow Payment) : PaymentStart;
     /// <summary>The same request came before (its key, or the link already open for this amount): nothing new starts.</summary>
     public sealed record Existing(InvoiceRow Invoice, PaymentRow Payment) : PaymentStart;
-    public sealed record Refused(ApiError Error) : PaymentStart;
+    public sealed record Refused(Refusal Reason) : PaymentStart;
     public sealed record NotFound : PaymentStart;
     /// <summary>The request's key was used before: a replay, a refusal, or a payment still in flight.</summary>
     public sealed record KeyUsed(IdempotencyCheck Check) : PaymentStart;
@@ -172,7 +172,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             {
                 InvoiceStatus = InvoiceStatuses.Finalized, FinalizedAt = now, InvoiceNumber = i.InvoiceNumber ?? await InvoiceNumbers.NextAsync(c, tx, tenantId),
             }),
-            _ => new InvoiceDecision(null, Refusal: ApiError.Validation($"only a DRAFT invoice can be finalized; this one is {i.InvoiceStatus}")),
+            _ => new InvoiceDecision(null, Refusal: Refusal.Invalid($"only a DRAFT invoice can be finalized; this one is {i.InvoiceStatus}")),
         }, EventTypes.InvoiceFinalized, keyed);
 
     public Task<InvoiceOutcome> VoidAsync(string tenantId, string id, Keyed<InvoiceOutcome.Done>? keyed = null) =>
@@ -180,7 +180,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         {
             if (i.InvoiceStatus == InvoiceStatuses.Voided) return new InvoiceDecision(i);
             if (i.AmountPaid > 0)
-                return new InvoiceDecision(null, Refusal: ApiError.Validation("an invoice with payments cannot be voided; refund the payments first"));
+                return new InvoiceDecision(null, Refusal: Refusal.Invalid("an invoice with payments cannot be voided; refund the payments first"));
             if (await ChargingAsync(i, c, tx) is { Count: > 0 } charging) return new InvoiceDecision(null, Refusal: InProgress(charging));
             await FailPurchaseAsync(i, c, tx);
             return await CancelAsync(i, "the invoice was voided", c, tx, writes, now);
@@ -224,7 +224,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                         "payment_status_update"), c, tx, writes, now);
                 case PaymentStatuses.Failed:
                     if (PaymentStatuses.IsPaid(i.PaymentStatus) || i.AmountPaid > 0)
-                        return new InvoiceDecision(null, Refusal: ApiError.Validation("a paid invoice cannot be marked FAILED; refund it instead"));
+                        return new InvoiceDecision(null, Refusal: Refusal.Invalid("a paid invoice cannot be marked FAILED; refund it instead"));
                     // A charge in flight may still succeed: failing now would take the money and cancel what it paid for.
                     if (await ChargingAsync(i, c, tx) is { Count: > 0 } charging) return new InvoiceDecision(null, Refusal: InProgress(charging));
                     if (i.WalletTransactionId is null) return new InvoiceDecision(i with { PaymentStatus = PaymentStatuses.Failed });
@@ -234,11 +234,11 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                     return cancelled with { After = cancelled.After! with { PaymentStatus = PaymentStatuses.Failed } };
                 case PaymentStatuses.Pending or PaymentStatuses.Processing or PaymentStatuses.Initiated:
                     if (PaymentStatuses.IsPaid(i.PaymentStatus))
-                        return new InvoiceDecision(null, Refusal: ApiError.Validation($"a paid invoice cannot go back to {status}"));
+                        return new InvoiceDecision(null, Refusal: Refusal.Invalid($"a paid invoice cannot go back to {status}"));
                     if (Closed(i) is { } closed) return new InvoiceDecision(null, Refusal: closed);
                     return new InvoiceDecision(i with { PaymentStatus = status });
                 default:
-                    return new InvoiceDecision(null, Refusal: ApiError.Validation(
+                    return new InvoiceDecision(null, Refusal: Refusal.Invalid(
                         $"payment_status {status} cannot be set here; use SUCCEEDED, FAILED, PENDING, PROCESSING or INITIATED"));
             }
         }, EventTypes.InvoicePaymentUpdated, keyed);
@@ -271,9 +271,9 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 """,
                 WalletRow.Read, ("t", i.TenantId), ("c", i.CustomerId), ("cur", i.Currency));
         if (wallet is null || wallet.CustomerId != i.CustomerId)
-            return new InvoiceDecision(null, Refusal: ApiError.NotFound($"active {i.Currency} wallet of the invoice's customer"));
+            return new InvoiceDecision(null, Refusal: Refusal.NotFound($"active {i.Currency} wallet of the invoice's customer"));
         if (wallet.Currency != i.Currency)
-            return new InvoiceDecision(null, Refusal: ApiError.Validation($"a {wallet.Currency} wallet cannot pay a {i.Currency} invoice"));
+            return new InvoiceDecision(null, Refusal: Refusal.Invalid($"a {wallet.Currency} wallet cannot pay a {i.Currency} invoice"));
 
         var minor = Currencies.MinorUnits(i.Currency.ToUpperInvariant());
         var rate = wallet.ConversionRate;
@@ -291,8 +291,8 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         var (results, _) = await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, wallet.Id, op)], CancellationToken.None);
         if (results[0] is not WriteResult.Applied applied)
             return new InvoiceDecision(null, Refusal: results[0] is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
-                ? WalletApi.NotActive(n.Status)
-                : ApiError.Unprocessable(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
+                ? Refusal.OfWallet(WalletRefusal.NotActive(n.Status))
+                : new Refusal(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
         var debit = applied.Entries[0];
         var paid = Money.AmountCovered(debit.CreditAmount, rate, minor);
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id, inFlight);
@@ -331,7 +331,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         }, EventTypes.InvoicePaymentUpdated, claim is null ? null : new Keyed<InvoiceOutcome.Done>(claim, null));
         return outcome switch
         {
-            InvoiceOutcome.Refused r => new PaymentStart.Refused(r.Error),
+            InvoiceOutcome.Refused r => new PaymentStart.Refused(r.Reason),
             InvoiceOutcome.NotFound => new PaymentStart.NotFound(),
             InvoiceOutcome.KeyUsed k => new PaymentStart.KeyUsed(k.Check),
             _ => start!,
@@ -362,7 +362,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             {
                 // Answered with this refusal, the request leaves no key behind: a retry meets the same refusal afresh.
                 if (payment.IdempotencyKey is { } key) Idempotency.ReleaseInProgress(writes, payment.TenantId, key);
-                return new InvoiceDecision(null, Refusal: ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable,
+                return new InvoiceDecision(null, Refusal: new Refusal(ErrorCodes.InvoiceNotPayable,
                     "the invoice stopped accepting payments while the link was made; nothing can be paid through it"))
                     { ExpiredCheckouts = [gatewaySessionId] };
             }
@@ -404,7 +404,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             var tenantId = i.TenantId;
             var payment = await c.QuerySingleAsync(tx, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
                 PaymentRow.Read, ("t", tenantId), ("id", paymentId));
-            if (payment is null || payment.DestinationId != i.Id) return new InvoiceDecision(null, Refusal: ApiError.NotFound("payment"));
+            if (payment is null || payment.DestinationId != i.Id) return new InvoiceDecision(null, Refusal: Refusal.NotFound("payment"));
             var inFlight = payment.PaymentStatus is PaymentStatuses.Processing or PaymentStatuses.Pending or PaymentStatuses.Initiated;
             if (!succeeded)
             {
@@ -501,43 +501,43 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         return after;
     }
 
-    static ApiError? Closed(InvoiceRow i) =>
+    static Refusal? Closed(InvoiceRow i) =>
         i.InvoiceStatus == InvoiceStatuses.Voided || i.PaymentStatus == PaymentStatuses.Failed
-            ? ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable,
+            ? new Refusal(ErrorCodes.InvoiceNotPayable,
                 i.WalletTransactionId is not null
                     ? $"the credit purchase of this invoice was cancelled (the invoice is {(i.InvoiceStatus == InvoiceStatuses.Voided ? "VOIDED" : "FAILED")}); it accepts no payment"
                     : $"the invoice is {(i.InvoiceStatus == InvoiceStatuses.Voided ? "VOIDED" : "FAILED")} and accepts no payment")
             : null;
 
     /// <summary>Whether the invoice accepts a payment at all: finalized, not void or failed, its purchase still pending, something due.</summary>
-    async Task<ApiError?> UnpayableAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
+    async Task<Refusal?> UnpayableAsync(InvoiceRow i, DbConnection c, DbTransaction tx) =>
         Closed(i)
         ?? (await PurchaseCancelledAsync(i, c, tx)
-            ? ApiError.Unprocessable(ErrorCodes.InvoiceNotPayable, "the credit purchase of this invoice was cancelled (its wallet was closed); it accepts no payment")
+            ? new Refusal(ErrorCodes.InvoiceNotPayable, "the credit purchase of this invoice was cancelled (its wallet was closed); it accepts no payment")
             : null)
-        ?? (i.InvoiceStatus != InvoiceStatuses.Finalized ? ApiError.Validation($"only a FINALIZED invoice can be paid; this one is {i.InvoiceStatus}")
-            : i.AmountRemaining <= 0 ? ApiError.Validation("the invoice is already paid")
+        ?? (i.InvoiceStatus != InvoiceStatuses.Finalized ? Refusal.Invalid($"only a FINALIZED invoice can be paid; this one is {i.InvoiceStatus}")
+            : i.AmountRemaining <= 0 ? Refusal.Invalid("the invoice is already paid")
             : null);
 
     /// <summary>
     /// The rule for an amount, read under the invoice's lock: what can be paid now is the total less what was paid
     /// less what is on its way through a gateway.
     /// </summary>
-    async Task<ApiError?> RefuseAsync(InvoiceRow i, decimal amount, IReadOnlyList<PaymentRow> inFlight, DbConnection c, DbTransaction tx)
+    async Task<Refusal?> RefuseAsync(InvoiceRow i, decimal amount, IReadOnlyList<PaymentRow> inFlight, DbConnection c, DbTransaction tx)
     {
         if (await UnpayableAsync(i, c, tx) is { } refusal) return refusal;
-        if (amount <= 0) return inFlight.Count > 0 ? InProgress(inFlight) : ApiError.Validation("amount must be greater than zero");
+        if (amount <= 0) return inFlight.Count > 0 ? InProgress(inFlight) : Refusal.Invalid("amount must be greater than zero");
         var open = i.AmountRemaining - inFlight.Sum(p => p.Amount);
         if (amount > open)
             return inFlight.Count > 0 && amount <= i.AmountRemaining
                 ? InProgress(inFlight)
-                : ApiError.Validation($"amount {amount} is more than the {i.AmountRemaining} {i.Currency} remaining");
+                : Refusal.Invalid($"amount {amount} is more than the {i.AmountRemaining} {i.Currency} remaining");
         if (Money.Scale(amount) > Currencies.MinorUnits(i.Currency.ToUpperInvariant()))
-            return ApiError.Validation($"amount has more decimal places than {i.Currency} allows");
+            return Refusal.Invalid($"amount has more decimal places than {i.Currency} allows");
         return null;
     }
 
-    static ApiError InProgress(IReadOnlyList<PaymentRow> inFlight) => ApiError.Conflict(ErrorCodes.PaymentInProgress,
+    static Refusal InProgress(IReadOnlyList<PaymentRow> inFlight) => new Refusal(ErrorCodes.PaymentInProgress,
         $"payment {inFlight[0].Id} of {inFlight[0].Amount} {inFlight[0].Currency} is in progress on this invoice; wait for it to settle " +
         $"(POST /v1/payments/{inFlight[0].Id}/process asks the gateway now)");
 

@@ -14,8 +14,5 @@ public sealed record Refusal(string Code, string Message, object? Details = null
     public static Refusal NotFound(string what) => new(ErrorCodes.NotFound, $"{what} not found");
 
     /// <summary>A wallet's refusal of an operation, in the words the wallet API answers it with.</summary>
-    public static Refusal OfWallet(WalletRefusal why) => Of(WalletApi.Refusal(why));
-
-    /// <summary>A refusal still decided as an <see cref="ApiError"/> by the invoice operations it comes through.</summary>
-    internal static Refusal Of(ApiError error) => new(error.Code, error.Message, error.Envelope.Error.Details);
+    public static Refusal OfWallet(WalletRefusal why) => WalletApi.Refusal(why) is var e ? new(e.Code, e.Message, e.Envelope.Error.Details) : null!;
 }

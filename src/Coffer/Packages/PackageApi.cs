@@ -190,7 +190,7 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
             chargeError = outcome switch
             {
                 InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
-                InvoiceOutcome.Refused r => r.Error.Message,
+                InvoiceOutcome.Refused r => r.Reason.Message,
                 _ => "the charge failed",
             };
         }

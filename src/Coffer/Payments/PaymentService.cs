@@ -54,7 +54,7 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         {
             var (link, error, used) = await CreatePaymentLinkAsync(invoice, order.Amount, order.SuccessUrl, order.CancelUrl, claim, request);
             if (used is not null) return await KeyUsedAsync(tenantId, used, order.IdempotencyKey!);
-            return link is null ? new PaymentOutcome.Refused(Refusal.Of(error!)) : new PaymentOutcome.Made(link, invoice.InvoiceNumber);
+            return link is null ? new PaymentOutcome.Refused(error!) : new PaymentOutcome.Made(link, invoice.InvoiceNumber);
         }
         InvoiceOutcome outcome;
         if (order.Method == PaymentMethodTypes.Card)
@@ -74,7 +74,7 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         {
             InvoiceOutcome.Done { Payment: { } p } d => new PaymentOutcome.Made(p, d.Invoice.InvoiceNumber),
             InvoiceOutcome.KeyUsed k => await KeyUsedAsync(tenantId, k.Check, order.IdempotencyKey!),
-            InvoiceOutcome.Refused r => new PaymentOutcome.Refused(Refusal.Of(r.Error)),
+            InvoiceOutcome.Refused r => new PaymentOutcome.Refused(r.Reason),
             _ => new PaymentOutcome.Refused(Refusal.NotFound("invoice")),
         };
     }
@@ -120,10 +120,10 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
         if (method.Gateway != gateway.Name)
-            return new InvoiceOutcome.Refused(ApiError.Validation($"payment method {method.Id} belongs to {method.Gateway}, but the tenant's gateway is {gateway.Name}"));
+            return new InvoiceOutcome.Refused(Refusal.Invalid($"payment method {method.Id} belongs to {method.Gateway}, but the tenant's gateway is {gateway.Name}"));
         switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.Card, method.Id, gateway.Name, amount, claim))
         {
-            case PaymentStart.Refused r: return new InvoiceOutcome.Refused(r.Error);
+            case PaymentStart.Refused r: return new InvoiceOutcome.Refused(r.Reason);
             case PaymentStart.KeyUsed k: return new InvoiceOutcome.KeyUsed(k.Check);
             case PaymentStart.NotFound: return new InvoiceOutcome.NotFound();
             case PaymentStart.Existing e: return new InvoiceOutcome.Done(e.Invoice, e.Payment);
@@ -156,16 +156,16 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         };
     }
 
-    public async Task<(PaymentRow? Payment, ApiError? Error, IdempotencyCheck? KeyUsed)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount,
+    public async Task<(PaymentRow? Payment, Refusal? Error, IdempotencyCheck? KeyUsed)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount,
         string? successUrl, string? cancelUrl, IdempotencyClaim? claim, HttpRequest? request)
     {
         var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
         PaymentRow payment;
         switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, claim))
         {
-            case PaymentStart.Refused r: return (null, r.Error, null);
+            case PaymentStart.Refused r: return (null, r.Reason, null);
             case PaymentStart.KeyUsed k: return (null, null, k.Check);
-            case PaymentStart.NotFound: return (null, ApiError.NotFound("invoice"), null);
+            case PaymentStart.NotFound: return (null, Refusal.NotFound("invoice"), null);
             case PaymentStart.Existing e: return (e.Payment, null, null);
             case PaymentStart.Started s: payment = s.Payment; break;
             default: throw new InvalidOperationException("unknown payment start");
@@ -186,13 +186,13 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         {
             // Nothing can be paid through a link that was never made: the key is given up, so a retry tries afresh.
             await invoices.SettleAsync(invoice.TenantId, invoice.Id, payment.Id, false, null, ((CheckoutResult.Failed)created).Message, answersKey: false);
-            return (null, new ApiError(502, "gateway_error", $"the gateway could not create a checkout: {((CheckoutResult.Failed)created).Message}"), null);
+            return (null, new Refusal(ErrorCodes.GatewayError, $"the gateway could not create a checkout: {((CheckoutResult.Failed)created).Message}"), null);
         }
         return await invoices.OpenPaymentLinkAsync(payment, session.Url, session.SessionId, successUrl, cancelUrl, description) switch
         {
             InvoiceOutcome.Done { Payment: { } linked } => (linked, null, null),
-            InvoiceOutcome.Refused r => (null, r.Error, null),
-            _ => (null, ApiError.NotFound("invoice"), null),
+            InvoiceOutcome.Refused r => (null, r.Reason, null),
+            _ => (null, Refusal.NotFound("invoice"), null),
         };
     }
 
@@ -329,7 +329,7 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         }
         // Success means this attempt paid something; otherwise the last refusal says why nothing was paid.
         if (invoice.AmountPaid > before.AmountPaid) return new InvoiceOutcome.Done(invoice);
-        return last is InvoiceOutcome.Done ? new InvoiceOutcome.Refused(ApiError.Unprocessable(ErrorCodes.PaymentFailed, "no payment method could pay the invoice")) : last;
+        return last is InvoiceOutcome.Done ? new InvoiceOutcome.Refused(new Refusal(ErrorCodes.PaymentFailed, "no payment method could pay the invoice")) : last;
     }
 
     /// <summary>Auto-pay: a finalized invoice is paid at once when the customer's first payment method is a wallet.</summary>

@@ -32,7 +32,7 @@ public abstract record RefundOutcome
 {
     private RefundOutcome() { }
     public sealed record Refunded(RefundPaymentResponse Response) : RefundOutcome;
-    public sealed record Refused(ApiError Error) : RefundOutcome;
+    public sealed record Refused(Refusal Reason) : RefundOutcome;
     /// <summary>The request's key was used before: replay or refuse; nothing was refunded.</summary>
     public sealed record KeyUsed(IdempotencyCheck Check) : RefundOutcome;
 }
@@ -58,7 +58,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         await using (var c = await db.OpenAsync())
             payment = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
                 PaymentRow.Read, ("t", tenantId), ("id", paymentId));
-        if (payment is null) return new RefundOutcome.Refused(ApiError.NotFound("payment"));
+        if (payment is null) return new RefundOutcome.Refused(Refusal.NotFound("payment"));
         var to = destination ?? payment.PaymentMethodType switch
         {
             PaymentMethodTypes.Credits => RefundDestinations.Wallet,
@@ -66,25 +66,25 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             _ => RefundDestinations.Offline,
         };
         if (to == RefundDestinations.Wallet && payment.PaymentMethodType != PaymentMethodTypes.Credits)
-            return new RefundOutcome.Refused(ApiError.Validation("only a payment made from a wallet can be refunded to a wallet"));
+            return new RefundOutcome.Refused(Refusal.Invalid("only a payment made from a wallet can be refunded to a wallet"));
         if (to == RefundDestinations.Original && payment.PaymentMethodType is not (PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink))
-            return new RefundOutcome.Refused(ApiError.Validation("only a card or payment-link payment can be refunded to its original method"));
+            return new RefundOutcome.Refused(Refusal.Invalid("only a card or payment-link payment can be refunded to its original method"));
         return to == RefundDestinations.Original
             ? await RefundToCardAsync(payment, amount, reason, claim, request)
             : await RefundHereAsync(payment, amount, to, reason, claim);
     }
 
-    static ApiError? Check(PaymentRow p, InvoiceRow i, decimal amount)
+    static Refusal? Check(PaymentRow p, InvoiceRow i, decimal amount)
     {
         if (p.PaymentStatus is not (PaymentStatuses.Succeeded or PaymentStatuses.PartiallyRefunded))
-            return ApiError.Validation($"a {p.PaymentStatus} payment cannot be refunded");
+            return Refusal.Invalid($"a {p.PaymentStatus} payment cannot be refunded");
         if (i.WalletTransactionId is not null)
-            return ApiError.Validation("a credit purchase is refunded by closing its wallet with a refund of purchased credits");
-        if (amount <= 0) return ApiError.Validation("amount must be greater than zero");
+            return Refusal.Invalid("a credit purchase is refunded by closing its wallet with a refund of purchased credits");
+        if (amount <= 0) return Refusal.Invalid("amount must be greater than zero");
         if (amount > p.Amount - p.RefundedAmount)
-            return ApiError.Validation($"amount {amount} is more than the {p.Amount - p.RefundedAmount} {p.Currency} not yet refunded");
+            return Refusal.Invalid($"amount {amount} is more than the {p.Amount - p.RefundedAmount} {p.Currency} not yet refunded");
         if (Money.Scale(amount) > Currencies.MinorUnits(p.Currency.ToUpperInvariant()))
-            return ApiError.Validation($"amount has more decimal places than {p.Currency} allows");
+            return Refusal.Invalid($"amount has more decimal places than {p.Currency} allows");
         return null;
     }
 
@@ -102,7 +102,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             List<RefundedLot> lots = [];
             if (destination == RefundDestinations.Wallet)
             {
-                (lots, ApiError? error) = await ReturnCreditsAsync(p, value, refundId, c, tx, now);
+                (lots, Refusal? error) = await ReturnCreditsAsync(p, value, refundId, c, tx, now);
                 if (error is not null) return new InvoiceDecision(null, Refusal: error);
             }
             var refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now);
@@ -117,9 +117,9 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     static RefundOutcome Outcome(InvoiceOutcome outcome, RefundPaymentResponse? response) => outcome switch
     {
         InvoiceOutcome.Done => new RefundOutcome.Refunded(response!),
-        InvoiceOutcome.Refused r => new RefundOutcome.Refused(r.Error),
+        InvoiceOutcome.Refused r => new RefundOutcome.Refused(r.Reason),
         InvoiceOutcome.KeyUsed k => new RefundOutcome.KeyUsed(k.Check),
-        _ => new RefundOutcome.Refused(ApiError.NotFound("invoice")),
+        _ => new RefundOutcome.Refused(Refusal.NotFound("invoice")),
     };
 
     /// <summary>
@@ -136,7 +136,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             var p = await Load(c, tx, original);
             value = amount ?? p.Amount - p.RefundedAmount;
             if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
-            if (p.GatewayPaymentId is null) return new InvoiceDecision(null, Refusal: ApiError.Validation("the payment has no gateway charge to refund"));
+            if (p.GatewayPaymentId is null) return new InvoiceDecision(null, Refusal: Refusal.Invalid("the payment has no gateway charge to refund"));
             Record(writes, p, refundId, value, RefundDestinations.Original, "pending", reason, [], now, claim?.Key);
             reserved = p with { RefundedAmount = p.RefundedAmount + value, UpdatedAt = now };
             PaymentRow.UpdateState(writes, reserved);
@@ -150,7 +150,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         {
             // The money went through another gateway than the tenant uses now: refunding here would move nothing.
             await ReleaseAsync(original, refundId, value, claim);
-            return new RefundOutcome.Refused(ApiError.Validation($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
+            return new RefundOutcome.Refused(Refusal.Invalid($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
         }
         var request_ = new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId);
         RefundResult result;
@@ -170,7 +170,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         var (refund, after) = await SettleCardRefundAsync(original.TenantId, original.DestinationId, original.Id, refundId, value, reason, result, claim);
         return result is RefundResult.Succeeded
             ? new RefundOutcome.Refunded(new RefundPaymentResponse(refund!, PaymentDto.From(after!, reserve is InvoiceOutcome.Done d2 ? d2.Invoice.InvoiceNumber : null)))
-            : new RefundOutcome.Refused(new ApiError(502, "gateway_error", $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
+            : new RefundOutcome.Refused(new Refusal(ErrorCodes.GatewayError, $"the gateway refused the refund: {((RefundResult.Failed)result).Message}; nothing was refunded"));
     }
 
     async Task CompleteAsync(string tenantId, IdempotencyClaim claim, StoredAnswer answer)
@@ -324,12 +324,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     /// the lots the debit consumed (less what earlier refunds returned), each as a new CREDIT_NOTE lot priced like
     /// the lot it replaces.
     /// </summary>
-    async Task<(List<RefundedLot> Lots, ApiError? Error)> ReturnCreditsAsync(
+    async Task<(List<RefundedLot> Lots, Refusal? Error)> ReturnCreditsAsync(
         PaymentRow p, decimal value, string refundId, System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, DateTimeOffset now)
     {
         var debit = await c.QuerySingleAsync(tx, $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND id = @id",
             TransactionRow.Read, ("t", p.TenantId), ("id", p.WalletTransactionId));
-        if (debit is null) return ([], ApiError.Validation("the wallet debit of this payment is missing"));
+        if (debit is null) return ([], Refusal.Invalid("the wallet debit of this payment is missing"));
         var consumed = await c.QueryAsync(tx,
             """
             SELECT a.lot_id, a.credits, l.expiry_date, l.priority, l.amount, l.credit_amount FROM allocations a
@@ -362,12 +362,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
                 _ => new WalletCommand.Credit(newId, give, Money.ShareOf(paid, give, lotCredits, Money.CreditScale), Reasons.CreditNote, keep, priority),
                 new EntryDetails($"Refund {refundId} of payment {p.Id}", ReferenceType: "PAYMENT", ReferenceId: p.Id), null, _ => new { })));
         }
-        if (ops.Count == 0) return ([], ApiError.Validation("the payment's credits have all been returned already"));
+        if (ops.Count == 0) return ([], Refusal.Invalid("the payment's credits have all been returned already"));
         var (results, _) = await writer.ExecuteInAsync(c, tx, ops, CancellationToken.None);
         if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused)
             return ([], refused is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
-                ? ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; refund to the original method or offline instead")
-                : WalletApi.Refusal(refused));
+                ? new Refusal(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; refund to the original method or offline instead")
+                : Refusal.OfWallet(((WriteResult.Refused)refused).Why));
         return (lots, null);
     }
 }
@@ -393,7 +393,7 @@ public static class RefundApi
             RefundOutcome.Refunded r => TypedResults.Created($"/v1/payments/{id}", r.Response),
             RefundOutcome.KeyUsed { Check: IdempotencyCheck.Replay r } => new JsonReplay(r.Answer),
             RefundOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
-            RefundOutcome.Refused r => r.Error,
+            RefundOutcome.Refused r => r.Reason.ToHttp(),
             _ => throw new InvalidOperationException("unknown refund outcome"),
         };
     }

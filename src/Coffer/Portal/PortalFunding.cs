@@ -220,7 +220,7 @@ static class PortalFunding
     static string Decline(InvoiceOutcome outcome) => Decline(outcome switch
     {
         InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
-        InvoiceOutcome.Refused r => r.Error.Message,
+        InvoiceOutcome.Refused r => r.Reason.Message,
         _ => "the charge failed",
     });
 
