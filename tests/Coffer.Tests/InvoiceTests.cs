@@ -20,6 +20,23 @@ public abstract class InvoiceTests(Store store) : ApiTest(store)
         (await Transactions(wallet)).Single(t => t!.S("id") == transaction)!.S("transaction_status");
 
     [Fact]
+    public async Task UpdatingAnInvoiceChangesWhatIsGivenAndKeepsTheRest()
+    {
+        var (_, invoiceId, _) = await BuyWithInvoice();
+        var due = (await Invoice(invoiceId)).S("due_date");
+
+        var tagged = (await Api.Put($"/v1/invoices/{invoiceId}", new { metadata = new { po = "PO-7" } })).Ok();
+        Assert.Equal((due, "PO-7"), (tagged.S("due_date"), tagged["metadata"]!.S("po")));
+
+        var moved = (await Api.Put($"/v1/invoices/{invoiceId}", new { due_date = "2031-01-15T00:00:00Z" })).Ok();
+        Assert.Equal("PO-7", moved["metadata"]!.S("po"));
+        Assert.Equal(DateTimeOffset.Parse("2031-01-15T00:00:00Z"), DateTimeOffset.Parse(moved.S("due_date")));
+        Assert.Equal(moved.S("due_date"), (await Invoice(invoiceId)).S("due_date"));
+
+        Assert.Equal("not_found", (await Api.Put("/v1/invoices/inv_nobody", new { metadata = new { po = "x" } })).Error(404));
+    }
+
+    [Fact]
     public async Task TopUpWithInvoiceStaysPendingUntilTheInvoiceIsPaid()
     {
         var (wallet, invoiceId, tx) = await BuyWithInvoice();

@@ -127,15 +127,12 @@ public static class InvoiceApi
         // The answer is rendered from the invoice as inserted (numbered in the creating transaction), the same way
         // for the stored copy and for this response, so both are the same bytes.
         InvoiceDto Answer(InvoiceRow created) => InvoiceDtos.Invoice(created, lines, customer);
-        switch (await invoices.CreateAsync(invoice, lines, claim, created => StoredAnswer.Of(201, Answer(created))))
+        return await payments.CreateInvoiceAsync(invoice, lines, claim, created => StoredAnswer.Of(201, Answer(created)), http) switch
         {
-            case InvoiceOutcome.KeyUsed k:
-                return KeyUsed(k.Check);
-            case var outcome:
-                var done = ((InvoiceOutcome.Done)outcome).Invoice;
-                if (finalized && !paid) await payments.AutoPayAsync(tenant.Id, done.Id, done.CustomerId, http);
-                return TypedResults.Created($"/v1/invoices/{done.Id}", Answer(done));
-        }
+            InvoiceOutcome.KeyUsed k => KeyUsed(k.Check),
+            InvoiceOutcome.Done d => TypedResults.Created($"/v1/invoices/{d.Invoice.Id}", Answer(d.Invoice)),
+            var other => throw new InvalidOperationException($"unexpected invoice outcome {other}"),
+        };
     }
 
     static ApiError KeyUsedError(IdempotencyCheck check) => Wallets.Idempotency.Refusal(check)!;
@@ -164,23 +161,15 @@ public static class InvoiceApi
     }
 
     static async Task<Results<Ok<InvoiceDto>, ApiError>> Update(
-        Tenant tenant, string id, UpdateInvoiceRequest body, InvoiceService invoices, Database db, TimeProvider clock)
+        Tenant tenant, string id, UpdateInvoiceRequest body, InvoiceService invoices)
     {
         var v = new Validator();
         var due = v.Time("due_date", body.DueDate);
         v.Metadata("metadata", body.Metadata);
         if (!v.Ok) return v.Error();
-        var invoice = await invoices.GetAsync(tenant.Id, id);
-        if (invoice is null) return ApiError.NotFound("invoice");
-        await using (var scope = await db.BeginWriteAsync())
-        {
-            await scope.Connection.ExecAsync(scope.Transaction,
-                "UPDATE invoices SET due_date = @d, metadata = @m, version = version + 1, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                ("d", due ?? invoice.DueDate), ("m", body.Metadata is null ? invoice.Metadata : Json.Serialize(body.Metadata)),
-                ("now", clock.GetUtcNow()), ("t", tenant.Id), ("id", id));
-            await scope.CommitAsync();
-        }
-        return TypedResults.Ok((await invoices.DtoAsync(tenant.Id, id))!);
+        return await invoices.UpdateAsync(tenant.Id, id, due, body.Metadata) && await invoices.DtoAsync(tenant.Id, id) is { } updated
+            ? TypedResults.Ok(updated)
+            : ApiError.NotFound("invoice");
     }
 
     static Results<Ok<MessageResponse>, JsonReplay, ApiError> Message(InvoiceOutcome outcome, string message) => outcome switch
@@ -201,10 +190,7 @@ public static class InvoiceApi
         var v = new Validator();
         var key = WalletApi.IdempotencyKey(v, null, http, required: false);
         if (!v.Ok) return v.Error();
-        if (await invoices.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("invoice");
-        var outcome = await invoices.FinalizeAsync(tenant.Id, id, MessageKey(key, "finalize-invoice", id, Finalized));
-        if (outcome is InvoiceOutcome.Done d) await payments.AutoPayAsync(tenant.Id, id, d.Invoice.CustomerId, http);
-        return Message(outcome, Finalized);
+        return Message(await payments.FinalizeAsync(tenant.Id, id, MessageKey(key, "finalize-invoice", id, Finalized), http), Finalized);
     }
 
     static async Task<Results<Ok<MessageResponse>, JsonReplay, ApiError>> VoidInvoice(Tenant tenant, string id, InvoiceService invoices, HttpRequest http)

@@ -140,6 +140,20 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             LineItemRow.Read, args.ToArray());
     }
 
+    /// <summary>Changes an invoice's due date and metadata (what is not given stays); false when there is no such invoice.</summary>
+    public async Task<bool> UpdateAsync(string tenantId, string id, DateTimeOffset? dueDate, Dictionary<string, string>? metadata)
+    {
+        await using var scope = await db.BeginWriteAsync();
+        var changed = await scope.Connection.ExecAsync(scope.Transaction,
+            """
+            UPDATE invoices SET due_date = COALESCE(@d, due_date), metadata = COALESCE(@m, metadata), version = version + 1, updated_at = @now
+            WHERE tenant_id = @t AND id = @id
+            """,
+            ("d", dueDate), ("m", metadata is null ? null : Json.Serialize(metadata)), ("now", clock.GetUtcNow()), ("t", tenantId), ("id", id));
+        await scope.CommitAsync();
+        return changed > 0;
+    }
+
     /// <summary>
     /// Inserts an invoice with its lines, numbered in the same transaction when it is created FINALIZED. With a key,
     /// the key is claimed first (a replay or a refusal takes no number) and the answer rendered from the invoice as

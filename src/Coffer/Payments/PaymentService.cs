@@ -332,8 +332,26 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         return last is InvoiceOutcome.Done ? new InvoiceOutcome.Refused(new Refusal(ErrorCodes.PaymentFailed, "no payment method could pay the invoice")) : last;
     }
 
+    /// <summary>Creates an invoice; one created finalized with something due is auto-paid, as at finalizing.</summary>
+    public async Task<InvoiceOutcome> CreateInvoiceAsync(InvoiceRow invoice, IReadOnlyList<LineItemRow> lines, IdempotencyClaim? claim,
+        Func<InvoiceRow, StoredAnswer> answer, HttpRequest? request)
+    {
+        var outcome = await invoices.CreateAsync(invoice, lines, claim, answer);
+        if (outcome is InvoiceOutcome.Done { Invoice: { InvoiceStatus: InvoiceStatuses.Finalized, AmountDue: > 0m } created })
+            await AutoPayAsync(created.TenantId, created.Id, created.CustomerId, request);
+        return outcome;
+    }
+
+    /// <summary>Finalizes a draft invoice (numbering it) and auto-pays it.</summary>
+    public async Task<InvoiceOutcome> FinalizeAsync(string tenantId, string id, Keyed<InvoiceOutcome.Done>? keyed, HttpRequest? request)
+    {
+        var outcome = await invoices.FinalizeAsync(tenantId, id, keyed);
+        if (outcome is InvoiceOutcome.Done d) await AutoPayAsync(tenantId, id, d.Invoice.CustomerId, request);
+        return outcome;
+    }
+
     /// <summary>Auto-pay: a finalized invoice is paid at once when the customer's first payment method is a wallet.</summary>
-    public async Task AutoPayAsync(string tenantId, string invoiceId, string customerId, HttpRequest? request)
+    async Task AutoPayAsync(string tenantId, string invoiceId, string customerId, HttpRequest? request)
     {
         var first = (await methods.ForCustomerAsync(tenantId, customerId)).FirstOrDefault();
         if (first?.Type == PaymentMethodKinds.Wallet) await AttemptAsync(tenantId, invoiceId, request);
