@@ -56,7 +56,8 @@ export COFFER_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Data
 
 log "dotnet test (ledger properties; HTTP on SQLite and PostgreSQL)"
 dotnet build Coffer.slnx -c Release -v quiet -nologo
-dotnet test Coffer.slnx -c Release --no-build -v quiet --nologo 2>&1 | tee "$WORK/dotnet-test.log"
+# The minimal console logger prints each failure with its message and stack, and nothing for passing tests.
+dotnet test Coffer.slnx -c Release --no-build -v quiet --nologo --logger "console;verbosity=minimal" 2>&1 | tee "$WORK/dotnet-test.log"
 grep -q "Failed!" "$WORK/dotnet-test.log" && exit 1
 
 log "@flexprice/sdk compatibility test (SQLite, then PostgreSQL)"
