@@ -163,14 +163,21 @@ public static class WalletEngine
             _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown command"),
         };
 
-    static CommandOutcome ApplyCredit(WalletState state, WalletCommand.Credit c, DateTimeOffset now, Changeset changes)
+    /// <summary>Whether a credit (granted now or pending) may enter the wallet: null when it may, else the refusal.</summary>
+    static CommandOutcome? RefuseCredit(WalletState state, WalletCommand command, decimal credits, decimal amount)
     {
-        if (c.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(c), c.Credits, "credit must be positive");
-        if (c.Amount < 0) throw new ArgumentOutOfRangeException(nameof(c), c.Amount, "a credit's price is never negative");
+        if (credits <= 0) throw new ArgumentOutOfRangeException(nameof(command), credits, "credit must be positive");
+        if (amount < 0) throw new ArgumentOutOfRangeException(nameof(command), amount, "a credit's price is never negative");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
         // Pending purchases keep their room under the limit, so completing one never exceeds it.
-        if (state.CreditBalance + state.PendingCredits.Sum(p => p.Credits) + c.Credits > Money.MaxBalance)
+        if (state.CreditBalance + state.PendingCredits.Sum(p => p.Credits) + credits > Money.MaxBalance)
             return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
+        return null;
+    }
+
+    static CommandOutcome ApplyCredit(WalletState state, WalletCommand.Credit c, DateTimeOffset now, Changeset changes)
+    {
+        if (RefuseCredit(state, c, c.Credits, c.Amount) is { } refused) return refused;
         return PostCredit(state, c, now, changes, wasPending: false);
     }
 
@@ -242,11 +249,7 @@ public static class WalletEngine
 
     static CommandOutcome ApplyPendingCredit(WalletState state, WalletCommand.PendingCredit p, DateTimeOffset now, Changeset changes)
     {
-        if (p.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(p), p.Credits, "credit must be positive");
-        if (p.Amount < 0) throw new ArgumentOutOfRangeException(nameof(p), p.Amount, "a credit's price is never negative");
-        if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
-        if (state.CreditBalance + state.PendingCredits.Sum(x => x.Credits) + p.Credits > Money.MaxBalance)
-            return new CommandOutcome.BalanceLimitExceeded(Money.MaxBalance);
+        if (RefuseCredit(state, p, p.Credits, p.Amount) is { } refused) return refused;
         state.PendingCredits.Add(new PendingCredit(p.EntryId, p.Credits, p.Amount, p.Reason, p.ExpiresAt, p.Priority, now));
         var entry = new PostedEntry(p.EntryId, TransactionTypes.Credit, p.Reason, p.Credits, p.Amount, state.CreditBalance, state.CreditBalance,
             0m, 0m, p.ExpiresAt, p.Priority, null, TransactionStatuses.Pending);

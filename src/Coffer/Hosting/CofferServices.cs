@@ -53,6 +53,7 @@ public static class CofferServices
         services.AddSingleton<Leases>();
         services.AddSingleton<Ids>();
         services.AddSingleton<TenantStore>();
+        services.AddSingleton<ApiKeys.ApiKeyStore>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<WalletWriter>();

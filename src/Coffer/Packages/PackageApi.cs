@@ -1,14 +1,11 @@
 using System.Data.Common;
 using Coffer.Common;
-using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Ledger;
-using Coffer.Payments;
 using Coffer.Storage;
 using Coffer.Tenants;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace Coffer.Packages;
 
@@ -53,13 +50,8 @@ public static class PackageApi
     internal static PackageDto Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.Dec("credits"), r.Dec("price"), r.Str("currency"),
         r.Dec("bonus_credits"), r.NInt("bonus_expiry_days"), r.NInt("priority") ?? DefaultPriority, r.Str("status"), r.Time("created_at"));
 
-    internal static async Task<PackageDto?> Find(Database db, string tenantId, string id)
-    {
-        await using var c = await db.OpenAsync();
-        return await c.QuerySingleAsync(null, $"SELECT {Columns} FROM credit_packages WHERE tenant_id = @t AND id = @id", Read, ("t", tenantId), ("id", id));
-    }
-
-    static async Task<Results<Created<PackageDto>, ApiError>> Create(Tenant tenant, CreatePackageRequest body, Database db, Ids ids, TimeProvider clock)
+    static async Task<Results<Created<PackageDto>, ApiError>> Create(Tenant tenant, CreatePackageRequest body, CreditPackages packages, Ids ids,
+        TimeProvider clock)
     {
         var v = new Validator();
         var name = v.Text("name", body.Name, required: true);
@@ -74,30 +66,18 @@ public static class PackageApi
         if (!v.Ok) return v.Error();
         var now = clock.GetUtcNow();
         var dto = new PackageDto(ids.New("pkg"), name!, credits!.Value, price!.Value, currency!, bonus, body.BonusExpiryDays, priority, "active", now);
-        await using var scope = await db.BeginWriteAsync();
-        await scope.Connection.ExecAsync(scope.Transaction,
-            $"INSERT INTO credit_packages ({Columns}, updated_at) VALUES (@t, @id, @name, @credits, @price, @cur, @bonus, @days, @prio, 'active', @now, @now)",
-            ("t", tenant.Id), ("id", dto.Id), ("name", dto.Name), ("credits", dto.Credits), ("price", dto.Price), ("cur", dto.Currency),
-            ("bonus", dto.BonusCredits), ("days", dto.BonusExpiryDays), ("prio", dto.Priority), ("now", now));
-        await scope.CommitAsync();
+        await packages.CreateAsync(tenant.Id, dto);
         return TypedResults.Created($"/v1/credit-packages/{dto.Id}", dto);
     }
 
     static async Task<Ok<List<PackageDto>>> List(Tenant tenant, CreditPackages packages, string? currency) =>
         TypedResults.Ok(await packages.ActiveAsync(tenant.Id, currency));
 
-    static async Task<Results<Ok<PackageDto>, ApiError>> Get(Tenant tenant, string id, Database db) =>
-        await Find(db, tenant.Id, id) is { } p ? TypedResults.Ok(p) : ApiError.NotFound("credit package");
+    static async Task<Results<Ok<PackageDto>, ApiError>> Get(Tenant tenant, string id, CreditPackages packages) =>
+        await packages.FindAsync(tenant.Id, id) is { } p ? TypedResults.Ok(p) : ApiError.NotFound("credit package");
 
-    static async Task<Results<NoContent, ApiError>> Archive(Tenant tenant, string id, Database db, TimeProvider clock)
-    {
-        await using var scope = await db.BeginWriteAsync();
-        var n = await scope.Connection.ExecAsync(scope.Transaction,
-            "UPDATE credit_packages SET status = 'archived', updated_at = @now WHERE tenant_id = @t AND id = @id AND status = 'active'",
-            ("now", clock.GetUtcNow()), ("t", tenant.Id), ("id", id));
-        await scope.CommitAsync();
-        return n == 1 ? TypedResults.NoContent() : ApiError.NotFound("credit package");
-    }
+    static async Task<Results<NoContent, ApiError>> Archive(Tenant tenant, string id, CreditPackages packages) =>
+        await packages.ArchiveAsync(tenant.Id, id) ? TypedResults.NoContent() : ApiError.NotFound("credit package");
 
     static async Task<Results<Ok<PackagePurchaseResponse>, JsonReplay, ApiError>> Purchase(
         Tenant tenant, string id, PurchasePackageRequest body, CreditPackages packages, HttpRequest http)
@@ -118,106 +98,5 @@ public static class PackageApi
         PurchaseOutcome.KeyUsed k => Idempotency.Refusal(k.Check)!,
         PurchaseOutcome.Refused r => r.Reason.ToHttp(),
         _ => throw new InvalidOperationException("unknown purchase outcome"),
-    };
-}
-
-/// <summary>A package bought: its CREDIT invoice as it stands after the charge, the answer, and why the charge failed when it did.</summary>
-public sealed record PackagePurchase(InvoiceRow Invoice, PackagePurchaseResponse Response, string? ChargeError);
-
-public abstract record PurchaseOutcome
-{
-    private PurchaseOutcome() { }
-    public sealed record Bought(PackagePurchase Purchase) : PurchaseOutcome;
-    public sealed record Refused(Refusal Reason) : PurchaseOutcome;
-    /// <summary>The key was used before: replay (the stored <see cref="PackagePurchaseResponse"/>) or refuse; nothing was bought.</summary>
-    public sealed record KeyUsed(IdempotencyCheck Check) : PurchaseOutcome;
-}
-
-/// <summary>
-/// The tenant's active packages, and buying one for a wallet: the one purchase rule behind both
-/// <c>POST /v1/wallets/{id}/purchase-package</c> and the customer portal.
-/// </summary>
-public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, CustomerStore customers, TimeProvider clock)
-{
-    public Task<PackageDto?> FindAsync(string tenantId, string id) => PackageApi.Find(db, tenantId, id);
-
-    /// <summary>Active packages, cheapest first; only those sold in <paramref name="currency"/> when it is given.</summary>
-    public async Task<List<PackageDto>> ActiveAsync(string tenantId, string? currency)
-    {
-        await using var c = await db.OpenAsync();
-        var all = await c.QueryAsync(null, $"SELECT {PackageApi.Columns} FROM credit_packages WHERE tenant_id = @t AND status = 'active' ORDER BY price, id",
-            PackageApi.Read, ("t", tenantId));
-        return currency is null ? all : all.Where(p => p.Currency == currency.ToLowerInvariant()).ToList();
-    }
-
-    /// <summary>
-    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method, a customer with a
-    /// saved card is charged now and one without is invoiced. With a <paramref name="key"/>, the same request replays
-    /// the first answer and charges nothing again, and another request with it is refused.
-    /// </summary>
-    public async Task<PurchaseOutcome> PurchaseAsync(
-        string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
-    {
-        var package = await FindAsync(tenantId, packageId);
-        if (package is null || package.Status != "active") return new PurchaseOutcome.Refused(Refusal.NotFound("credit package"));
-        var wallet = await wallets.GetAsync(tenantId, walletId);
-        if (wallet is null) return new PurchaseOutcome.Refused(Refusal.NotFound("wallet"));
-        if (wallet.Currency != package.Currency)
-            return new PurchaseOutcome.Refused(Refusal.Invalid($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
-
-        var claim = IdempotencyClaim.For(key, "purchase-package", new { wallet = walletId, package = packageId, collection });
-        var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
-        collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
-        if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
-            return new PurchaseOutcome.Refused(Refusal.Invalid("charge_automatically needs a saved card; save one or use send_invoice"));
-        var charge = collection == CollectionMethods.ChargeAutomatically;
-        // The key is claimed with the purchase and completed with its answer, or, when a charge follows, after it.
-        var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id,
-            new Purchased.Package(package, package.BonusExpiryDays is { } days ? clock.GetUtcNow().AddDays(days) : null),
-            new EntryDetails($"Credit package {package.Name}"), claim, PaymentFirst: true, ChargeFollows: charge));
-        if (created is not BuyOutcome.PendingInvoice { Purchase: var bought }) return NotBought(created);
-        var invoice = (await invoices.GetAsync(tenantId, bought.InvoiceId))!;
-        if (!charge) return new PurchaseOutcome.Bought(new PackagePurchase(invoice, (PackagePurchaseResponse)bought.Answer, null));
-        string? chargeError = null;
-        foreach (var card in cards)
-        {
-            var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http);
-            invoice = (await invoices.GetAsync(tenantId, invoice.Id))!;
-            if (invoice.AmountRemaining <= 0) { chargeError = null; break; }
-            // No answer from the gateway yet: another card now could pay twice; the reconciler settles this one.
-            if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Processing }) { chargeError = "the charge is being confirmed with the gateway"; break; }
-            chargeError = outcome switch
-            {
-                InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
-                InvoiceOutcome.Refused r => r.Reason.Message,
-                _ => "the charge failed",
-            };
-        }
-        var response = await RenderAsync(invoice, (await wallets.GetAsync(tenantId, walletId))!);
-        if (claim is not null)
-        {
-            // The claim was committed in progress with the purchase; the answer after the charge completes it.
-            // Until then a retry is told the first request is still being processed.
-            await using var scope = await db.BeginWriteAsync();
-            var writes = new SqlBatch();
-            Idempotency.Complete(writes, tenantId, claim, StoredAnswer.Of(200, response));
-            await writes.ExecuteAsync(scope.Connection, scope.Transaction);
-            await scope.CommitAsync();
-        }
-        return new PurchaseOutcome.Bought(new PackagePurchase(invoice, response, chargeError));
-    }
-
-    async Task<PackagePurchaseResponse> RenderAsync(InvoiceRow invoice, WalletRow wallet) =>
-        new(InvoiceDtos.Invoice(invoice, await invoices.LinesAsync(invoice.TenantId, [invoice.Id]), await customers.GetAsync(invoice.TenantId, invoice.CustomerId)),
-            WalletDtos.Wallet(wallet));
-
-    static PurchaseOutcome NotBought(BuyOutcome outcome) => outcome switch
-    {
-        BuyOutcome.KeyReplayed r => new PurchaseOutcome.KeyUsed(new IdempotencyCheck.Replay(r.Answer)),
-        BuyOutcome.KeyReused k => new PurchaseOutcome.KeyUsed(k.Check),
-        BuyOutcome.Refused r => new PurchaseOutcome.Refused(Refusal.OfWallet(r.Why)),
-        BuyOutcome.WalletNotFound => new PurchaseOutcome.Refused(Refusal.NotFound("wallet")),
-        _ => throw new InvalidOperationException($"unexpected package purchase outcome {outcome}"),
     };
 }

@@ -80,11 +80,9 @@ public static class PaymentApi
         _ => throw new InvalidOperationException($"unexpected payment outcome {outcome}"),
     };
 
-    static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, Database db)
+    static async Task<Results<Ok<PaymentDto>, ApiError>> Get(Tenant tenant, string id, InvoiceService invoices, PaymentService payments)
     {
-        await using var c = await db.OpenAsync();
-        var p = await c.QuerySingleAsync(null, $"SELECT {PaymentRow.Columns} FROM payments WHERE tenant_id = @t AND id = @id",
-            PaymentRow.Read, ("t", tenant.Id), ("id", id));
+        var p = await payments.GetAsync(tenant.Id, id);
         if (p is null) return ApiError.NotFound("payment");
         return TypedResults.Ok(PaymentDto.From(p, (await invoices.GetAsync(tenant.Id, p.DestinationId))?.InvoiceNumber));
     }
