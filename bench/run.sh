@@ -167,12 +167,12 @@ run_storage() {
     rc=0
     dotnet "$WORK/bench/Coffer.Bench.dll" --url "http://127.0.0.1:$BENCH_PORT" --key "$API_KEY" \
       --clients "$BENCH_CLIENTS" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" --wallets "$wallets" \
-      --label "$label" --summary "$SUMMARY" || rc=$?
+      --label "$label" --summary "$SUMMARY" --server-pid "$COFFER_PID" || rc=$?
     if [[ $rc != 0 ]]; then
       echo "bench exited with $rc"
       FAILED=1
       # Exit 1 is a balance MISMATCH, already in the summary; anything else left no line there.
-      [[ $rc == 1 ]] || printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\tFAILED:%s\t-\n' \
+      [[ $rc == 1 ]] || printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\tFAILED:%s\t-\t-\t-\t-\t-\n' \
         "$label" "$wallets" "$BENCH_CLIENTS" "$BENCH_SECONDS" "$rc" >>"$SUMMARY"
     fi
   done
@@ -218,11 +218,13 @@ for storage in $BENCH_STORAGES; do
 done
 
 log "summary ($BENCH_CLIENTS clients, ${BENCH_SECONDS}s per run, $(nproc) CPUs shared by Coffer, the database and the bench)"
-printf '%-16s %7s %9s %7s %10s %9s %9s %9s %9s  %-8s %s\n' \
-  run wallets requests errors "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" balance "errors by kind"
-while IFS=$'\t' read -r label wallets _clients _seconds requests errors rps p50 p90 p99 max check kinds; do
-  printf '%-16s %7s %9s %7s %10s %9s %9s %9s %9s  %-8s %s\n' \
-    "$label" "$wallets" "$requests" "$errors" "$rps" "$p50" "$p90" "$p99" "$max" "$check" "$kinds"
+# "server us/req" is Coffer's own CPU per request, "machine-bench us/req" the whole machine's busy CPU less the
+# bench's (Coffer, the database and anything else running); both are steadier than req/s, see bench/README.md.
+printf '%-16s %7s %9s %7s %10s %9s %9s %9s %9s %13s %20s  %-8s %s\n' \
+  run wallets requests errors "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" "server us/req" "machine-bench us/req" balance "errors by kind"
+while IFS=$'\t' read -r label wallets _clients _seconds requests errors rps p50 p90 p99 max check kinds server_us machine_us _bench_us _busy; do
+  printf '%-16s %7s %9s %7s %10s %9s %9s %9s %9s %13s %20s  %-8s %s\n' \
+    "$label" "$wallets" "$requests" "$errors" "$rps" "$p50" "$p90" "$p99" "$max" "$server_us" "$machine_us" "$check" "$kinds"
 done <"$SUMMARY"
 echo
 while IFS=$'\t' read -r storage rc; do

@@ -24,6 +24,8 @@ public sealed record Options
           --timeout N          per-request timeout in seconds                            (default 30, 1..600)
           --label TEXT         name of this run in the output                            (default "bench")
           --summary FILE       append one tab-separated result line to FILE
+          --server-pid PID     the server's process id: report its CPU per request, and the machine's,
+                               over the measured phase (Linux /proc)                     (1..4194304)
           --help               this text
 
         Exit code: 0 when every wallet's balance matches, 1 on a MISMATCH, 2 on bad arguments, 3 when setup failed.
@@ -40,6 +42,7 @@ public sealed record Options
     public int TimeoutSeconds { get; init; } = 30;
     public string Label { get; init; } = "bench";
     public string? SummaryFile { get; init; }
+    public int? ServerPid { get; init; }
 
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are unusable.</summary>
     public static Options? Parse(string[] args, out string? error)
@@ -68,7 +71,7 @@ public sealed record Options
             values[a[2..]] = args[++i];
         }
 
-        string[] known = ["url", "key", "clients", "seconds", "warmup", "wallets", "initial", "max-requests", "timeout", "label", "summary"];
+        string[] known = ["url", "key", "clients", "seconds", "warmup", "wallets", "initial", "max-requests", "timeout", "label", "summary", "server-pid"];
         foreach (var name in values.Keys)
             if (!known.Contains(name))
             {
@@ -126,6 +129,8 @@ public sealed record Options
             MaxRequests = maxRequests,
             Label = values.GetValueOrDefault("label", "bench"),
             SummaryFile = values.GetValueOrDefault("summary"),
+            // 4194304 is the kernel's largest possible pid_max (PID_MAX_LIMIT on 64-bit).
+            ServerPid = values.ContainsKey("server-pid") ? Int("server-pid", 0, 1, 4_194_304) : null,
         };
         if (problems.Count > 0)
         {

@@ -14,6 +14,13 @@ if (options is null)
     return 2;
 }
 
+// Read the CPU counters once up front, so a wrong pid or a missing /proc fails before any load is sent.
+if (options.ServerPid is { } serverPid && CpuSample.TryTake(serverPid, out var pidError) is null)
+{
+    Console.Error.WriteLine($"error: --server-pid {serverPid}: cannot read its CPU time from /proc ({pidError})");
+    return 2;
+}
+
 using var http = Load.CreateClient(options);
 var runId = $"{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..27];
 
@@ -39,7 +46,16 @@ if (options.Warmup > 0)
     var warm = await load.RunAsync(TimeSpan.FromSeconds(options.Warmup), measured: false);
     Console.WriteLine($"warm-up: {warm.Requests} requests in {warm.Elapsed.TotalSeconds:F1}s");
 }
+// CPU is sampled right around the measured phase only: no request is in flight before or after it, since
+// RunAsync waits for every client, so the deltas belong to the phase's requests (plus whatever else the
+// machine did meanwhile, which only the machine-wide figure includes).
+string? cpuError = null;
+CpuSample? cpuBefore = options.ServerPid is { } pid ? CpuSample.TryTake(pid, out cpuError) : null;
 var result = await load.RunAsync(TimeSpan.FromSeconds(options.Seconds), measured: true);
+CpuSample? cpuAfter = cpuBefore is not null ? CpuSample.TryTake(options.ServerPid!.Value, out cpuError) : null;
+CpuPerRequest? cpu = cpuBefore is { } start && cpuAfter is { } end ? CpuPerRequest.Between(start, end, result.Requests) : null;
+// Most likely the server died since the start; the request errors below will say so.
+if (options.ServerPid is not null && cpu is null) Console.WriteLine($"WARNING: cannot read the server's CPU time ({cpuError})");
 var reconciled = await load.ReconcileAsync();
 var check = await load.CheckAsync();
 
@@ -52,6 +68,9 @@ Console.WriteLine($"requests:   {result.Requests} in {result.Elapsed.TotalSecond
 Console.WriteLine($"throughput: {throughput:F1} req/s ({okRps:F1} successful debits/s)");
 Console.WriteLine($"latency ms: p50 {Percentile(latencies, 0.50):F2}  p90 {Percentile(latencies, 0.90):F2}  " +
                   $"p99 {Percentile(latencies, 0.99):F2}  max {(latencies.Length == 0 ? 0 : latencies[^1]):F2}");
+if (cpu is not null)
+    Console.WriteLine($"cpu/request: server {cpu.ServerUs:F0} µs, machine minus bench {cpu.MachineMinusBenchUs:F0} µs, " +
+                      $"bench {cpu.BenchUs:F0} µs (machine {cpu.MachineBusyPercent:F0}% busy, {Environment.ProcessorCount} CPUs)");
 if (result.Errors.Count == 0) Console.WriteLine("errors:     none");
 else
 {
@@ -71,10 +90,12 @@ foreach (var m in check.Mismatches.Take(10)) Console.WriteLine($"  {m}");
 if (options.SummaryFile is { } file)
 {
     string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+    string F0(double? v) => v is { } x ? x.ToString("F0", CultureInfo.InvariantCulture) : "-";
     var errors = result.Errors.Count == 0 ? "-" : string.Join(",", result.Errors.OrderByDescending(e => e.Value).Select(e => $"{e.Key}:{e.Value}"));
     var line = string.Join('\t', options.Label, options.Wallets, options.Clients, options.Seconds, result.Requests,
         result.Requests - result.Succeeded, F(throughput), F(Percentile(latencies, 0.50)), F(Percentile(latencies, 0.90)),
-        F(Percentile(latencies, 0.99)), F(latencies.Length == 0 ? 0 : latencies[^1]), check.Ok ? "OK" : "MISMATCH", errors);
+        F(Percentile(latencies, 0.99)), F(latencies.Length == 0 ? 0 : latencies[^1]), check.Ok ? "OK" : "MISMATCH", errors,
+        F0(cpu?.ServerUs), F0(cpu?.MachineMinusBenchUs), F0(cpu?.BenchUs), F0(cpu?.MachineBusyPercent));
     await File.AppendAllTextAsync(file, line + "\n");
 }
 return check.Ok ? 0 : 1;
