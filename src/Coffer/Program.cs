@@ -59,6 +59,7 @@ v1.MapWebhooks();
 v1.MapAlerts();
 v1.MapAutoTopUp();
 v1.MapPortalSessions();
+v1.MapEnvironments();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 

@@ -77,6 +77,16 @@ public abstract class BadInputCatalogueTests(Store store) : ApiTest(store)
         yield return new("api key name too long", "POST", "/v1/secrets/api/keys", $$"""{"name": "{{Long}}"}""");
         yield return new("gateway unknown provider", "PUT", "/v1/settings/payment_gateway", """{"value": {"provider": "acme"}}""");
         yield return new("invoice unknown currency", "POST", "/v1/invoices", """{"customer_id": "{C}", "currency": "abc", "amount_due": "3"}""");
+        yield return new("invoice unknown billing reason", "POST", "/v1/invoices",
+            """{"customer_id": "{C}", "currency": "usd", "amount_due": "3", "subtotal": "3", "total": "3", "billing_reason": "BECAUSE"}""");
+        yield return new("invoice billing reason with a newline", "POST", "/v1/invoices",
+            """{"customer_id": "{C}", "currency": "usd", "amount_due": "3", "subtotal": "3", "total": "3", "billing_reason": "MANUAL\r\nX: y"}""");
+        yield return new("invoice unknown billing period", "POST", "/v1/invoices",
+            """{"customer_id": "{C}", "currency": "usd", "amount_due": "3", "subtotal": "3", "total": "3", "billing_period": "FORTNIGHTLY"}""");
+        yield return new("invoice period ending before it starts", "POST", "/v1/invoices",
+            """{"customer_id": "{C}", "currency": "usd", "amount_due": "3", "subtotal": "3", "total": "3", "period_start": "2026-02-01T00:00:00Z", "period_end": "2026-01-01T00:00:00Z"}""");
+        yield return new("invoice line period ending before it starts", "POST", "/v1/invoices",
+            """{"customer_id": "{C}", "currency": "usd", "amount_due": "3", "subtotal": "3", "total": "3", "line_items": [{"display_name": "x", "amount": "3", "quantity": "1", "period_start": "2026-02-01T00:00:00Z", "period_end": "2026-01-01T00:00:00Z"}]}""");
 
         // Ids
         yield return new("unknown wallet", "GET", "/v1/wallets/wallet_nope");
@@ -137,6 +147,7 @@ public abstract class BadInputCatalogueTests(Store store) : ApiTest(store)
         yield return new("idempotency header too long", "POST", "/v1/wallets/{W}/purchase-package", """{"package_id": "pkg_none"}""", "Idempotency-Key", Long);
         yield return new("idempotency header too long on terminate", "POST", "/v1/wallets/{W}/terminate", "{}", "Idempotency-Key", Long);
         yield return new("wrong api key", "GET", "/v1/wallets", Header: "x-api-key", Value: "sk_wrong_0123456789abcdef0123456789abcdef");
+        yield return new("another tenant's environment", "POST", "/v1/customers", """{"external_id": "e-1", "name": "Eve"}""", Header: "X-Environment-ID", Value: "tenant_elsewhere");
         yield return new("api key far too long", "GET", "/v1/wallets", Header: "x-api-key", Value: new string('k', 500));
 
         // URLs

@@ -6,6 +6,7 @@ using Coffer.Verify;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -113,6 +114,11 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     }
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>The options a host with only these settings would run with, for code tested without a host.</summary>
+    public static Hosting.CofferOptions Options(params (string Name, string Value)[] settings) =>
+        Hosting.CofferOptions.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Name, s.Value))).Build());
 
     /// <summary>Loses the connection at the next commit, after the database committed it or before.</summary>
     public void LoseNextCommit(CommitFault fault) => Service<CommitFaults>().LoseNextCommit(fault);

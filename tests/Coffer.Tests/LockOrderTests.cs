@@ -26,8 +26,8 @@ public class LockOrderTests
             LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey("t1", "wallet_a"));
             LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey("t1", "wallet_b"));
             LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey("t2", "wallet_a"));
-            LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, "t1");
-            LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, "t2");
+            LockOrder.Take(tx, LockOrder.Level.Tenant, "t1");
+            LockOrder.Take(tx, LockOrder.Level.Tenant, "t2");
             return true;
         }));
 
@@ -57,7 +57,7 @@ public class LockOrderTests
     public async Task AWalletLockedAfterAnInvoiceCounterIsRefused() =>
         await InTransaction(tx =>
         {
-            LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, "t1");
+            LockOrder.Take(tx, LockOrder.Level.Tenant, "t1");
             return Assert.Throws<InvalidOperationException>(() => LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey("t1", "wallet_a")));
         });
 
@@ -67,7 +67,7 @@ public class LockOrderTests
         await using var c = new SqliteConnection("Data Source=:memory:");
         await c.OpenAsync();
         await using (var first = await c.BeginTransactionAsync())
-            LockOrder.Take(first, LockOrder.Level.InvoiceCounter, "t1");
+            LockOrder.Take(first, LockOrder.Level.Tenant, "t1");
         await using var second = await c.BeginTransactionAsync();
         LockOrder.Take(second, LockOrder.Level.Invoice, "inv_1");
     }
@@ -76,7 +76,7 @@ public class LockOrderTests
     public async Task ATransactionObjectReusedForANewScopeStartsAfresh() =>
         await InTransaction(tx =>
         {
-            LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, "t1");
+            LockOrder.Take(tx, LockOrder.Level.Tenant, "t1");
             LockOrder.Begin(tx);
             LockOrder.Take(tx, LockOrder.Level.Invoice, "inv_1");
             return true;

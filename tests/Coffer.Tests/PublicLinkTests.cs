@@ -88,8 +88,7 @@ public abstract class PublicLinkTests(Store store) : ApiTest(store)
         return http.Request;
     }
 
-    static Hosting.CofferOptions Config(params (string, string)[] settings) =>
-        Hosting.CofferOptions.From(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Item1, s.Item2))).Build());
+    static Hosting.CofferOptions Config(params (string, string)[] settings) => CofferApp.Options(settings);
 
     [Fact]
     public void ForwardedHeadersCountOnlyFromConfiguredProxies()

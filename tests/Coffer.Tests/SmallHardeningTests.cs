@@ -104,6 +104,21 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task ANullCharacterInThePathIsRefusedBeforeAnyHandlerAndTheServerGoesOn()
+    {
+        await using var app = new CofferApp(App.Store, kestrel: true);
+        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        // The HTTP server refuses it while parsing the request line, before Coffer's code (and its envelope) runs.
+        using (var refused = await api.PostAsync("/v1/customers%00", new StringContent("""{"external_id": "n-1", "name": "Nul"}""", Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        using var after = await api.GetAsync("/v1/customers");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Contains("\"total\":0", await after.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task AWeakConfiguredApiKeyStopsStartUpNamingTheSetting()
     {
         await using var weak = new CofferApp(App.Store) { Settings = { ["COFFER_API_KEY"] = "secret123" } };
@@ -119,6 +134,31 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
         (await temp.Get("/v1/customers")).Ok();
         Assert.Equal(204, (await Api.Delete($"/v1/secrets/api/keys/{created["secret"]!.S("id")}")).Status);
         Assert.Equal("unauthorized", (await temp.Get("/v1/customers")).Error(401));
+    }
+
+    [Fact]
+    public async Task ADeletedKeyStopsWorkingOnAnotherNodeWithinOneSecond()
+    {
+        await using var second = new CofferApp(App);
+        var created = (await Api.Post("/v1/secrets/api/keys", new { name = "temp" })).Ok(201);
+        using var there = second.Api(created.S("api_key"));
+        (await there.Get("/v1/customers")).Ok();
+        Assert.Equal(204, (await Api.Delete($"/v1/secrets/api/keys/{created["secret"]!.S("id")}")).Status);
+
+        // The other node remembers the key for a moment only.
+        second.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("unauthorized", (await there.Get("/v1/customers")).Error(401));
+    }
+
+    [Fact]
+    public void AStoredStripeAddressCountsOnlyWhileTheOperatorAllowsIt()
+    {
+        var config = new Settings.GatewayConfig("stripe", "sk_test_x", "whsec_x", "http://127.0.0.1:9/");
+        var allowed = new Payments.Gateways.StripeGatewayFactory(CofferApp.Options(("COFFER_ALLOW_STRIPE_API_BASE", "true")));
+        var refused = new Payments.Gateways.StripeGatewayFactory(CofferApp.Options());
+
+        Assert.Equal("http://127.0.0.1:9/", ((Payments.Gateways.StripeGateway)allowed.Create(config)).ApiBase);
+        Assert.Equal(Stripe.StripeClient.DefaultApiBase, ((Payments.Gateways.StripeGateway)refused.Create(config)).ApiBase);
     }
 
     [Fact]

@@ -373,7 +373,7 @@ public sealed class StripeTests() : ApiTest(Store.Sqlite)
     public async Task ARefundStripeRefusesFailsAndTheSameRefundAskedAgainIsTheSameRefund()
     {
         await using var stripe = await StripeStandIn.StartAsync();
-        var gateway = new StripeGatewayFactory().Create(new GatewayConfig("stripe", SecretKey, WebhookSecret, stripe.Url));
+        var gateway = new StripeGatewayFactory(CofferApp.Options(("COFFER_ALLOW_STRIPE_API_BASE", "true"))).Create(new GatewayConfig("stripe", SecretKey, WebhookSecret, stripe.Url));
 
         var refused = await gateway.RefundAsync(new RefundRequest("pay_1", StripeStandIn.AlreadyRefunded, 1m, "usd", "rf_0"), CancellationToken.None);
         Assert.Contains("charge_already_refunded", Assert.IsType<RefundResult.Failed>(refused).Message);

@@ -29,6 +29,12 @@ public static class ErrorCodes
     public const string Internal = "internal_error";
     public const string Unavailable = "service_unavailable";
     public const string OutcomeUnknown = "outcome_unknown";
+    /// <summary>The tenant has no gateway that may take its money now: live mode without a live one (see Tenants/Modes).</summary>
+    public const string GatewayNotConfigured = "gateway_not_configured";
+    /// <summary>A setting that does not fit the tenant's mode: the sandbox or test credentials in live mode, live credentials in test mode.</summary>
+    public const string WrongMode = "wrong_mode";
+    /// <summary>The request names an environment (X-Environment-ID) other than the API key's.</summary>
+    public const string EnvironmentMismatch = "environment_mismatch";
     public const string RateLimited = "rate_limited";
 }
 

@@ -18,16 +18,18 @@ public static class DashboardPages
     public static string TenantOf(ClaimsPrincipal user) => user.FindFirstValue(OperatorStore.TenantClaim)!;
 
     public static string Nav(ClaimsPrincipal user, HttpContext http) => $"""
+        {ModeBanner(http)}<nav aria-label="Main">
         <a href="/dashboard">Customers</a> <a href="/dashboard/invoices">Invoices</a> <a href="/dashboard/webhooks">Webhooks</a>
         <span class="muted">{E(user.Identity?.Name)}</span>
         <form class="inline" method="post" action="/dashboard/sign-out">{Antiforgery(http)}<button class="secondary" type="submit">Sign out</button></form>
+        </nav>
         """;
 
     public static RouteGroupBuilder MapDashboard(this WebApplication app)
     {
         app.MapGet("/dashboard/sign-in", SignInPage).ExcludeFromDescription();
         app.MapPost("/dashboard/sign-in", SignIn).ExcludeFromDescription().RequireRateLimiting(SignInLimits.PerAddressPolicy);
-        var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription();
+        var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription().ShowsMode(user => user.FindFirstValue(OperatorStore.TenantClaim));
         g.MapPost("/sign-out", (Delegate)SignOut);
         g.MapGet("/", Customers);
         g.MapCustomerPage();

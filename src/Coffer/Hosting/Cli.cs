@@ -17,8 +17,12 @@ public static class Cli
 
         Usage:
           coffer [--urls URL]             serve the API (default http://localhost:8080)
-          coffer tenants create <name> [--admin-email <email>]
-                                          create a tenant and print its first API key (and a dashboard operator's password)
+          coffer tenants create <name> [--live] [--admin-email <email>]
+                                          create a tenant (in test mode unless --live) and print its first API key
+                                          (and a dashboard operator's password)
+          coffer tenants go-live <tenant-id | default>
+                                          put a tenant in live mode for good: the sandbox stops, Stripe takes only live
+                                          keys; refused once money has moved in test mode
           coffer verify                   recompute every wallet, check the ledger invariants; exit 1 on any violation
           coffer secrets rotate           re-seal every stored secret with the first key of COFFER_MASTER_KEY
           coffer --help                   this text
@@ -80,22 +84,46 @@ public static class Cli
                 return report.Ok ? 0 : 1;
             case "secrets":
                 return await SealedColumns.RunCommandAsync(services, rest);
+            case "tenants" when rest is ["go-live", var id]:
+                return await GoLiveAsync(services, id);
             default:
-                return await CreateTenantAsync(services, rest, args.SkipWhile(a => a != "--admin-email").Skip(1).FirstOrDefault());
+                return await CreateTenantAsync(services, rest, args.SkipWhile(a => a != "--admin-email").Skip(1).FirstOrDefault(), args.Contains("--live"));
         }
     }
 
-    static async Task<int> CreateTenantAsync(IServiceProvider services, string[] rest, string? adminEmail)
+    static async Task<int> GoLiveAsync(IServiceProvider services, string id)
+    {
+        var tenants = services.GetRequiredService<TenantStore>();
+        if (id == "default") id = (await tenants.DefaultTenantAsync())?.Id ?? id;
+        switch (await tenants.GoLiveAsync(id))
+        {
+            case GoLiveOutcome.WentLive:
+                Console.WriteLine($"tenant {id} is in live mode: configure a gateway with live credentials (PUT /v1/settings/payment_gateway) to take payments");
+                return 0;
+            case GoLiveOutcome.AlreadyLive:
+                Console.WriteLine($"tenant {id} was already in live mode");
+                return 0;
+            case GoLiveOutcome.NotFound:
+                Console.Error.WriteLine($"no tenant {id}");
+                return 1;
+            default:
+                Console.Error.WriteLine($"tenant {id} has moved money in test mode (ledger entries or payments), which would count as real in live mode; " +
+                                        "create a tenant for live use with: coffer tenants create <name> --live");
+                return 1;
+        }
+    }
+
+    static async Task<int> CreateTenantAsync(IServiceProvider services, string[] rest, string? adminEmail, bool live)
     {
         if (rest.Length != 2 || rest[0] != "create" || string.IsNullOrWhiteSpace(rest[1]) || (adminEmail is not null && !adminEmail.Contains('@')))
         {
-            Console.Error.WriteLine("usage: coffer tenants create <name> [--admin-email <email>]");
+            Console.Error.WriteLine("usage: coffer tenants create <name> [--live] [--admin-email <email>]\n       coffer tenants go-live <tenant-id | default>");
             return 2;
         }
         var tenants = services.GetRequiredService<TenantStore>();
-        var tenant = await tenants.CreateTenantAsync(rest[1], isDefault: false);
+        var tenant = await tenants.CreateTenantAsync(rest[1], isDefault: false, live ? Modes.Live : Modes.Test);
         var key = await tenants.CreateKeyAsync(tenant.Id, "initial");
-        Console.WriteLine($"tenant {tenant.Id} ({tenant.Name})");
+        Console.WriteLine($"tenant {tenant.Id} ({tenant.Name}, {tenant.Mode} mode)");
         Console.WriteLine($"api key (shown once): {key.Secret}");
         if (adminEmail is null) return 0;
         var operators = services.GetRequiredService<OperatorStore>();
@@ -116,7 +144,8 @@ public static class Cli
         var words = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--help" or "-h") continue;
+            // Flags without a value.
+            if (args[i] is "--help" or "-h" or "--live") continue;
             if (args[i].StartsWith('-'))
             {
                 if (!args[i].Contains('=')) i++;

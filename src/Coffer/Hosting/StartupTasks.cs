@@ -1,5 +1,7 @@
 using Coffer.Dashboard;
+using Coffer.Payments.Gateways;
 using Coffer.Secrets;
+using Coffer.Settings;
 using Coffer.Storage;
 using Coffer.Tenants;
 
@@ -10,7 +12,7 @@ namespace Coffer.Hosting;
 /// rather than code in Program so that test hosts run it too.
 /// </summary>
 public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore tenants, OperatorStore operators, CofferOptions options,
-    ILogger<StartupTasks> log, SealedColumns secrets)
+    ILogger<StartupTasks> log, SealedColumns secrets, TenantSettings settings, GatewayRegistry gateways)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -18,6 +20,7 @@ public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore te
         await Migrator.MigrateAsync(db, clock, cancellationToken);
         // Before anything reads a secret: a wrong COFFER_MASTER_KEY stops the start here, with its name in the message.
         await secrets.SealPlainTextAsync(cancellationToken);
+        await tenants.SettleModesAsync(async id => gateways.TakesRealMoney(await settings.GatewayConfigAsync(id)), cancellationToken);
         await tenants.BootstrapAsync(options.ApiKey, Console.Out, cancellationToken);
         var tenant = await tenants.DefaultTenantAsync(cancellationToken);
         await operators.BootstrapAsync(tenant!.Id, options.AdminEmail, options.AdminPassword, Console.Out);

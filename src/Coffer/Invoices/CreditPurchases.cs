@@ -192,7 +192,7 @@ public sealed class CreditPurchases(Database db, WalletWriter writer, TenantSett
         var invoice = new InvoiceRow(w.TenantId, d.InvoiceId, w.CustomerId, InvoiceTypes.Credit, InvoiceStatuses.Finalized,
             paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending, w.Currency, price, paid ? price : 0m, price, price,
             text.Description, now.AddDays(d.DueDateDays), paid ? now : null, null, now, null, null, null,
-            "MANUAL", x.InvoiceNumber, text.IdempotencyKey, Json.Serialize(text.Metadata), w.Id, entry.Id, 1, now, now, BonusTransactionId: d.BonusId);
+            BillingReasons.Manual, x.InvoiceNumber, text.IdempotencyKey, Json.Serialize(text.Metadata), w.Id, entry.Id, 1, now, now, BonusTransactionId: d.BonusId);
         var line = new LineItemRow(w.TenantId, d.LineId, d.InvoiceId, text.Line, "FIXED", price, 1m, null, null, "{}", now);
         // The setting declares the purchase paid on the spot. What an invoice says was paid is always a payment, so
         // it is recorded as one, offline, as a merchant's report of SUCCEEDED is.

@@ -100,18 +100,25 @@ public static class InvoiceApi
         if (body.LineItems?.Count > MaxLineItems) v.Fail($"at most {MaxLineItems} line items");
         var now = clock.GetUtcNow();
         var invoiceId = ids.New("inv");
+        (DateTimeOffset? Start, DateTimeOffset? End) Period(string prefix, string? start, string? end)
+        {
+            var (from, to) = (v.Time(prefix + "period_start", start), v.Time(prefix + "period_end", end));
+            if (from > to) v.Fail($"{prefix}period_end must not be before {prefix}period_start");
+            return (from, to);
+        }
         var lines = (body.LineItems ?? []).Select((l, n) =>
         {
             v.Metadata($"line_items[{n}].metadata", l.Metadata);
+            var (from, to) = Period($"line_items[{n}].", l.PeriodStart, l.PeriodEnd);
             return new LineItemRow(tenant.Id, ids.New("li"), invoiceId, v.Text($"line_items[{n}].display_name", l.DisplayName),
                 v.Text($"line_items[{n}].price_type", l.PriceType), Money($"line_items[{n}].amount", l.Amount, required: true) ?? 0m,
                 v.Amount($"line_items[{n}].quantity", l.Quantity, required: true, allowZero: true) ?? 0m,
-                v.Time($"line_items[{n}].period_start", l.PeriodStart), v.Time($"line_items[{n}].period_end", l.PeriodEnd),
-                Json.Serialize(l.Metadata ?? []), now);
+                from, to, Json.Serialize(l.Metadata ?? []), now);
         }).ToList();
         var dueDate = v.Time("due_date", body.DueDate);
-        var periodStart = v.Time("period_start", body.PeriodStart);
-        var periodEnd = v.Time("period_end", body.PeriodEnd);
+        var (periodStart, periodEnd) = Period("", body.PeriodStart, body.PeriodEnd);
+        var billingPeriod = v.OneOf("billing_period", body.BillingPeriod, BillingPeriods.All);
+        var billingReason = v.OneOf("billing_reason", body.BillingReason, BillingReasons.All) ?? BillingReasons.Manual;
         if (body.CustomerId is null) v.Fail("customer_id is required");
         if (!v.Ok) return v.Error();
         var customer = await customers.GetAsync(tenant.Id, body.CustomerId!);
@@ -121,7 +128,7 @@ public static class InvoiceApi
         var paid = amountDue == 0m;
         var invoice = new InvoiceRow(tenant.Id, invoiceId, customer.Id, type, status, paid ? PaymentStatuses.Succeeded : PaymentStatuses.Pending,
             currency!, amountDue!.Value, 0m, subtotal!.Value, total!.Value, description, dueDate, paid ? now : null, null,
-            finalized ? now : null, periodStart, periodEnd, body.BillingPeriod, body.BillingReason ?? "MANUAL",
+            finalized ? now : null, periodStart, periodEnd, billingPeriod, billingReason,
             null, key, Json.Serialize(body.Metadata ?? []), null, null, 1, now, now);
         var claim = IdempotencyClaim.For(key, "create-invoice", body with { IdempotencyKey = null });
         // The answer is rendered from the invoice as inserted (numbered in the creating transaction), the same way

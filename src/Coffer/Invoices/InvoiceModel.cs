@@ -15,6 +15,23 @@ public static class InvoiceTypes
     public static readonly IReadOnlySet<string> All = new HashSet<string> { OneOff, Credit, Subscription };
 }
 
+/// <summary>Flexprice's billing reasons, the reason an invoice was raised; one created through the API is MANUAL unless it says.</summary>
+public static class BillingReasons
+{
+    public const string Manual = "MANUAL";
+    public static readonly IReadOnlySet<string> All = new HashSet<string>
+    {
+        "SUBSCRIPTION_CREATE", "SUBSCRIPTION_CYCLE", "SUBSCRIPTION_UPDATE", "SUBSCRIPTION_TRIAL_END", "SUBSCRIPTION_TRIAL_START", "PRORATION", Manual,
+        "AUTO_INVOICE_THRESHOLD", "WALLET_AUTO_TOPUP",
+    };
+}
+
+/// <summary>Flexprice's billing periods.</summary>
+public static class BillingPeriods
+{
+    public static readonly IReadOnlySet<string> All = new HashSet<string> { "DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "ANNUAL" };
+}
+
 public static class InvoiceStatuses
 {
     public const string Draft = "DRAFT";

@@ -20,7 +20,7 @@ public sealed class InvoiceNumbers
     /// <summary>One number, for a transaction that creates or finalizes one invoice.</summary>
     public static async Task<string> NextAsync(DbConnection c, DbTransaction tx, string tenantId)
     {
-        LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, tenantId);
+        LockOrder.Take(tx, LockOrder.Level.Tenant, tenantId);
         return Format(await c.ScalarLongAsync(tx, "UPDATE tenants SET invoice_seq = invoice_seq + 1 WHERE id = @t RETURNING invoice_seq", ("t", tenantId)));
     }
 
@@ -30,7 +30,7 @@ public sealed class InvoiceNumbers
     /// </summary>
     public static async Task<InvoiceNumbers> LockAsync(DbConnection c, DbTransaction tx, Database db, string tenantId)
     {
-        LockOrder.Take(tx, LockOrder.Level.InvoiceCounter, tenantId);
+        LockOrder.Take(tx, LockOrder.Level.Tenant, tenantId);
         return new(tenantId, await c.ScalarLongAsync(tx, $"SELECT invoice_seq FROM tenants WHERE id = @t{db.ForUpdate}", ("t", tenantId)));
     }
 

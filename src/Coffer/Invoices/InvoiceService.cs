@@ -5,6 +5,7 @@ using Coffer.Outbox;
 using Coffer.Payments;
 using Coffer.Payments.Gateways;
 using Coffer.Storage;
+using Coffer.Tenants;
 using Coffer.Wallets;
 
 namespace Coffer.Invoices;
@@ -57,7 +58,7 @@ public sealed record InvoiceQuery(int Limit, int Offset, bool Ascending, string?
 public sealed record InvoiceFile(byte[] Pdf, string FileName);
 
 public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, TimeProvider clock, OutboxWriter outbox, GatewayRegistry gateways,
-    Customers.CustomerStore customers, ILogger<InvoiceService> log)
+    Customers.CustomerStore customers, TenantStore tenants, ILogger<InvoiceService> log)
 {
     public async Task<InvoiceRow?> GetAsync(string tenantId, string id)
     {
@@ -336,6 +337,10 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             }
             if (await RefuseAsync(i, amount, inFlight, c, tx) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
             if (inFlight.Count > 0) return new InvoiceDecision(null, Refusal: InProgress(inFlight));
+            // A test payment never starts in a tenant going live at this instant: either going live sees this payment
+            // (and is refused), or this sees live mode.
+            if (gateway == SandboxGateway.GatewayName && await tenants.ModeWhileWritingAsync(c, tx, tenantId) == Modes.Live)
+                return new InvoiceDecision(null, Refusal: new Refusal(ErrorCodes.GatewayNotConfigured, GatewayRegistry.SandboxInLiveMode));
             var status = methodType == PaymentMethodTypes.PaymentLink ? PaymentStatuses.Initiated : PaymentStatuses.Processing;
             var row = new PaymentRow(i.TenantId, ids.New("pay"), claim?.Key, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
                 i.Currency, status, "{}", null, null, null, null, null, now, now);
@@ -694,6 +699,11 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     {
         if (sessions.Count == 0) return;
         var gateway = await gateways.ForTenantAsync(tenantId);
+        if (gateway is null)
+        {
+            log.LogWarning("tenant {Tenant} has no usable gateway to expire {Count} checkout session(s); a payment through one becomes a refund due", tenantId, sessions.Count);
+            return;
+        }
         foreach (var session in sessions)
         {
             try { await gateway.ExpireCheckoutAsync(session, CancellationToken.None); }

@@ -83,6 +83,8 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
         if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
             return new PurchaseOutcome.Refused(Refusal.Invalid("charge_automatically needs a saved card; save one or use send_invoice"));
         var charge = collection == CollectionMethods.ChargeAutomatically;
+        // Refused before anything is bought, rather than an invoice left open by a charge that could not be tried.
+        if (charge && await payments.CannotChargeAsync(tenantId, http) is { } cannot) return new PurchaseOutcome.Refused(cannot);
         // The key is claimed with the purchase and completed with its answer, or, when a charge follows, after it.
         var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id,
             new Purchased.Package(package, package.BonusExpiryDays is { } days ? clock.GetUtcNow().AddDays(days) : null),

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Claims;
+using Coffer.Tenants;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace Coffer.Pages;
@@ -33,6 +35,7 @@ public static class Html
         :root{--fg:#111827;--muted:#4b5563;--line:#d1d5db;--accent:#1d4ed8;--bad:#b91c1c;--good:#047857;--bg:#f9fafb}
         *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:var(--fg);background:var(--bg);line-height:1.45}
         header{background:#111827;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+        header .mode-test{flex-basis:100%;order:-1;margin:-.6rem -1rem .2rem;padding:.35rem 1rem;background:#fef3c7;color:#78350f;border-bottom:2px solid #f59e0b}
         header a{color:#fff;text-decoration:none}header .muted{color:#d1d5db}header a:focus,header a:hover{text-decoration:underline}
         main{max-width:72rem;margin:0 auto;padding:1rem}
         h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
@@ -86,11 +89,32 @@ public static class Html
           table.stack td::before{content:attr(data-label);color:var(--muted);font-size:.85rem;text-align:left}table.stack td:first-child{display:block;text-align:left}}
         """;
 
+    const string ModeItem = "coffer.mode";
+
+    /// <summary>
+    /// For a group of signed-in pages: reads the tenant's mode (as stored now) before each page, so that every page
+    /// of a tenant in test mode says so (<see cref="ModeBanner"/>).
+    /// </summary>
+    public static RouteGroupBuilder ShowsMode(this RouteGroupBuilder pages, Func<ClaimsPrincipal, string?> tenantOf) =>
+        pages.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            if (tenantOf(http.User) is { } tenantId)
+                http.Items[ModeItem] = (await http.RequestServices.GetRequiredService<TenantStore>().GetAsync(tenantId))?.Mode;
+            return await next(context);
+        });
+
+    /// <summary>The strip across the top of every page of a tenant in test mode; nothing in live mode.</summary>
+    public static string ModeBanner(HttpContext http) => http.Items[ModeItem] as string == Modes.Test
+        ? """<p class="mode-test" role="note"><strong>Test mode</strong>: no real money moves here, and credits bought here are test credits.</p>"""
+        : "";
+
+    /// <param name="nav">What the page's header holds: the mode banner and the main navigation.</param>
     public static IResult Page(string title, string body, string? nav = null, int status = 200) => Results.Content($$"""
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{E(title)}} · Coffer</title><style>{{Css}}</style></head>
-        <body>{{(nav is null ? "" : $"<header><nav aria-label=\"Main\">{nav}</nav></header>")}}
+        <body>{{(nav is null ? "" : $"<header>{nav}</header>")}}
         <main id="main"><h1>{{E(title)}}</h1>{{body}}</main></body></html>
         """, "text/html; charset=utf-8", statusCode: status);
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Coffer.Common;
 using Coffer.Customers;
+using Coffer.Invoices;
 using Coffer.Payments.Gateways;
 using Coffer.Storage;
 using Coffer.Tenants;
@@ -113,7 +114,8 @@ public static class PaymentMethodApi
             return TypedResults.Created($"/v1/customers/{id}/payment-methods/{row.Id}", PaymentMethodDto.From(row));
         }
 
-        var gateway = await gateways.ForTenantAsync(tenant.Id, http);
+        var choice = await gateways.ChooseAsync(tenant.Id, http);
+        if (choice.Gateway is not { } gateway) return choice.Refusal!.ToHttp();
         string token, last4;
         string? brand = null;
         if (gateway.Name == SandboxGateway.GatewayName)

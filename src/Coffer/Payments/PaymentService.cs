@@ -115,10 +115,14 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         return page.Response(p => PaymentDto.From(p, numbers.GetValueOrDefault(p.DestinationId)));
     }
 
+    /// <summary>Why the tenant cannot take a card payment now (live mode without a live gateway); null when it can.</summary>
+    public async Task<Refusal?> CannotChargeAsync(string tenantId, HttpRequest? request = null) => (await gateways.ChooseAsync(tenantId, request)).Refusal;
+
     public async Task<InvoiceOutcome> ChargeSavedMethodAsync(InvoiceRow invoice, PaymentMethodRow method, decimal amount, IdempotencyClaim? claim,
         HttpRequest? request)
     {
-        var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
+        var choice = await gateways.ChooseAsync(invoice.TenantId, request);
+        if (choice.Gateway is not { } gateway) return new InvoiceOutcome.Refused(choice.Refusal!);
         if (method.Gateway != gateway.Name)
             return new InvoiceOutcome.Refused(Refusal.Invalid($"payment method {method.Id} belongs to {method.Gateway}, but the tenant's gateway is {gateway.Name}"));
         switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.Card, method.Id, gateway.Name, amount, claim))
@@ -159,7 +163,8 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
     public async Task<(PaymentRow? Payment, Refusal? Error, IdempotencyCheck? KeyUsed)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount,
         string? successUrl, string? cancelUrl, IdempotencyClaim? claim, HttpRequest? request)
     {
-        var gateway = await gateways.ForTenantAsync(invoice.TenantId, request);
+        var choice = await gateways.ChooseAsync(invoice.TenantId, request);
+        if (choice.Gateway is not { } gateway) return (null, choice.Refusal, null);
         PaymentRow payment;
         switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, claim))
         {

@@ -146,11 +146,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         if (reserve is not InvoiceOutcome.Done) return Outcome(reserve, null);
 
         var gateway = await gateways.ForTenantAsync(original.TenantId, request);
-        if (gateway.Name != original.PaymentGateway)
+        if (gateway is null || gateway.Name != original.PaymentGateway)
         {
-            // The money went through another gateway than the tenant uses now: refunding here would move nothing.
+            // The money went through another gateway than the tenant can use now: refunding here would move nothing.
             await ReleaseAsync(original, refundId, value, claim);
-            return new RefundOutcome.Refused(Refusal.Invalid($"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway.Name}; refund it offline"));
+            return new RefundOutcome.Refused(Refusal.Invalid(
+                $"the payment was made through {original.PaymentGateway}, but the tenant now uses {gateway?.Name ?? "no gateway"}; refund it offline"));
         }
         var request_ = new RefundRequest(original.Id, reserved!.GatewayPaymentId!, value, original.Currency, refundId);
         RefundResult result;

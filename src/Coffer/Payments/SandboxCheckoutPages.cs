@@ -1,5 +1,6 @@
 using System.Net;
 using Coffer.Payments.Gateways;
+using Coffer.Tenants;
 
 namespace Coffer.Payments;
 
@@ -30,7 +31,9 @@ public static class SandboxCheckoutPages
         """;
 
     /// <summary>A link stops working when it expires or when its invoice can no longer be paid (the session is then marked expired).</summary>
-    static bool Usable(CheckoutView s, TimeProvider clock) => s.Status != "expired" && s.ExpiresAt > clock.GetUtcNow();
+    /// <summary>Open, not expired, and its tenant still in test mode: a sandbox link made before going live takes nothing afterwards.</summary>
+    static async Task<bool> UsableAsync(CheckoutView s, TenantStore tenants, TimeProvider clock) =>
+        s.Status != "expired" && s.ExpiresAt > clock.GetUtcNow() && (await tenants.GetAsync(s.TenantId))?.IsLive == false;
 
     static string Amount(CheckoutView s) => $"{s.Currency.ToUpperInvariant()} {s.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
@@ -45,18 +48,19 @@ public static class SandboxCheckoutPages
         <p class="note">Sandbox: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
         """;
 
-    static async Task<IResult> Show(string session, PaymentService payments, TimeProvider clock)
+    static async Task<IResult> Show(string session, PaymentService payments, TenantStore tenants, TimeProvider clock)
     {
         var s = await payments.FindCheckoutAsync(SandboxGateway.GatewayName, session);
-        if (s is null || !Usable(s, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
+        if (s is null || !await UsableAsync(s, tenants, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
         if (s.Status == "complete") return Results.Content(Page("Already paid", "<p>This payment has been made.</p>"), "text/html");
         return Results.Content(Page("Pay", Form(s, null)), "text/html");
     }
 
-    static async Task<IResult> Pay(string session, HttpRequest request, PaymentService payments, GatewayRegistry gateways, TimeProvider clock)
+    static async Task<IResult> Pay(string session, HttpRequest request, PaymentService payments, GatewayRegistry gateways, TenantStore tenants,
+        TimeProvider clock)
     {
         var s = await payments.FindCheckoutAsync(SandboxGateway.GatewayName, session);
-        if (s is null || !Usable(s, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
+        if (s is null || !await UsableAsync(s, tenants, clock)) return Results.Content(Page("Link expired", "<p>This payment link is not valid.</p>"), "text/html", statusCode: 404);
         if (s.Status == "complete") return Results.Redirect(s.SuccessUrl ?? "/checkout/done");
         var form = await request.ReadFormAsync();
         var number = form["card_number"].ToString().Replace(" ", "");

@@ -2,6 +2,7 @@ using System.Text;
 using Coffer.Common;
 using Coffer.Payments.Gateways;
 using Coffer.Settings;
+using Coffer.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Stripe;
@@ -42,7 +43,7 @@ public static class StripeWebhooks
 
     static async Task<Results<Ok<WebhookReceipt>, ApiError>> Receive(
         [FromRoute(Name = "tenant_id")] string tenantId, [FromHeader(Name = "Stripe-Signature")] string? signature, HttpRequest request,
-        TenantSettings settings, PaymentService payments, RefundService refunds, TimeProvider clock, ILoggerFactory logs)
+        TenantSettings settings, TenantStore tenants, PaymentService payments, RefundService refunds, TimeProvider clock, ILoggerFactory logs)
     {
         var config = await settings.GatewayConfigAsync(tenantId);
         // The same answer as a bad signature: which tenants exist or use Stripe is not for an unauthenticated caller to learn.
@@ -68,6 +69,13 @@ public static class StripeWebhooks
         }
 
         var log = logs.CreateLogger(typeof(StripeWebhooks).FullName!);
+        if (stripeEvent.Livemode != ((await tenants.GetAsync(tenantId))?.IsLive ?? false))
+        {
+            // Money of the other mode (a test payment reported to a live tenant, or the reverse) never settles anything.
+            log.LogWarning("Stripe event {Event} for tenant {Tenant} is of the other mode (livemode {Livemode}); it is acknowledged and ignored",
+                stripeEvent.Id, tenantId, stripeEvent.Livemode);
+            return TypedResults.Ok(new WebhookReceipt(true));
+        }
         switch (stripeEvent.Type, stripeEvent.Data.Object)
         {
             case ("payment_intent.succeeded" or "payment_intent.payment_failed", PaymentIntent intent):

@@ -34,6 +34,9 @@ static class PortalFunding
 {
     const string NewCard = "new";
 
+    /// <summary>What a customer is told when the tenant cannot take card payments (live mode without a live gateway).</summary>
+    internal const string NoCardPayments = "Card payments are not available here yet. Nothing was charged; ask the company that runs this account.";
+
     internal static async Task<IResult> AddFundsPage(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
@@ -55,6 +58,8 @@ static class PortalFunding
         if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
 
         var (tenant, _) = Who(http.User);
+        if (await payments.CannotChargeAsync(tenant, http.Request) is not null)
+            return Refuse(NoCardPayments, 422);
         var key = FormKey(http, form.Nonce);
         // Paid by card first: the credits wait, pending, for the payment, whatever the tenant's auto-complete
         // setting says (as for automatic top-up).
@@ -151,8 +156,12 @@ static class PortalFunding
                     ? "Your first submission of this form is still being processed. Look at the wallet's history in a moment."
                     : "This form was already used for another purchase. Choose the package again.", 409);
             case PurchaseOutcome.Refused { Reason: var reason }:
-                return await Refuse(reason.Code == ErrorCodes.NotFound ? "That package is not available any more." : Sentence(reason.Message),
-                    reason.ToHttp().StatusCode);
+                return await Refuse(reason.Code switch
+                {
+                    ErrorCodes.NotFound => "That package is not available any more.",
+                    ErrorCodes.GatewayNotConfigured => NoCardPayments,
+                    _ => Sentence(reason.Message),
+                }, reason.ToHttp().StatusCode);
         }
         var purchase = ((PurchaseOutcome.Bought)outcome).Purchase;
         var invoice = purchase.Invoice;

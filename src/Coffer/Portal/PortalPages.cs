@@ -22,8 +22,10 @@ public static class PortalPages
         (user.FindFirstValue(PortalSessions.TenantClaim)!, user.FindFirstValue(PortalSessions.CustomerClaim)!);
 
     public static string Nav(HttpContext http) => $"""
+        {ModeBanner(http)}<nav aria-label="Main">
         <a href="/portal">Your wallets</a>
         <form class="inline portal-signout" method="post" action="/portal/sign-out">{Antiforgery(http)}<button type="submit">Sign out</button></form>
+        </nav>
         """;
 
     public static RouteGroupBuilder MapPortal(this WebApplication app)
@@ -33,7 +35,7 @@ public static class PortalPages
             .ExcludeFromDescription();
         app.MapGet("/portal/goodbye", () => Page("Signed out", "<p>You have signed out. Open a new portal link to come back.</p>"))
             .ExcludeFromDescription();
-        var g = app.MapGroup("/portal").RequireAuthorization(Policy).ExcludeFromDescription();
+        var g = app.MapGroup("/portal").RequireAuthorization(Policy).ExcludeFromDescription().ShowsMode(user => user.FindFirstValue(PortalSessions.TenantClaim));
         g.MapGet("/", Home);
         g.MapPost("/sign-out", SignOut);
         g.MapGet("/wallets/{id}", PortalWallet.Show);

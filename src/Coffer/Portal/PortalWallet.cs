@@ -42,7 +42,10 @@ static class PortalWallet
             return Results.Redirect(WalletUrl(wallet.Id, ("done", invoiceId)));
         var (success, cancel) = ReturnUrls(gateways, http.Request, wallet.Id, invoice.Id);
         var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http.Request);
-        if (error is not null) return await RenderAsync(http, wallets, wallet, 1, null, Sentence(error.Message), 502);
+        if (error is not null)
+            return error.Code == ErrorCodes.GatewayNotConfigured
+                ? await RenderAsync(http, wallets, wallet, 1, null, PortalFunding.NoCardPayments, 422)
+                : await RenderAsync(http, wallets, wallet, 1, null, Sentence(error.Message), 502);
         return Results.Redirect(payment!.PaymentUrl!);
     }
 

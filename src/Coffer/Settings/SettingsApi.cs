@@ -64,7 +64,8 @@ public static class GatewaySettingsApi
         TypedResults.Ok(Show(await settings.GatewayConfigAsync(tenant.Id)));
 
     static async Task<Results<Ok<GatewaySettingResponse>, ApiError>> Put(
-        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, Payments.Gateways.GatewayRegistry gateways, Hosting.CofferOptions options)
+        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, TenantStore tenants, Payments.Gateways.GatewayRegistry gateways,
+        Hosting.CofferOptions options)
     {
         if (body.Value is null) return ApiError.Validation("value is required");
         var v = new Validator();
@@ -79,6 +80,9 @@ public static class GatewaySettingsApi
         if (provider == "stripe" && (secret is null || webhook is null)) v.Fail("stripe needs stripe_secret_key and stripe_webhook_secret");
         if (!v.Ok) return v.Error();
         var config = new GatewayConfig(provider!, secret, webhook, apiBase);
+        // The mode as stored now, not as the key's cached lookup saw it.
+        var mode = (await tenants.GetAsync(tenant.Id))?.Mode ?? tenant.Mode;
+        if (gateways.Judge(mode, config) is { } why) return ApiError.Unprocessable(ErrorCodes.WrongMode, why);
         await settings.SaveGatewayConfigAsync(tenant.Id, config);
         return TypedResults.Ok(Show(config));
     }

@@ -86,6 +86,7 @@ public sealed class TenantSettings(Database db, SecretBox box)
     {
         await using var scope = await db.BeginWriteAsync();
         var c = scope.Connection;
+        LockOrder.Take(scope.Transaction, LockOrder.Level.Tenant, tenantId);
         var json = await c.QuerySingleAsync(scope.Transaction, $"SELECT settings FROM tenants WHERE id = @t{db.ForUpdate}", r => r.Str("settings"), ("t", tenantId));
         var current = MapSecrets(Parse(json), box.Open);
         await c.ExecAsync(scope.Transaction, "UPDATE tenants SET settings = @s WHERE id = @t",

@@ -130,6 +130,9 @@ public sealed class Database : IAsyncDisposable
     /// <summary>Row lock clause for the row a write decides on; SQLite's write transaction already excludes others.</summary>
     public string ForUpdate => Kind == DbKind.Postgres ? " FOR UPDATE" : "";
 
+    /// <summary>A shared row lock on PostgreSQL: others may read and share it, none may change the row meanwhile.</summary>
+    public string ForShare => Kind == DbKind.Postgres ? " FOR SHARE" : "";
+
     public string CaseInsensitiveLike => Kind == DbKind.Postgres ? "ILIKE" : "LIKE";
 
     public bool IsUniqueViolation(Exception e) => UniqueViolation(e);

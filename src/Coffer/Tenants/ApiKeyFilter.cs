@@ -30,6 +30,13 @@ public static class ApiKeyAuth
                 await new ApiError(401, ErrorCodes.Unauthorized, "invalid API key").ExecuteAsync(http);
                 return;
             }
+            // A client that names an environment means that one: acting on another (test data as live, or the reverse) is refused.
+            if (http.Request.Headers[Modes.EnvironmentHeader].ToString() is { Length: > 0 } environment && environment != tenant.Id)
+            {
+                await new ApiError(403, ErrorCodes.EnvironmentMismatch,
+                    $"this API key belongs to environment {tenant.Id} ({tenant.Mode} mode), not to the {Modes.EnvironmentHeader} given").ExecuteAsync(http);
+                return;
+            }
             http.Items[Tenant.ItemKey] = tenant;
             await next(http);
         }));

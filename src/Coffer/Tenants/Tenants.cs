@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Coffer.Common;
@@ -6,10 +7,16 @@ using Coffer.Storage;
 
 namespace Coffer.Tenants;
 
-/// <summary>The tenant an API key resolved to; handlers take it as a parameter.</summary>
-public sealed record Tenant(string Id, string Name)
+/// <summary>The tenant an API key resolved to; handlers take it as a parameter. Its id is also its environment's (<see cref="Modes"/>).</summary>
+public sealed record Tenant(string Id, string Name, string Mode = Modes.Test)
 {
     public const string ItemKey = "coffer.tenant";
+
+    public bool IsLive => Mode == Modes.Live;
+
+    internal const string Columns = "id, name, mode";
+
+    internal static Tenant Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.NStr("mode") ?? Modes.Test);
 
     public static ValueTask<Tenant?> BindAsync(HttpContext context) =>
         ValueTask.FromResult(context.Items.TryGetValue(ItemKey, out var t) ? t as Tenant : null);
@@ -21,7 +28,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
 {
     // Lookups by key hash are cached briefly: every API call needs one. A deleted key stops working on
     // this node at once and on other nodes within this time.
-    static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(1);
     readonly ConcurrentDictionary<string, (Tenant? Tenant, DateTimeOffset Until)> _cache = new();
     // Bumped by every revocation: a lookup that read the key before the revocation committed must not cache it after.
     long _revocations;
@@ -46,10 +53,10 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         await using var c = await db.OpenAsync(ct);
         var tenant = await c.QuerySingleAsync(null,
             """
-            SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+            SELECT t.id, t.name, t.mode FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
             WHERE k.key_hash = @h AND k.status = 'published' AND (k.expires_at IS NULL OR k.expires_at > @now)
             """,
-            r => new Tenant(r.Str("id"), r.Str("name")), ("h", hash), ("now", now));
+            Tenant.Read, ("h", hash), ("now", now));
         if (_cache.Count > 10_000) _cache.Clear();
         if (Interlocked.Read(ref _revocations) == revocations) _cache[hash] = (tenant, now + CacheTime);
         return tenant;
@@ -71,28 +78,92 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         _cache.TryRemove(keyHash, out _);
     }
 
-    public async Task<Tenant> CreateTenantAsync(string name, bool isDefault, CancellationToken ct = default)
+    public async Task<Tenant> CreateTenantAsync(string name, bool isDefault, string mode = Modes.Test, CancellationToken ct = default)
     {
-        var tenant = new Tenant(ids.New("tenant"), name);
+        var tenant = new Tenant(ids.New("tenant"), name, mode);
         await using var scope = await db.BeginWriteAsync(ct);
         await scope.Connection.ExecAsync(scope.Transaction,
-            "INSERT INTO tenants (id, name, is_default, created_at) VALUES (@id, @name, @d, @at)",
-            ("id", tenant.Id), ("name", name), ("d", isDefault), ("at", clock.GetUtcNow()));
+            "INSERT INTO tenants (id, name, is_default, mode, created_at) VALUES (@id, @name, @d, @mode, @at)",
+            ("id", tenant.Id), ("name", name), ("d", isDefault), ("mode", mode), ("at", clock.GetUtcNow()));
         await scope.CommitAsync(ct);
         return tenant;
     }
 
+    /// <summary>The tenant as stored now, mode included: never cached, since a payment decision reads it.</summary>
     public async Task<Tenant?> GetAsync(string id, CancellationToken ct = default)
     {
         await using var c = await db.OpenAsync(ct);
-        return await c.QuerySingleAsync(null, "SELECT id, name FROM tenants WHERE id = @t", r => new Tenant(r.Str("id"), r.Str("name")), ("t", id));
+        return await c.QuerySingleAsync(null, $"SELECT {Tenant.Columns} FROM tenants WHERE id = @t", Tenant.Read, ("t", id));
+    }
+
+    /// <summary>The tenant as stored now, and when it was created (its environment's creation).</summary>
+    public async Task<(Tenant Tenant, DateTimeOffset CreatedAt)?> WithCreationAsync(string id, CancellationToken ct = default)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var found = await c.QueryAsync(null, $"SELECT {Tenant.Columns}, created_at FROM tenants WHERE id = @t",
+            r => (Tenant.Read(r), r.Time("created_at")), ("t", id));
+        return found.Count == 0 ? null : found[0];
     }
 
     public async Task<Tenant?> DefaultTenantAsync(CancellationToken ct = default)
     {
         await using var c = await db.OpenAsync(ct);
-        return await c.QuerySingleAsync(null, "SELECT id, name FROM tenants WHERE is_default = 1",
-            r => new Tenant(r.Str("id"), r.Str("name")));
+        return await c.QuerySingleAsync(null, $"SELECT {Tenant.Columns} FROM tenants WHERE is_default = 1", Tenant.Read);
+    }
+
+    /// <summary>
+    /// Puts a tenant in live mode, for good. Refused once money has moved (a ledger entry or a payment): credits
+    /// bought with test cards would become real ones. The tenant's row is locked, so two requests decide once.
+    /// </summary>
+    public async Task<GoLiveOutcome> GoLiveAsync(string id, CancellationToken ct = default)
+    {
+        await using var scope = await db.BeginWriteAsync(ct);
+        var c = scope.Connection;
+        LockOrder.Take(scope.Transaction, LockOrder.Level.Tenant, id);
+        var tenant = await c.QuerySingleAsync(scope.Transaction, $"SELECT {Tenant.Columns} FROM tenants WHERE id = @t{db.ForUpdate}", Tenant.Read, ("t", id));
+        if (tenant is null) return GoLiveOutcome.NotFound;
+        if (tenant.IsLive) return GoLiveOutcome.AlreadyLive;
+        var moved = await c.ScalarLongAsync(scope.Transaction,
+            """
+            SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM wallet_transactions WHERE tenant_id = @t LIMIT 1) e)
+                 + (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE tenant_id = @t LIMIT 1) p)
+            """, ("t", id));
+        if (moved > 0) return GoLiveOutcome.MoneyMoved;
+        await c.ExecAsync(scope.Transaction, "UPDATE tenants SET mode = @m WHERE id = @t", ("m", Modes.Live), ("t", id));
+        await scope.CommitAsync(ct);
+        // Cached lookups carry the mode: they are read afresh here at once, elsewhere within CacheTime.
+        Interlocked.Increment(ref _revocations);
+        _cache.Clear();
+        return GoLiveOutcome.WentLive;
+    }
+
+    /// <summary>
+    /// The tenant's mode inside the caller's write transaction, its row share-locked until the caller commits: a
+    /// tenant cannot go live meanwhile (<see cref="GoLiveAsync"/> locks the row for update), so what the caller
+    /// writes counts for the mode it read.
+    /// </summary>
+    public async Task<string> ModeWhileWritingAsync(DbConnection c, DbTransaction tx, string tenantId)
+    {
+        LockOrder.Take(tx, LockOrder.Level.Tenant, tenantId);
+        return await c.QuerySingleAsync(tx, $"SELECT mode FROM tenants WHERE id = @t{db.ForShare}", r => r.NStr("mode") ?? Modes.Test, ("t", tenantId)) ?? Modes.Test;
+    }
+
+    /// <summary>
+    /// Start-up: a tenant stored before modes existed gets one from its gateway. A Stripe live key was taking real
+    /// money, so that tenant is live; every other one is in test mode, where its sandbox keeps working.
+    /// </summary>
+    public async Task SettleModesAsync(Func<string, Task<bool>> takesRealMoney, CancellationToken ct = default)
+    {
+        List<string> unsettled;
+        await using (var c = await db.OpenAsync(ct))
+            unsettled = await c.QueryAsync(null, "SELECT id FROM tenants WHERE mode IS NULL", r => r.Str("id"));
+        foreach (var id in unsettled)
+        {
+            var mode = await takesRealMoney(id) ? Modes.Live : Modes.Test;
+            await using var scope = await db.BeginWriteAsync(ct);
+            await scope.Connection.ExecAsync(scope.Transaction, "UPDATE tenants SET mode = @m WHERE id = @t AND mode IS NULL", ("m", mode), ("t", id));
+            await scope.CommitAsync(ct);
+        }
     }
 
     public async Task<CreatedKey> CreateKeyAsync(string tenantId, string name, string? secret = null, DateTimeOffset? expiresAt = null, CancellationToken ct = default)
@@ -133,7 +204,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         var tenant = await DefaultTenantAsync(ct);
         if (tenant is null)
         {
-            try { tenant = await CreateTenantAsync("default", isDefault: true, ct); }
+            try { tenant = await CreateTenantAsync("default", isDefault: true, ct: ct); }
             catch (Exception e) when (db.IsUniqueViolation(e) || e.InnerException is not null && db.IsUniqueViolation(e.InnerException))
             {
                 tenant = await DefaultTenantAsync(ct) ?? throw new InvalidOperationException("default tenant vanished", e);

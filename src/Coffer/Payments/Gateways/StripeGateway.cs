@@ -28,6 +28,9 @@ public sealed class StripeGateway : IPaymentGateway
 
     public string Name => GatewayName;
 
+    /// <summary>Where this client sends its requests.</summary>
+    internal string ApiBase => _client.ApiBase;
+
     public async Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken ct)
     {
         var options = new PaymentIntentCreateOptions
@@ -195,9 +198,18 @@ public sealed class StripeGateway : IPaymentGateway
 }
 
 /// <summary>Makes the Stripe gateway of a tenant that configured it.</summary>
-public sealed class StripeGatewayFactory : IGatewayFactory
+public sealed class StripeGatewayFactory(Hosting.CofferOptions options) : IGatewayFactory
 {
     public string Provider => StripeGateway.GatewayName;
 
-    public IPaymentGateway Create(GatewayConfig config) => new StripeGateway(config);
+    /// <summary>
+    /// A stored <c>stripe_api_base</c> counts only while the operator allows it (COFFER_ALLOW_STRIPE_API_BASE): once the
+    /// flag is off, the tenant's key goes to Stripe itself and nowhere else.
+    /// </summary>
+    public IPaymentGateway Create(GatewayConfig config) =>
+        new StripeGateway(options.AllowStripeApiBase ? config : config with { StripeApiBase = null });
+
+    /// <summary>Stripe's live secret and restricted keys; its test keys begin sk_test_ and rk_test_.</summary>
+    public bool IsLive(GatewayConfig config) =>
+        config.StripeSecretKey is { } key && (key.StartsWith("sk_live_", StringComparison.Ordinal) || key.StartsWith("rk_live_", StringComparison.Ordinal));
 }
