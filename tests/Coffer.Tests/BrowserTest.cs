@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Coffer.Tests;
@@ -26,7 +23,7 @@ public abstract class BrowserTest : IAsyncLifetime
     {
         App = new CofferApp(Store.Sqlite, kestrel: true, adminEmail: AdminEmail, adminPassword: AdminPassword);
         App.StartServer();
-        BaseUrl = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = App.KestrelAddress;
         Api = new HttpClient { BaseAddress = new Uri(BaseUrl) };
         Api.DefaultRequestHeaders.Add("x-api-key", App.ApiKey);
         if (!File.Exists(Chromium)) throw new InvalidOperationException($"{Chromium} is missing: ./test.sh installs Debian's chromium");

@@ -115,6 +115,18 @@ public sealed class CofferApp : WebApplicationFactory<Program>
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
 
+    /// <summary>Where the real server of a host made with <c>kestrel: true</c> listens (loopback, a free port).</summary>
+    public string KestrelAddress => Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+        .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+
+    /// <summary>A client of that real server over HTTP, with the API key.</summary>
+    public HttpClient KestrelApi()
+    {
+        var client = new HttpClient { BaseAddress = new Uri(KestrelAddress) };
+        client.DefaultRequestHeaders.Add("x-api-key", ApiKey);
+        return client;
+    }
+
     /// <summary>The options a host with only these settings would run with, for code tested without a host.</summary>
     public static Hosting.CofferOptions Options(params (string Name, string Value)[] settings) =>
         Hosting.CofferOptions.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder()

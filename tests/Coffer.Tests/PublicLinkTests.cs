@@ -2,11 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Coffer.Common;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Coffer.Tests;
 
@@ -50,9 +46,7 @@ public abstract class PublicLinkTests(Store store) : ApiTest(store)
     {
         // Root cause: without COFFER_PUBLIC_URL, links were built from the request's Host header, so a forged one made a link to another site.
         await using var app = new CofferApp(App.Store, kestrel: true);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        using var api = app.KestrelApi();
         var customer = (await api.Post("/v1/customers", new { external_id = "c-1", name = "Ada" })).Ok(201).S("id");
         var invoice = await Invoice(api, customer);
 
@@ -68,9 +62,9 @@ public abstract class PublicLinkTests(Store store) : ApiTest(store)
         }
 
         var portal = (await Forged("/v1/portal/sessions", new { customer_id = customer })).S("url");
-        Assert.StartsWith($"{baseUrl}/portal/enter?token=", portal);
+        Assert.StartsWith($"{app.KestrelAddress}/portal/enter?token=", portal);
         var payment = (await Forged("/v1/payments", PaymentLink(invoice))).S("payment_url");
-        Assert.StartsWith($"{baseUrl}/checkout/sandbox/", payment);
+        Assert.StartsWith($"{app.KestrelAddress}/checkout/sandbox/", payment);
         var report = await app.VerifyAsync();
         Assert.True(report.Ok, string.Join("\n", report.Problems));
     }

@@ -1,8 +1,5 @@
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Coffer.Tests;
 
@@ -78,9 +75,7 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     public async Task AChunkedOversizedBodyIsPayloadTooLarge()
     {
         await using var app = new CofferApp(App.Store, kestrel: true);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        using var api = app.KestrelApi();
         var big = Encoding.UTF8.GetBytes("{\"external_id\": \"c-1\", \"name\": \"" + new string('a', 400_000) + "\"}");
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/customers") { Content = new StreamContent(new MemoryStream(big)) };
         request.Content.Headers.ContentType = new("application/json");
@@ -95,9 +90,7 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     public async Task AnOverlongUrlIsA414InTheEnvelope()
     {
         await using var app = new CofferApp(App.Store, kestrel: true);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        using var api = app.KestrelApi();
         using var response = await api.GetAsync("/v1/wallets?customer_id=" + new string('c', 10_000));
         Assert.Equal(HttpStatusCode.RequestUriTooLong, response.StatusCode);
         Assert.Contains("\"validation_failed\"", await response.Content.ReadAsStringAsync());
@@ -107,9 +100,7 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     public async Task ANullCharacterInThePathIsRefusedBeforeAnyHandlerAndTheServerGoesOn()
     {
         await using var app = new CofferApp(App.Store, kestrel: true);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        api.DefaultRequestHeaders.Add("x-api-key", app.ApiKey);
+        using var api = app.KestrelApi();
         // The HTTP server refuses it while parsing the request line, before Coffer's code (and its envelope) runs.
         using (var refused = await api.PostAsync("/v1/customers%00", new StringContent("""{"external_id": "n-1", "name": "Nul"}""", Encoding.UTF8, "application/json")))
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
