@@ -2,6 +2,7 @@ using Coffer.Alerts;
 using Coffer.ApiKeys;
 using Coffer.AutoTopUp;
 using Coffer.Common;
+using Coffer.CustomerApi;
 using Coffer.Customers;
 using Coffer.Dashboard;
 using Coffer.Holds;
@@ -30,7 +31,9 @@ if (Cli.Command(args) is { } command) return await Cli.RunAsync(app.Services, co
 
 app.UseSecurityHeaders();
 app.UseCofferErrors();
+app.UseClientCors();
 app.UseApiKeys();
+app.UseCustomerTokens();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
@@ -60,6 +63,9 @@ v1.MapAlerts();
 v1.MapAutoTopUp();
 v1.MapPortalSessions();
 v1.MapEnvironments();
+v1.MapCustomerSessions();
+v1.MapClientConfigSettings();
+v1.MapCustomerApi();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 

@@ -33,6 +33,8 @@ public static class ErrorCodes
     public const string GatewayNotConfigured = "gateway_not_configured";
     /// <summary>A setting that does not fit the tenant's mode: the sandbox or test credentials in live mode, live credentials in test mode.</summary>
     public const string WrongMode = "wrong_mode";
+    /// <summary>A web page of an origin not in the tenant's client_config, or a browser calling the secret-key API.</summary>
+    public const string OriginNotAllowed = "origin_not_allowed";
     /// <summary>The request names an environment (X-Environment-ID) other than the API key's.</summary>
     public const string EnvironmentMismatch = "environment_mismatch";
     public const string RateLimited = "rate_limited";

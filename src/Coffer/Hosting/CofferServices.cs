@@ -68,6 +68,8 @@ public static class CofferServices
         services.AddSingleton<PaymentService>();
         services.AddSingleton<CreditPurchases>();
         services.AddSingleton<CreditPackages>();
+        services.AddSingleton<SelfService.SelfServiceFunding>();
+        services.AddSingleton<CustomerApi.CustomerTokenStore>();
         services.AddSingleton<RefundService>();
         services.AddSingleton<WebhookStore>();
         services.AddSingleton<WebhookEndpoints>();

@@ -3,6 +3,7 @@ using Coffer.Invoices;
 using Coffer.Packages;
 using Coffer.Payments;
 using Coffer.Payments.Gateways;
+using Coffer.SelfService;
 using Coffer.Settings;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Mvc;
@@ -45,7 +46,7 @@ static class PortalFunding
     }
 
     internal static async Task<IResult> AddFunds(string id, [FromForm] AddFundsForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        CreditPurchases purchases, InvoiceService invoices, PaymentService payments, GatewayRegistry gateways, Ids ids)
+        SelfServiceFunding funding, GatewayRegistry gateways, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
@@ -57,49 +58,32 @@ static class PortalFunding
         var card = cards.FirstOrDefault(c => c.Id == form.Method);
         if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
 
-        var (tenant, _) = Who(http.User);
-        if (await payments.CannotChargeAsync(tenant, http.Request) is not null)
-            return Refuse(NoCardPayments, 422);
         var key = FormKey(http, form.Nonce);
-        // Paid by card first: the credits wait, pending, for the payment, whatever the tenant's auto-complete
-        // setting says (as for automatic top-up).
-        var bought = await purchases.BuyAsync(new PurchaseRequest(tenant, wallet.Id, new Purchased.Credits(null, amount, null, null),
-            new EntryDetails(card is null ? "Funds added with a card" : $"Funds added with {Card(card)}"),
-            key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method })),
-            PaymentFirst: true));
-        string invoiceId;
-        switch (bought)
+        var claim = key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method }));
+        var outcome = await funding.AddFundsAsync(wallet, amount.Value, card, card is null ? "Funds added with a card" : $"Funds added with {Card(card)}", claim,
+            invoiceId => PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoiceId), http.Request);
+        return outcome switch
         {
-            case BuyOutcome.PendingInvoice pending:
-                invoiceId = pending.Purchase.InvoiceId;
-                break;
-            case BuyOutcome.KeyReplayed replayed:
-                // A second submission of the same form: the first one's purchase stands, and the wallet says how it went.
-                return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", CreditPurchases.InvoiceOf(replayed.Answer))));
-            case BuyOutcome.KeyReused { Check: IdempotencyCheck.Reused }:
-                return Refuse("This form was already used for another payment. Enter the payment again.", 409);
-            case var refused:
-                return Refuse(Sentence(refused.Refusal().Message), 422);
-        }
-        var invoice = (await invoices.GetAsync(tenant, invoiceId))!;
-
-        if (card is null)
-        {
-            var (success, cancel) = PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoice.Id);
-            var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, http.Request);
-            if (error is null) return Results.Redirect(payment!.PaymentUrl!);
-            await invoices.VoidAsync(tenant, invoice.Id);
-            return Refuse($"The payment could not be started: {error.Message}. Nothing was charged.", 502);
-        }
-
-        var outcome = await payments.ChargeSavedMethodAsync(invoice, card, invoice.AmountDue, null, http.Request);
-        if (outcome is InvoiceOutcome.Done { Payment.PaymentStatus: PaymentStatuses.Succeeded or PaymentStatuses.Processing })
-            // A charge still being confirmed with the gateway shows as the pending purchase it is.
-            return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", invoice.Id)));
-        // A charge asked for now that fails leaves nothing pending: the purchase is cancelled, as automatic top-up does.
-        await invoices.VoidAsync(tenant, invoice.Id);
-        return Refuse($"Your {Card(card)} was not charged: {Decline(outcome)}. Nothing was added and your balance is unchanged.", 402);
+            FundingOutcome.PaymentAction action => Results.Redirect(action.Url),
+            // A charge still being confirmed with the gateway shows as the pending purchase it is; a second submission of
+            // the same form finds the first one's purchase, and the wallet says how it went.
+            FundingOutcome.Charged or FundingOutcome.Replayed => Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", InvoiceOf(outcome)))),
+            FundingOutcome.Refused { Why.Code: ErrorCodes.GatewayNotConfigured } => Refuse(NoCardPayments, 422),
+            FundingOutcome.Refused { Why.Code: ErrorCodes.IdempotencyKeyReused } => Refuse("This form was already used for another payment. Enter the payment again.", 409),
+            FundingOutcome.Refused { Why.Code: ErrorCodes.PaymentFailed } r =>
+                Refuse($"Your {Card(card!)} was not charged: {Decline(r.Why.Message)}. Nothing was added and your balance is unchanged.", 402),
+            FundingOutcome.Refused { Why.Code: ErrorCodes.GatewayError } r => Refuse($"The payment could not be started: {r.Why.Message}. Nothing was charged.", 502),
+            FundingOutcome.Refused r => Refuse(Sentence(r.Why.Message), r.Status),
+            _ => throw new InvalidOperationException($"unexpected funding outcome {outcome}"),
+        };
     }
+
+    static string InvoiceOf(FundingOutcome outcome) => outcome switch
+    {
+        FundingOutcome.Charged c => c.InvoiceId,
+        FundingOutcome.Replayed r => r.InvoiceId,
+        _ => throw new InvalidOperationException($"no invoice in {outcome}"),
+    };
 
     static IResult AddFundsView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, string nonce, AddFundsForm? form, string? error, int status = 200)
     {
@@ -226,13 +210,6 @@ static class PortalFunding
     }
 
     /// <summary>The gateway's reason, as "card_declined: the card was declined" becomes "the card was declined (card_declined)".</summary>
-    static string Decline(InvoiceOutcome outcome) => Decline(outcome switch
-    {
-        InvoiceOutcome.Done { Payment.ErrorMessage: { } message } => message,
-        InvoiceOutcome.Refused r => r.Reason.Message,
-        _ => "the charge failed",
-    });
-
     static string Decline(string message) =>
         message.Split(": ", 2) is [var code, var text] && code.All(c => char.IsAsciiLetterLower(c) || c == '_') ? $"{text} ({code})" : message;
 }

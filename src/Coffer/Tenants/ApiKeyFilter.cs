@@ -11,8 +11,9 @@ public static class ApiKeyAuth
     public const string Header = "x-api-key";
 
     public static void UseApiKeys(this WebApplication app) =>
-        // Stripe's webhooks carry Stripe's signature instead of an API key.
-        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1") && !c.Request.Path.StartsWithSegments("/v1/webhooks/stripe"), branch => branch.Use(async (http, next) =>
+        // Stripe's webhooks carry Stripe's signature instead, and the customer API a customer token (CustomerApi/CustomerTokens).
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1") && !c.Request.Path.StartsWithSegments("/v1/webhooks/stripe")
+                         && !c.Request.Path.StartsWithSegments(CustomerApi.CustomerTokens.PathPrefix), branch => branch.Use(async (http, next) =>
         {
             var key = http.Request.Headers[Header].ToString();
             if (string.IsNullOrEmpty(key) && http.Request.Headers.Authorization.ToString() is { } auth &&

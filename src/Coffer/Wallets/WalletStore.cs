@@ -9,7 +9,11 @@ public sealed record WalletQuery(string? CustomerId, string? Status, IReadOnlyLi
 public sealed record TransactionQuery(
     string? WalletId, string? Id, string? Type, string? Status, string? Reason, string? ReferenceType, string? ReferenceId,
     int? Priority, decimal? CreditsAvailableGreaterThan, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo,
-    DateTimeOffset? ExpiryAfter, DateTimeOffset? ExpiryBefore, bool Ascending);
+    DateTimeOffset? ExpiryAfter, DateTimeOffset? ExpiryBefore, bool Ascending)
+{
+    /// <summary>Keyset paging, newest first: only entries older than this one (by creation, then id).</summary>
+    public (DateTimeOffset At, string Id)? Before { get; init; }
+}
 
 /// <summary>What the wallet's lots say right now: spendable credits by kind, and credits that have expired but not yet been swept.</summary>
 public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept, decimal Held);
@@ -72,6 +76,17 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits));
     }
 
+    /// <summary>The wallet's open lots, by priority, then expiry, then age.</summary>
+    public async Task<List<(TransactionRow Lot, bool Purchased)>> OpenLotsAsync(string tenantId, string walletId)
+    {
+        await using var c = await db.OpenAsync();
+        var lots = await c.QueryAsync(null,
+            $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1",
+            TransactionRow.Read, ("t", tenantId), ("w", walletId));
+        return lots.OrderBy(l => l.Priority ?? int.MaxValue).ThenBy(l => l.ExpiryDate ?? DateTimeOffset.MaxValue).ThenBy(l => l.CreatedAt)
+            .Select(l => (l, Reasons.IsPurchased(l.Reason))).ToList();
+    }
+
     /// <summary>What the customer still owes on finalized invoices in the wallet's currency.</summary>
     public async Task<decimal> UnpaidInvoicesAsync(string tenantId, string customerId, string currency)
     {
@@ -110,6 +125,7 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         if (q.CreatedTo is not null) where.Add("created_at < @to", ("to", q.CreatedTo));
         if (q.ExpiryAfter is not null) where.Add("expiry_date > @eafter", ("eafter", q.ExpiryAfter));
         if (q.ExpiryBefore is not null) where.Add("expiry_date < @ebefore", ("ebefore", q.ExpiryBefore));
+        if (q.Before is { } before) where.Add("(created_at < @bat OR (created_at = @bat AND id < @bid))", ("bat", before.At), ("bid", before.Id));
         // Decimals are TEXT on SQLite, so a numeric comparison there would compare strings; the open flag
         // answers "has credits left", and a threshold above zero is applied after reading.
         if (q.CreditsAvailableGreaterThan is not null) where.Add("lot_open = 1");
