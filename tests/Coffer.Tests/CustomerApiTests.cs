@@ -239,4 +239,50 @@ public abstract class CustomerApiTests(Store store) : ApiTest(store)
         Assert.Equal(5, detail["lots"]!.AsArray().Count);
         Assert.All(detail["lots"]!.AsArray(), l => Assert.Equal("free", l!.S("kind")));
     }
+    static Task<(int Status, JsonNode? Body)> PutKeyed(HttpClient client, string path, object body, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Put, path) { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", key);
+        return Send(client, request);
+    }
+
+    [Fact]
+    public async Task AutoTopUpIsSetWithinTheMerchantsLimitsAndThePreviewSaysWhenSavingTopsUpAtOnce()
+    {
+        var (customer, wallet) = await CustomerWithWallet("10");
+        var card = await SaveCard(customer);
+        using var browser = As(await Token(customer));
+        var path = $"/v1/customer/wallets/{wallet}/auto-topup";
+        object Rule(string threshold, string amount, int? perDay = null) =>
+            new { enabled = true, threshold, amount, max_topups_per_day = perDay, payment_method_id = card };
+
+        Assert.False((await browser.Get(path)).Ok()["offered"]!.GetValue<bool>());
+        Assert.Equal("not_allowed", (await PutKeyed(browser, path, Rule("5", "20"), "a-1")).Error(403));
+        (await Api.Put("/v1/settings/portal_config", new { value = new { allow_auto_topup = true, max_auto_topup_amount = "50", max_topups_per_day = 3 } })).Ok();
+        Assert.Equal("limit_exceeded", (await PutKeyed(browser, path, Rule("5", "60"), "a-2")).Error(422));
+        Assert.Equal("limit_exceeded", (await PutKeyed(browser, path, Rule("5", "20", perDay: 5), "a-3")).Error(422));
+        Assert.Equal("validation_failed", (await browser.Put(path, Rule("5", "20"))).Error(400));
+        Assert.Empty(await Attempts(wallet));
+
+        Assert.False((await browser.Post($"{path}/preview", Rule("5", "20"))).Ok()["would_top_up_now"]!.GetValue<bool>());
+        Assert.True((await browser.Post($"{path}/preview", Rule("10", "20"))).Ok()["would_top_up_now"]!.GetValue<bool>());
+        Assert.Empty(await Attempts(wallet));
+
+        var quiet = (await PutKeyed(browser, path, Rule("5", "20"), "a-4")).Ok();
+        Assert.False(quiet["topping_up_now"]!.GetValue<bool>());
+        Assert.Equal(("5", "20", 3, card), (quiet["auto_topup"]!.S("threshold"), quiet["auto_topup"]!.S("amount"),
+            quiet["auto_topup"]!["max_topups_per_day"]!.GetValue<int>(), quiet["auto_topup"]!.S("payment_method_id")));
+        Assert.Empty(await Attempts(wallet));
+
+        // Raising the threshold above the balance tops up now, as a debit taking the balance there would.
+        var now = (await PutKeyed(browser, path, Rule("15", "20"), "a-5")).Ok();
+        Assert.True(now["topping_up_now"]!.GetValue<bool>());
+        Assert.Single(await Attempts(wallet));
+
+        var off = (await PutKeyed(browser, path, new { enabled = false }, "a-6")).Ok();
+        Assert.False(off["auto_topup"]!["enabled"]!.GetValue<bool>());
+        Assert.Equal("10", (await Wallet(wallet)).S("credit_balance"));
+    }
+
+    async Task<JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray();
 }

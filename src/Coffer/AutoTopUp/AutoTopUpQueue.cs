@@ -13,11 +13,20 @@ namespace Coffer.AutoTopUp;
 /// </summary>
 public static class AutoTopUpQueue
 {
+    /// <summary>
+    /// Whether the wallet's rule asks for a top-up at <paramref name="creditsCounted"/> (available now plus purchases
+    /// on their way): the one test, for a change that moves money, a change of the rule, and a preview of one.
+    /// </summary>
+    public static bool WouldTrigger(WalletRow wallet, decimal creditsCounted)
+    {
+        if (wallet.AutoTopup is null || wallet.Status != WalletStatuses.Active) return false;
+        var rule = Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
+        return rule?.Enabled == true && rule.Threshold is { } threshold && creditsCounted <= threshold;
+    }
+
     public static void Trigger(SqlBatch writes, Ids ids, WalletRow wallet, decimal creditsCounted, DateTimeOffset now)
     {
-        if (wallet.AutoTopup is null || wallet.Status != WalletStatuses.Active) return;
-        var rule = Json.Deserialize<AutoTopupSettings>(wallet.AutoTopup);
-        if (rule?.Enabled != true || rule.Threshold is not { } threshold || creditsCounted > threshold) return;
+        if (!WouldTrigger(wallet, creditsCounted)) return;
         writes.Add(
             """
             INSERT INTO auto_topup_attempts (tenant_id, id, wallet_id, status, reason, suppressed, created_at, updated_at)

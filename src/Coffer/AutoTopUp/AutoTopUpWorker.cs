@@ -117,9 +117,7 @@ public sealed class AutoTopUpWorker(
         if (wallet is null || wallet.Status != WalletStatuses.Active) { await Skip("wallet not active"); return; }
         if (rule?.Enabled != true || rule.Threshold is not { } threshold) { await Skip("auto top-up disabled"); return; }
 
-        var lots = await wallets.LotsAsync(tenantId, wallet.Id);
-        var pending = await PendingPurchasesAsync(tenantId, wallet.Id);
-        var counted = lots.SpendableFree + lots.SpendablePurchased - lots.Held - wallet.OverdraftCredits + pending;
+        var (counted, pending) = await wallets.CountedForTopUpAsync(wallet);
         if (counted > threshold) { await Skip(pending > 0 ? "a pending top-up already covers the threshold" : "balance above threshold"); return; }
         var credits = rule.TargetBalance is { } target ? target - counted : rule.Amount ?? 0m;
         if (credits <= 0 || credits > Money.MaxAmount) { await Skip("nothing to buy: set amount or a target_balance above the threshold"); return; }
@@ -188,15 +186,6 @@ public sealed class AutoTopUpWorker(
 
     static TimeSpan Backoff(int failures) =>
         TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, TimeSpan.FromMinutes(1).Ticks << Math.Min(failures, 20)));
-
-    async Task<decimal> PendingPurchasesAsync(string tenantId, string walletId)
-    {
-        await using var c = await db.OpenAsync();
-        var rows = await c.QueryAsync(null,
-            "SELECT credit_amount FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'pending'",
-            r => r.Dec("credit_amount"), ("t", tenantId), ("w", walletId));
-        return rows.Sum();
-    }
 
     sealed record History(DateTimeOffset? LastPurchase, int CountToday, decimal CreditsToday, decimal CreditsThisMonth, int ConsecutiveFailures,
         DateTimeOffset? LastFailure);

@@ -35,6 +35,10 @@ public static class ErrorCodes
     public const string WrongMode = "wrong_mode";
     /// <summary>A web page of an origin not in the tenant's client_config, or a browser calling the secret-key API.</summary>
     public const string OriginNotAllowed = "origin_not_allowed";
+    /// <summary>What the merchant's portal_config does not offer its customers (automatic top-up when it is off).</summary>
+    public const string NotAllowed = "not_allowed";
+    /// <summary>More than the merchant's portal_config allows at once (credits per automatic top-up, top-ups a day).</summary>
+    public const string LimitExceeded = "limit_exceeded";
     /// <summary>The request names an environment (X-Environment-ID) other than the API key's.</summary>
     public const string EnvironmentMismatch = "environment_mismatch";
     public const string RateLimited = "rate_limited";

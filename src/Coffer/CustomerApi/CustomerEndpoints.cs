@@ -26,6 +26,16 @@ public sealed record CustomerPackagePurchaseRequest(string? PackageId, string? C
 
 public sealed record PaymentActionDto(string Url);
 
+public sealed record CustomerAutoTopUpRequest(bool? Enabled, decimal? Threshold, decimal? Amount, int? MaxTopupsPerDay, string? PaymentMethodId);
+
+/// <summary>The wallet's automatic top-up as its customer sees it, and what the merchant offers (<c>portal_config</c>).</summary>
+public sealed record CustomerAutoTopUpDto(bool Enabled, string? Threshold, string? Amount, int? MaxTopupsPerDay, string? PaymentMethodId, bool Invoicing,
+    bool Offered, string? MaxAmountAllowed, int? MaxTopupsPerDayAllowed);
+
+public sealed record CustomerAutoTopUpResponse(CustomerAutoTopUpDto AutoTopup, bool ToppingUpNow);
+
+public sealed record AutoTopUpPreview(bool WouldTopUpNow);
+
 /// <summary>
 /// What a customer's purchase did: <c>credits_granted</c> (a saved card paid), <c>payment_processing</c> (the
 /// card's answer is not in yet), <c>invoice_raised</c> (the credits arrive when the invoice is paid), or
@@ -50,6 +60,10 @@ public static class CustomerEndpoints
         g.MapGet("/wallets/{id}/transactions", Transactions).WithName("customerListTransactions");
         g.MapPost("/wallets/{id}/top-up", TopUp).WithName("customerTopUp");
         g.MapPost("/wallets/{id}/purchase-package", PurchasePackage).WithName("customerPurchasePackage");
+        g.MapGet("/wallets/{id}/auto-topup", GetAutoTopUp).WithName("customerGetAutoTopUp");
+        g.MapPut("/wallets/{id}/auto-topup", PutAutoTopUp).WithName("customerPutAutoTopUp");
+        g.MapPost("/wallets/{id}/auto-topup/preview", PreviewAutoTopUp).WithName("customerPreviewAutoTopUp")
+            .WithSummary("Whether saving these settings would start a top-up now (the balance is already at or below the threshold)");
         g.MapGet("/packages", Packages).WithName("customerListPackages");
         g.MapGet("/payment-methods", PaymentMethods).WithName("customerListPaymentMethods");
         g.MapDelete("/payment-methods/{id}", DetachPaymentMethod).WithName("customerDetachPaymentMethod");
@@ -181,6 +195,67 @@ public static class CustomerEndpoints
         var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, body.SuccessUrl, body.CancelUrl, null, http);
         // The invoice stands either way: a link that could not be made now can be asked for again (POST /v1/customer/invoices/{id}/pay).
         return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId, error is null ? "payment_action" : "invoice_raised", payment?.PaymentUrl));
+    }
+
+    static string? Text(decimal? d) => d is { } v ? Ledger.Money.Normalize(v).ToString(CultureInfo.InvariantCulture) : null;
+
+    static async Task<CustomerAutoTopUpDto> AutoTopUpDtoAsync(WalletRow w, TenantSettings settings)
+    {
+        var config = await settings.PortalConfigAsync(w.TenantId);
+        var rule = SelfServiceAutoTopUp.Rule(w);
+        return new CustomerAutoTopUpDto(rule?.Enabled == true, Text(rule?.Threshold), Text(rule?.Amount), rule?.MaxTopupsPerDay, rule?.PaymentMethodId,
+            rule?.Invoicing == true, config.AllowAutoTopup, Text(config.MaxAutoTopupAmount), config.MaxTopupsPerDay);
+    }
+
+    static async Task<Results<Ok<CustomerAutoTopUpDto>, ApiError>> GetAutoTopUp(CustomerCaller who, string id, WalletStore wallets, TenantSettings settings) =>
+        await OwnWalletAsync(who, wallets, id) is { } w ? TypedResults.Ok(await AutoTopUpDtoAsync(w, settings)) : ApiError.NotFound("wallet");
+
+    /// <summary>The request as a choice (null: turn it off), or the error that refuses it.</summary>
+    static async Task<(WalletRow? Wallet, AutoTopUpChoice? Choice, ApiError? Error)> ChoiceAsync(CustomerCaller who, string id, CustomerAutoTopUpRequest body,
+        WalletStore wallets, PaymentMethodStore methods)
+    {
+        var v = new Validator();
+        if (body.Enabled is null) v.Fail("enabled is required");
+        if (body.Enabled == true)
+        {
+            v.Amount("threshold", body.Threshold, required: true, allowZero: true);
+            v.Amount("amount", body.Amount, required: true);
+            if (body.MaxTopupsPerDay is < 1) v.Fail("max_topups_per_day must be 1 or more");
+        }
+        if (!v.Ok) return (null, null, v.Error());
+        if (await OwnWalletAsync(who, wallets, id) is not { } w) return (null, null, ApiError.NotFound("wallet"));
+        if (body.Enabled != true) return (w, null, null);
+        var card = body.PaymentMethodId is null ? null : await OwnCardAsync(who, methods, body.PaymentMethodId);
+        if (body.PaymentMethodId is not null && card is null) return (null, null, ApiError.NotFound("payment method"));
+        return (w, new AutoTopUpChoice(body.Threshold!.Value, body.Amount!.Value, body.MaxTopupsPerDay, card), null);
+    }
+
+    static async Task<Results<Ok<CustomerAutoTopUpResponse>, ApiError>> PutAutoTopUp(CustomerCaller who, string id, CustomerAutoTopUpRequest body, HttpRequest http,
+        WalletStore wallets, PaymentMethodStore methods, SelfServiceAutoTopUp autoTopUp, TenantSettings settings)
+    {
+        var v = new Validator();
+        var key = WalletApi.IdempotencyKey(v, null, http, required: true);
+        if (!v.Ok) return v.Error();
+        var (w, choice, error) = await ChoiceAsync(who, id, body, wallets, methods);
+        if (error is not null) return error;
+        var claim = new IdempotencyClaim(key!, Idempotency.Fingerprint("customer-auto-top-up", new { wallet = id, body }));
+        return await autoTopUp.SaveAsync(w!, choice, claim) switch
+        {
+            AutoTopUpOutcome.Saved s => TypedResults.Ok(new CustomerAutoTopUpResponse(await AutoTopUpDtoAsync(s.Wallet, settings), s.ToppingUpNow)),
+            AutoTopUpOutcome.Replayed => TypedResults.Ok(new CustomerAutoTopUpResponse(await AutoTopUpDtoAsync((await wallets.GetAsync(w!.TenantId, w.Id))!, settings), false)),
+            AutoTopUpOutcome.Refused r => new ApiError(r.Status, r.Why.Code, r.Why.Message),
+            var other => throw new InvalidOperationException($"unexpected outcome {other}"),
+        };
+    }
+
+    static async Task<Results<Ok<AutoTopUpPreview>, ApiError>> PreviewAutoTopUp(CustomerCaller who, string id, CustomerAutoTopUpRequest body,
+        WalletStore wallets, PaymentMethodStore methods, SelfServiceAutoTopUp autoTopUp)
+    {
+        var (w, choice, error) = await ChoiceAsync(who, id, body, wallets, methods);
+        if (error is not null) return error;
+        if (choice is null) return TypedResults.Ok(new AutoTopUpPreview(false));
+        var (now, refused) = await autoTopUp.PreviewAsync(w!, choice);
+        return refused is null ? TypedResults.Ok(new AutoTopUpPreview(now)) : new ApiError(refused.Status, refused.Why.Code, refused.Why.Message);
     }
 
     static async Task<Ok<CustomerList<PackageDto>>> Packages(CustomerCaller who, CreditPackages packages, string? currency) =>

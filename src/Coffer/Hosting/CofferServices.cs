@@ -69,6 +69,7 @@ public static class CofferServices
         services.AddSingleton<CreditPurchases>();
         services.AddSingleton<CreditPackages>();
         services.AddSingleton<SelfService.SelfServiceFunding>();
+        services.AddSingleton<SelfService.SelfServiceAutoTopUp>();
         services.AddSingleton<CustomerApi.CustomerTokenStore>();
         services.AddSingleton<RefundService>();
         services.AddSingleton<WebhookStore>();

@@ -2,6 +2,7 @@ using System.Globalization;
 using Coffer.Common;
 using Coffer.Ledger;
 using Coffer.Payments;
+using Coffer.SelfService;
 using Coffer.Settings;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Mvc;
@@ -41,7 +42,7 @@ static class PortalAutoTopUp
     }
 
     internal static async Task<IResult> Save(string id, [FromForm] AutoTopUpForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        TenantSettings settings, WalletWriter writer, Ids ids)
+        TenantSettings settings, SelfServiceAutoTopUp autoTopUp, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
@@ -50,60 +51,40 @@ static class PortalAutoTopUp
         var cards = await PortalFunding.CardsAsync(http, methods);
         IResult Refuse(string message, int status = 400) => View(http, wallet, cards, config, ids.New("pf"), form, null, message, status);
 
-        var enable = form.Enabled is "on" or "true";
-        AutoTopupSettings? wanted = null;
-        if (enable)
+        AutoTopUpChoice? choice = null;
+        if (form.Enabled is "on" or "true")
         {
             if (!config.AllowAutoTopup) return Refuse("Automatic top-up is not offered for this account.", 403);
             if (ParseNumber(form.Threshold) is not { } threshold || threshold < 0)
                 return Refuse("Enter the balance, in credits (zero or more), at which to top up.");
             if (ParseNumber(form.Amount) is not { } amount || amount <= 0) return Refuse("Enter how many credits to buy each time (more than zero).");
-            if (config.MaxAutoTopupAmount is { } maxAmount && amount > maxAmount)
-                return Refuse($"An automatic top-up can buy at most {Html.Credits(maxAmount)} credits at a time; {Html.Credits(amount)} is more than that.", 422);
-            int? perDay = config.MaxTopupsPerDay;
+            int? perDay = null;
             if (!string.IsNullOrWhiteSpace(form.PerDay))
             {
                 if (!int.TryParse(form.PerDay.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
                     return Refuse("Enter how many top-ups a day at most, as a whole number of 1 or more.");
                 perDay = n;
             }
-            if (config.MaxTopupsPerDay is { } maxPerDay && perDay > maxPerDay)
-                return Refuse($"At most {maxPerDay} automatic top-ups a day are allowed.", 422);
             var card = cards.FirstOrDefault(c => c.Id == form.PayWith);
             if (card is null && form.PayWith != Invoice) return Refuse("Choose how to pay: one of your saved cards or an invoice.");
-            wanted = new AutoTopupSettings(true, threshold, amount, card is null, PaymentMethodId: card?.Id, MaxTopupsPerDay: perDay);
-            var v = new Validator();
-            WalletOrders.CheckSettings(v, wanted, null);
-            if (!v.Ok) return Refuse(Sentence(v.Error().Message));
+            choice = new AutoTopUpChoice(threshold, amount, perDay, card);
         }
 
-        var result = await writer.UpdateAsync(tenant, wallet.Id, w =>
-        {
-            if (w.Status == WalletStatuses.Closed) return new UpdateDecision(null, WalletRefusal.NotActive(w.Status));
-            var current = Rule(w);
-            if (wanted is null)
-                return current?.Enabled == true ? new UpdateDecision(w with { AutoTopup = Json.Serialize(current with { Enabled = false }) }) : new UpdateDecision(w);
-            // The customer's amount replaces any target balance: what is bought each time must stay within the merchant's limit.
-            var next = (current ?? wanted) with
-            {
-                Enabled = true, Threshold = wanted.Threshold, Amount = wanted.Amount, TargetBalance = null, Invoicing = wanted.Invoicing,
-                PaymentMethodId = wanted.PaymentMethodId, MaxTopupsPerDay = wanted.MaxTopupsPerDay,
-            };
-            return new UpdateDecision(w with { AutoTopup = Json.Serialize(next) });
-        }, IdempotencyClaim.For(FormKey(http, form.Nonce), "portal-auto-top-up", new { wallet = wallet.Id, wanted }));
-        return result switch
+        var saved = await autoTopUp.SaveAsync(wallet, choice, IdempotencyClaim.For(FormKey(http, form.Nonce), "portal-auto-top-up",
+            new { wallet = wallet.Id, choice?.Threshold, choice?.Amount, choice?.PerDay, card = choice?.Card?.Id }));
+        return saved switch
         {
             // A second submission of the same form finds the first one saved.
-            UpdateResult.Updated or UpdateResult.Replayed => Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
-            UpdateResult.Refused { Why: WalletRefusal.NotFound } => WalletNotFound(http),
-            UpdateResult.Refused { Why: WalletRefusal.KeyReused or WalletRefusal.KeyInUse } =>
+            AutoTopUpOutcome.Saved or AutoTopUpOutcome.Replayed => Results.Redirect(PortalWallet.WalletUrl(wallet.Id) + "/auto-top-up?saved=1"),
+            AutoTopUpOutcome.Refused { Why.Code: ErrorCodes.NotFound } => WalletNotFound(http),
+            AutoTopUpOutcome.Refused { Why.Code: ErrorCodes.IdempotencyKeyReused or ErrorCodes.IdempotencyKeyInUse } =>
                 Refuse("This form was already used for other settings. Enter them again.", 409),
-            UpdateResult.Refused r => WalletApi.Refusal(r.Why) is var e ? Refuse(Sentence(e.Message), e.StatusCode) : null!,
-            _ => throw new InvalidOperationException($"unexpected update result {result}"),
+            AutoTopUpOutcome.Refused r => Refuse(Sentence(r.Why.Message), r.Status),
+            _ => throw new InvalidOperationException($"unexpected outcome {saved}"),
         };
     }
 
-    static AutoTopupSettings? Rule(WalletRow w) => w.AutoTopup is null ? null : Json.Deserialize<AutoTopupSettings>(w.AutoTopup);
+    static AutoTopupSettings? Rule(WalletRow w) => SelfServiceAutoTopUp.Rule(w);
 
     static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, PortalConfig config, string nonce, AutoTopUpForm? form,
         string? notice, string? error, int status = 200)

@@ -87,6 +87,20 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             .Select(l => (l, Reasons.IsPurchased(l.Reason))).ToList();
     }
 
+    /// <summary>
+    /// What automatic top-up compares with its threshold: the credits available now (less holds and overdraft), plus
+    /// purchases still waiting for their payment, which will arrive without another top-up.
+    /// </summary>
+    public async Task<(decimal Counted, decimal Pending)> CountedForTopUpAsync(WalletRow wallet)
+    {
+        var lots = await LotsAsync(wallet.TenantId, wallet.Id);
+        await using var c = await db.OpenAsync();
+        var pending = (await c.QueryAsync(null,
+            "SELECT credit_amount FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'pending'",
+            r => r.Dec("credit_amount"), ("t", wallet.TenantId), ("w", wallet.Id))).Sum();
+        return (RealTimeCredits.Of(wallet, lots).Available + pending, pending);
+    }
+
     /// <summary>What the customer still owes on finalized invoices in the wallet's currency.</summary>
     public async Task<decimal> UnpaidInvoicesAsync(string tenantId, string customerId, string currency)
     {

@@ -256,11 +256,16 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         var after = decision.After with { UpdatedAt = now };
         var writes = new SqlBatch();
         var alerts = new List<(string Type, object Payload)>();
-        if (after.AlertSettings != wallet.AlertSettings)
+        if (after.AlertSettings != wallet.AlertSettings || after.AutoTopup != wallet.AutoTopup)
         {
-            // New thresholds can change the state without any money moving.
+            // New thresholds act without any money moving: an alert may fire, and a rule turned on below its threshold
+            // tops up now (as a debit taking the balance there would).
             var state = (await rows.LockAndLoadAsync(c, tx, tenantId, [walletId], [], new BatchContext())).States[0];
-            after = AlertEvaluation.Evaluate(writes, ids, after, LedgerRows.AvailableNow(state, now), now, (type, payload) => alerts.Add((type, payload)));
+            var available = LedgerRows.AvailableNow(state, now);
+            if (after.AlertSettings != wallet.AlertSettings)
+                after = AlertEvaluation.Evaluate(writes, ids, after, available, now, (type, payload) => alerts.Add((type, payload)));
+            if (after.AutoTopup != wallet.AutoTopup)
+                AutoTopUp.AutoTopUpQueue.Trigger(writes, ids, after, available + state.PendingCredits.Sum(p => p.Credits), now);
         }
         // wallet.updated takes the first new sequence number; alerts it caused follow it.
         var events = new WalletEvents(outbox, writes, tenantId, walletId, wallet.EventSeq);
