@@ -8,6 +8,9 @@ public static class OpenApiSetup
 {
     static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold"];
 
+    /// <summary>Customer API operations that move money or change settings: their Idempotency-Key header is required.</summary>
+    static readonly HashSet<string> CustomerKeyedOperations = ["customerTopUp", "customerPurchasePackage", "customerPutAutoTopUp"];
+
     public static void Configure(OpenApiOptions o)
     {
         o.AddDocumentTransformer((doc, _, _) =>
@@ -20,6 +23,11 @@ public static class OpenApiSetup
             doc.Components.SecuritySchemes["ApiKeyAuth"] = new OpenApiSecurityScheme
             {
                 Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = "x-api-key",
+            };
+            doc.Components.SecuritySchemes["CustomerToken"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http, Scheme = "bearer",
+                Description = "A customer token from POST /v1/customer-sessions; the /v1/customer/… operations take it instead of an API key.",
             };
             doc.Security ??= [];
             doc.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKeyAuth", doc)] = [] });
@@ -47,18 +55,30 @@ public static class OpenApiSetup
         o.AddOperationTransformer((operation, context, _) =>
         {
             operation.Responses ??= new OpenApiResponses();
+            if (context.Description.RelativePath?.StartsWith("v1/customer/", StringComparison.Ordinal) == true)
+            {
+                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("CustomerToken", context.Document)] = [] }];
+                operation.Responses.TryAdd("401", new OpenApiResponse { Description = "Missing, expired or revoked customer token (code unauthorized)" });
+                operation.Responses.TryAdd("403", new OpenApiResponse { Description = "A web origin not in client_config (code origin_not_allowed)" });
+                if (operation.OperationId is { } keyed && CustomerKeyedOperations.Contains(keyed))
+                    AddKeyHeader(operation, required: true,
+                        "Chosen by the client and kept across retries: the same key and request replay the first answer and charge nothing again.");
+                return Task.CompletedTask;
+            }
             operation.Responses.TryAdd("401", new OpenApiResponse { Description = "Missing or unknown API key (code unauthorized)" });
             if (operation.OperationId is { } id && IdempotentOperations.Contains(id))
-            {
-                operation.Parameters ??= [];
-                operation.Parameters.Add(new OpenApiParameter
-                {
-                    Name = "Idempotency-Key", In = ParameterLocation.Header, Required = false,
-                    Description = "Used when the body has no idempotency_key: the same key and request replay the first response.",
-                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
-                });
-            }
+                AddKeyHeader(operation, required: false, "Used when the body has no idempotency_key: the same key and request replay the first response.");
             return Task.CompletedTask;
+        });
+    }
+
+    static void AddKeyHeader(OpenApiOperation operation, bool required, string description)
+    {
+        operation.Parameters ??= [];
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "Idempotency-Key", In = ParameterLocation.Header, Required = required, Description = description,
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
         });
     }
 }
