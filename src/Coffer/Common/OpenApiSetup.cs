@@ -6,7 +6,8 @@ namespace Coffer.Common;
 /// <summary>Keeps the OpenAPI document true to the wire: decimals as strings, the API key, idempotency headers.</summary>
 public static class OpenApiSetup
 {
-    static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold"];
+    static readonly HashSet<string> IdempotentOperations =
+        ["createWallet", "updateWallet", "topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold", "releaseHold"];
 
     public static void Configure(OpenApiOptions o)
     {
