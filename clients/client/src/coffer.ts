@@ -11,12 +11,12 @@ export interface CofferOptions {
   /** Where Coffer is served, e.g. `https://coffer.example.com`. */
   baseUrl: string;
   /** A fetch to use instead of the global one. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /**
    * Retries after a network error or a 503 (`service_unavailable`, or `outcome_unknown` for a call with a key),
    * 0 to 2; default 2. A retry sends the same idempotency key.
    */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
 }
 
 /** The secret-key API: what a merchant's server calls. */

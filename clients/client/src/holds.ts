@@ -24,7 +24,12 @@ export class Holds {
   }
 
   /** Debits all of the hold, or the `credits` (or `amount`) given, and ends it. */
-  capture(walletId: string, holdId: string, input: CaptureHoldInput = {}, options: IdempotentCallOptions = {}): Promise<HoldChange> {
+  capture(
+    walletId: string,
+    holdId: string,
+    input: CaptureHoldInput = {},
+    options: IdempotentCallOptions = {},
+  ): Promise<HoldChange> {
     return this.t.request("post", "/v1/wallets/{id}/holds/{hold_id}/capture", {
       params: { id: walletId, hold_id: holdId },
       body: input,
@@ -42,7 +47,11 @@ export class Holds {
     });
   }
 
-  list(walletId: string, query: ListHoldsQuery = {}, options: CallOptions = {}): Promise<SuccessOf<"/v1/wallets/{id}/holds", "get">> {
+  list(
+    walletId: string,
+    query: ListHoldsQuery = {},
+    options: CallOptions = {},
+  ): Promise<SuccessOf<"/v1/wallets/{id}/holds", "get">> {
     return this.t.request("get", "/v1/wallets/{id}/holds", { params: { id: walletId }, query, signal: options.signal });
   }
 }

@@ -63,7 +63,11 @@ export class Transport {
     this.maxRetries = maxRetries;
   }
 
-  async request<P extends keyof paths, M extends Method>(method: M, path: P, call: Call<P, M> = {}): Promise<SuccessOf<P, M>> {
+  async request<P extends keyof paths, M extends Method>(
+    method: M,
+    path: P,
+    call: Call<P, M> = {},
+  ): Promise<SuccessOf<P, M>> {
     const url = this.url(path, call.params ?? {}, call.query);
     const key = call.idempotency?.key;
     const mode: RetryMode = method === "get" || key !== undefined ? "safe" : "unsafe";
@@ -100,7 +104,7 @@ export class Transport {
           cause,
         });
       }
-      if (status >= 200 && status < 300) return (text === "" ? undefined : JSON.parse(text)) as SuccessOf<P, M>;
+      if (status >= 200 && status < 300) return parseSuccess(status, text, key) as SuccessOf<P, M>;
       const error = errorFromResponse(status, text, key);
       if (canRetry && retryable(error, mode)) {
         await pause(attempt, call.signal);
@@ -123,6 +127,21 @@ export class Transport {
     }
     const qs = search.toString();
     return this.baseUrl + filled + (qs === "" ? "" : `?${qs}`);
+  }
+}
+
+function parseSuccess(status: number, text: string, key: string | undefined): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new CofferError({
+      status,
+      code: "unexpected_response",
+      message: `Coffer answered ${status} with a body that is not JSON`,
+      idempotencyKey: key,
+      cause,
+    });
   }
 }
 

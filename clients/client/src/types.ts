@@ -75,7 +75,7 @@ export type ListCreditPackagesQuery = QueryOf<"/v1/credit-packages", "get">;
 /** Options of every call. */
 export interface CallOptions {
   /** Aborts the call, its retries included. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of a call the API makes idempotent. */
@@ -85,5 +85,5 @@ export interface IdempotentCallOptions extends CallOptions {
    * Give one per user action (an order id, a request id) to make your own retries safe; without one the client
    * makes one for this call, and its own retries reuse it.
    */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
 }

@@ -71,6 +71,10 @@ export class Wallets {
     query: ListTransactionsQuery = {},
     options: CallOptions = {},
   ): Promise<SuccessOf<"/v1/wallets/{id}/transactions", "get">> {
-    return this.t.request("get", "/v1/wallets/{id}/transactions", { params: { id: walletId }, query, signal: options.signal });
+    return this.t.request("get", "/v1/wallets/{id}/transactions", {
+      params: { id: walletId },
+      query,
+      signal: options.signal,
+    });
   }
 }

@@ -22,6 +22,10 @@ export function unique(prefix: string): string {
 /** A new customer with a USD wallet holding `credits`. */
 export async function walletWith(credits: string, client: Coffer = coffer()) {
   const customer = await client.customers.create({ external_id: unique("user"), name: "Ada" });
-  const wallet = await client.wallets.create({ customer_id: customer.id, currency: "usd", initial_credits_to_load: credits });
+  const wallet = await client.wallets.create({
+    customer_id: customer.id,
+    currency: "usd",
+    initial_credits_to_load: credits,
+  });
   return { customer, wallet };
 }

@@ -42,7 +42,10 @@ describe("portal sessions", () => {
   it("give a one-time link for one customer", async () => {
     const client = coffer();
     const { customer } = await walletWith("1");
-    const session = await client.portalSessions.create({ external_customer_id: customer.external_id, expires_in_seconds: 600 });
+    const session = await client.portalSessions.create({
+      external_customer_id: customer.external_id,
+      expires_in_seconds: 600,
+    });
     expect(session.customer_id).toBe(customer.id);
     expect(session.url).toMatch(/^https?:\/\/.+\/portal/);
     expect(typeof session.expires_at).toBe("string");

@@ -84,6 +84,30 @@ describe("wallets", () => {
     expect(debits.items).toHaveLength(1);
   });
 
+  it("without retries a lost answer is a network_error with the call's key; repeating with it debits once", async () => {
+    let lose = true;
+    const client = coffer({
+      maxRetries: 0,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (lose && input.endsWith("/debit")) {
+          lose = false;
+          throw new TypeError("fetch failed: the connection was reset");
+        }
+        return response;
+      },
+    });
+    const { wallet } = await walletWith("10", client);
+    const error = await client.wallets.debit(wallet.id, { credits: "4" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 0, code: "network_error" });
+    const key = (error as CofferError).idempotencyKey;
+    expect(key).toBeDefined();
+
+    const replayed = await client.wallets.debit(wallet.id, { credits: "4" }, { idempotencyKey: key });
+    expect(replayed.wallet_transaction?.idempotency_key).toBe(key);
+    expect((await client.wallets.balance(wallet.id)).real_time_credit_balance).toBe("6");
+  });
+
   it("a debit above the balance is refused with 422 insufficient_balance and changes nothing", async () => {
     const client = coffer();
     const { wallet } = await walletWith("5");
@@ -100,7 +124,10 @@ describe("wallets", () => {
     const error = await client.wallets.get(unique("wallet_missing")).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CofferError);
     expect(error).toMatchObject({ status: 404, code: "not_found" });
-    await expect(client.wallets.debit("wallet_missing", { credits: "1" })).rejects.toMatchObject({ status: 404, code: "not_found" });
+    await expect(client.wallets.debit("wallet_missing", { credits: "1" })).rejects.toMatchObject({
+      status: 404,
+      code: "not_found",
+    });
   });
 
   it("lists its transactions, newest first, with the lots a debit consumed", async () => {
