@@ -86,6 +86,11 @@ public sealed class ServiceTests
         Assert.Contains("/v1/wallets/{id}/top-up", paths);
         Assert.Contains("/v1/wallets/{id}/debit", paths);
         Assert.Contains("/v1/customers", paths);
+        // Generated clients send the Idempotency-Key header only where the document lists it.
+        foreach (var (path, method) in new[] { ("/v1/wallets", "post"), ("/v1/wallets/{id}", "put"), ("/v1/wallets/{id}/holds/{hold_id}/release", "post") })
+            Assert.Contains(doc["paths"]![path]![method]!["parameters"]!.AsArray(), p => p!["name"]!.GetValue<string>() == "Idempotency-Key");
+        var createdAt = doc["components"]!["schemas"]!["CustomerDto"]!["properties"]!["created_at"]!;
+        Assert.Equal(("string", "date-time"), (createdAt["type"]!.GetValue<string>(), createdAt["format"]!.GetValue<string>()));
         var docs = await http.GetAsync("/docs");
         Assert.Equal(200, (int)docs.StatusCode);
     }

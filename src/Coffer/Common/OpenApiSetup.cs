@@ -3,10 +3,11 @@ using Microsoft.OpenApi;
 
 namespace Coffer.Common;
 
-/// <summary>Keeps the OpenAPI document true to the wire: decimals as strings, the API key, idempotency headers.</summary>
+/// <summary>Keeps the OpenAPI document true to the wire: decimals and instants as strings, the API key, idempotency headers.</summary>
 public static class OpenApiSetup
 {
-    static readonly HashSet<string> IdempotentOperations = ["topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold"];
+    static readonly HashSet<string> IdempotentOperations =
+        ["createWallet", "updateWallet", "topUpWallet", "debitWallet", "terminateWallet", "createHold", "captureHold", "releaseHold"];
 
     /// <summary>Customer API operations that move money or change settings: their Idempotency-Key header is required.</summary>
     static readonly HashSet<string> CustomerKeyedOperations = ["customerTopUp", "customerPurchasePackage", "customerPutAutoTopUp"];
@@ -48,6 +49,13 @@ public static class OpenApiSetup
             {
                 schema.Type = JsonSchemaType.Number | JsonSchemaType.Null;
                 schema.Format = null;
+            }
+            else if (type == typeof(DateTimeOffset) || type == typeof(DateTimeOffset?))
+            {
+                // Json.UtcInstant writes every instant as an RFC 3339 string; with a custom converter the generator
+                // knows only the format and leaves the type out.
+                schema.Type = type == typeof(DateTimeOffset?) ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
+                schema.Format = "date-time";
             }
             return Task.CompletedTask;
         });

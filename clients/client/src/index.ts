@@ -1,0 +1,4 @@
+export { Coffer, type CofferOptions } from "./coffer.js";
+export { CofferError } from "./errors.js";
+export type { FetchLike } from "./transport.js";
+export type * from "./types.js";
