@@ -191,7 +191,7 @@ public static class CustomerEndpoints
         if (invoice.AmountRemaining <= 0) return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId, "credits_granted", null));
         if (!checkout)
             return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId,
-                body.CollectionMethod == CollectionMethods.SendInvoice || !hasCard ? "invoice_raised" : "payment_processing", null));
+                invoice.PaymentStatus == PaymentStatuses.Processing ? "payment_processing" : "invoice_raised", null));
         var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, body.SuccessUrl, body.CancelUrl, null, http);
         // The invoice stands either way: a link that could not be made now can be asked for again (POST /v1/customer/invoices/{id}/pay).
         return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId, error is null ? "payment_action" : "invoice_raised", payment?.PaymentUrl));
