@@ -1,7 +1,10 @@
 import { CreditPackages } from "./credit-packages.js";
+import { CustomerSessions } from "./customer-sessions.js";
 import { Customers } from "./customers.js";
 import { Holds } from "./holds.js";
+import { PaymentMethods } from "./payment-methods.js";
 import { PortalSessions } from "./portal-sessions.js";
+import { Settings } from "./settings.js";
 import { type FetchLike, Transport } from "./transport.js";
 import { Wallets } from "./wallets.js";
 
@@ -26,6 +29,9 @@ export class Coffer {
   readonly holds: Holds;
   readonly creditPackages: CreditPackages;
   readonly portalSessions: PortalSessions;
+  readonly customerSessions: CustomerSessions;
+  readonly paymentMethods: PaymentMethods;
+  readonly settings: Settings;
 
   constructor(options: CofferOptions) {
     const { apiKey } = options;
@@ -42,5 +48,8 @@ export class Coffer {
     this.holds = new Holds(t);
     this.creditPackages = new CreditPackages(t);
     this.portalSessions = new PortalSessions(t);
+    this.customerSessions = new CustomerSessions(t);
+    this.paymentMethods = new PaymentMethods(t);
+    this.settings = new Settings(t);
   }
 }

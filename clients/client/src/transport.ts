@@ -1,13 +1,18 @@
-// The one HTTP path of every call: URL building, credentials, JSON, retries and errors. The secret-key client and,
-// later, a customer (browser) client differ only in their credentials and paths, so both sit on this.
+// The one HTTP path of every call: URL building, credentials, JSON, retries and errors. The secret-key client and
+// the customer (browser) client differ only in their credentials and paths, so both sit on this.
 import { CofferError, errorFromResponse } from "./errors.js";
 import type { BodyOf, Method, QueryOf, SuccessOf, paths } from "./types.js";
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-/** What a request is signed with: `x-api-key` for the secret key, later a customer token as a bearer. */
+/** What a request is signed with: `x-api-key` for the secret key, a customer token as a bearer. */
 export interface Credentials {
   headers(): Record<string, string> | Promise<Record<string, string>>;
+  /**
+   * Asked once after a 401 `unauthorized` (which ran nothing): headers to send the same call once more with, or
+   * undefined when there is nothing fresher. Credentials that cannot go stale (a secret key) have none.
+   */
+  renew?(): Promise<Record<string, string> | undefined>;
 }
 
 export interface TransportOptions {
@@ -71,18 +76,25 @@ export class Transport {
     const url = this.url(path, call.params ?? {}, call.query);
     const key = call.idempotency?.key;
     const mode: RetryMode = method === "get" || key !== undefined ? "safe" : "unsafe";
-    const headers: Record<string, string> = { accept: "application/json", ...(await this.credentials.headers()) };
+    const signed = await this.credentials.headers();
     let body: string | undefined;
+    const extra: Record<string, string> = {};
     if (call.body !== undefined || call.idempotency?.in === "body") {
-      headers["content-type"] = "application/json";
+      extra["content-type"] = "application/json";
       body = JSON.stringify(call.idempotency?.in === "body" ? { ...call.body, idempotency_key: key } : call.body);
     }
-    if (call.idempotency?.in === "header") headers["idempotency-key"] = call.idempotency.key;
-    const init: RequestInit = { method: method.toUpperCase(), headers, ...(body === undefined ? {} : { body }) };
+    if (call.idempotency?.in === "header") extra["idempotency-key"] = call.idempotency.key;
+    const init: RequestInit = {
+      method: method.toUpperCase(),
+      headers: { accept: "application/json", ...signed, ...extra },
+      ...(body === undefined ? {} : { body }),
+    };
     if (call.signal) init.signal = call.signal;
 
-    for (let attempt = 0; ; attempt++) {
-      const canRetry = attempt < this.maxRetries;
+    let retries = 0;
+    let renewed = false;
+    for (;;) {
+      const canRetry = retries < this.maxRetries;
       let status: number;
       let text: string;
       try {
@@ -93,7 +105,7 @@ export class Transport {
       } catch (cause) {
         if (call.signal?.aborted) throw cause;
         if (canRetry && mode === "safe") {
-          await pause(attempt, call.signal);
+          await pause(retries++, call.signal);
           continue;
         }
         throw new CofferError({
@@ -106,8 +118,17 @@ export class Transport {
       }
       if (status >= 200 && status < 300) return parseSuccess(status, text, key) as SuccessOf<P, M>;
       const error = errorFromResponse(status, text, key);
+      // A refused credential ran nothing: the same call (same key) goes once more with fresh credentials, if any.
+      if (error.status === 401 && error.code === "unauthorized" && !renewed && this.credentials.renew) {
+        renewed = true;
+        const fresh = await this.credentials.renew();
+        if (fresh !== undefined && !sameHeaders(fresh, signed)) {
+          init.headers = { accept: "application/json", ...fresh, ...extra };
+          continue;
+        }
+      }
       if (canRetry && retryable(error, mode)) {
-        await pause(attempt, call.signal);
+        await pause(retries++, call.signal);
         continue;
       }
       throw error;
@@ -143,6 +164,11 @@ function parseSuccess(status: number, text: string, key: string | undefined): un
       cause,
     });
   }
+}
+
+function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /** 503 `service_unavailable` changed nothing; 503 `outcome_unknown` may have, so only a keyed call repeats it. */

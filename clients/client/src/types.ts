@@ -53,6 +53,10 @@ export type HoldChange = Schemas["HoldResponse"];
 export type CreditPackage = Schemas["PackageDto"];
 export type PackagePurchase = Schemas["PackagePurchaseResponse"];
 export type PortalSession = Schemas["PortalSessionResponse"];
+export type PaymentMethod = Schemas["PaymentMethodDto"];
+export type Invoice = Schemas["InvoiceDto"];
+export type CustomerSession = Schemas["CustomerSessionResponse"];
+export type ClientConfig = Schemas["ClientConfigResponse"];
 export type Pagination = Schemas["Pagination"];
 export type ErrorEnvelope = Schemas["ErrorEnvelope"];
 
@@ -64,6 +68,11 @@ export type CreateHoldInput = Input<Schemas["CreateHoldRequest"]>;
 export type CaptureHoldInput = Input<Schemas["CaptureHoldRequest"]>;
 export type PurchasePackageInput = Input<Schemas["PurchasePackageRequest"], "package_id">;
 export type CreatePortalSessionInput = Input<Schemas["PortalSessionRequest"]>;
+export type CreatePaymentMethodInput = Input<Schemas["CreatePaymentMethodRequest"], "type">;
+/** The customer a token speaks for, by Coffer's id or by yours; 60 to 86400 seconds (default 3600). */
+export type CreateCustomerSessionInput =
+  | { customer_id: string; external_customer_id?: never; expires_in_seconds?: number }
+  | { external_customer_id: string; customer_id?: never; expires_in_seconds?: number };
 
 export type ListCustomersQuery = QueryOf<"/v1/customers", "get">;
 export type ListWalletsQuery = QueryOf<"/v1/wallets", "get">;
@@ -71,6 +80,34 @@ export type GetWalletQuery = QueryOf<"/v1/wallets/{id}", "get">;
 export type ListTransactionsQuery = QueryOf<"/v1/wallets/{id}/transactions", "get">;
 export type ListHoldsQuery = QueryOf<"/v1/wallets/{id}/holds", "get">;
 export type ListCreditPackagesQuery = QueryOf<"/v1/credit-packages", "get">;
+
+// The customer API (`CofferCustomer`): what a customer's browser sees with a customer token.
+
+/** A wallet with its open lots (credits by kind and expiry) and its active holds. */
+export type CustomerWallet = Schemas["CustomerWalletDto"];
+export type CustomerLot = Schemas["CustomerLotDto"];
+/** A page of a wallet's history, newest first; `next_cursor` asks for the next page (null on the last). */
+export type CustomerTransactionPage = Schemas["CustomerTransactionPage"];
+/**
+ * What a top-up or package purchase did: `outcome` `credits_granted` (a saved card paid), `payment_processing`
+ * (the card's answer is not in yet), `invoice_raised` (credits arrive when the invoice is paid) or
+ * `payment_action` (send the customer to `payment_action.url`, the hosted checkout).
+ */
+export type CustomerPurchase = Schemas["CustomerPurchaseResponse"];
+export type PaymentAction = Schemas["PaymentActionDto"];
+/** The wallet's automatic top-up, and what the merchant offers (`offered`, the limits). */
+export type CustomerAutoTopUp = Schemas["CustomerAutoTopUpDto"];
+export type CustomerAutoTopUpChange = Schemas["CustomerAutoTopUpResponse"];
+export type AutoTopUpPreview = Schemas["AutoTopUpPreview"];
+
+export type CustomerTopUpInput = Input<Schemas["CustomerTopUpRequest"], "amount">;
+export type CustomerPurchasePackageInput = Input<Schemas["CustomerPackagePurchaseRequest"], "package_id">;
+/** `enabled: false` turns it off; `enabled: true` needs `threshold` and `amount` (credits). */
+export type CustomerAutoTopUpInput = Input<Schemas["CustomerAutoTopUpRequest"], "enabled">;
+
+export type CustomerTransactionsQuery = QueryOf<"/v1/customer/wallets/{id}/transactions", "get">;
+export type CustomerPackagesQuery = QueryOf<"/v1/customer/packages", "get">;
+export type CustomerInvoicesQuery = QueryOf<"/v1/customer/invoices", "get">;
 
 /** Options of every call. */
 export interface CallOptions {
