@@ -81,18 +81,21 @@ run_compat "$WORK/compat.db" 5181
 as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE compat" >/dev/null
 run_compat "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=compat" 5182
 
-log "@coffer/client against a running Coffer (SQLite)"
-(cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run build --workspace @coffer/client --silent)
+log "@coffer/client and @coffer/react against a running Coffer (SQLite)"
+# @coffer/react builds against the built client, so the workspaces build in order: client, then react.
+(cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run build --workspace @coffer/client --silent \
+  && npm run build --workspace @coffer/react --silent)
 client_db="$WORK/client.db" client_key="sk_client_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 COFFER_DATABASE="$client_db" COFFER_API_KEY="$client_key" COFFER_WEBHOOK_POLL_MS=100 COFFER_WEBHOOKS_ALLOW_PRIVATE=true \
   dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:5183" >"$WORK/coffer-5183.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:5183/health" >/dev/null && break; sleep 0.2; done
 (cd clients/client && COFFER_URL="http://127.0.0.1:5183" COFFER_API_KEY="$client_key" NO_COLOR=1 npx vitest run) | tee "$WORK/vitest.log"
+(cd clients/react && COFFER_URL="http://127.0.0.1:5183" COFFER_API_KEY="$client_key" NO_COLOR=1 npx vitest run) | tee "$WORK/vitest-react.log"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 COFFER_DATABASE="$client_db" dotnet src/Coffer/bin/Release/net10.0/Coffer.dll verify
 
 passed=$(cat <(grep -oP 'Passed:\s+\K[0-9]+' "$WORK/dotnet-test.log") <(grep -ohP '^# pass \K[0-9]+' "$WORK"/node-*.log) \
-  <(grep -oP '^\s*Tests\s+\K[0-9]+(?= passed)' "$WORK/vitest.log") | awk '{s+=$1} END {print s+0}')
+  <(grep -ohP '^\s*Tests\s+\K[0-9]+(?= passed)' "$WORK"/vitest*.log) | awk '{s+=$1} END {print s+0}')
 log "all tests passed"
 echo "tests: $passed passed, 0 failed"

@@ -1,0 +1,22 @@
+export { CofferProvider, type CofferProviderProps, useCofferCustomer } from "./provider.js";
+export {
+  cofferKeys,
+  type CustomerInvoicePage,
+  type Keyed,
+  type KeyedMutateOptions,
+  type KeyedMutation,
+  shouldRetry,
+  type UseAutoTopUpResult,
+  type UseInvoicesResult,
+  type UsePaymentMethodsResult,
+  useAutoTopUp,
+  useHolds,
+  useInvoices,
+  usePackages,
+  usePaymentMethods,
+  usePurchasePackage,
+  useTopUp,
+  useTransactions,
+  useWallet,
+  useWallets,
+} from "./hooks.js";
