@@ -164,6 +164,8 @@ public abstract class CustomerApiTests(Store store) : ApiTest(store)
 
         var declined = await SaveCard(customer, "4000000000000002");
         Assert.Equal("payment_failed", (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "3", payment_method_id = declined }, "top-2")).Error(402));
+        // Asked again with its key, the declined top-up answers the same and charges nothing.
+        Assert.Equal("payment_failed", (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "3", payment_method_id = declined }, "top-2")).Error(402));
         Assert.Equal("12", (await Wallet(wallet)).S("credit_balance"));
 
         var action = (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "5" }, "top-3")).Ok();

@@ -46,6 +46,9 @@ public static class ClientOrigins
             if (!origins.Contains(origin)) origins.Add(origin);
         }
         await using var scope = await db.BeginWriteAsync();
+        // Two saves at once take turns on the tenant's row, so the second replaces the first instead of colliding with it.
+        LockOrder.Take(scope.Transaction, LockOrder.Level.Tenant, tenant.Id);
+        await scope.Connection.QuerySingleAsync(scope.Transaction, $"SELECT id FROM tenants WHERE id = @t{db.ForUpdate}", r => r.Str("id"), ("t", tenant.Id));
         await scope.Connection.ExecAsync(scope.Transaction, "DELETE FROM client_origins WHERE tenant_id = @t", ("t", tenant.Id));
         foreach (var origin in origins)
             await scope.Connection.ExecAsync(scope.Transaction, "INSERT INTO client_origins (tenant_id, origin) VALUES (@t, @o)", ("t", tenant.Id), ("o", origin));

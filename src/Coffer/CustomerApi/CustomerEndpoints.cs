@@ -133,7 +133,10 @@ public static class CustomerEndpoints
             FundingOutcome.PaymentAction a => TypedResults.Ok(await ResponseAsync(invoices, wallets, w, a.InvoiceId, "payment_action", a.Url)),
             FundingOutcome.Charged c => TypedResults.Ok(await ResponseAsync(invoices, wallets, w, c.InvoiceId,
                 c.PaymentStatus == PaymentStatuses.Succeeded ? "credits_granted" : "payment_processing", null)),
-            FundingOutcome.Replayed r => TypedResults.Ok(await ReplayAsync(invoices, payments, wallets, w, r.InvoiceId, card is null, body.SuccessUrl, body.CancelUrl, http)),
+            FundingOutcome.Replayed r => await ReplayAsync(invoices, payments, wallets, w, r.InvoiceId, card is null, body.SuccessUrl, body.CancelUrl, http) is { } replay
+                ? TypedResults.Ok(replay)
+                // The first request's charge failed and its purchase was cancelled: asked again, it answers the same.
+                : new ApiError(402, ErrorCodes.PaymentFailed, "the charge failed; nothing was added and the balance is unchanged"),
             _ => throw new InvalidOperationException($"unexpected funding outcome {outcome}"),
         };
     }
@@ -142,10 +145,12 @@ public static class CustomerEndpoints
         await methods.GetAsync(who.TenantId, id) is { } m && m.CustomerId == who.CustomerId && m.Type == PaymentMethodKinds.Card ? m : null;
 
     /// <summary>The answer to a purchase asked again with its key: what its invoice says now (a checkout still open is the same checkout).</summary>
-    static async Task<CustomerPurchaseResponse> ReplayAsync(InvoiceService invoices, PaymentService payments, WalletStore wallets, WalletRow w, string invoiceId,
+    /// <returns>Null when the first request's purchase was cancelled (its charge failed).</returns>
+    static async Task<CustomerPurchaseResponse?> ReplayAsync(InvoiceService invoices, PaymentService payments, WalletStore wallets, WalletRow w, string invoiceId,
         bool checkout, string? success, string? cancel, HttpRequest http)
     {
         var invoice = (await invoices.GetAsync(w.TenantId, invoiceId))!;
+        if (invoice.InvoiceStatus == InvoiceStatuses.Voided) return null;
         if (invoice.AmountRemaining <= 0) return await ResponseAsync(invoices, wallets, w, invoiceId, "credits_granted", null);
         if (!checkout) return await ResponseAsync(invoices, wallets, w, invoiceId, "payment_processing", null);
         var (payment, _, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http);
