@@ -178,6 +178,64 @@ public abstract class CustomerApiTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task ACardTypedAtTheCheckoutIsSavedOnceWhenAskedAndThenPaysFirstForPurchasesAndAutoTopUps()
+    {
+        // Before: a card typed at the checkout was never kept, so automatic top-up skipped with "no saved card".
+        var package = (await Api.Post("/v1/credit-packages", new { name = "Starter", credits = "100", price = "9.99", currency = "usd" })).Ok(201).S("id");
+        var (customer, wallet) = await CustomerWithWallet("0");
+        using var browser = As(await Token(customer));
+        using var checkout = App.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        async Task PayAt(JsonNode answer, string card)
+        {
+            var path = new Uri(answer["payment_action"]!.S("url")).AbsolutePath;
+            Assert.Equal(HttpStatusCode.Redirect, (await checkout.PostAsync(path, new FormUrlEncodedContent([new("card_number", card)]))).StatusCode);
+        }
+        async Task<List<(string Last4, int Priority)>> Cards() =>
+            (await browser.Get("/v1/customer/payment-methods")).Ok()["items"]!.AsArray().Select(m => (m!.S("last4"), m!["priority"]!.GetValue<int>())).ToList();
+
+        // Not asked: the card pays and is not kept.
+        await PayAt((await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "2" }, "top-0")).Ok(), "5555555555554444");
+        Assert.Empty(await Cards());
+
+        var older = await SaveCard(customer, "5555555555554444");
+        var asked = (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "5", save_card_and_make_default = true }, "top-1")).Ok();
+        Assert.Equal("payment_action", asked.S("outcome"));
+        var page = await checkout.GetStringAsync(new Uri(asked["payment_action"]!.S("url")).AbsolutePath);
+        Assert.Contains("This card will be saved for future payments.", page);
+        await PayAt(asked, "4242 4242 4242 4242");
+        // The page submitted again, and the same request asked again with its key, keep one card.
+        await PayAt(asked, "4242424242424242");
+        (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "5", save_card_and_make_default = true }, "top-1")).Ok();
+        Assert.Equal([("4242", 1), ("4444", 2)], await Cards());
+        Assert.Equal("7", (await Wallet(wallet)).S("credit_balance"));
+        // The flag is part of the request its key stands for.
+        Assert.Equal("idempotency_key_reused", (await Keyed(browser, $"/v1/customer/wallets/{wallet}/top-up", new { amount = "5" }, "top-1")).Error(409));
+
+        // A charge-now purchase uses the new card first.
+        var bought = (await Keyed(browser, $"/v1/customer/wallets/{wallet}/purchase-package", new { package_id = package }, "pkg-1")).Ok();
+        Assert.Equal("credits_granted", bought.S("outcome"));
+        var saved = (await browser.Get("/v1/customer/payment-methods")).Ok()["items"]!.AsArray()[0]!.S("id");
+        var payments = (await Api.Get($"/v1/payments?destination_id={bought["invoice"]!.S("id")}")).Ok()["items"]!.AsArray();
+        Assert.Equal([saved], payments.Select(p => p!.S("payment_method_id")));
+        Assert.NotEqual(older, saved);
+
+        // So does automatic top-up, which found no card before.
+        (await Api.Put($"/v1/wallets/{wallet}", new { auto_topup = new { enabled = true, threshold = "150", amount = "50" } })).Ok();
+        await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
+        var attempt = (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray().Single()!;
+        Assert.Equal("succeeded", attempt.S("status"));
+        Assert.Equal("157", (await Wallet(wallet)).S("credit_balance"));
+
+        // A package bought at the checkout can keep its card too.
+        var (other, otherWallet) = await CustomerWithWallet("0");
+        using var otherBrowser = As(await Token(other));
+        var atCheckout = (await Keyed(otherBrowser, $"/v1/customer/wallets/{otherWallet}/purchase-package",
+            new { package_id = package, save_card_and_make_default = true }, "pkg-2")).Ok();
+        await PayAt(atCheckout, "4242424242424242");
+        Assert.Equal(["4242"], (await otherBrowser.Get("/v1/customer/payment-methods")).Ok()["items"]!.AsArray().Select(m => m!.S("last4")));
+    }
+
+    [Fact]
     public async Task APackageIsBoughtWithTheSavedCardOrAtTheCheckoutAndInvoicesCanBePaid()
     {
         var package = (await Api.Post("/v1/credit-packages", new { name = "Starter", credits = "100", price = "9.99", currency = "usd" })).Ok(201).S("id");

@@ -78,10 +78,12 @@ public sealed class PortalTests : BrowserTest
         await page.GetByRole(AriaRole.Link, new() { Name = "Add funds" }).ClickAsync();
         await page.GetByLabel("Amount (USD)").FillAsync("25");
         await page.GetByLabel("A new card").CheckAsync();
+        await page.GetByLabel("Keep the card I enter").CheckAsync();
         await ScreenshotAsync(page, "portal-add-funds");
         await page.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
 
         await page.WaitForURLAsync("**/checkout/sandbox/**");
+        await Assertions.Expect(page.Locator("#saves-card")).ToContainTextAsync("This card will be saved for future payments.");
         await ScreenshotAsync(page, "portal-checkout");
         await page.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Pay USD 25") }).ClickAsync();
@@ -92,6 +94,9 @@ public sealed class PortalTests : BrowserTest
         await Assertions.Expect(cards.Locator(".card").Nth(0)).ToContainTextAsync("320 credits");
         await ScreenshotAsync(page, "portal-after-payment");
         Assert.Equal("320", await CreditBalance(wallet));
+        // The box was ticked: the card typed at the checkout is the customer's saved card now.
+        var saved = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray())!;
+        Assert.Equal(("4242", 1), (saved.S("last4"), saved["priority"]!.GetValue<int>()));
 
         // The same screens at a phone's width: nothing wider than the screen, the history stacked.
         // A link opens once: the phone gets a link of its own.

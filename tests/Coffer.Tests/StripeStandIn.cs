@@ -37,6 +37,7 @@ public sealed class StripeStandIn : IAsyncDisposable
     readonly ConcurrentDictionary<string, (int Status, string Body)> _replays = new();
     readonly ConcurrentDictionary<string, JsonObject> _sessions = new();
     readonly ConcurrentDictionary<string, string> _customers = new();
+    readonly ConcurrentDictionary<string, JsonObject> _intents = new();
     int _sequence;
 
     public string Url { get; }
@@ -46,6 +47,9 @@ public sealed class StripeStandIn : IAsyncDisposable
 
     /// <summary>When set, charges time out after the card was charged: the answer is lost, as when a connection drops on the way back.</summary>
     public bool ChargeAnswerLost { get; set; }
+
+    /// <summary>When set, reading a checkout session answers 500.</summary>
+    public bool SessionReadOutage { get; set; }
 
     public IReadOnlyList<StripeCall> Calls => [.. _calls];
 
@@ -79,6 +83,8 @@ public sealed class StripeStandIn : IAsyncDisposable
         });
         app.MapPost("/v1/checkout/sessions", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCheckoutSession));
         app.MapPost("/v1/refunds", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateRefund));
+        app.MapPost("/v1/customers", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCustomer));
+        app.MapGet("/v1/checkout/sessions/{id}", (string id, HttpContext http) => standIn!.GetSession(id, http));
         app.MapGet("/v1/payment_methods/{id}", (string id) => standIn!.PaymentMethod(id));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -173,12 +179,71 @@ public sealed class StripeStandIn : IAsyncDisposable
             ["id"] = id, ["object"] = "checkout.session", ["mode"] = form["mode"].ToString(), ["status"] = "open", ["payment_status"] = "unpaid",
             ["amount_subtotal"] = unit * quantity, ["amount_total"] = unit * quantity, ["currency"] = form["line_items[0][price_data][currency]"].ToString(),
             ["client_reference_id"] = form["client_reference_id"].FirstOrDefault(), ["customer_email"] = form["customer_email"].FirstOrDefault(),
+            ["customer"] = form["customer"].FirstOrDefault(), ["setup_future_usage"] = form["payment_intent_data[setup_future_usage]"].FirstOrDefault(),
             ["success_url"] = form["success_url"].FirstOrDefault(), ["cancel_url"] = form["cancel_url"].FirstOrDefault(),
             ["metadata"] = Metadata(form), ["payment_intent"] = null, ["created"] = Now, ["expires_at"] = Now + 86400, ["livemode"] = false,
             ["url"] = $"{Url}/c/pay/{id}",
         };
         _sessions[id] = session;
         return (200, session);
+    }
+
+    (int, JsonObject) CreateCustomer(IFormCollection form) => (200, new JsonObject
+    {
+        ["id"] = NewId("cus"), ["object"] = "customer", ["email"] = form["email"].FirstOrDefault(), ["name"] = form["name"].FirstOrDefault(),
+        ["metadata"] = Metadata(form), ["created"] = Now, ["livemode"] = false,
+    });
+
+    /// <summary>
+    /// A session as Stripe answers <c>GET /v1/checkout/sessions/{id}</c> once it is paid (see <see cref="Pay"/>), with the
+    /// PaymentIntent and its card expanded when asked (<c>expand[]=payment_intent.payment_method</c>).
+    /// </summary>
+    IResult GetSession(string id, HttpContext http)
+    {
+        if (SessionReadOutage)
+        {
+            http.Response.Headers["Stripe-Should-Retry"] = "false";
+            return Results.Text(new JsonObject { ["error"] = new JsonObject { ["type"] = "api_error", ["message"] = "An unknown error occurred" } }.ToJsonString(),
+                "application/json", statusCode: 500);
+        }
+        if (!_sessions.TryGetValue(id, out var stored))
+            return Results.Text(new JsonObject { ["error"] = new JsonObject { ["type"] = "invalid_request_error", ["code"] = "resource_missing" } }.ToJsonString(),
+                "application/json", statusCode: 404);
+        var session = stored.DeepClone().AsObject();
+        var expand = http.Request.Query["expand[]"].Concat(http.Request.Query["expand[0]"]).ToList();
+        if (expand.Contains("payment_intent.payment_method") && session["payment_intent"] is JsonValue intentId)
+        {
+            var intent = _intents[intentId.GetValue<string>()].DeepClone().AsObject();
+            var method = intent["payment_method"]!.GetValue<string>();
+            intent["payment_method"] = new JsonObject
+            {
+                ["id"] = method, ["object"] = "payment_method", ["type"] = "card", ["customer"] = _customers.GetValueOrDefault(method),
+                ["card"] = new JsonObject { ["brand"] = "mastercard", ["last4"] = "4444" }, ["created"] = Now, ["livemode"] = false,
+            };
+            session["payment_intent"] = intent;
+        }
+        return Results.Text(session.ToJsonString(), "application/json");
+    }
+
+    /// <summary>
+    /// The customer pays the session with a card: the session is complete and paid, through a PaymentIntent that keeps the
+    /// card for the session's customer when the session asked for <c>setup_future_usage</c>, as Stripe does.
+    /// </summary>
+    public JsonObject Pay(string sessionId, string paymentMethod = "pm_card_mastercard")
+    {
+        var session = _sessions[sessionId];
+        var intentId = "pi_paid_for_" + sessionId;
+        var saves = session["setup_future_usage"]?.GetValue<string>();
+        _intents[intentId] = new JsonObject
+        {
+            ["id"] = intentId, ["object"] = "payment_intent", ["amount"] = session["amount_total"]!.GetValue<long>(),
+            ["amount_received"] = session["amount_total"]!.GetValue<long>(), ["currency"] = session["currency"]!.GetValue<string>(),
+            ["customer"] = session["customer"]?.GetValue<string>(), ["payment_method"] = paymentMethod, ["setup_future_usage"] = saves,
+            ["status"] = "succeeded", ["created"] = Now, ["livemode"] = false, ["metadata"] = session["metadata"]!.DeepClone(),
+        };
+        if (saves is not null && session["customer"]?.GetValue<string>() is { } customer) Attach(paymentMethod, customer);
+        (session["status"], session["payment_status"], session["payment_intent"]) = ("complete", "paid", intentId);
+        return session.DeepClone().AsObject();
     }
 
     (int, JsonObject) CreateRefund(IFormCollection form) => form["payment_intent"] == AlreadyRefunded

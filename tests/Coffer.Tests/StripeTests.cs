@@ -87,6 +87,61 @@ public sealed class StripeTests() : ApiTest(Store.Sqlite)
     }
 
     [Fact]
+    public async Task ACardPaidAtAStripeCheckoutThatAskedToSaveItIsKeptOnceAndChargedLaterWithItsStripeCustomer()
+    {
+        await using var stripe = await UseStripe();
+        var customer = (await CreateCustomer()).S("id");
+        var first = await Finalized(customer, "10");
+        var second = await Finalized(customer, "5");
+        async Task<JsonNode> Link(string invoice, string amount) => (await Api.Post("/v1/payments", new
+        {
+            amount, currency = "usd", destination_type = "INVOICE", destination_id = invoice, payment_method_type = "PAYMENT_LINK",
+            save_card_and_make_default = true,
+        })).Ok(201);
+
+        var link = await Link(first, "10");
+        Assert.True(link["save_card_and_make_default"]!.GetValue<bool>());
+        var made = stripe.Single("/v1/customers");
+        Assert.Equal((customer, "customer_" + customer), (made.Form["metadata[coffer_customer_id]"], made.IdempotencyKey));
+        var session = stripe.Single("/v1/checkout/sessions");
+        var stripeCustomer = session.Form["customer"];
+        Assert.StartsWith("cus_", stripeCustomer);
+        Assert.Equal("off_session", session.Form["payment_intent_data[setup_future_usage]"]);
+        Assert.False(session.Form.ContainsKey("customer_email"));
+
+        var completed = stripe.Event(SessionOf(link), "completed", stripe.Pay(SessionOf(link)));
+        var tenant = link.S("tenant_id");
+        // Stripe cannot be asked which card paid: the money settles, and the 503 has Stripe deliver the event again.
+        stripe.SessionReadOutage = true;
+        Assert.Equal("service_unavailable", (await Deliver(tenant, completed)).Error(503));
+        Assert.Equal("SUCCEEDED", (await Payment(link.S("id"))).S("payment_status"));
+        Assert.Empty((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray());
+        stripe.SessionReadOutage = false;
+        (await Deliver(tenant, completed)).Ok();
+        (await Deliver(tenant, completed)).Ok();
+        Assert.Equal("10", (await Invoice(first)).S("amount_paid"));
+        var card = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray())!;
+        Assert.Equal(("stripe", "mastercard", "4444", 1), (card.S("gateway"), card.S("brand"), card.S("last4"), card["priority"]!.GetValue<int>()));
+
+        // The saved card is charged off-session together with its Stripe customer, with no lookup first.
+        Assert.Equal("SUCCEEDED", (await Pay(second, "5", "CARD", card.S("id"))).Ok(201).S("payment_status"));
+        var charge = stripe.Single("/v1/payment_intents");
+        Assert.Equal((stripeCustomer, "pm_card_mastercard"), (charge.Form["customer"], charge.Form["payment_method"]));
+        Assert.DoesNotContain(stripe.Calls, c => c.Method == "GET" && c.Path.StartsWith("/v1/payment_methods/"));
+
+        // The next checkout of this customer reuses its Stripe customer.
+        await Link(await Finalized(customer, "3"), "3");
+        stripe.Single("/v1/customers");
+        Assert.All(stripe.Calls.Where(c => c.Path == "/v1/checkout/sessions"), c => Assert.Equal(stripeCustomer, c.Form["customer"]));
+
+        Assert.Equal("validation_failed", (await Api.Post("/v1/payments", new
+        {
+            amount = "5", currency = "usd", destination_type = "INVOICE", destination_id = second, payment_method_type = "OFFLINE",
+            save_card_and_make_default = true,
+        })).Error(400));
+    }
+
+    [Fact]
     public async Task AChargeWhoseAnswerIsLostIsSettledByStripesEventOrByAskingAgainWithTheSameKey()
     {
         await using var stripe = await UseStripe();

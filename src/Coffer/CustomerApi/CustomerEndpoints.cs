@@ -20,9 +20,12 @@ public sealed record CustomerList<T>(IReadOnlyList<T> Items);
 /// <summary>A page of history, newest first; <see cref="NextCursor"/> asks for the page after it (null on the last).</summary>
 public sealed record CustomerTransactionPage(IReadOnlyList<TransactionDto> Items, string? NextCursor);
 
-public sealed record CustomerTopUpRequest(decimal? Amount, string? PaymentMethodId, string? SuccessUrl, string? CancelUrl);
+/// <param name="SaveCardAndMakeDefault">When the answer is the hosted checkout: keep the card typed there as the first choice for later charges.</param>
+public sealed record CustomerTopUpRequest(decimal? Amount, string? PaymentMethodId, string? SuccessUrl, string? CancelUrl, bool? SaveCardAndMakeDefault = null);
 
-public sealed record CustomerPackagePurchaseRequest(string? PackageId, string? CollectionMethod, string? SuccessUrl, string? CancelUrl);
+/// <param name="SaveCardAndMakeDefault">When the answer is the hosted checkout: keep the card typed there as the first choice for later charges.</param>
+public sealed record CustomerPackagePurchaseRequest(string? PackageId, string? CollectionMethod, string? SuccessUrl, string? CancelUrl,
+    bool? SaveCardAndMakeDefault = null);
 
 public sealed record PaymentActionDto(string Url);
 
@@ -124,16 +127,18 @@ public static class CustomerEndpoints
         if (Ledger.Money.Scale(amount!.Value) > units) return ApiError.Validation($"amount has more decimal places than {w.Currency.ToUpperInvariant()} allows ({units})");
         var card = body.PaymentMethodId is null ? null : await OwnCardAsync(who, methods, body.PaymentMethodId);
         if (body.PaymentMethodId is not null && card is null) return ApiError.NotFound("payment method");
-        var claim = new IdempotencyClaim(key!, Idempotency.Fingerprint("customer-top-up", new { wallet = w.Id, amount, method = body.PaymentMethodId }));
+        var save = body.SaveCardAndMakeDefault == true && card is null;
+        var claim = new IdempotencyClaim(key!, Idempotency.Fingerprint("customer-top-up",
+            Idempotency.WithSavedCard(new { wallet = w.Id, amount, method = body.PaymentMethodId }, save)));
         var outcome = await funding.AddFundsAsync(w, amount.Value, card, card is null ? "Funds added with a card" : "Funds added with a saved card", claim,
-            _ => (body.SuccessUrl, body.CancelUrl), http);
+            _ => (body.SuccessUrl, body.CancelUrl), http, save);
         return outcome switch
         {
             FundingOutcome.Refused r => new ApiError(r.Status, r.Why.Code, r.Why.Message, r.Why.Details),
             FundingOutcome.PaymentAction a => TypedResults.Ok(await ResponseAsync(invoices, wallets, w, a.InvoiceId, "payment_action", a.Url)),
             FundingOutcome.Charged c => TypedResults.Ok(await ResponseAsync(invoices, wallets, w, c.InvoiceId,
                 c.PaymentStatus == PaymentStatuses.Succeeded ? "credits_granted" : "payment_processing", null)),
-            FundingOutcome.Replayed r => await ReplayAsync(invoices, payments, wallets, w, r.InvoiceId, card is null, body.SuccessUrl, body.CancelUrl, http) is { } replay
+            FundingOutcome.Replayed r => await ReplayAsync(invoices, payments, wallets, w, r.InvoiceId, card is null, body.SuccessUrl, body.CancelUrl, save, http) is { } replay
                 ? TypedResults.Ok(replay)
                 // The first request's charge failed and its purchase was cancelled: asked again, it answers the same.
                 : new ApiError(402, ErrorCodes.PaymentFailed, "the charge failed; nothing was added and the balance is unchanged"),
@@ -147,13 +152,13 @@ public static class CustomerEndpoints
     /// <summary>The answer to a purchase asked again with its key: what its invoice says now (a checkout still open is the same checkout).</summary>
     /// <returns>Null when the first request's purchase was cancelled (its charge failed).</returns>
     static async Task<CustomerPurchaseResponse?> ReplayAsync(InvoiceService invoices, PaymentService payments, WalletStore wallets, WalletRow w, string invoiceId,
-        bool checkout, string? success, string? cancel, HttpRequest http)
+        bool checkout, string? success, string? cancel, bool saveCard, HttpRequest http)
     {
         var invoice = (await invoices.GetAsync(w.TenantId, invoiceId))!;
         if (invoice.InvoiceStatus == InvoiceStatuses.Voided) return null;
         if (invoice.AmountRemaining <= 0) return await ResponseAsync(invoices, wallets, w, invoiceId, "credits_granted", null);
         if (!checkout) return await ResponseAsync(invoices, wallets, w, invoiceId, "payment_processing", null);
-        var (payment, _, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http);
+        var (payment, _, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, success, cancel, null, http, saveCard);
         return await ResponseAsync(invoices, wallets, w, invoiceId, payment?.PaymentUrl is null ? "invoice_raised" : "payment_action", payment?.PaymentUrl);
     }
 
@@ -197,7 +202,8 @@ public static class CustomerEndpoints
         if (!checkout)
             return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId,
                 invoice.PaymentStatus == PaymentStatuses.Processing ? "payment_processing" : "invoice_raised", null));
-        var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, body.SuccessUrl, body.CancelUrl, null, http);
+        var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountRemaining, body.SuccessUrl, body.CancelUrl, null, http,
+            body.SaveCardAndMakeDefault == true);
         // The invoice stands either way: a link that could not be made now can be asked for again (POST /v1/customer/invoices/{id}/pay).
         return TypedResults.Ok(await ResponseAsync(invoices, wallets, w, invoiceId, error is null ? "payment_action" : "invoice_raised", payment?.PaymentUrl));
     }

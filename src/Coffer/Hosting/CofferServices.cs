@@ -68,6 +68,7 @@ public static class CofferServices
         services.AddSingleton<PaymentService>();
         services.AddSingleton<CreditPurchases>();
         services.AddSingleton<CreditPackages>();
+        services.AddSingleton<CreditCurrencies.CreditCurrencyStore>();
         services.AddSingleton<SelfService.SelfServiceFunding>();
         services.AddSingleton<SelfService.SelfServiceAutoTopUp>();
         services.AddSingleton<CustomerApi.CustomerTokenStore>();

@@ -77,6 +77,12 @@ public static class Idempotency
     public static string Fingerprint(string operation, object normalizedRequest) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(operation + "\n" + Json.Serialize(normalizedRequest))));
 
+    /// <summary>
+    /// A request that may also ask to keep the card paid at the checkout: the ask is part of what its key stands for, and
+    /// only when made, so keys used before the option existed still replay.
+    /// </summary>
+    public static object WithSavedCard(object request, bool saveCard) => saveCard ? new { request, save_card_and_make_default = true } : request;
+
     /// <summary>The replay-or-refuse rule: what a stored record (or none) means for a request with <paramref name="claim"/>.</summary>
     public static IdempotencyCheck Judge(StoredResponse? stored, IdempotencyClaim claim) => stored switch
     {

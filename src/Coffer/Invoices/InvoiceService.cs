@@ -282,7 +282,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 $"""
                 SELECT {WalletRow.Columns} FROM wallets
                 WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND wallet_status = 'active'
-                ORDER BY CASE wallet_type WHEN 'PRE_PAID' THEN 0 ELSE 1 END, created_at LIMIT 1
+                ORDER BY CASE WHEN credit_currency_id IS NULL THEN 0 ELSE 1 END, CASE wallet_type WHEN 'PRE_PAID' THEN 0 ELSE 1 END, created_at LIMIT 1
                 """,
                 WalletRow.Read, ("t", i.TenantId), ("c", i.CustomerId), ("cur", i.Currency));
         if (wallet is null || wallet.CustomerId != i.CustomerId)
@@ -320,7 +320,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
     /// amount is that same link.
     /// </summary>
     public async Task<PaymentStart> BeginGatewayPaymentAsync(string tenantId, string invoiceId, string methodType, string? methodId, string gateway,
-        decimal amount, IdempotencyClaim? claim)
+        decimal amount, IdempotencyClaim? claim, bool saveCard = false)
     {
         PaymentStart? start = null;
         // The claim stays in progress until the payment settles; the settling transaction stores its answer.
@@ -343,7 +343,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
                 return new InvoiceDecision(null, Refusal: new Refusal(ErrorCodes.GatewayNotConfigured, GatewayRegistry.SandboxInLiveMode));
             var status = methodType == PaymentMethodTypes.PaymentLink ? PaymentStatuses.Initiated : PaymentStatuses.Processing;
             var row = new PaymentRow(i.TenantId, ids.New("pay"), claim?.Key, "INVOICE", i.Id, methodType, methodId, gateway, null, amount,
-                i.Currency, status, "{}", null, null, null, null, null, now, now);
+                i.Currency, status, "{}", null, null, null, null, null, now, now, SaveCardAndMakeDefault: saveCard);
             PaymentRow.Insert(writes, row);
             start = new PaymentStart.Started(i, row);
             return new InvoiceDecision(i, row);

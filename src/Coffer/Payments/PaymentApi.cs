@@ -22,6 +22,9 @@ public sealed record CreatePaymentRequest
     public string? CancelUrl { get; init; }
     public string? IdempotencyKey { get; init; }
     public Dictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>PAYMENT_LINK only: keep the card the link is paid with as the customer's first choice for later charges.</summary>
+    public bool? SaveCardAndMakeDefault { get; init; }
 }
 
 /// <summary>
@@ -62,13 +65,15 @@ public static class PaymentApi
             v.Fail($"payment_method_type {method} is not supported; use OFFLINE, CREDITS, CARD or PAYMENT_LINK");
         if (method == PaymentMethodTypes.Card && body.PaymentMethodId is null) v.Fail("payment_method_id (a saved card) is required for CARD");
         if (body.ProcessPayment == false) v.Fail("process_payment=false is not supported: payments are processed when created");
+        if (body.SaveCardAndMakeDefault == true && method != PaymentMethodTypes.PaymentLink)
+            v.Fail("save_card_and_make_default applies to PAYMENT_LINK, where the customer types a card");
         var key = v.Text("idempotency_key", body.IdempotencyKey, max: Wallets.Idempotency.MaxKeyLength);
         v.Metadata("metadata", body.Metadata);
         v.HttpUrl("success_url", body.SuccessUrl);
         v.HttpUrl("cancel_url", body.CancelUrl);
         if (!v.Ok) return (null, v.Error());
         return (new PaymentOrder(destination!, amount!.Value, currency!, method!, body.PaymentMethodId, key, body.Metadata, body.SuccessUrl,
-            body.CancelUrl), null);
+            body.CancelUrl, body.SaveCardAndMakeDefault == true), null);
     }
 
     public static Results<Created<PaymentDto>, JsonReplay, ApiError> ToHttp(PaymentOutcome outcome) => outcome switch

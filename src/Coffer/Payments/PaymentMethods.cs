@@ -69,6 +69,66 @@ public sealed class PaymentMethodStore(Database db, Ids ids, TimeProvider clock)
         return row;
     }
 
+    /// <summary>What saving a checkout's card did.</summary>
+    public enum CardSaved { Saved, AlreadySaved, TooMany }
+
+    /// <summary>
+    /// Keeps the card a checkout was paid with as the customer's first choice (Flexprice's save_card_and_make_default),
+    /// inside the caller's transaction. Once per checkout, however often its completion is reported: the card names its
+    /// checkout, unique per tenant, and a card the customer has since removed stays removed. The same card saved before
+    /// is not saved twice.
+    /// </summary>
+    public async Task<CardSaved> SaveFromCheckoutAsync(DbConnection c, DbTransaction tx, string tenantId, string customerId, string gateway,
+        string checkoutSessionId, SavedCard card)
+    {
+        var active = await c.QueryAsync(tx,
+            "SELECT id, token FROM payment_methods WHERE tenant_id = @t AND customer_id = @c AND status = 'active' ORDER BY priority, created_at, id",
+            r => (Id: r.Str("id"), Token: r.NStr("token")), ("t", tenantId), ("c", customerId));
+        if (active.Any(m => m.Token == card.Token)) return CardSaved.AlreadySaved;
+        if (active.Count >= PaymentMethodApi.MaxMethodsPerCustomer) return CardSaved.TooMany;
+        var now = clock.GetUtcNow();
+        var id = ids.New("pm");
+        var added = await c.ExecAsync(tx,
+            $"""
+            INSERT INTO payment_methods ({PaymentMethodRow.Columns}, checkout_session_id)
+            VALUES (@t, @id, @c, 'card', @gw, @tok, NULL, @brand, @last4, 1, 'active', @now, @now, @cs)
+            ON CONFLICT DO NOTHING
+            """,
+            ("t", tenantId), ("id", id), ("c", customerId), ("gw", gateway), ("tok", card.Token), ("brand", card.Brand), ("last4", card.Last4),
+            ("now", now), ("cs", checkoutSessionId));
+        if (added == 0) return CardSaved.AlreadySaved;
+        // First choice from now on; the others keep their order behind it.
+        for (var i = 0; i < active.Count; i++)
+            await c.ExecAsync(tx, "UPDATE payment_methods SET priority = @p, updated_at = @now WHERE tenant_id = @t AND id = @id",
+                ("p", i + 2), ("now", now), ("t", tenantId), ("id", active[i].Id));
+        return CardSaved.Saved;
+    }
+
+    /// <summary>The gateway's customer for this customer, if Coffer has made one.</summary>
+    public async Task<string?> GatewayCustomerAsync(string tenantId, string customerId, string gateway)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null,
+            "SELECT gateway_customer_id FROM gateway_customers WHERE tenant_id = @t AND customer_id = @c AND gateway = @g",
+            r => r.Str("gateway_customer_id"), ("t", tenantId), ("c", customerId), ("g", gateway));
+    }
+
+    /// <summary>Keeps the gateway's customer for this customer; the first one kept wins, and is what is answered.</summary>
+    public async Task<string> RememberGatewayCustomerAsync(string tenantId, string customerId, string gateway, string gatewayCustomerId)
+    {
+        await using (var scope = await db.BeginWriteAsync())
+        {
+            await scope.Connection.ExecAsync(scope.Transaction,
+                """
+                INSERT INTO gateway_customers (tenant_id, customer_id, gateway, gateway_customer_id, created_at)
+                VALUES (@t, @c, @g, @gc, @now) ON CONFLICT DO NOTHING
+                """,
+                ("t", tenantId), ("c", customerId), ("g", gateway), ("gc", gatewayCustomerId), ("now", clock.GetUtcNow()));
+            await scope.CommitAsync();
+        }
+        return (await GatewayCustomerAsync(tenantId, customerId, gateway))!;
+    }
+
     public async Task<bool> RemoveAsync(string tenantId, string customerId, string id)
     {
         await using var scope = await db.BeginWriteAsync();

@@ -21,31 +21,33 @@ public sealed record PaymentRow(
     string TenantId, string Id, string? IdempotencyKey, string DestinationType, string DestinationId, string PaymentMethodType,
     string? PaymentMethodId, string? PaymentGateway, string? GatewayPaymentId, decimal Amount, string Currency, string PaymentStatus,
     string Metadata, DateTimeOffset? SucceededAt, DateTimeOffset? FailedAt, DateTimeOffset? RefundedAt, string? ErrorMessage,
-    string? WalletTransactionId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? PaymentUrl = null, decimal RefundedAmount = 0m)
+    string? WalletTransactionId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? PaymentUrl = null, decimal RefundedAmount = 0m,
+    bool SaveCardAndMakeDefault = false)
 {
     public const string Columns =
         "tenant_id, id, idempotency_key, destination_type, destination_id, payment_method_type, payment_method_id, payment_gateway, " +
         "gateway_payment_id, amount, currency, payment_status, metadata, succeeded_at, failed_at, refunded_at, error_message, " +
-        "wallet_transaction_id, created_at, updated_at, payment_url, refunded_amount";
+        "wallet_transaction_id, created_at, updated_at, payment_url, refunded_amount, save_card_and_make_default";
 
     public static PaymentRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.NStr("idempotency_key"), r.Str("destination_type"), r.Str("destination_id"),
         r.Str("payment_method_type"), r.NStr("payment_method_id"), r.NStr("payment_gateway"), r.NStr("gateway_payment_id"),
         r.Dec("amount"), r.Str("currency"), r.Str("payment_status"), r.Str("metadata"), r.NTime("succeeded_at"), r.NTime("failed_at"),
         r.NTime("refunded_at"), r.NStr("error_message"), r.NStr("wallet_transaction_id"), r.Time("created_at"), r.Time("updated_at"),
-        r.NStr("payment_url"), r.Dec("refunded_amount"));
+        r.NStr("payment_url"), r.Dec("refunded_amount"), r.NInt("save_card_and_make_default") == 1);
 
     public static void Insert(SqlBatch writes, PaymentRow p) => writes.Add(
         $"""
         INSERT INTO payments ({Columns})
         VALUES (@t, @id, @ikey, @dtype, @did, @mtype, @mid, @gw, @gwid, @amount, @cur, @status, @meta, @ok_at, @fail_at, @ref_at,
-                @err, @wtx, @created, @updated, @url, @refunded)
+                @err, @wtx, @created, @updated, @url, @refunded, @save)
         """,
         ("t", p.TenantId), ("id", p.Id), ("ikey", p.IdempotencyKey), ("dtype", p.DestinationType), ("did", p.DestinationId),
         ("mtype", p.PaymentMethodType), ("mid", p.PaymentMethodId), ("gw", p.PaymentGateway), ("gwid", p.GatewayPaymentId),
         ("amount", p.Amount), ("cur", p.Currency), ("status", p.PaymentStatus), ("meta", p.Metadata), ("ok_at", p.SucceededAt),
         ("fail_at", p.FailedAt), ("ref_at", p.RefundedAt), ("err", p.ErrorMessage), ("wtx", p.WalletTransactionId),
-        ("created", p.CreatedAt), ("updated", p.UpdatedAt), ("url", p.PaymentUrl), ("refunded", p.RefundedAmount));
+        ("created", p.CreatedAt), ("updated", p.UpdatedAt), ("url", p.PaymentUrl), ("refunded", p.RefundedAmount),
+        ("save", p.SaveCardAndMakeDefault ? 1 : 0));
 
     /// <summary>Writes what a gateway's answer or a refund changes.</summary>
     public static void UpdateState(SqlBatch writes, PaymentRow p) => writes.Add(
@@ -70,7 +72,7 @@ public sealed record PaymentDto(
 {
     public static PaymentDto From(PaymentRow p, string? invoiceNumber) => new(
         p.Id, p.IdempotencyKey, p.DestinationType, p.DestinationId, invoiceNumber, p.PaymentMethodType, p.PaymentMethodId,
-        p.PaymentGateway, p.GatewayPaymentId, null, null, p.PaymentUrl, false, p.Amount, p.Currency, p.PaymentStatus, false, [],
+        p.PaymentGateway, p.GatewayPaymentId, null, null, p.PaymentUrl, p.SaveCardAndMakeDefault, p.Amount, p.Currency, p.PaymentStatus, false, [],
         Json.Deserialize<Dictionary<string, string>>(p.Metadata) ?? [], p.SucceededAt, p.FailedAt, p.RefundedAt, p.ErrorMessage,
         p.TenantId, p.CreatedAt, null, p.UpdatedAt, null, p.WalletTransactionId);
 }

@@ -7,7 +7,8 @@ using Coffer.Wallets;
 namespace Coffer.Payments;
 
 public sealed record CheckoutView(string TenantId, string PaymentId, string InvoiceId, string Gateway, string GatewaySessionId, string Status,
-    decimal Amount, string Currency, string? Description, string? SuccessUrl, string? CancelUrl, DateTimeOffset ExpiresAt);
+    decimal Amount, string Currency, string? Description, string? SuccessUrl, string? CancelUrl, DateTimeOffset ExpiresAt, string CustomerId,
+    bool SaveCardAndMakeDefault);
 
 /// <summary>
 /// Payments that go through a gateway. A payment is recorded (PROCESSING) under the invoice's lock before the
@@ -18,7 +19,7 @@ public sealed record CheckoutView(string TenantId, string PaymentId, string Invo
 /// </summary>
 /// <summary>A validated payment request against an invoice (<c>POST /v1/payments</c>, the dashboard's Record Payment).</summary>
 public sealed record PaymentOrder(string InvoiceId, decimal Amount, string Currency, string Method, string? MethodId, string? IdempotencyKey,
-    Dictionary<string, string>? Metadata, string? SuccessUrl = null, string? CancelUrl = null);
+    Dictionary<string, string>? Metadata, string? SuccessUrl = null, string? CancelUrl = null, bool SaveCardAndMakeDefault = false);
 
 public abstract record PaymentOutcome
 {
@@ -31,7 +32,8 @@ public abstract record PaymentOutcome
     public sealed record Refused(Refusal Reason) : PaymentOutcome;
 }
 
-public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods, TimeProvider clock,
+public sealed class PaymentService(Database db, InvoiceService invoices, GatewayRegistry gateways, PaymentMethodStore methods,
+    Customers.CustomerStore customers, TimeProvider clock,
     ILogger<PaymentService> log)
 {
     /// <summary>
@@ -45,14 +47,16 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         if (invoice is null) return new PaymentOutcome.Refused(Refusal.NotFound("invoice"));
         if (invoice.Currency != order.Currency)
             return new PaymentOutcome.Refused(Refusal.Invalid($"the payment is in {order.Currency} but the invoice is in {invoice.Currency}"));
-        var claim = IdempotencyClaim.For(order.IdempotencyKey, "payment", new
+        object asked = new
         {
             destination = order.InvoiceId, amount = order.Amount, currency = order.Currency, method = order.Method, method_id = order.MethodId,
             metadata = order.Metadata ?? [], success_url = order.SuccessUrl, cancel_url = order.CancelUrl,
-        });
+        };
+        var claim = IdempotencyClaim.For(order.IdempotencyKey, "payment", Idempotency.WithSavedCard(asked, order.SaveCardAndMakeDefault));
         if (order.Method == PaymentMethodTypes.PaymentLink)
         {
-            var (link, error, used) = await CreatePaymentLinkAsync(invoice, order.Amount, order.SuccessUrl, order.CancelUrl, claim, request);
+            var (link, error, used) = await CreatePaymentLinkAsync(invoice, order.Amount, order.SuccessUrl, order.CancelUrl, claim, request,
+                order.SaveCardAndMakeDefault);
             if (used is not null) return await KeyUsedAsync(tenantId, used, order.IdempotencyKey!);
             return link is null ? new PaymentOutcome.Refused(error!) : new PaymentOutcome.Made(link, invoice.InvoiceNumber);
         }
@@ -142,7 +146,9 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         ChargeResult result;
         try
         {
-            result = await gateway.ChargeAsync(new ChargeRequest(payment.Id, invoice.CustomerId, null, token, payment.Amount, invoice.Currency,
+            // A card saved at a checkout belongs to the gateway's customer, and is charged together with it.
+            var gatewayCustomer = await methods.GatewayCustomerAsync(invoice.TenantId, invoice.CustomerId, gateway.Name);
+            result = await gateway.ChargeAsync(new ChargeRequest(payment.Id, invoice.CustomerId, gatewayCustomer, token, payment.Amount, invoice.Currency,
                 $"Invoice {invoice.InvoiceNumber ?? invoice.Id}"), CancellationToken.None);
         }
         catch (Exception e)
@@ -160,13 +166,26 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         };
     }
 
+    /// <param name="saveCard">Keep the card it is paid with as the customer's first choice for later charges.</param>
     public async Task<(PaymentRow? Payment, Refusal? Error, IdempotencyCheck? KeyUsed)> CreatePaymentLinkAsync(InvoiceRow invoice, decimal amount,
-        string? successUrl, string? cancelUrl, IdempotencyClaim? claim, HttpRequest? request)
+        string? successUrl, string? cancelUrl, IdempotencyClaim? claim, HttpRequest? request, bool saveCard = false)
     {
         var choice = await gateways.ChooseAsync(invoice.TenantId, request);
         if (choice.Gateway is not { } gateway) return (null, choice.Refusal, null);
+        string? gatewayCustomer = null;
+        if (saveCard)
+        {
+            // Made before the payment is recorded, so a gateway that cannot make it leaves nothing behind.
+            try { gatewayCustomer = await GatewayCustomerAsync(gateway, invoice.TenantId, invoice.CustomerId); }
+            catch (Exception e)
+            {
+                log.LogWarning(e, "gateway {Gateway} could not make a customer for {Customer}", gateway.Name, invoice.CustomerId);
+                return (null, new Refusal(ErrorCodes.GatewayError, $"the gateway could not set up the customer to save the card: {e.Message}"), null);
+            }
+        }
         PaymentRow payment;
-        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, claim))
+        switch (await invoices.BeginGatewayPaymentAsync(invoice.TenantId, invoice.Id, PaymentMethodTypes.PaymentLink, null, gateway.Name, amount, claim,
+                    saveCard))
         {
             case PaymentStart.Refused r: return (null, r.Reason, null);
             case PaymentStart.KeyUsed k: return (null, null, k.Check);
@@ -181,7 +200,8 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         try
         {
             created = await gateway.CreateCheckoutAsync(new CheckoutRequest(payment.Id, amount, invoice.Currency, description,
-                successUrl ?? $"{baseUrl}/checkout/done", cancelUrl ?? $"{baseUrl}/checkout/cancelled", null), CancellationToken.None);
+                successUrl ?? $"{baseUrl}/checkout/done", cancelUrl ?? $"{baseUrl}/checkout/cancelled", null, gatewayCustomer, saveCard),
+                CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -207,18 +227,23 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         return await c.QuerySingleAsync(null,
             """
             SELECT s.tenant_id, s.payment_id, p.destination_id, s.gateway, s.gateway_session_id, s.status, s.amount, s.currency, s.description,
-                   s.success_url, s.cancel_url, s.expires_at
+                   s.success_url, s.cancel_url, s.expires_at, i.customer_id, p.save_card_and_make_default
             FROM checkout_sessions s JOIN payments p ON p.tenant_id = s.tenant_id AND p.id = s.payment_id
+                JOIN invoices i ON i.tenant_id = p.tenant_id AND i.id = p.destination_id
             WHERE s.gateway = @g AND s.gateway_session_id = @s
             """,
             r => new CheckoutView(r.Str("tenant_id"), r.Str("payment_id"), r.Str("destination_id"), r.Str("gateway"), r.Str("gateway_session_id"),
                 r.Str("status"), r.Dec("amount"), r.Str("currency"), r.NStr("description"), r.NStr("success_url"), r.NStr("cancel_url"),
-                r.Time("expires_at")),
+                r.Time("expires_at"), r.Str("customer_id"), r.NInt("save_card_and_make_default") == 1),
             ("g", gateway), ("s", gatewaySessionId));
     }
 
-    /// <summary>A checkout was paid (or failed) at the gateway: settle its payment, once, however often this is reported.</summary>
-    public async Task<InvoiceOutcome> CompleteCheckoutAsync(CheckoutView session, bool succeeded, string? gatewayPaymentId, string? error)
+    /// <summary>
+    /// A checkout was paid (or failed) at the gateway: settle its payment, once, however often this is reported; and
+    /// when it asked to, keep the card it was paid with (<paramref name="card"/>, as the gateway reported it).
+    /// </summary>
+    public async Task<InvoiceOutcome> CompleteCheckoutAsync(CheckoutView session, bool succeeded, string? gatewayPaymentId, string? error,
+        SavedCard? card = null)
     {
         var outcome = await invoices.SettleAsync(session.TenantId, session.InvoiceId, session.PaymentId, succeeded, gatewayPaymentId, error);
         if (succeeded)
@@ -227,9 +252,23 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
             await scope.Connection.ExecAsync(scope.Transaction,
                 "UPDATE checkout_sessions SET status = 'complete' WHERE gateway = @g AND gateway_session_id = @s",
                 ("g", session.Gateway), ("s", session.GatewaySessionId));
+            if (session.SaveCardAndMakeDefault && card is not null &&
+                await methods.SaveFromCheckoutAsync(scope.Connection, scope.Transaction, session.TenantId, session.CustomerId, session.Gateway,
+                    session.GatewaySessionId, card) == PaymentMethodStore.CardSaved.TooMany)
+                log.LogWarning("customer {Customer} already has {Max} payment methods; the card paid at checkout {Session} was not saved",
+                    session.CustomerId, PaymentMethodApi.MaxMethodsPerCustomer, session.GatewaySessionId);
             await scope.CommitAsync();
         }
         return outcome;
+    }
+
+    /// <summary>The gateway's customer for a Coffer customer: the one kept, or a new one made at the gateway and kept.</summary>
+    async Task<string?> GatewayCustomerAsync(IPaymentGateway gateway, string tenantId, string customerId)
+    {
+        if (await methods.GatewayCustomerAsync(tenantId, customerId, gateway.Name) is { } known) return known;
+        var customer = await customers.GetAsync(tenantId, customerId);
+        var made = await gateway.CreateCustomerAsync(new GatewayCustomerRequest(customerId, customer?.Email, customer?.Name), CancellationToken.None);
+        return made is null ? null : await methods.RememberGatewayCustomerAsync(tenantId, customerId, gateway.Name, made);
     }
 
     /// <summary>The gateway reported a payment's outcome on its own (a webhook): settle it, and close its checkout if it was a link.</summary>
@@ -270,7 +309,7 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
                 var session = await SessionAsync(tenantId, payment.Id);
                 if (session is null) break;
                 var status = await gateway.CheckoutStatusAsync(session.GatewaySessionId, payment.Id, CancellationToken.None);
-                if (status is CheckoutStatus.Paid paid) await CompleteCheckoutAsync(session, true, paid.GatewayPaymentId, null);
+                if (status is CheckoutStatus.Paid paid) await CompleteCheckoutAsync(session, true, paid.GatewayPaymentId, null, paid.Card);
                 else if (status is CheckoutStatus.Expired || session.ExpiresAt <= now)
                     await invoices.SettleAsync(tenantId, invoice.Id, payment.Id, false, null, "the payment link expired unpaid");
                 break;

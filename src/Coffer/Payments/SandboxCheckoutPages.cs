@@ -30,7 +30,6 @@ public static class SandboxCheckoutPages
         <body><h1>{{WebUtility.HtmlEncode(title)}}</h1>{{body}}</body></html>
         """;
 
-    /// <summary>A link stops working when it expires or when its invoice can no longer be paid (the session is then marked expired).</summary>
     /// <summary>Open, not expired, and its tenant still in test mode: a sandbox link made before going live takes nothing afterwards.</summary>
     static async Task<bool> UsableAsync(CheckoutView s, TenantStore tenants, TimeProvider clock) =>
         s.Status != "expired" && s.ExpiresAt > clock.GetUtcNow() && (await tenants.GetAsync(s.TenantId))?.IsLive == false;
@@ -45,6 +44,7 @@ public static class SandboxCheckoutPages
           <input id="card_number" name="card_number" inputmode="numeric" autocomplete="cc-number" required>
           <button type="submit">Pay {WebUtility.HtmlEncode(Amount(s))}</button>
         </form>
+        {(s.SaveCardAndMakeDefault ? "<p class=\"note\" id=\"saves-card\">This card will be saved for future payments.</p>" : "")}
         <p class="note">Sandbox: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
         """;
 
@@ -67,7 +67,7 @@ public static class SandboxCheckoutPages
         switch (await gateways.Sandbox(s.TenantId, request).PayCheckoutAsync(number, s.PaymentId, s.Amount, s.Currency))
         {
             case ChargeResult.Succeeded ok:
-                await payments.CompleteCheckoutAsync(s, true, ok.GatewayPaymentId, null);
+                await payments.CompleteCheckoutAsync(s, true, ok.GatewayPaymentId, null, SandboxGateway.Card(number));
                 return Results.Redirect(s.SuccessUrl ?? "/checkout/done");
             case ChargeResult.Declined d:
                 // A declined card leaves the link open for another card, as a hosted checkout does.

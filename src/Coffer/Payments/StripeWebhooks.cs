@@ -43,7 +43,8 @@ public static class StripeWebhooks
 
     static async Task<Results<Ok<WebhookReceipt>, ApiError>> Receive(
         [FromRoute(Name = "tenant_id")] string tenantId, [FromHeader(Name = "Stripe-Signature")] string? signature, HttpRequest request,
-        TenantSettings settings, TenantStore tenants, PaymentService payments, RefundService refunds, TimeProvider clock, ILoggerFactory logs)
+        TenantSettings settings, TenantStore tenants, PaymentService payments, RefundService refunds, GatewayRegistry gateways, TimeProvider clock,
+        ILoggerFactory logs)
     {
         var config = await settings.GatewayConfigAsync(tenantId);
         // The same answer as a bad signature: which tenants exist or use Stripe is not for an unauthenticated caller to learn.
@@ -111,8 +112,31 @@ public static class StripeWebhooks
                 session.Id, session.AmountTotal, session.Currency, view.PaymentId, view.Amount, view.Currency);
             return TypedResults.Ok(new WebhookReceipt(true));
         }
-        await payments.CompleteCheckoutAsync(view, outcome.Succeeded, outcome.Succeeded ? session.PaymentIntentId : null, outcome.Error);
+        var (card, cardUnknown) = outcome.Succeeded && view.SaveCardAndMakeDefault
+            ? await PaidWithAsync(tenantId, view, gateways, log)
+            : (null, false);
+        await payments.CompleteCheckoutAsync(view, outcome.Succeeded, outcome.Succeeded ? session.PaymentIntentId : null, outcome.Error, card);
+        // The money is settled; the card to save is not known yet. Stripe delivers the event again on a 503, and settling
+        // it again changes nothing, so the next delivery saves the card.
+        if (cardUnknown) return new ApiError(503, ErrorCodes.Unavailable, "the card paid with could not be read from Stripe yet; deliver again");
         return TypedResults.Ok(new WebhookReceipt(true));
+    }
+
+    /// <summary>The card a checkout that asked to save it was paid with: the event names only the PaymentIntent, so Stripe is asked.</summary>
+    static async Task<(SavedCard? Card, bool Unknown)> PaidWithAsync(string tenantId, CheckoutView view, GatewayRegistry gateways, ILogger log)
+    {
+        if (await gateways.ForPaymentAsync(tenantId, StripeGateway.GatewayName) is not { } gateway) return (null, true);
+        try
+        {
+            return (await gateway.CheckoutStatusAsync(view.GatewaySessionId, view.PaymentId, CancellationToken.None) as CheckoutStatus.Paid)?.Card is { } card
+                ? (card, false)
+                : (null, false);
+        }
+        catch (Exception e) when (e is StripeException or HttpRequestException or TaskCanceledException)
+        {
+            log.LogWarning(e, "could not read the card of Stripe checkout session {Session} to save it", view.GatewaySessionId);
+            return (null, true);
+        }
     }
 
     /// <summary>

@@ -17,6 +17,7 @@ public sealed record AddFundsForm
     public string? Amount { get; init; }
     public string? Method { get; init; }
     public string? Nonce { get; init; }
+    public bool? SaveCard { get; init; }
 }
 
 public sealed record BuyPackageForm
@@ -59,9 +60,11 @@ static class PortalFunding
         if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
 
         var key = FormKey(http, form.Nonce);
-        var claim = key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds", new { wallet = wallet.Id, amount, method = form.Method }));
+        var save = card is null && form.SaveCard == true;
+        var claim = key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("portal-add-funds",
+            Idempotency.WithSavedCard(new { wallet = wallet.Id, amount, method = form.Method }, save)));
         var outcome = await funding.AddFundsAsync(wallet, amount.Value, card, card is null ? "Funds added with a card" : $"Funds added with {Card(card)}", claim,
-            invoiceId => PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoiceId), http.Request);
+            invoiceId => PortalWallet.ReturnUrls(gateways, http.Request, wallet.Id, invoiceId), http.Request, save);
         return outcome switch
         {
             FundingOutcome.PaymentAction action => Results.Redirect(action.Url),
@@ -100,6 +103,7 @@ static class PortalFunding
               <input id="amount" name="Amount" inputmode="decimal" autocomplete="off" required value="{Html.E(form?.Amount)}" aria-describedby="amount-hint">
               <p id="amount-hint" class="portal-hint">A credit costs {PortalWallet.Rate(w.TopupConversionRate, w.Currency)}, so {Html.Money(10m, w.Currency)} buys {Html.Credits(Ledger.Money.CreditsForAmount(10m, w.TopupConversionRate))} credits.</p>
               <fieldset class="portal-choices"><legend>Pay with</legend>{string.Join("", choices)}</fieldset>
+              <label class="portal-choice"><input type="checkbox" name="SaveCard" value="true"{(form?.SaveCard == true ? " checked" : "")}> <span>Keep the card I enter for future payments (used first from then on, also for automatic top-ups)</span></label>
               <p><button type="submit">Add funds</button></p>
             </form>
             """, Nav(http), status);

@@ -30,8 +30,9 @@ public sealed class SelfServiceFunding(CreditPurchases purchases, InvoiceService
 {
     /// <param name="card">The saved card to charge; null for the hosted checkout.</param>
     /// <param name="returnUrls">Where the checkout returns to, for the invoice it pays (success, cancel).</param>
+    /// <param name="saveCard">At the checkout: keep the card typed there as the customer's first choice for later charges.</param>
     public async Task<FundingOutcome> AddFundsAsync(WalletRow wallet, decimal amount, PaymentMethodRow? card, string description, IdempotencyClaim? claim,
-        Func<string, (string? Success, string? Cancel)> returnUrls, HttpRequest? request)
+        Func<string, (string? Success, string? Cancel)> returnUrls, HttpRequest? request, bool saveCard = false)
     {
         var tenant = wallet.TenantId;
         if (await payments.CannotChargeAsync(tenant, request) is { } cannot) return new FundingOutcome.Refused(cannot, 422);
@@ -54,7 +55,7 @@ public sealed class SelfServiceFunding(CreditPurchases purchases, InvoiceService
         if (card is null)
         {
             var (success, cancel) = returnUrls(invoice.Id);
-            var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, request);
+            var (payment, error, _) = await payments.CreatePaymentLinkAsync(invoice, invoice.AmountDue, success, cancel, null, request, saveCard);
             if (error is null) return new FundingOutcome.PaymentAction(invoice.Id, payment!.PaymentUrl!);
             await invoices.VoidAsync(tenant, invoice.Id);
             return new FundingOutcome.Refused(error, error.ToHttp().StatusCode);

@@ -292,8 +292,9 @@ sealed class LedgerRows(Database db, Ids ids)
             $"""
             INSERT INTO wallets ({WalletRow.Columns})
             VALUES (@t, @id, @cust, @name, @desc, @cur, @type, @status, @rate, @trate, 0, 0, @limit, @meta, @alerts,
-                    @auto, @config, 1, @now, @now, 'ok')
+                    @auto, @config, 1, @now, @now, 'ok', @cc)
             """,
+            ("cc", wallet.CreditCurrencyId),
             ("t", wallet.TenantId), ("id", wallet.Id), ("cust", wallet.CustomerId), ("name", wallet.Name), ("desc", wallet.Description),
             ("cur", wallet.Currency), ("type", wallet.WalletType), ("status", wallet.Status), ("rate", wallet.ConversionRate),
             ("trate", wallet.TopupConversionRate), ("limit", wallet.OverdraftLimit), ("meta", wallet.Metadata),

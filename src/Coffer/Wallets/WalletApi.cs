@@ -39,11 +39,25 @@ public static class WalletApi
     }
 
     static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Create(Tenant tenant, CreateWalletRequest body, WalletMoves moves,
-        TimeProvider clock, HttpRequest http)
+        CreditCurrencies.CreditCurrencyStore creditCurrencies, TimeProvider clock, HttpRequest http)
     {
         var v = new Validator();
+        CreditCurrencies.CreditCurrencyRow? held = null;
+        if (body.CreditCurrencyId is { } ccId)
+        {
+            held = await creditCurrencies.GetAsync(tenant.Id, ccId);
+            if (held is null) return ApiError.NotFound("credit currency");
+            if (!held.Active) return CreditCurrencies.CreditCurrencyApi.ArchivedError(held);
+            if (body.Currency is { } given && !string.Equals(given, held.Currency, StringComparison.OrdinalIgnoreCase))
+                v.Fail($"currency must be the credit currency's ({held.Currency}) or left out");
+            if (body.ConversionRate is not null || body.TopupConversionRate is not null)
+                v.Fail("a wallet of a credit currency takes its rates from the credit currency's price_per_credit");
+            body = body with { Currency = held.Currency };
+        }
         var order = WalletOrders.Create(v, body, HeaderKey(http), clock.GetUtcNow());
-        return order is null ? v.Error() : Respond(await moves.CreateAsync(tenant.Id, order));
+        if (order is null) return v.Error();
+        if (held is not null) order = CreditCurrencies.CreditCurrencyStore.ForCreditCurrency(order, held);
+        return Respond(await moves.CreateAsync(tenant.Id, order));
     }
 
     static async Task<Results<Ok<WalletDto>, ApiError>> Get(Tenant tenant, string id, WalletStore store, string? expand)

@@ -62,6 +62,9 @@ public record WalletDto
     public DateTimeOffset UpdatedAt { get; init; }
     public string? UpdatedBy { get; init; }
     public decimal OverdraftLimit { get; init; }
+
+    /// <summary>The tenant's credit currency this wallet holds; null for a wallet of a plain ISO currency.</summary>
+    public string? CreditCurrencyId { get; init; }
 }
 
 /// <summary>
@@ -176,6 +179,7 @@ public static class WalletDtos
         CreatedAt = w.CreatedAt,
         UpdatedAt = w.UpdatedAt,
         OverdraftLimit = w.OverdraftLimit,
+        CreditCurrencyId = w.CreditCurrencyId,
     };
 
     public static HoldDto Hold(HoldRow h, WalletRow w) => new(

@@ -53,7 +53,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             Json.Serialize(order.Metadata ?? []),
             order.AlertSettings is null ? null : Json.Serialize(order.AlertSettings),
             order.AutoTopup is null ? null : Json.Serialize(order.AutoTopup),
-            order.Config is null ? null : Json.Serialize(order.Config), 0, now, now);
+            order.Config is null ? null : Json.Serialize(order.Config), 0, now, now, CreditCurrencyId: order.CreditCurrencyId);
         var grant = order.InitialCredits > 0
             ? new WalletCommand.Credit(ids.New("wtx"), order.InitialCredits, 0m, Reasons.FreeCreditGrant, order.InitialExpiry, null)
             : null;

@@ -19,7 +19,7 @@ public sealed record WalletChanges(
 public sealed record NewWalletOrder(
     string? CustomerId, string? ExternalCustomerId, string? Name, string? Description, string Currency, string WalletType, decimal Rate,
     decimal TopupRate, decimal InitialCredits, DateTimeOffset? InitialExpiry, decimal OverdraftLimit, Dictionary<string, string>? Metadata,
-    AutoTopupSettings? AutoTopup, AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim);
+    AutoTopupSettings? AutoTopup, AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim, string? CreditCurrencyId = null);
 
 public sealed record HoldOrder(decimal? Credits, decimal? Amount, DateTimeOffset? ExpiresAt, EntryDetails Details, IdempotencyClaim? Claim);
 

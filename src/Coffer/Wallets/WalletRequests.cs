@@ -18,6 +18,9 @@ public sealed record CreateWalletRequest
     public AlertSettings? AlertSettings { get; init; }
     public WalletConfig? Config { get; init; }
     public decimal? OverdraftLimit { get; init; }
+
+    /// <summary>The tenant's credit currency the wallet holds: its ISO currency and price then set the wallet's currency and rates.</summary>
+    public string? CreditCurrencyId { get; init; }
 }
 
 public sealed record UpdateWalletRequest
@@ -31,7 +34,8 @@ public sealed record UpdateWalletRequest
     public decimal? OverdraftLimit { get; init; }
 }
 
-public sealed record TopUpRequest
+/// <summary>A top-up of a wallet (open for the top-up by customer and credit currency, which adds the credit currency).</summary>
+public record TopUpRequest
 {
     public decimal? CreditsToAdd { get; init; }
     public decimal? Amount { get; init; }

@@ -24,19 +24,20 @@ public sealed record WalletRow(
     long EventSeq,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    string AlertState = "ok")
+    string AlertState = "ok",
+    string? CreditCurrencyId = null)
 {
     public const string Columns =
         "tenant_id, id, customer_id, name, description, currency, wallet_type, wallet_status, conversion_rate, " +
         "topup_conversion_rate, credit_balance, overdraft_credits, overdraft_limit, metadata, alert_settings, auto_topup, " +
-        "config, event_seq, created_at, updated_at, alert_state";
+        "config, event_seq, created_at, updated_at, alert_state, credit_currency_id";
 
     public static WalletRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("customer_id"), r.Str("name"), r.NStr("description"), r.Str("currency"),
         r.Str("wallet_type"), r.Str("wallet_status"), r.Dec("conversion_rate"), r.Dec("topup_conversion_rate"),
         r.Dec("credit_balance"), r.Dec("overdraft_credits"), r.Dec("overdraft_limit"), r.Str("metadata"),
         r.NStr("alert_settings"), r.NStr("auto_topup"), r.NStr("config"), r.Long("event_seq"), r.Time("created_at"),
-        r.Time("updated_at"), r.Str("alert_state"));
+        r.Time("updated_at"), r.Str("alert_state"), r.NStr("credit_currency_id"));
 }
 
 public sealed record TransactionRow(

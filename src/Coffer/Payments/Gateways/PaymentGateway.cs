@@ -25,13 +25,25 @@ public interface IPaymentGateway
 
     /// <summary>Closes a hosted checkout that must no longer take money (its invoice was voided or its purchase cancelled).</summary>
     Task ExpireCheckoutAsync(string sessionId, CancellationToken ct);
+
+    /// <summary>
+    /// Makes the gateway's own customer for a Coffer customer, which a card saved at a checkout must belong to; null
+    /// when the gateway keeps no customers (the sandbox). Asked once per customer: Coffer keeps the answer.
+    /// </summary>
+    Task<string?> CreateCustomerAsync(GatewayCustomerRequest request, CancellationToken ct);
 }
+
+public sealed record GatewayCustomerRequest(string CustomerId, string? Email, string? Name);
+
+/// <summary>A card the customer typed at a checkout that asked to keep it: what Coffer saves as a payment method.</summary>
+public sealed record SavedCard(string Token, string? Brand, string Last4);
 
 public abstract record CheckoutStatus
 {
     private CheckoutStatus() { }
     public sealed record Open : CheckoutStatus;
-    public sealed record Paid(string GatewayPaymentId) : CheckoutStatus;
+    /// <param name="Card">The card it was paid with, when the checkout asked to save it.</param>
+    public sealed record Paid(string GatewayPaymentId, SavedCard? Card = null) : CheckoutStatus;
     public sealed record Expired : CheckoutStatus;
 }
 
@@ -49,8 +61,11 @@ public abstract record ChargeResult
     public sealed record RequiresAction(string GatewayPaymentId, string Message) : ChargeResult;
 }
 
+/// <param name="GatewayCustomerId">The gateway's customer the checkout is for (needed to save the card), or null.</param>
+/// <param name="SaveCard">Keep the card for later charges without the customer present (Stripe's setup_future_usage).</param>
 public sealed record CheckoutRequest(
-    string PaymentId, decimal Amount, string Currency, string Description, string SuccessUrl, string CancelUrl, string? CustomerEmail);
+    string PaymentId, decimal Amount, string Currency, string Description, string SuccessUrl, string CancelUrl, string? CustomerEmail,
+    string? GatewayCustomerId = null, bool SaveCard = false);
 
 public abstract record CheckoutResult
 {

@@ -39,6 +39,9 @@ public sealed class SandboxGateway(Database db, string tenantId, string publicBa
 
     public static string Token(string number) => TokenPrefix + number;
 
+    /// <summary>A test card as a saved payment method.</summary>
+    public static SavedCard Card(string number) => new(Token(number), TestCards[number].Brand, number[^4..]);
+
     public async Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken ct)
     {
         var number = request.PaymentMethodToken.StartsWith(TokenPrefix, StringComparison.Ordinal)
@@ -104,10 +107,13 @@ public sealed class SandboxGateway(Database db, string tenantId, string publicBa
     public async Task<CheckoutStatus> CheckoutStatusAsync(string sessionId, string paymentId, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var paid = await c.QuerySingleAsync(null, "SELECT outcome FROM sandbox_charges WHERE tenant_id = @t AND idempotency_key = @k",
-            r => r.Str("outcome"), ("t", tenantId), ("k", "checkout_" + paymentId));
-        return paid is not null ? new CheckoutStatus.Paid($"sbx_ch_{paymentId}") : new CheckoutStatus.Open();
+        var paidWith = await c.QuerySingleAsync(null, "SELECT card_number FROM sandbox_charges WHERE tenant_id = @t AND idempotency_key = @k",
+            r => r.Str("card_number"), ("t", tenantId), ("k", "checkout_" + paymentId));
+        return paidWith is not null ? new CheckoutStatus.Paid($"sbx_ch_{paymentId}", Card(paidWith)) : new CheckoutStatus.Open();
     }
+
+    // A sandbox card is its own token: there is no gateway customer to own it.
+    public Task<string?> CreateCustomerAsync(GatewayCustomerRequest request, CancellationToken ct) => Task.FromResult<string?>(null);
 
     // The hosted page is Coffer's own: once the session is marked expired the page refuses it, so nothing to tell.
     public Task ExpireCheckoutAsync(string sessionId, CancellationToken ct) => Task.CompletedTask;

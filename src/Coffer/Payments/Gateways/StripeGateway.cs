@@ -124,9 +124,16 @@ public sealed class StripeGateway : IPaymentGateway
             SuccessUrl = request.SuccessUrl,
             CancelUrl = request.CancelUrl,
             ClientReferenceId = request.PaymentId,
-            CustomerEmail = request.CustomerEmail,
+            // Stripe takes a customer or an e-mail for one, never both.
+            Customer = request.GatewayCustomerId,
+            CustomerEmail = request.GatewayCustomerId is null ? request.CustomerEmail : null,
             Metadata = metadata,
-            PaymentIntentData = new SessionPaymentIntentDataOptions { Metadata = metadata },
+            PaymentIntentData = new SessionPaymentIntentDataOptions
+            {
+                Metadata = metadata,
+                // The card is attached to the customer for later off-session charges (auto top-up, charge-now purchases).
+                SetupFutureUsage = request.SaveCard ? "off_session" : null,
+            },
         };
         try
         {
@@ -167,13 +174,34 @@ public sealed class StripeGateway : IPaymentGateway
 
     public async Task<CheckoutStatus> CheckoutStatusAsync(string sessionId, string paymentId, CancellationToken ct)
     {
-        var session = await new SessionService(_client).GetAsync(sessionId, null, null, ct);
+        var options = new SessionGetOptions { Expand = ["payment_intent.payment_method"] };
+        var session = await new SessionService(_client).GetAsync(sessionId, options, null, ct);
         return session switch
         {
-            { PaymentStatus: "paid" } => new CheckoutStatus.Paid(session.PaymentIntentId),
+            { PaymentStatus: "paid" } => new CheckoutStatus.Paid(session.PaymentIntentId, SavedCardOf(session.PaymentIntent)),
             { Status: "expired" } => new CheckoutStatus.Expired(),
             _ => new CheckoutStatus.Open(),
         };
+    }
+
+    /// <summary>The card a checkout was paid with, when the checkout kept it for off-session use (only then can Coffer charge it later).</summary>
+    static SavedCard? SavedCardOf(PaymentIntent? intent) =>
+        intent is { SetupFutureUsage: "off_session", PaymentMethod: { Type: "card" } method }
+            ? new SavedCard(method.Id, method.Card?.Brand, method.Card?.Last4 ?? "")
+            : null;
+
+    public async Task<string?> CreateCustomerAsync(GatewayCustomerRequest request, CancellationToken ct)
+    {
+        var options = new CustomerCreateOptions
+        {
+            Email = request.Email,
+            Name = request.Name,
+            Metadata = new Dictionary<string, string> { ["coffer_customer_id"] = request.CustomerId },
+        };
+        // Two checkouts of one customer at once make one Stripe customer: same key, same answer (Stripe keeps keys 24 h;
+        // Coffer keeps the id after the first answer).
+        var customer = await new CustomerService(_client).CreateAsync(options, new RequestOptions { IdempotencyKey = "customer_" + request.CustomerId }, ct);
+        return customer.Id;
     }
 
     public async Task ExpireCheckoutAsync(string sessionId, CancellationToken ct)
