@@ -63,9 +63,10 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
     }
 
     /// <summary>
-    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method, a customer with a
-    /// saved card is charged now and one without is invoiced. With a <paramref name="key"/>, the same request replays
-    /// the first answer and charges nothing again, and another request with it is refused.
+    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method the customer's own
+    /// applies, and without that a customer with a saved card is charged now and one without is invoiced. With a
+    /// <paramref name="key"/>, the same request replays the first answer and charges nothing again, and another request
+    /// with it is refused.
     /// </summary>
     public async Task<PurchaseOutcome> PurchaseAsync(
         string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
@@ -77,9 +78,10 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
         if (wallet.Currency != package.Currency)
             return new PurchaseOutcome.Refused(Refusal.Invalid($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
 
+        // The fingerprint is of the request as sent: a retry replays even if the customer's own method changed meanwhile.
         var claim = IdempotencyClaim.For(key, "purchase-package", new { wallet = walletId, package = packageId, collection });
         var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
-        collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
+        collection = CollectionMethods.Choose(collection, (await customers.GetAsync(tenantId, wallet.CustomerId))?.CollectionMethod, cards.Count > 0);
         if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
             return new PurchaseOutcome.Refused(Refusal.Invalid("charge_automatically needs a saved card; save one or use send_invoice"));
         var charge = collection == CollectionMethods.ChargeAutomatically;

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Storage;
@@ -19,17 +20,11 @@ public sealed record PurchasePackageRequest(string? PackageId, string? Collectio
 
 public sealed record PackagePurchaseResponse(InvoiceDto Invoice, WalletDto Wallet);
 
-public static class CollectionMethods
-{
-    public const string ChargeAutomatically = "charge_automatically";
-    public const string SendInvoice = "send_invoice";
-}
-
 /// <summary>
 /// Credit packages: a named bundle (credits, price, currency, optional bonus credits with their own expiry,
 /// grant priority 50 unless set). Buying one creates a paid-on-completion CREDIT invoice with the credits and
-/// bonus pending; the customer's collection method then charges their saved card now (credits granted when
-/// the charge succeeds) or leaves the invoice to be paid.
+/// bonus pending; the collection method (the call's, else the customer's, else a saved card when there is one)
+/// then charges their saved card now (credits granted when the charge succeeds) or leaves the invoice to be paid.
 /// </summary>
 public static class PackageApi
 {
@@ -84,8 +79,7 @@ public static class PackageApi
     {
         var v = new Validator();
         var packageId = v.Text("package_id", body.PackageId, required: true);
-        var collection = v.OneOf("collection_method", body.CollectionMethod,
-            new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
+        var collection = v.OneOf("collection_method", body.CollectionMethod, CollectionMethods.All);
         var key = WalletApi.IdempotencyKey(v, body.IdempotencyKey, http, required: false);
         if (!v.Ok) return v.Error();
         return ToHttp(await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http));
