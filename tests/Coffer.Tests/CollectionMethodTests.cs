@@ -191,10 +191,21 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     public async Task ACustomerWithoutAMethodKeepsTodaysDefaults()
     {
         var package = await Package();
-        var customer = (await Customer(null)).S("id");
+        var created = await Customer(null);
+        Assert.True(created.AsObject().ContainsKey("collection_method"));
+        var customer = created.S("id");
         var wallet = await WalletOf(customer);
         Assert.Equal("PENDING", (await Buy(wallet, package)).Ok()["invoice"]!.S("payment_status"));
         await SaveCard(customer);
         Assert.Equal("SUCCEEDED", (await Buy(wallet, package)).Ok()["invoice"]!.S("payment_status"));
+    }
+
+    [Fact]
+    public async Task TheOpenApiDocumentDescribesTheField()
+    {
+        using var http = App.CreateClient();
+        var schemas = (await http.Get("/openapi/v1.json")).Ok()["components"]!["schemas"]!;
+        Assert.NotNull(schemas["CustomerRequest"]!["properties"]!["collection_method"]);
+        Assert.NotNull(schemas["CustomerDto"]!["properties"]!["collection_method"]);
     }
 }
