@@ -26,6 +26,14 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     async Task<string> Package() =>
         (await Api.Post("/v1/credit-packages", new { name = "Starter", credits = "100", price = "9.99", currency = "usd" })).Ok(201).S("id");
 
+    /// <summary>A customer with <paramref name="collectionMethod"/>, a saved card and an empty USD wallet.</summary>
+    async Task<(string Customer, string Wallet)> CardHolder(string? collectionMethod)
+    {
+        var customer = (await Customer(collectionMethod)).S("id");
+        await SaveCard(customer);
+        return (customer, await WalletOf(customer));
+    }
+
     Task<(int Status, JsonNode? Body)> Buy(string wallet, string package, string? collectionMethod = null, string? key = null) =>
         Api.Post($"/v1/wallets/{wallet}/purchase-package", new { package_id = package, collection_method = collectionMethod, idempotency_key = key });
 
@@ -70,9 +78,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     public async Task ASendInvoiceCustomerIsInvoicedForAPackageEvenWithASavedCardUnlessTheCallSaysCharge()
     {
         var package = await Package();
-        var customer = (await Customer("send_invoice")).S("id");
-        await SaveCard(customer);
-        var wallet = await WalletOf(customer);
+        var (customer, wallet) = await CardHolder("send_invoice");
 
         var invoiced = (await Buy(wallet, package)).Ok();
         Assert.Equal(("PENDING", "0"), (invoiced["invoice"]!.S("payment_status"), invoiced["wallet"]!.S("credit_balance")));
@@ -107,9 +113,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     public async Task APurchaseAskedAgainReplaysAfterTheCustomersMethodChanged()
     {
         var package = await Package();
-        var customer = (await Customer("send_invoice")).S("id");
-        await SaveCard(customer);
-        var wallet = await WalletOf(customer);
+        var (customer, wallet) = await CardHolder("send_invoice");
         var first = (await Buy(wallet, package, key: "pkg-once")).Ok();
 
         (await Api.Put($"/v1/customers?id={customer}", new { collection_method = "charge_automatically" })).Ok();
@@ -123,9 +127,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     public async Task TheCustomerApiInvoicesASendInvoiceCustomerInsteadOfChargingTheirCard()
     {
         var package = await Package();
-        var customer = (await Customer("send_invoice")).S("id");
-        await SaveCard(customer);
-        var wallet = await WalletOf(customer);
+        var (customer, wallet) = await CardHolder("send_invoice");
         var token = (await Api.Post("/v1/customer-sessions", new { customer_id = customer })).Ok(201).S("token");
         using var browser = App.CreateClient();
         browser.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -148,9 +150,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
     {
         await Package();
         (await Api.Put("/v1/settings/portal_config", new { value = new { allow_auto_topup = true } })).Ok();
-        var customer = (await Customer("send_invoice")).S("id");
-        await SaveCard(customer);
-        var wallet = await WalletOf(customer);
+        var (customer, wallet) = await CardHolder("send_invoice");
         var link = new Uri((await Api.Post("/v1/portal/sessions", new { customer_id = customer })).Ok(201).S("url")).PathAndQuery;
         using var portal = App.CreateDefaultClient(new Uri("http://localhost"), new CookieContainerHandler(new CookieContainer()));
         Assert.Equal(HttpStatusCode.Redirect, (await portal.GetAsync(link)).StatusCode);

@@ -27,8 +27,10 @@ public static class GrantSources
 /// <c>grant_priorities</c>: the priority a grant gets when it is made without one, by its source (lower is spent first).
 /// An unset source gives no priority (spent last), as Flexprice does, so a tenant that never sets this sees no change.
 /// </summary>
-public sealed record GrantPriorities(int? Plan = null, int? Promotional = null, int? Package = null, int? Purchased = null)
+public sealed record GrantPriorities(int? Plan, int? Promotional, int? Package, int? Purchased)
 {
+    public static readonly GrantPriorities Unset = new(null, null, null, null);
+
     public int? Of(string source) => source switch
     {
         GrantSources.Plan => Plan,

@@ -74,7 +74,7 @@ public sealed class TenantSettings(Database db, SecretBox box)
 
     public async Task<PortalConfig> PortalConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PortalConfig ?? new PortalConfig();
 
-    public async Task<GrantPriorities> GrantPrioritiesAsync(string tenantId) => (await DocumentAsync(tenantId)).GrantPriorities ?? new GrantPriorities();
+    public async Task<GrantPriorities> GrantPrioritiesAsync(string tenantId) => (await DocumentAsync(tenantId)).GrantPriorities ?? GrantPriorities.Unset;
 
     /// <summary>
     /// The one rule for a grant's priority: the one it was given, else the tenant's <c>grant_priorities</c> default for
