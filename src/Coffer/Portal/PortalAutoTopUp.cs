@@ -118,7 +118,9 @@ static class PortalAutoTopUp
             var threshold = form?.Threshold ?? (rule?.Threshold is { } t ? Html.Credits(t) : "");
             var amount = form?.Amount ?? (rule?.Amount is { } a ? Html.Credits(a) : "");
             var perDay = form?.PerDay ?? (rule?.MaxTopupsPerDay ?? config.MaxTopupsPerDay)?.ToString(CultureInfo.InvariantCulture) ?? "";
-            var payWith = form?.PayWith ?? (AutoTopUpWorker.ChargesCard(rule, collectionMethod) ? rule?.PaymentMethodId ?? cards.FirstOrDefault()?.Id ?? Invoice : Invoice);
+            var payWith = form?.PayWith ?? (AutoTopUpWorker.ChargesCard(rule, collectionMethod)
+                ? rule?.PaymentMethodId ?? cards.FirstOrDefault()?.Id ?? Invoice
+                : Invoice);
             var choices = cards.Select(c => PortalFunding.Choice("PayWith", c.Id, $"Charge my {Card(c)}", payWith == c.Id))
                 .Append(PortalFunding.Choice("PayWith", Invoice, "Send me an invoice; the credits arrive once it is paid", payWith == Invoice));
             var amountHint = (config.MaxAutoTopupAmount is { } max ? $"At most {Html.Credits(max)} credits at a time. " : "") +

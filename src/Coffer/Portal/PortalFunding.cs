@@ -168,7 +168,7 @@ static class PortalFunding
         var packageChoices = offered.Select(p => Choice("PackageId", p.Id,
             $"{p.Name}: {Html.Credits(p.Credits)} credits{(p.BonusCredits > 0 ? $" + {Html.Credits(p.BonusCredits)} bonus credits" : "")} for {Html.Money(p.Price, p.Currency)}",
             chosenPackage == p.Id));
-        // The choice offered first is the one a purchase would make without it; a card cannot be charged without one.
+        // The choice offered first is the one a purchase would make without it; with no saved card only an invoice is offered.
         var collection = form?.Collection ?? (cards.Count == 0
             ? CollectionMethods.SendInvoice
             : CollectionMethods.Choose(null, (await customers.GetAsync(tenant, customer))?.CollectionMethod, hasCard: true));

@@ -14,7 +14,10 @@ public static class GrantSources
     public const string Promotional = "promotional";
     /// <summary>A credit package's credits and its bonus, through the package's priority when it is created.</summary>
     public const string Package = "package";
-    /// <summary>Credits paid for: <c>PURCHASED_CREDIT_DIRECT</c> and <c>PURCHASED_CREDIT_INVOICED</c> top-ups, customers' own and automatic top-ups.</summary>
+    /// <summary>
+    /// Credits paid for: <c>PURCHASED_CREDIT_DIRECT</c> and <c>PURCHASED_CREDIT_INVOICED</c> top-ups, customers' own
+    /// top-ups and automatic top-ups.
+    /// </summary>
     public const string Purchased = "purchased";
 
     public static readonly IReadOnlySet<string> All = new HashSet<string> { Plan, Promotional, Package, Purchased };
@@ -69,9 +72,9 @@ public static class GrantPrioritiesSettingsApi
         var v = new Validator();
         foreach (var (source, priority) in value)
         {
-            if (!GrantSources.All.Contains(source))
-                v.Fail($"'{(source.Length > 40 ? source[..40] + "…" : source)}' is not a grant source; the sources are {string.Join(", ", GrantSources.All.Order())}");
-            else v.Priority($"value.{source}", priority);
+            if (GrantSources.All.Contains(source)) v.Priority($"value.{source}", priority);
+            else v.Fail($"'{(source.Length > 40 ? source[..40] + "…" : source)}' is not a grant source; " +
+                $"the sources are {string.Join(", ", GrantSources.All.Order())}");
         }
         if (!v.Ok) return v.Error();
         int? Of(string source) => value.GetValueOrDefault(source);

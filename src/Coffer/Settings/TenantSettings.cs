@@ -79,7 +79,8 @@ public sealed class TenantSettings(Database db, SecretBox box)
     /// <summary>
     /// The one rule for a grant's priority: the one it was given, else the tenant's <c>grant_priorities</c> default for
     /// its <paramref name="source"/> (read only then), else none. Operations call it once per grant they make, after the
-    /// request's idempotency fingerprint is taken, so a retry replays whatever the setting says by then.
+    /// request's idempotency fingerprint is taken: a retry with the request's key replays its first answer, whatever the
+    /// setting says by then.
     /// </summary>
     public async Task<int?> GrantPriorityAsync(string tenantId, string source, int? given) =>
         given ?? (await GrantPrioritiesAsync(tenantId)).Of(source);
