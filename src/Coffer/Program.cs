@@ -56,6 +56,7 @@ v1.MapSettings();
 v1.MapGatewaySettings();
 v1.MapAlertEmailSettings();
 v1.MapPortalConfigSettings();
+v1.MapGrantPrioritiesSettings();
 v1.MapPaymentMethods();
 v1.MapRefunds();
 v1.MapPackages();

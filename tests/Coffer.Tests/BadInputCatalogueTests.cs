@@ -69,6 +69,13 @@ public abstract class BadInputCatalogueTests(Store store) : ApiTest(store)
         yield return new("debit key too long", "POST", "/v1/wallets/{W}/debit", $$"""{"credits": "1", "idempotency_key": "{{Long}}"}""");
         yield return new("debit key with control", "POST", "/v1/wallets/{W}/debit", """{"credits": "1", "idempotency_key": "a\tb"}""");
         yield return new("wallet status filter unknown", "GET", "/v1/wallets?wallet_status=melted");
+        yield return new("customer collection method unknown", "POST", "/v1/customers", """{"external_id": "e-1", "collection_method": "barter"}""");
+        yield return new("customer collection method empty on create", "POST", "/v1/customers", """{"external_id": "e-1", "collection_method": ""}""");
+        yield return new("customer update collection method unknown", "PUT", "/v1/customers?id={C}", """{"name": "Eve", "collection_method": "Send_Invoice"}""");
+        yield return new("grant priorities unknown source", "PUT", "/v1/settings/grant_priorities", """{"value": {"bonus": 5}}""");
+        yield return new("grant priorities negative", "PUT", "/v1/settings/grant_priorities", """{"value": {"promotional": -1}}""");
+        yield return new("grant priorities as text", "PUT", "/v1/settings/grant_priorities", """{"value": {"promotional": "first"}}""");
+        yield return new("grant priorities a word", "PUT", "/v1/settings/grant_priorities", """{"value": "convention"}""");
         yield return new("package collection method unknown", "POST", "/v1/wallets/{W}/purchase-package", """{"package_id": "pkg_none", "collection_method": "barter"}""");
         yield return new("webhook url javascript", "POST", "/v1/webhooks/endpoints", """{"url": "javascript:alert(1)"}""");
         yield return new("webhook url relative", "POST", "/v1/webhooks/endpoints", """{"url": "/hook"}""");

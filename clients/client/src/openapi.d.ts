@@ -712,6 +712,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/settings/grant_priorities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getGrantPriorities"];
+        put: operations["updateGrantPriorities"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{id}/payment-methods": {
         parameters: {
             query?: never;
@@ -1482,6 +1498,7 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             updated_by: null | string;
+            collection_method: null | string;
         };
         CustomerFilter: {
             /** Format: int32 */
@@ -1542,6 +1559,7 @@ export interface components {
             metadata?: null | {
                 [key: string]: string;
             };
+            collection_method?: null | string;
         };
         CustomerSessionRequest: {
             customer_id: null | string;
@@ -1680,6 +1698,26 @@ export interface components {
             stripe_secret_key_set: boolean;
             stripe_webhook_secret_set: boolean;
             stripe_api_base: null | string;
+        };
+        GrantPriorities: {
+            /** Format: int32 */
+            plan: null | number;
+            /** Format: int32 */
+            promotional: null | number;
+            /** Format: int32 */
+            package: null | number;
+            /** Format: int32 */
+            purchased: null | number;
+        };
+        GrantPrioritiesRequest: {
+            value: null | {
+                [key: string]: null | number;
+            };
+        };
+        GrantPrioritiesResponse: {
+            key: string;
+            value: components["schemas"]["GrantPriorities"];
+            tenant_id: string;
         };
         HoldDto: {
             id: string;
@@ -6445,6 +6483,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortalConfigResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getGrantPriorities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPrioritiesResponse"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateGrantPriorities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantPrioritiesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPrioritiesResponse"];
                 };
             };
             /** @description Bad Request */

@@ -1,4 +1,5 @@
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Outbox;
@@ -43,7 +44,8 @@ public static class AutoTopUpApi
 
 public sealed class AutoTopUpWorker(
     Database db, WalletStore wallets, WalletWriter writer, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, OutboxWriter outbox, TimeProvider clock, Hosting.CofferOptions options, Leases leases, ILogger<AutoTopUpWorker> log)
+    PaymentMethodStore methods, CustomerStore customers, OutboxWriter outbox, TimeProvider clock, Hosting.CofferOptions options, Leases leases,
+    ILogger<AutoTopUpWorker> log)
     : Hosting.PollingWorker
 {
     public const int Batch = 20;
@@ -133,7 +135,7 @@ public sealed class AutoTopUpWorker(
         { await Skip($"backing off after {history.ConsecutiveFailures} failed charges"); return; }
 
         PaymentMethodRow? card = null;
-        if (rule.Invoicing != true)
+        if (ChargesCard(rule, (await customers.GetAsync(tenantId, wallet.CustomerId))?.CollectionMethod))
         {
             var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
             card = rule.PaymentMethodId is null ? cards.FirstOrDefault() : cards.FirstOrDefault(m => m.Id == rule.PaymentMethodId);
@@ -183,6 +185,16 @@ public sealed class AutoTopUpWorker(
         await invoices.VoidAsync(tenantId, invoiceId);
         await FailedAsync(tenantId, attempt.Id, wallet, rule, history.ConsecutiveFailures + 1, credits, invoiceId, payment?.Id, error);
     }
+
+    /// <summary>
+    /// Whether a rule (or, with none yet, a new one) charges a card rather than raising an invoice: <c>invoicing: true</c>
+    /// invoices and a rule that names its card charges it; otherwise the customer's <c>collection_method</c> decides, and
+    /// without one a card is charged. A send_invoice customer is never charged by a rule that did not ask for a card by name,
+    /// as Stripe does not charge a send_invoice customer. <c>invoicing: false</c> is no such ask: it is Flexprice's default
+    /// and what the dashboard's unticked box sends.
+    /// </summary>
+    public static bool ChargesCard(AutoTopupSettings? rule, string? customerMethod) =>
+        rule?.Invoicing != true && (rule?.PaymentMethodId is not null || customerMethod != CollectionMethods.SendInvoice);
 
     static TimeSpan Backoff(int failures) =>
         TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, TimeSpan.FromMinutes(1).Ticks << Math.Min(failures, 20)));

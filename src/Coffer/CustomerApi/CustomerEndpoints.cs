@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Packages;
 using Coffer.Payments;
@@ -167,20 +168,23 @@ public static class CustomerEndpoints
             url is null ? null : new PaymentActionDto(url));
 
     static async Task<Results<Ok<CustomerPurchaseResponse>, ApiError>> PurchasePackage(CustomerCaller who, string id, CustomerPackagePurchaseRequest body,
-        HttpRequest http, WalletStore wallets, PaymentMethodStore methods, CreditPackages packages, InvoiceService invoices, PaymentService payments)
+        HttpRequest http, WalletStore wallets, PaymentMethodStore methods, CreditPackages packages, InvoiceService invoices, PaymentService payments,
+        CustomerStore customers)
     {
         var v = new Validator();
         if (string.IsNullOrEmpty(body.PackageId)) v.Fail("package_id is required");
-        v.OneOf("collection_method", body.CollectionMethod, new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
+        v.OneOf("collection_method", body.CollectionMethod, CollectionMethods.All);
         v.HttpUrl("success_url", body.SuccessUrl);
         v.HttpUrl("cancel_url", body.CancelUrl);
         var key = WalletApi.IdempotencyKey(v, null, http, required: true);
         if (!v.Ok) return v.Error();
         if (await OwnWalletAsync(who, wallets, id) is not { } w) return ApiError.NotFound("wallet");
         var hasCard = (await methods.ForCustomerAsync(who.TenantId, who.CustomerId)).Any(m => m.Type == PaymentMethodKinds.Card);
-        // Without a saved card and without a choice, the customer pays the package's invoice at the hosted checkout.
-        var checkout = body.CollectionMethod is null && !hasCard;
-        var outcome = await packages.PurchaseAsync(who.TenantId, w.Id, body.PackageId!, body.CollectionMethod ?? (hasCard ? null : CollectionMethods.SendInvoice),
+        var own = (await customers.GetAsync(who.TenantId, who.CustomerId))?.CollectionMethod;
+        // Without a saved card and without a choice (the call's or the customer's), the customer pays the package's invoice
+        // at the hosted checkout. A customer whose method is send_invoice is invoiced, as when the call names it.
+        var checkout = body.CollectionMethod is null && own is null && !hasCard;
+        var outcome = await packages.PurchaseAsync(who.TenantId, w.Id, body.PackageId!, checkout ? CollectionMethods.SendInvoice : body.CollectionMethod,
             key, http);
         string invoiceId;
         switch (outcome)

@@ -19,6 +19,13 @@ public sealed record CustomerRequest
     public string? AddressPostalCode { get; init; }
     public string? AddressCountry { get; init; }
     public Dictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// Coffer's: how this customer's purchases are paid when a call does not say, <c>charge_automatically</c> or
+    /// <c>send_invoice</c>. Unset (null) is a saved card when there is one, else an invoice. An update with
+    /// <c>""</c> unsets it; one without it keeps it.
+    /// </summary>
+    public string? CollectionMethod { get; init; }
 }
 
 public sealed record CustomerFilter
@@ -35,7 +42,10 @@ public sealed record CustomerFilter
     public string? Status { get; init; }
 }
 
-/// <summary>Flexprice's DtoCustomerResponse: every key always present, null when empty.</summary>
+/// <summary>
+/// Flexprice's DtoCustomerResponse: every key always present, null when empty; with Coffer's <c>collection_method</c>
+/// (null: a saved card when there is one, else an invoice).
+/// </summary>
 public sealed record CustomerDto(
     string Id,
     string ExternalId,
@@ -56,7 +66,8 @@ public sealed record CustomerDto(
     DateTimeOffset CreatedAt,
     string? CreatedBy,
     DateTimeOffset UpdatedAt,
-    string? UpdatedBy);
+    string? UpdatedBy,
+    string? CollectionMethod);
 
 public static class CustomerApi
 {
@@ -76,7 +87,7 @@ public static class CustomerApi
     static async Task<Results<Created<CustomerDto>, ApiError>> Create(Tenant tenant, CustomerRequest body, CustomerStore store)
     {
         var v = new Validator();
-        var fields = Check(v, body, requireExternalId: true);
+        var fields = Check(v, body, creating: true);
         if (!v.Ok) return v.Error();
         var result = await store.CreateAsync(tenant.Id, fields);
         return result is null
@@ -95,7 +106,7 @@ public static class CustomerApi
     {
         if (id is null && externalCustomerId is null) return ApiError.Validation("id or external_customer_id query parameter is required");
         var v = new Validator();
-        var fields = Check(v, body, requireExternalId: false);
+        var fields = Check(v, body, creating: false);
         if (!v.Ok) return v.Error();
         var customer = id is not null ? await store.GetAsync(tenant.Id, id) : await store.GetByExternalIdAsync(tenant.Id, externalCustomerId!);
         if (customer is null) return ApiError.NotFound("customer");
@@ -128,12 +139,15 @@ public static class CustomerApi
         return TypedResults.Ok(await store.SearchAsync(tenant.Id, query, limit, offset));
     }
 
-    static CustomerFields Check(Validator v, CustomerRequest b, bool requireExternalId)
+    static CustomerFields Check(Validator v, CustomerRequest b, bool creating)
     {
+        // "" is how an update unsets the method (back to the default); a new customer simply leaves it out.
+        var unset = !creating && b.CollectionMethod == "";
+        var collection = unset ? "" : v.OneOf("collection_method", b.CollectionMethod, CollectionMethods.All);
         var email = v.Text("email", b.Email);
         if (email is not null && (!email.Contains('@') || email.Length < 3)) v.Fail("email is not an email address");
         v.Metadata("metadata", b.Metadata);
-        var externalId = v.Text("external_id", b.ExternalId, required: requireExternalId);
+        var externalId = v.Text("external_id", b.ExternalId, required: creating);
         return new CustomerFields(
             externalId,
             v.Text("name", b.Name),
@@ -144,6 +158,7 @@ public static class CustomerApi
             v.Text("address_state", b.AddressState),
             v.Text("address_postal_code", b.AddressPostalCode),
             v.Text("address_country", b.AddressCountry),
-            b.Metadata);
+            b.Metadata,
+            collection);
     }
 }

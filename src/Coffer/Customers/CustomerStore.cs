@@ -4,9 +4,10 @@ using Coffer.Storage;
 
 namespace Coffer.Customers;
 
+/// <summary>A customer's fields as a request sets them; null keeps what an update finds, and a <see cref="CollectionMethod"/> of "" unsets it.</summary>
 public sealed record CustomerFields(
     string? ExternalId, string? Name, string? Email, string? AddressLine1, string? AddressLine2, string? AddressCity,
-    string? AddressState, string? AddressPostalCode, string? AddressCountry, Dictionary<string, string>? Metadata);
+    string? AddressState, string? AddressPostalCode, string? AddressCountry, Dictionary<string, string>? Metadata, string? CollectionMethod);
 
 public abstract record UpdateOutcome
 {
@@ -52,13 +53,13 @@ public sealed class CustomerStore(Database db, Ids ids, TimeProvider clock)
 {
     const string Columns =
         "tenant_id, id, external_id, name, email, address_line1, address_line2, address_city, address_state, " +
-        "address_postal_code, address_country, metadata, status, created_at, updated_at";
+        "address_postal_code, address_country, metadata, status, created_at, updated_at, collection_method";
 
     static CustomerDto Read(DbDataReader r) => new(
         r.Str("id"), r.Str("external_id"), r.Str("name"), r.NStr("email"), r.NStr("address_line1"), r.NStr("address_line2"),
         r.NStr("address_city"), r.NStr("address_state"), r.NStr("address_postal_code"), r.NStr("address_country"),
         Json.Deserialize<Dictionary<string, string>>(r.Str("metadata")) ?? [], null, null, r.Str("status"), r.Str("tenant_id"),
-        null, r.Time("created_at"), null, r.Time("updated_at"), null);
+        null, r.Time("created_at"), null, r.Time("updated_at"), null, r.NStr("collection_method"));
 
     public async Task<CustomerDto?> CreateAsync(string tenantId, CustomerFields f)
     {
@@ -70,11 +71,12 @@ public sealed class CustomerStore(Database db, Ids ids, TimeProvider clock)
             await scope.Connection.ExecAsync(scope.Transaction,
                 $"""
                 INSERT INTO customers ({Columns})
-                VALUES (@t, @id, @ext, @name, @email, @l1, @l2, @city, @state, @zip, @country, @meta, 'published', @now, @now)
+                VALUES (@t, @id, @ext, @name, @email, @l1, @l2, @city, @state, @zip, @country, @meta, 'published', @now, @now, @collection)
                 """,
                 ("t", tenantId), ("id", id), ("ext", f.ExternalId), ("name", f.Name ?? f.ExternalId), ("email", f.Email),
                 ("l1", f.AddressLine1), ("l2", f.AddressLine2), ("city", f.AddressCity), ("state", f.AddressState),
-                ("zip", f.AddressPostalCode), ("country", f.AddressCountry), ("meta", Json.Serialize(f.Metadata ?? [])), ("now", now));
+                ("zip", f.AddressPostalCode), ("country", f.AddressCountry), ("meta", Json.Serialize(f.Metadata ?? [])), ("now", now),
+                ("collection", string.IsNullOrEmpty(f.CollectionMethod) ? null : f.CollectionMethod));
             await scope.CommitAsync();
         }
         catch (Exception e) when (db.IsUniqueViolation(e))
@@ -113,14 +115,16 @@ public sealed class CustomerStore(Database db, Ids ids, TimeProvider clock)
                 """
                 UPDATE customers SET external_id = @ext, name = @name, email = @email, address_line1 = @l1, address_line2 = @l2,
                     address_city = @city, address_state = @state, address_postal_code = @zip, address_country = @country,
-                    metadata = @meta, updated_at = @now
+                    metadata = @meta, collection_method = @collection, updated_at = @now
                 WHERE tenant_id = @t AND id = @id
                 """,
                 ("ext", f.ExternalId ?? current.ExternalId), ("name", f.Name ?? current.Name), ("email", f.Email ?? current.Email),
                 ("l1", f.AddressLine1 ?? current.AddressLine1), ("l2", f.AddressLine2 ?? current.AddressLine2),
                 ("city", f.AddressCity ?? current.AddressCity), ("state", f.AddressState ?? current.AddressState),
                 ("zip", f.AddressPostalCode ?? current.AddressPostalCode), ("country", f.AddressCountry ?? current.AddressCountry),
-                ("meta", Json.Serialize(metadata)), ("now", clock.GetUtcNow()), ("t", tenantId), ("id", id));
+                ("meta", Json.Serialize(metadata)),
+                ("collection", f.CollectionMethod is null ? current.CollectionMethod : f.CollectionMethod.Length == 0 ? null : f.CollectionMethod),
+                ("now", clock.GetUtcNow()), ("t", tenantId), ("id", id));
             await scope.CommitAsync();
         }
         catch (Exception e) when (db.IsUniqueViolation(e))

@@ -71,6 +71,7 @@ public sealed class CreditPurchases(Database db, WalletWriter writer, TenantSett
         {
             case Purchased.Credits credits:
                 var grantNow = config.AutoCompletePurchasedCreditTransaction && !request.PaymentFirst;
+                credits = credits with { Priority = await settings.GrantPriorityAsync(request.TenantId, GrantSources.Purchased, credits.Priority) };
                 return await CreditsAsync(request, credits,
                     new Decided(invoiceId, ids.New("wtx"), ids.New("li"), grantNow ? ids.New("pay") : null, null, config.DueDateDays), details, ct);
             case Purchased.Package package:

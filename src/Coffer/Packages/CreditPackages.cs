@@ -1,6 +1,8 @@
+using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Payments;
+using Coffer.Settings;
 using Coffer.Storage;
 using Coffer.Wallets;
 
@@ -23,7 +25,7 @@ public abstract record PurchaseOutcome
 /// <c>POST /v1/wallets/{id}/purchase-package</c> and the customer portal.
 /// </summary>
 public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, CustomerStore customers, TimeProvider clock)
+    PaymentMethodStore methods, CustomerStore customers, TenantSettings settings, Ids ids, TimeProvider clock)
 {
     public async Task<PackageDto?> FindAsync(string tenantId, string id)
     {
@@ -32,14 +34,22 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
             ("t", tenantId), ("id", id));
     }
 
-    public async Task CreateAsync(string tenantId, PackageDto p)
+    /// <summary>
+    /// A new active package. Its grant priority is settled now: a package shows, and its purchases grant, the one
+    /// priority it was created with, whatever the tenant's default becomes later.
+    /// </summary>
+    public async Task<PackageDto> CreateAsync(string tenantId, NewPackage order)
     {
+        var priority = await settings.GrantPriorityAsync(tenantId, GrantSources.Package, order.Priority) ?? PackageApi.DefaultPriority;
+        var p = new PackageDto(ids.New("pkg"), order.Name, order.Credits, order.Price, order.Currency, order.BonusCredits, order.BonusExpiryDays, priority,
+            "active", clock.GetUtcNow());
         await using var scope = await db.BeginWriteAsync();
         await scope.Connection.ExecAsync(scope.Transaction,
             $"INSERT INTO credit_packages ({PackageApi.Columns}, updated_at) VALUES (@t, @id, @name, @credits, @price, @cur, @bonus, @days, @prio, 'active', @now, @now)",
             ("t", tenantId), ("id", p.Id), ("name", p.Name), ("credits", p.Credits), ("price", p.Price), ("cur", p.Currency),
             ("bonus", p.BonusCredits), ("days", p.BonusExpiryDays), ("prio", p.Priority), ("now", p.CreatedAt));
         await scope.CommitAsync();
+        return p;
     }
 
     /// <summary>Stops selling an active package; false when there is no active package of that id.</summary>
@@ -63,9 +73,10 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
     }
 
     /// <summary>
-    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method, a customer with a
-    /// saved card is charged now and one without is invoiced. With a <paramref name="key"/>, the same request replays
-    /// the first answer and charges nothing again, and another request with it is refused.
+    /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method the customer's own
+    /// applies, and without that a customer with a saved card is charged now and one without is invoiced. With a
+    /// <paramref name="key"/>, the same request replays the first answer and charges nothing again, and another request
+    /// with it is refused.
     /// </summary>
     public async Task<PurchaseOutcome> PurchaseAsync(
         string tenantId, string walletId, string packageId, string? collection, string? key, HttpRequest? http)
@@ -77,9 +88,10 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
         if (wallet.Currency != package.Currency)
             return new PurchaseOutcome.Refused(Refusal.Invalid($"the package is sold in {package.Currency}; the wallet holds {wallet.Currency}"));
 
+        // The fingerprint is of the request as sent: a retry replays even if the customer's own method changed meanwhile.
         var claim = IdempotencyClaim.For(key, "purchase-package", new { wallet = walletId, package = packageId, collection });
         var cards = (await methods.ForCustomerAsync(tenantId, wallet.CustomerId)).Where(m => m.Type == PaymentMethodKinds.Card).ToList();
-        collection ??= cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice;
+        collection = CollectionMethods.Choose(collection, (await customers.GetAsync(tenantId, wallet.CustomerId))?.CollectionMethod, cards.Count > 0);
         if (collection == CollectionMethods.ChargeAutomatically && cards.Count == 0)
             return new PurchaseOutcome.Refused(Refusal.Invalid("charge_automatically needs a saved card; save one or use send_invoice"));
         var charge = collection == CollectionMethods.ChargeAutomatically;

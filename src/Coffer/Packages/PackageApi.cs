@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Storage;
@@ -12,6 +13,9 @@ namespace Coffer.Packages;
 public sealed record CreatePackageRequest(string? Name, decimal? Credits, decimal? Price, string? Currency, decimal? BonusCredits,
     int? BonusExpiryDays, int? Priority);
 
+/// <summary>A package as validated; without a <see cref="Priority"/> it takes the tenant's default for packages.</summary>
+public sealed record NewPackage(string Name, decimal Credits, decimal Price, string Currency, decimal BonusCredits, int? BonusExpiryDays, int? Priority);
+
 public sealed record PackageDto(string Id, string Name, decimal Credits, decimal Price, string Currency, decimal BonusCredits,
     int? BonusExpiryDays, int Priority, string Status, DateTimeOffset CreatedAt);
 
@@ -19,17 +23,12 @@ public sealed record PurchasePackageRequest(string? PackageId, string? Collectio
 
 public sealed record PackagePurchaseResponse(InvoiceDto Invoice, WalletDto Wallet);
 
-public static class CollectionMethods
-{
-    public const string ChargeAutomatically = "charge_automatically";
-    public const string SendInvoice = "send_invoice";
-}
-
 /// <summary>
-/// Credit packages: a named bundle (credits, price, currency, optional bonus credits with their own expiry,
-/// grant priority 50 unless set). Buying one creates a paid-on-completion CREDIT invoice with the credits and
-/// bonus pending; the customer's collection method then charges their saved card now (credits granted when
-/// the charge succeeds) or leaves the invoice to be paid.
+/// Credit packages: a named bundle (credits, price, currency, optional bonus credits with their own expiry, and the
+/// grant priority of both: its own, else the tenant's <c>grant_priorities.package</c> when it is created, else 50).
+/// Buying one creates a paid-on-completion CREDIT invoice with the credits and bonus pending; the collection method
+/// (the call's, else the customer's, else a saved card when there is one) then charges their saved card now
+/// (credits granted when the charge succeeds) or leaves the invoice to be paid.
 /// </summary>
 public static class PackageApi
 {
@@ -50,8 +49,7 @@ public static class PackageApi
     internal static PackageDto Read(DbDataReader r) => new(r.Str("id"), r.Str("name"), r.Dec("credits"), r.Dec("price"), r.Str("currency"),
         r.Dec("bonus_credits"), r.NInt("bonus_expiry_days"), r.NInt("priority") ?? DefaultPriority, r.Str("status"), r.Time("created_at"));
 
-    static async Task<Results<Created<PackageDto>, ApiError>> Create(Tenant tenant, CreatePackageRequest body, CreditPackages packages, Ids ids,
-        TimeProvider clock)
+    static async Task<Results<Created<PackageDto>, ApiError>> Create(Tenant tenant, CreatePackageRequest body, CreditPackages packages)
     {
         var v = new Validator();
         var name = v.Text("name", body.Name, required: true);
@@ -62,11 +60,9 @@ public static class PackageApi
             v.Fail($"price has more decimal places than {currency} allows");
         var bonus = v.Amount("bonus_credits", body.BonusCredits, allowZero: true) ?? 0m;
         if (body.BonusExpiryDays is < 1 or > 3650) v.Fail("bonus_expiry_days must be between 1 and 3650");
-        var priority = v.Priority("priority", body.Priority) ?? DefaultPriority;
+        var priority = v.Priority("priority", body.Priority);
         if (!v.Ok) return v.Error();
-        var now = clock.GetUtcNow();
-        var dto = new PackageDto(ids.New("pkg"), name!, credits!.Value, price!.Value, currency!, bonus, body.BonusExpiryDays, priority, "active", now);
-        await packages.CreateAsync(tenant.Id, dto);
+        var dto = await packages.CreateAsync(tenant.Id, new NewPackage(name!, credits!.Value, price!.Value, currency!, bonus, body.BonusExpiryDays, priority));
         return TypedResults.Created($"/v1/credit-packages/{dto.Id}", dto);
     }
 
@@ -84,8 +80,7 @@ public static class PackageApi
     {
         var v = new Validator();
         var packageId = v.Text("package_id", body.PackageId, required: true);
-        var collection = v.OneOf("collection_method", body.CollectionMethod,
-            new HashSet<string> { CollectionMethods.ChargeAutomatically, CollectionMethods.SendInvoice });
+        var collection = v.OneOf("collection_method", body.CollectionMethod, CollectionMethods.All);
         var key = WalletApi.IdempotencyKey(v, body.IdempotencyKey, http, required: false);
         if (!v.Ok) return v.Error();
         return ToHttp(await packages.PurchaseAsync(tenant.Id, id, packageId!, collection, key, http));

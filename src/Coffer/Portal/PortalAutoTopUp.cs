@@ -1,5 +1,7 @@
 using System.Globalization;
+using Coffer.AutoTopUp;
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Ledger;
 using Coffer.Payments;
 using Coffer.SelfService;
@@ -31,25 +33,27 @@ static class PortalAutoTopUp
 {
     const string Invoice = "invoice";
 
-    internal static async Task<IResult> Show(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, TenantSettings settings, Ids ids,
-        string? saved)
+    internal static async Task<IResult> Show(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, TenantSettings settings,
+        CustomerStore customers, Ids ids, string? saved)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
         var config = await settings.PortalConfigAsync(Who(http.User).TenantId);
         var notice = saved is null ? null : Rule(wallet)?.Enabled == true ? "Saved: automatic top-up is on." : "Saved: automatic top-up is off.";
-        return View(http, wallet, await PortalFunding.CardsAsync(http, methods), config, ids.New("pf"), null, notice, null);
+        return View(http, wallet, await PortalFunding.CardsAsync(http, methods), await CollectionMethodAsync(http, customers), config, ids.New("pf"), null,
+            notice, null);
     }
 
     internal static async Task<IResult> Save(string id, [FromForm] AutoTopUpForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        TenantSettings settings, SelfServiceAutoTopUp autoTopUp, Ids ids)
+        TenantSettings settings, SelfServiceAutoTopUp autoTopUp, CustomerStore customers, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
         var (tenant, _) = Who(http.User);
         var config = await settings.PortalConfigAsync(tenant);
         var cards = await PortalFunding.CardsAsync(http, methods);
-        IResult Refuse(string message, int status = 400) => View(http, wallet, cards, config, ids.New("pf"), form, null, message, status);
+        var method = await CollectionMethodAsync(http, customers);
+        IResult Refuse(string message, int status = 400) => View(http, wallet, cards, method, config, ids.New("pf"), form, null, message, status);
 
         AutoTopUpChoice? choice = null;
         if (form.Enabled is "on" or "true")
@@ -86,8 +90,15 @@ static class PortalAutoTopUp
 
     static AutoTopupSettings? Rule(WalletRow w) => SelfServiceAutoTopUp.Rule(w);
 
-    static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, PortalConfig config, string nonce, AutoTopUpForm? form,
-        string? notice, string? error, int status = 200)
+    static async Task<string?> CollectionMethodAsync(HttpContext http, CustomerStore customers)
+    {
+        var (tenant, customer) = Who(http.User);
+        return (await customers.GetAsync(tenant, customer))?.CollectionMethod;
+    }
+
+    /// <param name="collectionMethod">The customer's own: it decides what the form offers first, as it decides what the rule does.</param>
+    static IResult View(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, string? collectionMethod, PortalConfig config, string nonce,
+        AutoTopUpForm? form, string? notice, string? error, int status = 200)
     {
         var once = $"""<input type="hidden" name="Nonce" value="{Html.E(nonce)}">""";
         var rule = Rule(w);
@@ -107,7 +118,9 @@ static class PortalAutoTopUp
             var threshold = form?.Threshold ?? (rule?.Threshold is { } t ? Html.Credits(t) : "");
             var amount = form?.Amount ?? (rule?.Amount is { } a ? Html.Credits(a) : "");
             var perDay = form?.PerDay ?? (rule?.MaxTopupsPerDay ?? config.MaxTopupsPerDay)?.ToString(CultureInfo.InvariantCulture) ?? "";
-            var payWith = form?.PayWith ?? (rule?.Invoicing == true ? Invoice : rule?.PaymentMethodId ?? cards.FirstOrDefault()?.Id ?? Invoice);
+            var payWith = form?.PayWith ?? (AutoTopUpWorker.ChargesCard(rule, collectionMethod)
+                ? rule?.PaymentMethodId ?? cards.FirstOrDefault()?.Id ?? Invoice
+                : Invoice);
             var choices = cards.Select(c => PortalFunding.Choice("PayWith", c.Id, $"Charge my {Card(c)}", payWith == c.Id))
                 .Append(PortalFunding.Choice("PayWith", Invoice, "Send me an invoice; the credits arrive once it is paid", payWith == Invoice));
             var amountHint = (config.MaxAutoTopupAmount is { } max ? $"At most {Html.Credits(max)} credits at a time. " : "") +

@@ -1,4 +1,5 @@
 using Coffer.Common;
+using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Packages;
 using Coffer.Payments;
@@ -109,21 +110,22 @@ static class PortalFunding
             """, Nav(http), status);
     }
 
-    internal static async Task<IResult> PackagesPage(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, CreditPackages packages, Ids ids)
+    internal static async Task<IResult> PackagesPage(string id, HttpContext http, WalletStore wallets, PaymentMethodStore methods, CreditPackages packages,
+        CustomerStore customers, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
-        return await PackagesView(http, wallet, await CardsAsync(http, methods), packages, ids.New("pf"), null, null);
+        return await PackagesView(http, wallet, await CardsAsync(http, methods), packages, customers, ids.New("pf"), null, null);
     }
 
     internal static async Task<IResult> BuyPackage(string id, [FromForm] BuyPackageForm form, HttpContext http, WalletStore wallets,
-        PaymentMethodStore methods, CreditPackages packages, Ids ids)
+        PaymentMethodStore methods, CreditPackages packages, CustomerStore customers, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
         var cards = await CardsAsync(http, methods);
         async Task<IResult> Refuse(string message, int status = 400) =>
-            await PackagesView(http, wallet, cards, packages, ids.New("pf"), form, message, status);
+            await PackagesView(http, wallet, cards, packages, customers, ids.New("pf"), form, message, status);
 
         if (string.IsNullOrEmpty(form.PackageId)) return await Refuse("Choose a package.");
         if (form.Collection is not (CollectionMethods.ChargeAutomatically or CollectionMethods.SendInvoice))
@@ -159,10 +161,10 @@ static class PortalFunding
         return Results.Redirect(PortalWallet.WalletUrl(wallet.Id, ("done", invoice.Id)));
     }
 
-    static async Task<IResult> PackagesView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, CreditPackages packages, string nonce,
-        BuyPackageForm? form, string? error, int status = 200)
+    static async Task<IResult> PackagesView(HttpContext http, WalletRow w, List<PaymentMethodRow> cards, CreditPackages packages, CustomerStore customers,
+        string nonce, BuyPackageForm? form, string? error, int status = 200)
     {
-        var (tenant, _) = Who(http.User);
+        var (tenant, customer) = Who(http.User);
         var offered = await packages.ActiveAsync(tenant, w.Currency);
         if (offered.Count == 0)
             return Html.Page("Buy a credit package", $"{BackTo(w)}{Alert(error)}<p>No credit packages are on offer in {Html.E(w.Currency.ToUpperInvariant())}.</p>", Nav(http), status);
@@ -170,7 +172,10 @@ static class PortalFunding
         var packageChoices = offered.Select(p => Choice("PackageId", p.Id,
             $"{p.Name}: {Html.Credits(p.Credits)} credits{(p.BonusCredits > 0 ? $" + {Html.Credits(p.BonusCredits)} bonus credits" : "")} for {Html.Money(p.Price, p.Currency)}",
             chosenPackage == p.Id));
-        var collection = form?.Collection ?? (cards.Count > 0 ? CollectionMethods.ChargeAutomatically : CollectionMethods.SendInvoice);
+        // The choice offered first is the one a purchase would make without it; with no saved card only an invoice is offered.
+        var collection = form?.Collection ?? (cards.Count == 0
+            ? CollectionMethods.SendInvoice
+            : CollectionMethods.Choose(null, (await customers.GetAsync(tenant, customer))?.CollectionMethod, hasCard: true));
         var payChoices = new List<string>();
         if (cards.Count > 0)
             payChoices.Add(Choice("Collection", CollectionMethods.ChargeAutomatically,

@@ -39,7 +39,7 @@ public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoT
 }
 
 public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null,
-    PortalConfig? PortalConfig = null);
+    PortalConfig? PortalConfig = null, GrantPriorities? GrantPriorities = null);
 
 public sealed class TenantSettings(Database db, SecretBox box)
 {
@@ -73,6 +73,19 @@ public sealed class TenantSettings(Database db, SecretBox box)
     public async Task<AlertEmailConfig> AlertEmailAsync(string tenantId) => (await DocumentAsync(tenantId)).AlertEmail ?? new AlertEmailConfig();
 
     public async Task<PortalConfig> PortalConfigAsync(string tenantId) => (await DocumentAsync(tenantId)).PortalConfig ?? new PortalConfig();
+
+    public async Task<GrantPriorities> GrantPrioritiesAsync(string tenantId) => (await DocumentAsync(tenantId)).GrantPriorities ?? GrantPriorities.Unset;
+
+    /// <summary>
+    /// The one rule for a grant's priority: the one it was given, else the tenant's <c>grant_priorities</c> default for
+    /// its <paramref name="source"/> (read only then), else none. Operations call it once per grant they make, after the
+    /// request's idempotency fingerprint is taken: a retry with the request's key replays its first answer, whatever the
+    /// setting says by then.
+    /// </summary>
+    public async Task<int?> GrantPriorityAsync(string tenantId, string source, int? given) =>
+        given ?? (await GrantPrioritiesAsync(tenantId)).Of(source);
+
+    public Task SaveGrantPrioritiesAsync(string tenantId, GrantPriorities priorities) => UpdateAsync(tenantId, d => d with { GrantPriorities = priorities });
 
     public Task SavePortalConfigAsync(string tenantId, PortalConfig config) => UpdateAsync(tenantId, d => d with { PortalConfig = config });
 

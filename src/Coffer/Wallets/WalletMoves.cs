@@ -38,7 +38,8 @@ public abstract record Moved<T>
 /// update, terminate. The API's handlers, the dashboard, the portal and the workers all call these, each with an
 /// order already checked (<see cref="WalletOrders"/>); none of them builds a <see cref="WalletOperation"/> itself.
 /// </summary>
-public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock, CreditPurchases purchases, InvoiceService invoices, CustomerStore customers)
+public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock, CreditPurchases purchases, InvoiceService invoices, CustomerStore customers,
+    TenantSettings settings)
 {
     /// <summary>A wallet for a customer, with its initial credits granted free in the same transaction.</summary>
     public async Task<Moved<WalletDto>> CreateAsync(string tenantId, NewWalletOrder order)
@@ -55,7 +56,8 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             order.AutoTopup is null ? null : Json.Serialize(order.AutoTopup),
             order.Config is null ? null : Json.Serialize(order.Config), 0, now, now, CreditCurrencyId: order.CreditCurrencyId);
         var grant = order.InitialCredits > 0
-            ? new WalletCommand.Credit(ids.New("wtx"), order.InitialCredits, 0m, Reasons.FreeCreditGrant, order.InitialExpiry, null)
+            ? new WalletCommand.Credit(ids.New("wtx"), order.InitialCredits, 0m, Reasons.FreeCreditGrant, order.InitialExpiry,
+                await settings.GrantPriorityAsync(tenantId, GrantSources.Promotional, null))
             : null;
         return await writer.CreateAsync(wallet, grant, new EntryDetails("Initial credits"), order.Claim) switch
         {
@@ -72,10 +74,11 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             return AsTopUp(await purchases.BuyAsync(new PurchaseRequest(tenantId, walletId,
                 new Invoices.Purchased.Credits(order.Credits, order.Amount, order.Expiry, order.Priority), order.Details, order.Claim)));
         var entryId = ids.New("wtx");
+        var priority = await settings.GrantPriorityAsync(tenantId, GrantSources.OfTopUp(order.Reason), order.Priority);
         var op = new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
             w => WalletOrders.ToCredits(order.Credits, order.Amount, w.TopupConversionRate) is { } c
-                ? new WalletCommand.Credit(entryId, c, DirectPrice(order, c, w.TopupConversionRate), order.Reason, order.Expiry, order.Priority)
+                ? new WalletCommand.Credit(entryId, c, DirectPrice(order, c, w.TopupConversionRate), order.Reason, order.Expiry, priority)
                 : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
             order.Details, order.Claim, ChangeResponse);
         return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
