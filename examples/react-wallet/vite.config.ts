@@ -7,7 +7,7 @@ export default defineConfig({
   base: "./",
   resolve: {
     // @coffer/react is linked from ../../clients, where its own dev copies of React and TanStack Query live;
-    // the page must use one React and one QueryClient context, this app's.
-    dedupe: ["react", "react-dom", "@tanstack/react-query"],
+    // the page must use one React, one QueryClient context and one CofferError class (`instanceof`): this app's.
+    dedupe: ["react", "react-dom", "@tanstack/react-query", "@coffer/client"],
   },
 });

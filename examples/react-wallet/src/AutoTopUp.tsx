@@ -87,7 +87,7 @@ function AutoTopUpForm({ walletId, saved, cards, autoTopUp: { save, preview } }:
         onChange={(e) => setAmount(e.target.value)} aria-describedby={saved.max_amount_allowed ? "auto-amount-hint" : undefined} />
       {saved.max_amount_allowed && <p id="auto-amount-hint" className="hint">At most {saved.max_amount_allowed} credits at a time.</p>}
       <label htmlFor="auto-per-day">Top-ups a day, at most</label>
-      <input id="auto-per-day" inputMode="numeric" autoComplete="off" disabled={!enabled} value={perDay}
+      <input id="auto-per-day" type="number" min={1} step={1} autoComplete="off" disabled={!enabled} value={perDay}
         onChange={(e) => setPerDay(e.target.value)} />
       <label htmlFor="auto-card">Pay with</label>
       <select id="auto-card" disabled={!enabled} value={card} onChange={(e) => setChosen(e.target.value)}>
