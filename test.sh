@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the .NET suites on SQLite and on a throwaway PostgreSQL, then the @flexprice/sdk
-# compatibility test and the @coffer/client tests against a running Coffer. Installs what a fresh Debian machine lacks.
+# Runs every test: builds the TypeScript packages and the React example (whose page a browser test drives), runs
+# the .NET suites on SQLite and on a throwaway PostgreSQL, then the @flexprice/sdk compatibility test and the
+# @coffer/client and @coffer/react tests against a running Coffer. Installs what a fresh Debian machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -54,6 +55,13 @@ as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -o \
   "-p $PG_PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
 export COFFER_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
 
+log "@coffer/client, @coffer/react and the React example (examples/react-wallet)"
+# @coffer/react builds against the built client, so the workspaces build in order: client, then react. The example
+# links both, and its built page (dist/) is what ReactWalletExampleTests serves to Chromium, so all of it comes first.
+(cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run build --workspace @coffer/client --silent \
+  && npm run build --workspace @coffer/react --silent)
+(cd examples/react-wallet && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+
 log "dotnet test (ledger properties; HTTP on SQLite and PostgreSQL)"
 dotnet build Coffer.slnx -c Release -v quiet -nologo
 # The minimal console logger prints each failure with its message and stack, and nothing for passing tests.
@@ -82,9 +90,6 @@ as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE
 run_compat "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=compat" 5182
 
 log "@coffer/client and @coffer/react against a running Coffer (SQLite)"
-# @coffer/react builds against the built client, so the workspaces build in order: client, then react.
-(cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run build --workspace @coffer/client --silent \
-  && npm run build --workspace @coffer/react --silent)
 client_db="$WORK/client.db" client_key="sk_client_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 COFFER_DATABASE="$client_db" COFFER_API_KEY="$client_key" COFFER_WEBHOOK_POLL_MS=100 COFFER_WEBHOOKS_ALLOW_PRIVATE=true \
   dotnet src/Coffer/bin/Release/net10.0/Coffer.dll --urls "http://127.0.0.1:5183" >"$WORK/coffer-5183.log" 2>&1 &

@@ -70,7 +70,7 @@ public abstract class BrowserTest : IAsyncLifetime
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, name + ".png"), FullPage = true });
     }
 
-    static string RepositoryRoot()
+    protected static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Coffer.slnx"))) dir = dir.Parent;
