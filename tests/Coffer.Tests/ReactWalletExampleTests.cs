@@ -156,8 +156,14 @@ public sealed class ReactWalletExampleTests : BrowserTest
         await bob.WaitForURLAsync(_shop.Url + "/");
         await Assertions.Expect(Balance(bob)).ToHaveTextAsync("100 credits");
         await Assertions.Expect(HistoryRows(bob).First).ToContainTextAsync("+100");
+        // The checkout kept the card it was paid with: the next package is charged to it, without the checkout.
+        await Assertions.Expect(bob.GetByRole(AriaRole.Region, new() { Name = "Saved cards" })).ToContainTextAsync("Visa ending 4242");
         await ScreenshotAsync(bob, "react-wallet-after-checkout");
         Assert.Equal("100", (await Api.Get($"/v1/wallets/{bobWallet}")).Ok().S("credit_balance"));
+        await bob.GetByRole(AriaRole.Button, new() { Name = "Buy Starter" }).ClickAsync();
+        await Assertions.Expect(bob.GetByRole(AriaRole.Region, new() { Name = "Buy credits" }).GetByRole(AriaRole.Status))
+            .ToContainTextAsync("Your balance is now 200 credits");
+        Assert.Equal("200", (await Api.Get($"/v1/wallets/{bobWallet}")).Ok().S("credit_balance"));
         Assert.Empty(bobProblems);
     }
 }

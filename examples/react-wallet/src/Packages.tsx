@@ -23,7 +23,8 @@ export function Packages({ walletId, currency }: { walletId: string; currency: s
               type="button"
               aria-label={`Buy ${p.name}`}
               disabled={buy.isPending}
-              onClick={() => buy.mutate({ package_id: p.id, ...returnUrls() }, { onSuccess: openCheckout })}
+              // Paid at the checkout, the card is kept, so the next purchase and automatic top-up charge it.
+              onClick={() => buy.mutate({ package_id: p.id, save_card_and_make_default: true, ...returnUrls() }, { onSuccess: openCheckout })}
             >
               Buy
             </button>
