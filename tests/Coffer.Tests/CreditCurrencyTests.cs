@@ -149,6 +149,20 @@ public abstract class CreditCurrencyTests(Store store) : ApiTest(store)
         await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
         Assert.Equal("50", (await Wallet(wallet.S("id"))).S("credit_balance"));
 
+        // A rule may buy a credit package instead, at the package's price and with its bonus.
+        var package = (await Api.Post("/v1/credit-packages", new { name = "Bundle", credits = "1000", price = "7.50", currency = "usd", bonus_credits = "100" })).Ok(201).S("id");
+        var eur = (await Api.Post("/v1/credit-packages", new { name = "Euro", credits = "1000", price = "7.50", currency = "eur" })).Ok(201).S("id");
+        Assert.Equal("validation_failed", (await Api.Put(path, new { threshold = 100, package_id = package, quantity = 5 })).Error(400));
+        Assert.Equal("validation_failed", (await Api.Put(path, new { threshold = 100, package_id = eur })).Error(400));
+        Assert.Equal("not_found", (await Api.Put(path, new { threshold = 100, package_id = "pkg_nobody" })).Error(404));
+        var byPackage = (await Api.Put(path, new { threshold = 100, package_id = package })).Ok();
+        Assert.Equal((package, null), (byPackage.S("package_id"), byPackage["quantity"]?.GetValue<string>()));
+        App.Clock.Advance(TimeSpan.FromDays(1));
+        await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
+        Assert.Equal("1150", (await Wallet(wallet.S("id"))).S("credit_balance"));
+        var invoice = (await Api.Get($"/v1/wallets/{wallet.S("id")}/auto-topup/attempts")).Ok().AsArray().First(a => a!.S("status") == "succeeded" && a!["credits"]!.GetValue<string>() == "1000")!.S("invoice_id");
+        Assert.Equal("7.5", (await Api.Get($"/v1/invoices/{invoice}")).Ok().S("amount_paid"));
+
         Assert.Equal(204, (await Api.Delete(path)).Status);
         Assert.Equal("not_found", (await Api.Get(path)).Error(404));
         Assert.Equal("not_found", (await Api.Delete(path)).Error(404));

@@ -44,7 +44,7 @@ public static class AutoTopUpApi
 
 public sealed class AutoTopUpWorker(
     Database db, WalletStore wallets, WalletWriter writer, CreditPurchases purchases, InvoiceService invoices, PaymentService payments,
-    PaymentMethodStore methods, CustomerStore customers, OutboxWriter outbox, TimeProvider clock, Hosting.CofferOptions options, Leases leases,
+    PaymentMethodStore methods, CustomerStore customers, Packages.CreditPackages packages, OutboxWriter outbox, TimeProvider clock, Hosting.CofferOptions options, Leases leases,
     ILogger<AutoTopUpWorker> log)
     : Hosting.PollingWorker
 {
@@ -121,7 +121,11 @@ public sealed class AutoTopUpWorker(
 
         var (counted, pending) = await wallets.CountedForTopUpAsync(wallet);
         if (counted > threshold) { await Skip(pending > 0 ? "a pending top-up already covers the threshold" : "balance above threshold"); return; }
-        var credits = rule.TargetBalance is { } target ? target - counted : rule.Amount ?? 0m;
+        // A rule may buy a credit package (at its price, with its bonus) rather than a number of credits.
+        var package = rule.PackageId is { } packageId ? await packages.FindAsync(tenantId, packageId) : null;
+        if (rule.PackageId is not null && (package is not { Status: "active" } || !string.Equals(package.Currency, wallet.Currency, StringComparison.OrdinalIgnoreCase)))
+        { await Skip($"credit package {rule.PackageId} is not on sale in {wallet.Currency}"); return; }
+        var credits = package?.Credits ?? (rule.TargetBalance is { } target ? target - counted : rule.Amount ?? 0m);
         if (credits <= 0 || credits > Money.MaxAmount) { await Skip("nothing to buy: set amount or a target_balance above the threshold"); return; }
         credits = Math.Round(credits, Money.CreditScale, Money.CreditRounding);
 
@@ -144,8 +148,10 @@ public sealed class AutoTopUpWorker(
 
         // The purchase: a pending credit and its invoice, then (when charging) the card. The credits wait for the
         // invoice's payment whatever the tenant's auto-complete setting says.
-        var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id, new Purchased.Credits(credits, null, null, null),
-            new EntryDetails("Automatic top-up"), new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), PaymentFirst: true), ct);
+        var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id,
+            package is null ? new Purchased.Credits(credits, null, null, null) : Purchased.Package.Of(package, now),
+            new EntryDetails(package is null ? "Automatic top-up" : $"Automatic top-up: credit package {package.Name}"),
+            new IdempotencyClaim($"auto_topup_{attempt.Id}", attempt.Id), PaymentFirst: true), ct);
         string invoiceId;
         switch (created)
         {

@@ -24,23 +24,23 @@ public sealed record CreditTopUpRequest : TopUpRequest
 /// <c>auto_topup</c>; this is its address by customer and credit currency.
 /// </summary>
 public sealed record AutoTopUpRuleRequest(
-    bool? Enabled, decimal? Threshold, decimal? Quantity, decimal? TargetBalance, string? PaymentMethodId, bool? Invoicing, int? MaxTopupsPerDay,
-    decimal? MaxAmountPerDay, decimal? MaxAmountPerMonth, int? CooldownSeconds, int? MaxConsecutiveFailures)
+    bool? Enabled, decimal? Threshold, decimal? Quantity, string? PackageId, decimal? TargetBalance, string? PaymentMethodId, bool? Invoicing,
+    int? MaxTopupsPerDay, decimal? MaxAmountPerDay, decimal? MaxAmountPerMonth, int? CooldownSeconds, int? MaxConsecutiveFailures)
 {
     public AutoTopupSettings Settings() => new(Enabled ?? true, Threshold, Quantity, Invoicing, TargetBalance, PaymentMethodId, MaxTopupsPerDay,
-        MaxAmountPerDay, MaxAmountPerMonth, CooldownSeconds, MaxConsecutiveFailures);
+        MaxAmountPerDay, MaxAmountPerMonth, CooldownSeconds, MaxConsecutiveFailures, PackageId);
 }
 
 public sealed record AutoTopUpRuleDto(
-    string CustomerId, string CreditCurrencyId, string WalletId, bool Enabled, decimal? Threshold, decimal? Quantity, decimal? TargetBalance,
-    string? PaymentMethodId, bool Invoicing, int? MaxTopupsPerDay, decimal? MaxAmountPerDay, decimal? MaxAmountPerMonth, int? CooldownSeconds,
-    int? MaxConsecutiveFailures)
+    string CustomerId, string CreditCurrencyId, string WalletId, bool Enabled, decimal? Threshold, decimal? Quantity, string? PackageId,
+    decimal? TargetBalance, string? PaymentMethodId, bool Invoicing, int? MaxTopupsPerDay, decimal? MaxAmountPerDay, decimal? MaxAmountPerMonth,
+    int? CooldownSeconds, int? MaxConsecutiveFailures)
 {
     public static AutoTopUpRuleDto? Of(WalletRow w)
     {
         if (w.CreditCurrencyId is null || w.AutoTopup is null || Json.Deserialize<AutoTopupSettings>(w.AutoTopup) is not { Enabled: true } r) return null;
-        return new(w.CustomerId, w.CreditCurrencyId, w.Id, true, r.Threshold, r.Amount, r.TargetBalance, r.PaymentMethodId, r.Invoicing == true,
-            r.MaxTopupsPerDay, r.MaxAmountPerDay, r.MaxAmountPerMonth, r.CooldownSeconds, r.MaxConsecutiveFailures);
+        return new(w.CustomerId, w.CreditCurrencyId, w.Id, true, r.Threshold, r.Amount, r.PackageId, r.TargetBalance, r.PaymentMethodId,
+            r.Invoicing == true, r.MaxTopupsPerDay, r.MaxAmountPerDay, r.MaxAmountPerMonth, r.CooldownSeconds, r.MaxConsecutiveFailures);
     }
 }
 
@@ -174,13 +174,13 @@ public static class CreditCurrencyApi
 
     static async Task<Results<Ok<AutoTopUpRuleDto>, ApiError>> PutRule(Tenant tenant, string id,
         [FromRoute(Name = "credit_currency_id")] string currencyId, AutoTopUpRuleRequest body, CustomerStore customers, CreditCurrencyStore store,
-        WalletMoves moves, HttpRequest http)
+        Packages.CreditPackages packages, WalletMoves moves, HttpRequest http)
     {
         var v = new Validator();
         var settings = body.Settings();
         if (settings.Enabled != true) v.Fail("enabled must be true; DELETE the rule to turn it off");
         if (body.Threshold is null) v.Fail("threshold is required");
-        if (body.Quantity is null && body.TargetBalance is null) v.Fail("quantity or target_balance is required");
+        if (body.Quantity is null && body.TargetBalance is null && body.PackageId is null) v.Fail("quantity, package_id or target_balance is required");
         WalletOrders.CheckSettings(v, settings, null);
         var key = WalletOrders.Key(v, null, WalletApi.HeaderKey(http), required: false);
         if (!v.Ok) return v.Error();
@@ -188,6 +188,13 @@ public static class CreditCurrencyApi
         if (error is not null) return error;
         if (!currency!.Active) return ArchivedError(currency);
         if (CreditCurrencyStore.TooFine("quantity", body.Quantity, currency) is { } tooFine) return ApiError.Validation(tooFine);
+        if (body.PackageId is not null)
+        {
+            var package = await packages.FindAsync(tenant.Id, body.PackageId);
+            if (package is not { Status: "active" }) return ApiError.NotFound("credit package on sale");
+            if (!string.Equals(package.Currency, currency.Currency, StringComparison.OrdinalIgnoreCase))
+                return ApiError.Validation($"credit package {package.Id} is sold in {package.Currency}, not in the credit currency's {currency.Currency}");
+        }
         var (wallet, refused) = await store.OpenWalletAsync(tenant.Id, customer!.Id, currency);
         if (wallet is null) return WalletApi.Refusal(refused!);
         var changes = new WalletChanges(null, null, null, null, settings, null, null,

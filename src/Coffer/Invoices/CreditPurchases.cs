@@ -21,7 +21,12 @@ public abstract record Purchased
     public sealed record Credits(decimal? Count, decimal? Amount, DateTimeOffset? Expiry, int? Priority) : Purchased;
 
     /// <summary>A credit package at its own price, with its bonus credits (free, with their own expiry) pending beside them.</summary>
-    public sealed record Package(PackageDto Offer, DateTimeOffset? BonusExpiry) : Purchased;
+    public sealed record Package(PackageDto Offer, DateTimeOffset? BonusExpiry) : Purchased
+    {
+        /// <summary>The package bought now: its bonus credits expire the package's bonus_expiry_days from now.</summary>
+        public static Package Of(PackageDto offer, DateTimeOffset now) =>
+            new(offer, offer.BonusExpiryDays is { } days ? now.AddDays(days) : null);
+    }
 }
 
 /// <summary>

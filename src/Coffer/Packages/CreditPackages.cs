@@ -99,7 +99,7 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
         if (charge && await payments.CannotChargeAsync(tenantId, http) is { } cannot) return new PurchaseOutcome.Refused(cannot);
         // The key is claimed with the purchase and completed with its answer, or, when a charge follows, after it.
         var created = await purchases.BuyAsync(new PurchaseRequest(tenantId, wallet.Id,
-            new Purchased.Package(package, package.BonusExpiryDays is { } days ? clock.GetUtcNow().AddDays(days) : null),
+            Purchased.Package.Of(package, clock.GetUtcNow()),
             new EntryDetails($"Credit package {package.Name}"), claim, PaymentFirst: true, ChargeFollows: charge));
         if (created is not BuyOutcome.PendingInvoice { Purchase: var bought }) return NotBought(created);
         var invoice = (await invoices.GetAsync(tenantId, bought.InvoiceId))!;

@@ -21,7 +21,8 @@ public sealed record AutoTopupSettings(
     [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? MaxAmountPerDay = null,
     [property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? MaxAmountPerMonth = null,
     int? CooldownSeconds = null,
-    int? MaxConsecutiveFailures = null);
+    int? MaxConsecutiveFailures = null,
+    string? PackageId = null);
 
 public sealed record AlertThreshold([property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold, string? Condition);
 

@@ -165,7 +165,13 @@ public static class WalletOrders
         if (auto is not null)
         {
             if (auto.Threshold is < 0 || auto.Threshold > Money.MaxAmount) v.Fail("auto_topup.threshold must be between 0 and 10^15");
-            if (auto.Enabled == true && auto.TargetBalance is null) v.Amount("auto_topup.amount", auto.Amount, required: true);
+            if (auto.PackageId is not null)
+            {
+                v.Text("auto_topup.package_id", auto.PackageId);
+                // A package is bought whole, at its own price: how much to buy is its to say.
+                if (auto.Amount is not null || auto.TargetBalance is not null) v.Fail("auto_topup.package_id buys the package; leave amount and target_balance out");
+            }
+            else if (auto.Enabled == true && auto.TargetBalance is null) v.Amount("auto_topup.amount", auto.Amount, required: true);
             else if (auto.Amount is not null) v.Amount("auto_topup.amount", auto.Amount);
             if (auto.TargetBalance is { } target && (v.Amount("auto_topup.target_balance", target) is null || target <= (auto.Threshold ?? 0m)))
                 v.Fail("auto_topup.target_balance must be above the threshold");
