@@ -81,6 +81,16 @@ public sealed class PortalTests : BrowserTest
         await page.GetByLabel("Keep the card I enter").CheckAsync();
         await ScreenshotAsync(page, "portal-add-funds");
         await page.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
+        // The payment is shown once more, and nothing is charged until it is confirmed.
+        var summary = page.GetByRole(AriaRole.Definition);
+        await Assertions.Expect(summary.Nth(0)).ToHaveTextAsync("USD 25.00");
+        await Assertions.Expect(summary.Nth(1)).ToHaveTextAsync("250 credits");
+        await Assertions.Expect(summary.Nth(2)).ToHaveTextAsync("A new card, entered on the payment page and kept for future payments");
+        await Assertions.Expect(summary.Nth(3)).ToHaveTextAsync("USD 25.00");
+        await ScreenshotAsync(page, "portal-add-funds-confirm");
+        Assert.Equal("70", await CreditBalance(wallet));
+        Assert.Empty((await Api.Get("/v1/payments")).Ok()["items"]!.AsArray());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Confirm and pay USD 25.00" }).ClickAsync();
 
         await page.WaitForURLAsync("**/checkout/sandbox/**");
         await Assertions.Expect(page.Locator("#saves-card")).ToContainTextAsync("This card will be saved for future payments.");
@@ -119,6 +129,7 @@ public sealed class PortalTests : BrowserTest
         await page.GetByLabel("Amount (USD)").FillAsync("10");
         await page.GetByLabel("Visa ending 0002").CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Confirm and pay") }).ClickAsync();
 
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("the card was declined");
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("balance is unchanged");
@@ -135,6 +146,8 @@ public sealed class PortalTests : BrowserTest
         await page.GetByLabel("Amount (USD)").FillAsync("5");
         await page.GetByLabel("Visa ending 4242").CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Definition).Nth(2)).ToHaveTextAsync("Visa ending 4242");
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Confirm and pay") }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment of USD 5.00 received");
         Assert.Equal("150", await CreditBalance(wallet));
         // The declined attempt left a failed entry, not a pending one.
@@ -151,6 +164,7 @@ public sealed class PortalTests : BrowserTest
             foreach (var (name, value) in hidden) form.Set(name, value);
             form.Set("Amount", "5");
             form.Set("Method", card!);
+            form.Set("Confirmed", "true");
             var response = await page.APIRequest.PostAsync($"/portal/wallets/{wallet}/add-funds", new() { Form = form, MaxRedirects = 0 });
             Assert.Equal(302, response.Status);
         }

@@ -58,6 +58,7 @@ public static class Html
         fieldset.portal-choices{border:1px solid var(--line);border-radius:.4rem;padding:.5rem .75rem;margin:.75rem 0;max-width:24rem;background:#fff}
         fieldset.portal-choices legend{font-weight:600;padding:0 .25rem}label.portal-choice{display:flex;gap:.5rem;align-items:flex-start;font-weight:400}
         label.portal-choice input{width:auto;margin:.2rem 0 0;flex:none}.portal-hint{color:var(--muted);font-size:.9rem;margin:.2rem 0 0;max-width:24rem}
+        .portal-summary{display:grid;grid-template-columns:auto 1fr;gap:.4rem 1.5rem;margin:1rem 0}.portal-summary dt{color:var(--muted)}.portal-summary dd{margin:0}.portal-change{margin-left:1rem}
         .portal-signout{margin-left:1rem}.portal-signout button{background:none;border:1px solid #9ca3af;padding:.2rem .6rem;font-size:.9rem}
         .amount-credit{color:var(--good)}.status-pending{background:#fef3c7}.status-failed{background:#fee2e2}.status-completed{background:#d1fae5}
         label.portal-choice input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}

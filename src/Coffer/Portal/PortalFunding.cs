@@ -19,6 +19,9 @@ public sealed record AddFundsForm
     public string? Method { get; init; }
     public string? Nonce { get; init; }
     public bool? SaveCard { get; init; }
+
+    /// <summary>Set by the confirmation step's button: only then is anything charged.</summary>
+    public bool? Confirmed { get; init; }
 }
 
 public sealed record BuyPackageForm
@@ -48,7 +51,7 @@ static class PortalFunding
     }
 
     internal static async Task<IResult> AddFunds(string id, [FromForm] AddFundsForm form, HttpContext http, WalletStore wallets, PaymentMethodStore methods,
-        SelfServiceFunding funding, GatewayRegistry gateways, Ids ids)
+        SelfServiceFunding funding, GatewayRegistry gateways, PaymentService payments, Ids ids)
     {
         var wallet = await OwnWalletAsync(http, wallets, id);
         if (wallet is null) return WalletNotFound(http);
@@ -59,6 +62,9 @@ static class PortalFunding
         if (amount is null) return Refuse(problem!);
         var card = cards.FirstOrDefault(c => c.Id == form.Method);
         if (card is null && form.Method != NewCard) return Refuse("Choose how to pay: one of your saved cards or a new card.");
+        // The payment is shown once more before anything is charged, as the add-funds flow of the wallet docs has it.
+        if (form.Confirmed != true)
+            return await payments.CannotChargeAsync(wallet.TenantId, http.Request) is null ? ConfirmView(http, wallet, amount.Value, card, form) : Refuse(NoCardPayments, 422);
 
         var key = FormKey(http, form.Nonce);
         var save = card is null && form.SaveCard == true;
@@ -80,6 +86,30 @@ static class PortalFunding
             FundingOutcome.Refused r => Refuse(Sentence(r.Why.Message), r.Status),
             _ => throw new InvalidOperationException($"unexpected funding outcome {outcome}"),
         };
+    }
+
+    /// <summary>The confirmation step: the amount, the credits it buys, how it is paid and the total, and the same form to confirm.</summary>
+    static IResult ConfirmView(HttpContext http, WalletRow w, decimal amount, PaymentMethodRow? card, AddFundsForm form)
+    {
+        var paidWith = card is null
+            ? "A new card, entered on the payment page" + (form.SaveCard == true ? " and kept for future payments" : "")
+            : Card(card);
+        string Hidden(string name, string? value) => $"""<input type="hidden" name="{name}" value="{Html.E(value)}">""";
+        return Html.Page("Confirm your payment", $"""
+            {BackTo(w)}
+            <dl class="portal-summary" aria-label="Payment summary">
+              <dt>Amount</dt><dd>{Html.Money(amount, w.Currency)}</dd>
+              <dt>Credits</dt><dd>{Html.Credits(Ledger.Money.CreditsForAmount(amount, w.TopupConversionRate))} credits</dd>
+              <dt>Payment method</dt><dd>{Html.E(paidWith)}</dd>
+              <dt>Total</dt><dd><strong>{Html.Money(amount, w.Currency)}</strong></dd>
+            </dl>
+            <form method="post" action="{Html.E(PortalWallet.WalletUrl(w.Id))}/add-funds">{Html.Antiforgery(http)}
+              {Hidden("Nonce", form.Nonce)}{Hidden("Amount", form.Amount)}{Hidden("Method", form.Method)}{Hidden("SaveCard", form.SaveCard == true ? "true" : "false")}
+              {Hidden("Confirmed", "true")}
+              <p><button type="submit">Confirm and pay {Html.Money(amount, w.Currency)}</button>
+                 <a class="portal-change" href="{Html.E(PortalWallet.WalletUrl(w.Id))}/add-funds">Change</a></p>
+            </form>
+            """, Nav(http));
     }
 
     static string InvoiceOf(FundingOutcome outcome) => outcome switch
