@@ -75,6 +75,7 @@ app.MapStripeWebhooks();
 // Pages.
 app.MapDashboard();
 app.MapPortal();
+app.MapPortalSignIn();
 
 await app.RunAsync();
 return 0;

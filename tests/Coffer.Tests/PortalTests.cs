@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Coffer.Portal;
 using Microsoft.Playwright;
 
 namespace Coffer.Tests;
@@ -116,6 +117,52 @@ public sealed class PortalTests : BrowserTest
         Assert.True(await phone.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"), "the wallet page scrolls sideways at 390px");
         await ScreenshotAsync(phone, "portal-wallet-390");
         await LedgerHolds();
+    }
+
+    [Fact]
+    public async Task ACustomerSignsInWithASingleUseLinkMailedToTheirAddressAndThePageTellsNoOneWhoHasAnAccount()
+    {
+        await using var smtp = new SmtpSink();
+        (await Api.Put("/v1/settings/alert_email", new
+        {
+            value = new { enabled = false, smtp_host = "127.0.0.1", smtp_port = smtp.Port, security = "none", from = "billing@merchant.test", to = new[] { "ops@merchant.test" } },
+        })).Ok();
+        var customer = (await Api.Post("/v1/customers", new { external_id = "ada", name = "Ada Lovelace", email = "ada@example.test" })).Ok(201);
+        (await Api.Post("/v1/wallets", new { customer_id = customer.S("id"), currency = "usd", initial_credits_to_load = "5" })).Ok();
+        var signIn = $"/portal/sign-in/{customer.S("tenant_id")}";
+        var page = await NewPageAsync();
+        Assert.Equal(404, (await page.GotoAsync(signIn))!.Status);
+
+        (await Api.Put("/v1/settings/portal_config", new { value = new { email_sign_in = true } })).Ok();
+        async Task<string> Ask(string email)
+        {
+            await page.GotoAsync(signIn);
+            await page.GetByLabel("Your e-mail address").FillAsync(email);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Send me a sign-in link" }).ClickAsync();
+            return await page.GetByRole(AriaRole.Status).InnerTextAsync();
+        }
+        await page.GotoAsync(signIn);
+        await ScreenshotAsync(page, "portal-sign-in");
+        var known = await Ask("Ada@Example.test");
+        await ScreenshotAsync(page, "portal-sign-in-sent");
+        Assert.Equal(known, await Ask("nobody@example.test"));
+
+        var mailer = App.Service<PortalSignInMailer>();
+        Assert.Equal(1, await mailer.RunOnceAsync());
+        var mail = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(Assert.Single(smtp.Messages))));
+        Assert.Equal(("ada@example.test", "billing@merchant.test"), (mail.To.Mailboxes.Single().Address, mail.From.Mailboxes.Single().Address));
+        var link = Regex.Match(mail.TextBody ?? "", @"http\S+/portal/enter\?token=\S+").Value;
+        await page.GotoAsync(link);
+        await page.WaitForURLAsync("**/portal");
+        await Assertions.Expect(page.GetByRole(AriaRole.Main)).ToContainTextAsync("Signed in as Ada Lovelace");
+        // The link works once.
+        var second = await NewPageAsync();
+        Assert.Equal(401, (await second.GotoAsync(link))!.Status);
+
+        // However often it is asked for, an address gets at most three links an hour.
+        for (var i = 0; i < 4; i++) Assert.Equal(known, await Ask("ada@example.test"));
+        await mailer.RunOnceAsync();
+        Assert.Equal(PortalSignIn.MaxPerAddressPerHour, smtp.Messages.Count);
     }
 
     [Fact]

@@ -1,7 +1,5 @@
 using Coffer.Settings;
 using Coffer.Storage;
-using MailKit.Net.Smtp;
-using MailKit.Security;
 using MimeKit;
 
 namespace Coffer.Alerts;
@@ -84,22 +82,13 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         session.CancelAfter(_sessionTimeout);
         try
         {
-            using var smtp = new SmtpClient { Timeout = (int)_sessionTimeout.TotalMilliseconds };
-            using var socket = await policy.ConnectAsync(mail, session.Token);
-            var security = mail.Security switch
-            {
-                "ssl" => SecureSocketOptions.SslOnConnect,
-                "none" => SecureSocketOptions.None,
-                _ => SecureSocketOptions.StartTls,
-            };
-            await smtp.ConnectAsync(socket, mail.SmtpHost, mail.SmtpPort, security, session.Token);
-            if (mail.Username is not null) await smtp.AuthenticateAsync(mail.Username, mail.Password ?? "", session.Token);
+            using var smtp = await policy.OpenAsync(mail, _sessionTimeout, session.Token);
             while (left.TryPeek(out var alert))
             {
-                await smtp.SendAsync(Message(mail, alert), session.Token);
+                await smtp.Client.SendAsync(Message(mail, alert), session.Token);
                 await MarkAsync(left.Dequeue(), lease, "sent", null);
             }
-            await smtp.DisconnectAsync(true, session.Token);
+            await smtp.Client.DisconnectAsync(true, session.Token);
         }
         // MailKit's per-operation time-out (the same length) may fire before the session's own.
         catch (Exception e) when ((e is TimeoutException || (e is OperationCanceledException && session.IsCancellationRequested)) && !ct.IsCancellationRequested)

@@ -38,4 +38,44 @@ public sealed class SmtpPolicy(Hosting.CofferOptions options)
         if (Problem(mail.SmtpHost!, mail.SmtpPort, mail.Security) is { } problem) throw new OutboundRefusedException(problem);
         return await new PublicAddressGuard(AllowPrivate).ConnectAsync(mail.SmtpHost!, mail.SmtpPort, ct);
     }
+
+    /// <summary>
+    /// An SMTP session with the tenant's server (MailKit over a guarded connection), connected with the tenant's security
+    /// and signed in with its credentials: what every mail Coffer sends for a tenant goes through.
+    /// </summary>
+    public async Task<SmtpSession> OpenAsync(AlertEmailConfig mail, TimeSpan timeout, CancellationToken ct)
+    {
+        var socket = await ConnectAsync(mail, ct);
+        var client = new MailKit.Net.Smtp.SmtpClient { Timeout = (int)timeout.TotalMilliseconds };
+        try
+        {
+            var security = mail.Security switch
+            {
+                "ssl" => MailKit.Security.SecureSocketOptions.SslOnConnect,
+                "none" => MailKit.Security.SecureSocketOptions.None,
+                _ => MailKit.Security.SecureSocketOptions.StartTls,
+            };
+            await client.ConnectAsync(socket, mail.SmtpHost!, mail.SmtpPort, security, ct);
+            if (mail.Username is not null) await client.AuthenticateAsync(mail.Username, mail.Password ?? "", ct);
+            return new SmtpSession(client, socket);
+        }
+        catch
+        {
+            client.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>An open SMTP session and the connection under it, closed together.</summary>
+public sealed class SmtpSession(MailKit.Net.Smtp.SmtpClient client, Socket socket) : IDisposable
+{
+    public MailKit.Net.Smtp.SmtpClient Client => client;
+
+    public void Dispose()
+    {
+        client.Dispose();
+        socket.Dispose();
+    }
 }

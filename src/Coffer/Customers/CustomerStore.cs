@@ -100,6 +100,14 @@ public sealed class CustomerStore(Database db, Ids ids, TimeProvider clock)
             Read, ("t", tenantId), ("e", externalId));
     }
 
+    /// <summary>The customers with this e-mail address (compared without case), at most a few.</summary>
+    public async Task<List<CustomerDto>> ByEmailAsync(string tenantId, string email)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QueryAsync(null, $"SELECT {Columns} FROM customers WHERE tenant_id = @t AND LOWER(email) = @e AND status <> 'deleted' ORDER BY created_at LIMIT 5",
+            Read, ("t", tenantId), ("e", email.ToLowerInvariant()));
+    }
+
     public async Task<UpdateOutcome> UpdateAsync(string tenantId, string id, CustomerFields f)
     {
         await using var scope = await db.BeginWriteAsync();

@@ -100,12 +100,14 @@ public static class CofferServices
         services.AddSingleton<WebhookWorker>();
         services.AddSingleton<AutoTopUpWorker>();
         services.AddSingleton<AlertMailer>();
+        services.AddSingleton<Portal.PortalSignInMailer>();
         services.AddSingleton<PaymentReconciler>();
         if (!options.Workers) return services;
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
+        services.AddHostedService(sp => sp.GetRequiredService<Portal.PortalSignInMailer>());
         services.AddHostedService(sp => sp.GetRequiredService<PaymentReconciler>());
         return services;
     }

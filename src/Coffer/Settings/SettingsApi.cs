@@ -137,7 +137,7 @@ public static class AlertEmailSettingsApi
 
 public sealed record PortalConfigRequest(PortalConfigValue? Value);
 
-public sealed record PortalConfigValue(bool? AllowAutoTopup, decimal? MaxAutoTopupAmount, int? MaxTopupsPerDay);
+public sealed record PortalConfigValue(bool? AllowAutoTopup, decimal? MaxAutoTopupAmount, int? MaxTopupsPerDay, bool? EmailSignIn = null);
 
 public sealed record PortalConfigResponse(string Key, PortalConfig Value, string TenantId);
 
@@ -162,7 +162,7 @@ public static class PortalConfigSettingsApi
         if (value.MaxTopupsPerDay is < 1 or > PortalConfig.MaxTopupsPerDayCeiling)
             v.Fail($"max_topups_per_day must be between 1 and {PortalConfig.MaxTopupsPerDayCeiling}");
         if (!v.Ok) return v.Error();
-        var config = new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay);
+        var config = new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay, value.EmailSignIn ?? false);
         await settings.SavePortalConfigAsync(tenant.Id, config);
         return TypedResults.Ok(new PortalConfigResponse("portal_config", config, tenant.Id));
     }

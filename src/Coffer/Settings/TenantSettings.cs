@@ -33,7 +33,8 @@ public sealed record AlertEmailConfig(bool Enabled = false, string? SmtpHost = n
 /// <see cref="AllowAutoTopup"/>, buying at most <see cref="MaxAutoTopupAmount"/> credits a time and at most
 /// <see cref="MaxTopupsPerDay"/> times a day; an unset limit is no limit of the portal's own.
 /// </summary>
-public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoTopupAmount = null, int? MaxTopupsPerDay = null)
+/// <param name="EmailSignIn">Customers may ask for a sign-in link by e-mail on the tenant's portal page (sent through the tenant's SMTP settings).</param>
+public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoTopupAmount = null, int? MaxTopupsPerDay = null, bool EmailSignIn = false)
 {
     public const int MaxTopupsPerDayCeiling = 1000;
 }
