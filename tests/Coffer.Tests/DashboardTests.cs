@@ -170,7 +170,7 @@ public sealed class DashboardTests : BrowserTest
         await Assertions.Expect(free.Locator("td").Nth(3)).ToHaveTextAsync("--");
         await Assertions.Expect(free.Locator("td").Nth(5)).ToHaveTextAsync("+100");
         var purchased = Rows(page).Filter(new() { Has = page.GetByText("Purchased credits", new() { Exact = true }) });
-        await Assertions.Expect(purchased.Locator("td").Nth(2)).ToHaveTextAsync("2026-03-01 00:00");
+        await Assertions.Expect(purchased.Locator("td").Nth(2)).ToHaveTextAsync("2026-02-28 (end of day)");
         await Assertions.Expect(purchased.Locator("td").Nth(3)).ToHaveTextAsync("1");
         var usage = Rows(page).Filter(new() { HasText = "January usage" });
         await Assertions.Expect(usage.Locator("td").Nth(4)).ToHaveTextAsync("\u2212USD 60.00");
@@ -197,9 +197,9 @@ public sealed class DashboardTests : BrowserTest
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "Download CSV" }).ClickAsync());
         var csv = await File.ReadAllTextAsync((await download.PathAsync())!);
         var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("Transaction id,Type,Reason,Description,Payment date,Expiry date,Priority,Amount,Currency,Credits,Status,Lots", lines[0]);
+        Assert.Equal("Transaction id,Type,Reason,Description,Payment date,Created,Expiry date,Priority,Amount,Currency,Credits,Status,Lots", lines[0]);
         Assert.Equal(2, lines.Length);
-        var prefix = $"{debit["wallet_transaction"].S("id")},debit,MANUAL_BALANCE_DEBIT,January usage,2026-01-01T00:00:00Z,--,--,-60.00,USD,-60,completed,";
+        var prefix = $"{debit["wallet_transaction"].S("id")},debit,MANUAL_BALANCE_DEBIT,January usage,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,--,--,-60.00,USD,-60,completed,";
         Assert.StartsWith(prefix, lines[1]);
         Assert.Equal(new[] { $"{bought}:40", $"{freeLot}:20" }.Order(), lines[1][prefix.Length..].Split("; ").Order());
 
@@ -209,8 +209,8 @@ public sealed class DashboardTests : BrowserTest
         Assert.StartsWith("text/csv", all.Headers["content-type"]);
         var allCsv = await all.TextAsync();
         Assert.Equal(4, allCsv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Contains(",FREE_CREDIT_GRANT,\"Promo, \"\"spring\"\"\",2026-01-01T00:00:00Z,--,--,+0.00,USD,+100,completed,\r\n", allCsv);
-        Assert.Contains(",PURCHASED_CREDIT_DIRECT,,2026-01-01T00:00:00Z,2026-03-01T00:00:00Z,1,+40.00,USD,+40,completed,\r\n", allCsv);
+        Assert.Contains(",FREE_CREDIT_GRANT,\"Promo, \"\"spring\"\"\",2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,--,--,+0.00,USD,+100,completed,\r\n", allCsv);
+        Assert.Contains(",PURCHASED_CREDIT_DIRECT,,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,2026-02-28 (end of day),1,+40.00,USD,+40,completed,\r\n", allCsv);
 
         // At phone width the page fits: wide tables scroll inside themselves.
         await page.GotoAsync($"/dashboard/wallets/{walletId}");
@@ -437,6 +437,207 @@ public sealed class DashboardTests : BrowserTest
 
         await PostTwice($"/dashboard/wallets/{walletId}/top-up", $"/dashboard/wallets/{walletId}/top-up", ("CreditType", "free"), ("Credits", "25"));
         Assert.Equal(25m, await CreditBalance(walletId));
+    }
+
+    [Fact]
+    public async Task TheRootAddressLeadsToTheDashboardSignIn()
+    {
+        // Root cause: nothing was mapped at "/", so a newcomer's first visit got the API's JSON 404.
+        var page = await NewPageAsync();
+        var response = await page.GotoAsync("/");
+        Assert.Equal(200, response!.Status);
+        Assert.Contains("/dashboard/sign-in", page.Url);
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign in" })).ToBeVisibleAsync();
+
+        // The API's own addresses answer as before.
+        using var unknown = await Api.GetAsync("/v1/no-such-thing");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.StartsWith("application/", unknown.Content.Headers.ContentType?.MediaType);
+        using var health = await Api.GetAsync("/health");
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnOperatorCreatesACustomerAndADuplicateExternalIdIsRefused()
+    {
+        var page = await SignedInOperatorAsync();
+        var form = page.Locator("section", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "New customer" }) });
+        await form.GetByLabel("Name", new() { Exact = true }).FillAsync("Ada Analytics");
+        await form.GetByLabel("External id").FillAsync("ada-1");
+        await form.GetByLabel("Email (optional)").FillAsync("billing@ada.test");
+        await ScreenshotAsync(page, "dashboard-new-customer");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Create customer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Customer created");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Ada Analytics", Level = 1 })).ToBeVisibleAsync();
+        var created = (await Api.Get("/v1/customers/external/ada-1")).Ok();
+        Assert.Equal("Ada Analytics", created.S("name"));
+        Assert.Equal("billing@ada.test", created.S("email"));
+        Assert.EndsWith($"/dashboard/customers/{created.S("id")}", page.Url.Split('?')[0]);
+
+        // The same external id again is refused with the API's reason, and what was typed stays in the form.
+        await page.GotoAsync("/dashboard");
+        await form.GetByLabel("Name", new() { Exact = true }).FillAsync("Ada again");
+        await form.GetByLabel("External id").FillAsync("ada-1");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Create customer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("a customer with external_id 'ada-1' already exists");
+        await Assertions.Expect(form.GetByLabel("Name", new() { Exact = true })).ToHaveValueAsync("Ada again");
+        await ScreenshotAsync(page, "dashboard-new-customer-taken");
+        Assert.Equal(1, (await Api.Get("/v1/customers")).Ok()["pagination"]!["total"]!.GetValue<int>());
+
+        // Without the antiforgery token nothing is created.
+        var forged = await page.APIRequest.PostAsync("/dashboard/customers", new() { Form = FormOf(page, ("ExternalId", "forged")) });
+        Assert.Equal(400, forged.Status);
+        Assert.Equal(1, (await Api.Get("/v1/customers")).Ok()["pagination"]!["total"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task AWalletCreatedWithRechargeWalletAutomaticallyHasItsRuleFromTheStart()
+    {
+        var customer = (await Customer("Babbage")).S("id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/customers/{customer}");
+        await page.GetByLabel("Currency").FillAsync("USD");
+        await page.GetByLabel("Recharge Wallet Automatically").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create wallet" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("Threshold is required");
+        Assert.Empty((await Api.Get($"/v1/customers/{customer}/wallets")).Ok().AsArray());
+
+        await page.GetByLabel("Threshold (credits)").FillAsync("10");
+        await page.GetByLabel("Amount to buy (credits)").FillAsync("50");
+        await page.GetByLabel("Invoice the top-up").CheckAsync();
+        await ScreenshotAsync(page, "dashboard-new-wallet-auto-recharge");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create wallet" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Wallet created");
+        var walletId = page.Url.Split('?')[0].Split('/').Last();
+
+        var rule = (await Api.Get($"/v1/wallets/{walletId}")).Ok()["auto_topup"]!;
+        Assert.True(rule["enabled"]!.GetValue<bool>());
+        Assert.Equal(10m, rule["threshold"]!.GetValue<decimal>());
+        Assert.Equal(50m, rule["amount"]!.GetValue<decimal>());
+        Assert.True(rule["invoicing"]!.GetValue<bool>());
+        var auto = page.Locator("section", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Automatic top-up" }) });
+        await Assertions.Expect(auto.GetByLabel("Enabled")).ToBeCheckedAsync();
+        await Assertions.Expect(auto.GetByLabel("Threshold (credits)")).ToHaveValueAsync("10");
+    }
+
+    [Fact]
+    public async Task TheTopUpButtonSitsAtTheTopRightLevelWithTheHeading()
+    {
+        var walletId = (await Wallet((await Customer("Lovelace")).S("id"))).S("id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/wallets/{walletId}");
+        var heading = (await page.GetByRole(AriaRole.Heading, new() { Level = 1 }).BoundingBoxAsync())!;
+        var button = (await page.GetByRole(AriaRole.Button, new() { Name = "Top-up Wallet" }).BoundingBoxAsync())!;
+        var main = (await page.Locator("main").BoundingBoxAsync())!;
+        Assert.True(button.X >= heading.X + heading.Width, $"the button (x {button.X}) is not right of the heading (ends at {heading.X + heading.Width})");
+        Assert.True(button.Y < heading.Y + heading.Height && button.Y + button.Height > heading.Y, "the button is not level with the heading");
+        Assert.True(button.X + button.Width >= main.X + main.Width - 40, "the button is not at the right of the page");
+        await ScreenshotAsync(page, "dashboard-wallet-header");
+
+        // It still opens the dialog.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Top-up Wallet" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Dialog, new() { Name = "Top-up Wallet" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task TheInvoicePaymentsTableFitsItsPageOnADesktopAndAPhone()
+    {
+        var walletId = (await Wallet((await Customer("Hopper")).S("id"))).S("id");
+        var invoiceId = (await Api.Post($"/v1/wallets/{walletId}/top-up", new { credits_to_add = "80", transaction_reason = "PURCHASED_CREDIT_INVOICED" })).Ok()
+            .S("invoice_id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/invoices/{invoiceId}");
+        await page.GetByLabel("Amount (USD)").FillAsync("30");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Record Payment" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment recorded");
+        await page.GetByLabel("Create a payment link").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Record Payment" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment link created");
+        var table = page.Locator("section", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Payments" }) }).Locator("table");
+        await Assertions.Expect(table.Locator("tbody tr")).ToHaveCountAsync(2);
+
+        // Widths of the table, the box it sits in, the page and the window: the first two and the last two equal when it fits.
+        const string widths = "t => [t.scrollWidth, t.parentElement.clientWidth, document.documentElement.scrollWidth, window.innerWidth]";
+        async Task Fits(int viewport)
+        {
+            var w = await table.EvaluateAsync<int[]>(widths);
+            Assert.True(w[0] <= w[1] && w[2] <= w[3], $"the payments table overflows at {viewport}px: table {w[0]} in {w[1]}, page {w[2]} in {w[3]}");
+        }
+        await Fits(1280);
+        await page.SetViewportSizeAsync(390, 844);
+        await Fits(390);
+        await Assertions.Expect(table.Locator("a.payment-url")).ToBeVisibleAsync();
+        await ScreenshotAsync(page, "dashboard-invoice-payments-390");
+    }
+
+    [Fact]
+    public async Task AnExpiryDateChosenInTheDialogIsShownAsThatDayInTheTableTheLotsAndTheCsv()
+    {
+        // Root cause: a chosen day is stored as the next midnight UTC and every screen printed that midnight.
+        var walletId = (await Wallet((await Customer("Noether")).S("id"))).S("id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/wallets/{walletId}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Top-up Wallet" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Top-up Wallet" });
+        await dialog.GetByLabel("Free").CheckAsync();
+        await dialog.GetByLabel("Amount (credits)").FillAsync("40");
+        await dialog.GetByLabel("Expiry date (optional)").FillAsync("2027-03-31");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Add credits" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Credits added");
+
+        // The stored instant is unchanged: spendable through the end of the day chosen.
+        var lot = (await Api.Get($"/v1/wallets/{walletId}/transactions")).Ok()["items"]!.AsArray().Single()!;
+        Assert.Equal(new DateTimeOffset(2027, 4, 1, 0, 0, 0, TimeSpan.Zero), DateTimeOffset.Parse(lot.S("expiry_date"), System.Globalization.CultureInfo.InvariantCulture));
+
+        (await Api.Post($"/v1/wallets/{walletId}/debit", new { credits = "15", idempotency_key = "noether-1", description = "March usage" })).Ok();
+        await page.ReloadAsync();
+        var grant = Rows(page).Filter(new() { Has = page.GetByText("Free credits", new() { Exact = true }) });
+        await Assertions.Expect(grant.Locator("td").Nth(2)).ToHaveTextAsync("2027-03-31 (end of day)");
+        var usage = Rows(page).Filter(new() { HasText = "March usage" });
+        await usage.GetByText("1 lot consumed").ClickAsync();
+        await Assertions.Expect(usage.GetByRole(AriaRole.Listitem)).ToContainTextAsync("expires 2027-03-31 (end of day)");
+        await ScreenshotAsync(page, "dashboard-expiry-day");
+
+        var csv = await (await page.APIRequest.GetAsync($"/dashboard/wallets/{walletId}/transactions.csv")).TextAsync();
+        var grantLine = csv.Split("\r\n").Single(l => l.Contains(",FREE_CREDIT_GRANT,", StringComparison.Ordinal));
+        Assert.Contains(",2027-03-31 (end of day),", grantLine);
+        Assert.DoesNotContain("2027-04-01", csv);
+    }
+
+    [Fact]
+    public async Task ThePaymentDateOfAnInvoicedPurchaseIsWhenItsPaymentWasRecorded()
+    {
+        // Root cause: the column printed the entry's creation time, which for an invoiced purchase is when it was asked for, not paid.
+        var walletId = (await Wallet((await Customer("Turing")).S("id"))).S("id");
+        var invoiceId = (await Api.Post($"/v1/wallets/{walletId}/top-up", new { credits_to_add = "50", transaction_reason = "PURCHASED_CREDIT_INVOICED" })).Ok()
+            .S("invoice_id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/wallets/{walletId}");
+        var purchase = Rows(page).Filter(new() { Has = page.GetByText("Purchased credits (invoiced)", new() { Exact = true }) });
+        await Assertions.Expect(purchase.Locator("td").Nth(1).Locator(".paid")).ToHaveTextAsync("--");
+
+        // Within the operator's session (8 hours idle at most).
+        App.Clock.Advance(TimeSpan.FromHours(5) + TimeSpan.FromMinutes(30));
+        await page.GotoAsync($"/dashboard/invoices/{invoiceId}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Record Payment" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment recorded");
+        // A later debit spends from the lot (and so touches the entry's updated_at): the payment date stays put.
+        App.Clock.Advance(TimeSpan.FromHours(2));
+        (await Api.Post($"/v1/wallets/{walletId}/debit", new { credits = "5", idempotency_key = "turing-1" })).Ok();
+
+        await page.GotoAsync($"/dashboard/wallets/{walletId}");
+        await Assertions.Expect(purchase).ToContainTextAsync("completed");
+        var when = purchase.Locator("td").Nth(1);
+        await Assertions.Expect(when.Locator(".paid")).ToHaveTextAsync("2026-01-01 05:30");
+        await Assertions.Expect(when).ToContainTextAsync("created 2026-01-01 00:00");
+        await Assertions.Expect(when).ToHaveAttributeAsync("title", "Created 2026-01-01 00:00 UTC");
+        var debit = Rows(page).Filter(new() { HasText = "Manual debit" });
+        await Assertions.Expect(debit.Locator("td").Nth(1)).ToHaveTextAsync("2026-01-01 07:30");
+        await ScreenshotAsync(page, "dashboard-payment-date");
+
+        var csv = await (await page.APIRequest.GetAsync($"/dashboard/wallets/{walletId}/transactions.csv")).TextAsync();
+        var line = csv.Split("\r\n").Single(l => l.Contains(",PURCHASED_CREDIT_INVOICED,", StringComparison.Ordinal));
+        Assert.Contains(",2026-01-01T05:30:00Z,2026-01-01T00:00:00Z,", line);
     }
 
     static IFormData FormOf(IPage page, params (string Name, string Value)[] fields)

@@ -87,12 +87,10 @@ public static class CustomerApi
     static async Task<Results<Created<CustomerDto>, ApiError>> Create(Tenant tenant, CustomerRequest body, CustomerStore store)
     {
         var v = new Validator();
-        var fields = Check(v, body, creating: true);
+        var fields = Fields(v, body, creating: true);
         if (!v.Ok) return v.Error();
         var result = await store.CreateAsync(tenant.Id, fields);
-        return result is null
-            ? ApiError.Conflict(ErrorCodes.AlreadyExists, $"a customer with external_id '{fields.ExternalId}' already exists")
-            : TypedResults.Created($"/v1/customers/{result.Id}", result);
+        return result is null ? ExternalIdTaken(fields) : TypedResults.Created($"/v1/customers/{result.Id}", result);
     }
 
     static async Task<Results<Ok<CustomerDto>, ApiError>> Get(Tenant tenant, string id, CustomerStore store) =>
@@ -106,14 +104,14 @@ public static class CustomerApi
     {
         if (id is null && externalCustomerId is null) return ApiError.Validation("id or external_customer_id query parameter is required");
         var v = new Validator();
-        var fields = Check(v, body, creating: false);
+        var fields = Fields(v, body, creating: false);
         if (!v.Ok) return v.Error();
         var customer = id is not null ? await store.GetAsync(tenant.Id, id) : await store.GetByExternalIdAsync(tenant.Id, externalCustomerId!);
         if (customer is null) return ApiError.NotFound("customer");
         return await store.UpdateAsync(tenant.Id, customer.Id, fields) switch
         {
             UpdateOutcome.Updated u => TypedResults.Ok(u.Customer),
-            UpdateOutcome.ExternalIdTaken => ApiError.Conflict(ErrorCodes.AlreadyExists, $"a customer with external_id '{fields.ExternalId}' already exists"),
+            UpdateOutcome.ExternalIdTaken => ExternalIdTaken(fields),
             _ => ApiError.NotFound("customer"),
         };
     }
@@ -139,7 +137,12 @@ public static class CustomerApi
         return TypedResults.Ok(await store.SearchAsync(tenant.Id, query, limit, offset));
     }
 
-    static CustomerFields Check(Validator v, CustomerRequest b, bool creating)
+    /// <summary>The refusal of a customer whose external id another customer of the tenant already has.</summary>
+    public static ApiError ExternalIdTaken(CustomerFields fields) =>
+        ApiError.Conflict(ErrorCodes.AlreadyExists, $"a customer with external_id '{fields.ExternalId}' already exists");
+
+    /// <summary>A customer request checked field by field; the dashboard's form is checked here too, so it refuses what the API refuses.</summary>
+    public static CustomerFields Fields(Validator v, CustomerRequest b, bool creating)
     {
         // "" is how an update unsets the method (back to the default); a new customer simply leaves it out.
         var unset = !creating && b.CollectionMethod == "";

@@ -11,6 +11,10 @@ public sealed record NewWalletForm
 {
     public string? Currency { get; init; }
     public string? InitialCredits { get; init; }
+    public string? AutoTopup { get; init; }
+    public string? AutoThreshold { get; init; }
+    public string? AutoAmount { get; init; }
+    public string? AutoInvoicing { get; init; }
     public string? IdempotencyKey { get; init; }
 }
 
@@ -23,10 +27,11 @@ public static class CustomerPage
         g.MapPost("/customers/{id}/wallets", CreateWallet);
     }
 
-    static Task<IResult> Show(string id, HttpContext http, CustomerStore customers, WalletStore wallets) =>
-        Render(http, customers, wallets, id, null, null, 200);
+    static Task<IResult> Show(string id, HttpContext http, CustomerStore customers, WalletStore wallets, string? done) =>
+        Render(http, customers, wallets, id, null, null, 200, done == "created" ? "Customer created." : null);
 
-    static async Task<IResult> Render(HttpContext http, CustomerStore customers, WalletStore wallets, string id, NewWalletForm? form, string? error, int status)
+    static async Task<IResult> Render(HttpContext http, CustomerStore customers, WalletStore wallets, string id, NewWalletForm? form, string? error, int status,
+        string? notice = null)
     {
         var tenant = DashboardPages.TenantOf(http.User);
         var c = await customers.GetAsync(tenant, id);
@@ -42,7 +47,7 @@ public static class CustomerPage
         var metadata = string.Join("", c.Metadata.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"<dt>{E(m.Key)}</dt><dd>{E(m.Value)}</dd>"));
         return Page(c.Name, $"""
             <p><a href="/dashboard">← Customers</a></p>
-            {Alert(error)}
+            {Notice(notice)}{Alert(error)}
             <section class="panel" aria-labelledby="details-h"><h2 id="details-h">Details</h2>
             <dl class="facts">
               <dt>Customer id</dt><dd><code>{E(c.Id)}</code></dd>
@@ -66,6 +71,16 @@ public static class CustomerPage
               <label for="nw-credits">Initial credits (optional)</label>
               <input id="nw-credits" name="InitialCredits" type="number" step="any" inputmode="decimal" value="{E(form?.InitialCredits)}" aria-describedby="nw-credits-hint">
               <p class="hint" id="nw-credits-hint">Granted as free credits that never expire.</p>
+              <fieldset class="group"><legend>Automatic recharge</legend>
+                <label class="choice"><input type="checkbox" name="AutoTopup" value="true" aria-describedby="nw-auto-hint"{CheckedAttr(Checked(form?.AutoTopup))}> Recharge Wallet Automatically</label>
+                <p class="hint" id="nw-auto-hint">Buys credits when the available credits fall to the threshold. Change it later on the wallet page.</p>
+                <label for="nw-auto-threshold">Threshold (credits)</label>
+                <input id="nw-auto-threshold" name="AutoThreshold" type="number" step="any" min="0" inputmode="decimal" value="{E(form?.AutoThreshold)}">
+                <label for="nw-auto-amount">Amount to buy (credits)</label>
+                <input id="nw-auto-amount" name="AutoAmount" type="number" step="any" inputmode="decimal" value="{E(form?.AutoAmount)}">
+                <label class="choice"><input type="checkbox" name="AutoInvoicing" value="true" aria-describedby="nw-auto-invoicing-hint"{CheckedAttr(Checked(form?.AutoInvoicing))}> Invoice the top-up</label>
+                <p class="hint" id="nw-auto-invoicing-hint">Credits arrive when the invoice is paid. Unticked: the customer's saved card is charged.</p>
+              </fieldset>
               <p><button type="submit">Create wallet</button></p>
             </form></section>
             """, DashboardPages.Nav(http.User, http), status);
@@ -77,10 +92,19 @@ public static class CustomerPage
         var tenant = await TenantAsync(http);
         var errors = new FormErrors();
         var initial = errors.Decimal("Initial credits", form.InitialCredits);
-        if (errors.Any) return await Render(http, customers, wallets, id, form, errors.Message, 400);
+        AutoTopupSettings? auto = null;
+        if (Checked(form.AutoTopup))
+        {
+            // Without a threshold the rule would be saved but never fire.
+            var threshold = errors.Decimal("Threshold", form.AutoThreshold, required: true);
+            var amount = errors.Decimal("Amount to buy", form.AutoAmount, required: true);
+            auto = new AutoTopupSettings(true, threshold, amount, Checked(form.AutoInvoicing));
+        }
+        if (errors.Any) return await Render(http, customers, wallets, id, form, $"The wallet was not created: {errors.Message}", 400);
         var v = new Validator();
-        var created = WalletOrders.Create(v, new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial },
-                FormKey(form.IdempotencyKey), clock.GetUtcNow()) is { } order
+        // The rule goes in with the wallet, in the one operation that creates it: no wallet exists, even briefly, without it.
+        var request = new CreateWalletRequest { CustomerId = id, Currency = form.Currency?.Trim(), InitialCreditsToLoad = initial, AutoTopup = auto };
+        var created = WalletOrders.Create(v, request, FormKey(form.IdempotencyKey), clock.GetUtcNow()) is { } order
             ? Shown(await moves.CreateAsync(tenant.Id, order))
             : Invalid<WalletDto>(v);
         if (created.NotFound) return NotFoundPage(http, "customer");

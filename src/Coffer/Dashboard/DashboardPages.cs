@@ -4,11 +4,19 @@ using Coffer.Pages;
 using Coffer.Wallets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Mvc;
+using CustomerRules = Coffer.Customers.CustomerApi;
 using static Coffer.Pages.Html;
 
 namespace Coffer.Dashboard;
 
 public sealed record SignInForm(string? Email, string? Password, string? ReturnUrl);
+
+public sealed record NewCustomerForm
+{
+    public string? Name { get; init; }
+    public string? ExternalId { get; init; }
+    public string? Email { get; init; }
+}
 
 /// <summary>The admin dashboard: operators of one tenant, signed in with a password, every form CSRF-protected.</summary>
 public static class DashboardPages
@@ -27,11 +35,14 @@ public static class DashboardPages
 
     public static RouteGroupBuilder MapDashboard(this WebApplication app)
     {
+        // The address a newcomer types first leads to the dashboard (and so to its sign-in), not to the API's JSON 404.
+        app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription();
         app.MapGet("/dashboard/sign-in", SignInPage).ExcludeFromDescription();
         app.MapPost("/dashboard/sign-in", SignIn).ExcludeFromDescription().RequireRateLimiting(SignInLimits.PerAddressPolicy);
         var g = app.MapGroup("/dashboard").RequireAuthorization(Policy).ExcludeFromDescription().ShowsMode(user => user.FindFirstValue(OperatorStore.TenantClaim));
         g.MapPost("/sign-out", (Delegate)SignOut);
         g.MapGet("/", Customers);
+        g.MapPost("/customers", CreateCustomer);
         g.MapCustomerPage();
         g.MapWalletPage();
         g.MapInvoicePages();
@@ -70,7 +81,11 @@ public static class DashboardPages
         return Results.Redirect("/dashboard/sign-in");
     }
 
-    static async Task<IResult> Customers(HttpContext http, CustomerStore customers, string? q, int? page)
+    static Task<IResult> Customers(HttpContext http, CustomerStore customers, string? q, int? page) =>
+        RenderCustomers(http, customers, q, page, null, null, 200);
+
+    static async Task<IResult> RenderCustomers(HttpContext http, CustomerStore customers, string? q, int? page, NewCustomerForm? typed, string? error,
+        int status)
     {
         var tenant = TenantOf(http.User);
         var offset = Math.Max(0, (page ?? 1) - 1) * 50;
@@ -81,11 +96,41 @@ public static class DashboardPages
             <tr><td><a href="/dashboard/customers/{E(c.Id)}">{E(c.Name)}</a></td><td>{E(c.ExternalId)}</td><td>{E(c.Email)}</td><td>{Date(c.CreatedAt)}</td></tr>
             """));
         return Page("Customers", $"""
+            {DashboardKit.Alert(error)}
             <form method="get" role="search" class="row"><div><label for="q">Search by name</label><input id="q" name="q" value="{E(q)}"></div>
               <button type="submit">Search</button></form>
             <p class="muted">{byName.Pagination.Total} customers</p>
             <div class="table-wrap"><table><thead><tr><th>Name</th><th>External id</th><th>Email</th><th>Created</th></tr></thead>
             <tbody>{rows}</tbody></table></div>
-            """, Nav(http.User, http));
+            <section class="panel" aria-labelledby="new-customer-h"><h2 id="new-customer-h">New customer</h2>
+            <form method="post" action="/dashboard/customers">{Antiforgery(http)}
+              <label for="nc-name">Name</label><input id="nc-name" name="Name" maxlength="255" autocomplete="off" value="{E(typed?.Name)}">
+              <label for="nc-external">External id</label>
+              <input id="nc-external" name="ExternalId" required maxlength="255" autocomplete="off" value="{E(typed?.ExternalId)}" aria-describedby="nc-external-hint">
+              <p class="hint" id="nc-external-hint">Your own id for this customer (e.g. your user id); unique among your customers.</p>
+              <label for="nc-email">Email (optional)</label><input id="nc-email" name="Email" type="email" autocomplete="off" value="{E(typed?.Email)}">
+              <p><button type="submit">Create customer</button></p>
+            </form></section>
+            """, Nav(http.User, http), status);
+    }
+
+    static async Task<IResult> CreateCustomer([FromForm] NewCustomerForm form, HttpContext http, CustomerStore customers)
+    {
+        static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+        var v = new Common.Validator();
+        var fields = CustomerRules.Fields(v, new CustomerRequest { Name = Blank(form.Name), ExternalId = Blank(form.ExternalId), Email = Blank(form.Email) },
+            creating: true);
+        if (!v.Ok)
+        {
+            var invalid = v.Error();
+            return await RenderCustomers(http, customers, null, null, form, $"The customer was not created: {invalid.Message}", invalid.StatusCode);
+        }
+        var created = await customers.CreateAsync(TenantOf(http.User), fields);
+        if (created is null)
+        {
+            var taken = CustomerRules.ExternalIdTaken(fields);
+            return await RenderCustomers(http, customers, null, null, form, $"The customer was not created: {taken.Message}", taken.StatusCode);
+        }
+        return Results.Redirect($"/dashboard/customers/{Uri.EscapeDataString(created.Id)}?done=created");
     }
 }

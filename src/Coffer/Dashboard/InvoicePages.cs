@@ -109,9 +109,11 @@ public static class InvoicePages
             <tr><td>{E(l.DisplayName)}</td><td class="num">{Credits(l.Quantity)}</td><td class="num">{Money(l.Amount, i.Currency)}</td></tr>
             """));
         var paymentRows = string.Join("", payments.Select(p => $"""
-            <tr{(p.Id == highlightPayment ? " class=\"highlight\"" : "")}><td><code>{E(p.Id)}</code></td><td>{E(p.PaymentMethodType)}</td>
-            <td class="num">{Money(p.Amount, p.Currency)}</td><td>{Status(p.PaymentStatus)}</td><td>{Date(p.CreatedAt)}</td>
-            <td>{(p.PaymentUrl is { } url ? $"<a href=\"{E(url)}\" class=\"payment-url\">{E(url)}</a>" : "--")}</td></tr>
+            <tr{(p.Id == highlightPayment ? " class=\"highlight\"" : "")}><td class="wrap" data-label="Payment"><code>{E(p.Id)}</code></td>
+            <td class="wrap" data-label="Method">{E(p.PaymentMethodType)}</td>
+            <td class="num nowrap" data-label="Amount">{Money(p.Amount, p.Currency)}</td><td data-label="Status">{Status(p.PaymentStatus)}</td>
+            <td class="nowrap" data-label="Created">{Date(p.CreatedAt)}</td>
+            <td class="wrap" data-label="Payment link">{(p.PaymentUrl is { } url ? $"<a href=\"{E(url)}\" class=\"payment-url\">{E(url)}</a>" : "--")}</td></tr>
             """));
         var link = highlightPayment is not null && payments.FirstOrDefault(p => p.Id == highlightPayment)?.PaymentUrl is { } created
             ? $"""<p class="flash-ok">Payment link: <a href="{E(created)}" id="payment-link">{E(created)}</a></p>""" : "";
@@ -151,7 +153,7 @@ public static class InvoicePages
             </div>
             <section aria-labelledby="payments-h"><h2 id="payments-h">Payments</h2>
             {(payments.Count == 0 ? "<p class=\"muted\">No payments yet.</p>" : $"""
-              <div class="table-wrap"><table><thead><tr><th scope="col">Payment</th><th scope="col">Method</th><th scope="col" class="num">Amount</th>
+              <div class="table-wrap"><table class="payments stack"><thead><tr><th scope="col">Payment</th><th scope="col">Method</th><th scope="col" class="num">Amount</th>
                 <th scope="col">Status</th><th scope="col">Created</th><th scope="col">Payment link</th></tr></thead><tbody>{paymentRows}</tbody></table></div>
               """)}
             </section>

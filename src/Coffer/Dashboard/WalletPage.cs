@@ -2,6 +2,7 @@ using Coffer.Alerts;
 using Coffer.AutoTopUp;
 using Coffer.Common;
 using Coffer.Customers;
+using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Storage;
 using Coffer.Wallets;
@@ -84,8 +85,6 @@ public static class WalletPage
             ? """<p class="muted">This wallet is closed: it accepts no top-ups, debits or changes.</p>"""
             : $"""
               <div class="actions">
-                <a class="button" id="topup-link" href="/dashboard/wallets/{U(id)}/top-up">Top-up Wallet</a>
-                <button type="button" id="topup-open" hidden>Top-up Wallet</button>
                 <form class="inline" method="post" action="/dashboard/wallets/{U(id)}/{(w.WalletStatus == WalletStatuses.Frozen ? "unfreeze" : "freeze")}">{Antiforgery(http)}
                   <button type="submit" class="secondary">{(w.WalletStatus == WalletStatuses.Frozen ? "Unfreeze" : "Freeze")}</button></form>
                 <a class="button danger" href="/dashboard/wallets/{U(id)}/terminate">Terminate…</a>
@@ -100,9 +99,16 @@ public static class WalletPage
               </section>
               """;
 
+        // The wallet's main action sits level with its heading, where an operator looks first.
+        var topUp = !open ? null : $"""
+            <a class="button" id="topup-link" href="/dashboard/wallets/{U(id)}/top-up">Top-up Wallet</a>
+            <button type="button" id="topup-open" hidden>Top-up Wallet</button>
+            """;
+
         var known = (chartData.Value?.Items ?? []).ToDictionary(t => t.Id);
         var transactions = list.Value is { } l
-            ? WalletTransactions.Table(l.Items, w.Currency, known) + Pager(id, filter, page, l.Pagination.Total)
+            ? WalletTransactions.Table(l.Items, w.Currency, known,
+                await WalletTransactions.PaidAtAsync(tenant.Id, l.Items, services.GetRequiredService<InvoiceService>())) + Pager(id, filter, page, l.Pagination.Total)
             : Alert($"The filter was not applied: {list.Error}");
 
         return Page($"Wallet: {w.Name}", $"""
@@ -129,7 +135,7 @@ public static class WalletPage
             <h3>Alert log</h3>{AlertLog(alerts)}
             </section>
             </div>
-            """, DashboardPages.Nav(http.User, http), status);
+            """, DashboardPages.Nav(http.User, http), status, topUp);
     }
 
     /// <summary>Without script the link opens the top-up page; with it, the button opens the same form in a dialog.</summary>
@@ -182,7 +188,8 @@ public static class WalletPage
             """;
     }
 
-    static async Task<IResult> Csv(string id, HttpContext http, WalletStore store, WalletReads reads, [AsParameters] TransactionFilterQuery filter)
+    static async Task<IResult> Csv(string id, HttpContext http, WalletStore store, WalletReads reads, InvoiceService invoices,
+        [AsParameters] TransactionFilterQuery filter)
     {
         var tenant = await TenantAsync(http);
         var wallet = await store.GetAsync(tenant.Id, id);
@@ -196,7 +203,8 @@ public static class WalletPage
             items.AddRange(b.Items);
             if (b.Items.Count < Limits.MaxPageSize || items.Count >= b.Pagination.Total) break;
         }
-        var csv = WalletTransactions.Csv(items.Take(WalletTransactions.MaxCsvRows), wallet.Currency);
+        var rows = items.Take(WalletTransactions.MaxCsvRows).ToList();
+        var csv = WalletTransactions.Csv(rows, wallet.Currency, await WalletTransactions.PaidAtAsync(tenant.Id, rows, invoices));
         var name = $"{wallet.Id}-transactions.csv";
         return Results.File(System.Text.Encoding.UTF8.GetBytes(csv), "text/csv; charset=utf-8", name);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Coffer.Common;
+using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Tenants;
 using Coffer.Wallets;
@@ -58,6 +59,36 @@ public static class WalletTransactions
         return !v.Ok ? Invalid<ListResponse<TransactionDto>>(v) : list is null ? new(default, "wallet not found", 404) : new(list, null, 200);
     }
 
+    /// <summary>
+    /// When the invoices behind the purchases among <paramref name="items"/> were paid. A purchase waiting for its
+    /// invoice completes in the same transaction that records the payment settling it, and the entry keeps only its
+    /// creation time (its <c>updated_at</c> moves on with every debit that spends from the lot), so the invoice's
+    /// <c>paid_at</c> is the instant the credits arrived.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, DateTimeOffset>> PaidAtAsync(string tenantId, IEnumerable<TransactionDto> items,
+        InvoiceService invoices)
+    {
+        var ids = items.Where(t => IsCredit(t) && t.ReferenceType == "INVOICE" && t.ReferenceId is not null)
+            .Select(t => t.ReferenceId!).Distinct(StringComparer.Ordinal).ToList();
+        var paid = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (var chunk in ids.Chunk(Limits.MaxIdsPerFilter))
+        {
+            var found = await invoices.SearchAsync(tenantId, new InvoiceQuery(chunk.Length, 0, false, null, null, null, chunk, null, null, SkipLineItems: true));
+            foreach (var i in found.Items)
+                if (i.PaidAt is { } at) paid[i.Id] = at;
+        }
+        return paid;
+    }
+
+    /// <summary>When the transaction was completed: for a purchase paid after it was made, when its payment was recorded; none while pending or failed.</summary>
+    public static DateTimeOffset? PaymentDate(TransactionDto t, IReadOnlyDictionary<string, DateTimeOffset> paidAt)
+    {
+        if (t.TransactionStatus != TransactionStatuses.Completed) return null;
+        return IsCredit(t) && t.ReferenceType == "INVOICE" && t.ReferenceId is { } inv && paidAt.TryGetValue(inv, out var paid) && paid > t.CreatedAt
+            ? paid
+            : t.CreatedAt;
+    }
+
     public static string Label(string reason) => reason switch
     {
         Reasons.FreeCreditGrant => "Free credits",
@@ -100,7 +131,9 @@ public static class WalletTransactions
     }
 
     /// <param name="known">Transactions already read (the chart's), to say what each consumed lot was.</param>
-    public static string Table(IReadOnlyList<TransactionDto> items, string currency, IReadOnlyDictionary<string, TransactionDto> known)
+    /// <param name="paidAt">What <see cref="PaidAtAsync"/> found for these items.</param>
+    public static string Table(IReadOnlyList<TransactionDto> items, string currency, IReadOnlyDictionary<string, TransactionDto> known,
+        IReadOnlyDictionary<string, DateTimeOffset> paidAt)
     {
         if (items.Count == 0) return """<p class="muted">No transactions match.</p>""";
         var rows = string.Join("", items.Select(t =>
@@ -114,10 +147,13 @@ public static class WalletTransactions
                   """
                 : "";
             var cls = IsCredit(t) ? "credit" : "debit";
+            var paid = PaymentDate(t, paidAt);
+            var created = paid == t.CreatedAt ? "" : $"""<div class="muted created">created {Date(t.CreatedAt)}</div>""";
             return $"""
                 <tr id="tx-{E(t.Id)}"><td><strong>{E(Label(t.TransactionReason))}</strong> <span class="muted">{E(t.Type)}</span>
                   <div>{E(t.Description)}{reference}</div>{lots}</td>
-                <td class="when" data-label="Payment date">{Date(t.CreatedAt)}</td><td class="when" data-label="Expiry date">{Date(t.ExpiryDate)}</td>
+                <td class="when" data-label="Payment date" title="Created {Date(t.CreatedAt)} UTC"><span class="paid">{Date(paid)}</span>{created}</td>
+                <td class="when" data-label="Expiry date">{ExpiresOn(t.ExpiryDate)}</td>
                 <td data-label="Priority">{(t.Priority is { } p ? p.ToString(CultureInfo.InvariantCulture) : "--")}</td>
                 <td class="num {cls}" data-label="Amount">{Sign(t)}{Money(t.Amount, currency)}</td>
                 <td class="num {cls}" data-label="Credits">{Sign(t)}{Credits(t.CreditAmount)}</td>
@@ -133,13 +169,13 @@ public static class WalletTransactions
     }
 
     static string LotLabel(TransactionDto? lot) => lot is null ? "" :
-        $" ({E(Label(lot.TransactionReason))}{(lot.Priority is { } p ? $", priority {p}" : "")}{(lot.ExpiryDate is { } x ? $", expires {Date(x)}" : "")})";
+        $" ({E(Label(lot.TransactionReason))}{(lot.Priority is { } p ? $", priority {p}" : "")}{(lot.ExpiryDate is { } x ? $", expires {ExpiresOn(x)}" : "")})";
 
     static readonly string[] CsvColumns =
-        ["Transaction id", "Type", "Reason", "Description", "Payment date", "Expiry date", "Priority", "Amount", "Currency", "Credits", "Status", "Lots"];
+        ["Transaction id", "Type", "Reason", "Description", "Payment date", "Created", "Expiry date", "Priority", "Amount", "Currency", "Credits", "Status", "Lots"];
 
     /// <summary>The table's columns as RFC 4180 CSV (CRLF, quotes doubled); signs are ASCII so spreadsheets read numbers.</summary>
-    public static string Csv(IEnumerable<TransactionDto> items, string currency)
+    public static string Csv(IEnumerable<TransactionDto> items, string currency, IReadOnlyDictionary<string, DateTimeOffset> paidAt)
     {
         var minor = Currencies.MinorUnits(currency.ToUpperInvariant());
         static string Iso(DateTimeOffset? t) => t is { } v ? v.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "--";
@@ -152,7 +188,7 @@ public static class WalletTransactions
             var lots = string.Join("; ", (t.Allocations ?? []).Select(a => $"{a.LotId}:{Credits(a.Credits)}"));
             string[] cells =
             [
-                t.Id, t.Type, t.TransactionReason, Text(t.Description), Iso(t.CreatedAt), Iso(t.ExpiryDate),
+                t.Id, t.Type, t.TransactionReason, Text(t.Description), Iso(PaymentDate(t, paidAt)), Iso(t.CreatedAt), ExpiresOn(t.ExpiryDate),
                 t.Priority?.ToString(CultureInfo.InvariantCulture) ?? "--", sign + amount, currency.ToUpperInvariant(), sign + Credits(t.CreditAmount),
                 t.TransactionStatus, lots,
             ];

@@ -25,6 +25,21 @@ public static class Html
 
     public static string Date(DateTimeOffset? t) => t is { } v ? v.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "--";
 
+    /// <summary>
+    /// A lot's expiry as every screen and export shows it. A date chosen in a form (or sent as
+    /// <c>initial_credits_to_load_expiry_date</c>) is stored as the next midnight UTC, since the credits stay
+    /// spendable through the end of that day; such an instant reads as the day chosen, not as the midnight after it.
+    /// Any other instant is shown as it is.
+    /// </summary>
+    public static string ExpiresOn(DateTimeOffset? t)
+    {
+        if (t is not { } v) return "--";
+        var utc = v.ToUniversalTime();
+        return utc.TimeOfDay == TimeSpan.Zero
+            ? utc.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + " (end of day)"
+            : Date(utc);
+    }
+
     public static string Antiforgery(HttpContext http)
     {
         var tokens = http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
@@ -84,6 +99,9 @@ public static class Html
         dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
         code.url,code.excerpt{overflow-wrap:anywhere}input.secret{font-family:ui-monospace,monospace;max-width:100%}
         .button.danger{background:var(--bad)}.button.secondary{background:#374151}dialog::backdrop{background:rgba(17,24,39,.55)}dialog > h2:first-child{margin-top:.25rem}
+        .page-head{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.25rem 1rem}.page-head h1{margin:.5rem 0}
+        .page-head .actions{margin:0}td.wrap,.flash-ok,.flash-error{overflow-wrap:anywhere}td.wrap{min-width:8rem}
+        @media (max-width:40rem){table.stack td::before{flex:none}table.payments td:first-child::before{margin-right:.5rem}}
         tr.highlight td{background:#fefce8}td.when,table.transactions td.num{white-space:nowrap}.flash-ok p,.flash-error p{margin:.2rem 0}.nowrap{white-space:nowrap}fieldset.events{max-width:44rem;columns:15rem}fieldset.events .hint{column-span:all}@media (max-width:40rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}
           table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0)}table.stack,table.stack tbody,table.stack tr{display:block}
           table.stack tr{border-bottom:1px solid var(--line);padding:.35rem 0}table.stack td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.15rem .5rem;text-align:right}
@@ -111,11 +129,12 @@ public static class Html
         : "";
 
     /// <param name="nav">What the page's header holds: the mode banner and the main navigation.</param>
-    public static IResult Page(string title, string body, string? nav = null, int status = 200) => Results.Content($$"""
+    /// <param name="headActions">Markup of the page's main action, shown at the top right, level with the heading.</param>
+    public static IResult Page(string title, string body, string? nav = null, int status = 200, string? headActions = null) => Results.Content($$"""
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{E(title)}} · Coffer</title><style>{{Css}}</style></head>
         <body>{{(nav is null ? "" : $"<header>{nav}</header>")}}
-        <main id="main"><h1>{{E(title)}}</h1>{{body}}</main></body></html>
+        <main id="main">{{(headActions is null ? $"<h1>{E(title)}</h1>" : $"<div class=\"page-head\"><h1>{E(title)}</h1><div class=\"actions\">{headActions}</div></div>")}}{{body}}</main></body></html>
         """, "text/html; charset=utf-8", statusCode: status);
 }
