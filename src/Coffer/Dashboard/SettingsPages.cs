@@ -142,7 +142,7 @@ public static class SettingsPages
               <input id="ae-password" name="Password" type="password" autocomplete="new-password" aria-describedby="ae-password-hint">
               <p class="hint" id="ae-password-hint">Stored password: {IsSet(mail.Password is not null)}. Leave blank to keep it.</p>
               <label class="choice"><input type="checkbox" name="ForgetPassword" value="true"> Remove the stored SMTP password</label>
-              <label for="ae-from">From</label><input id="ae-from" name="From" type="email" value="{E(m.From)}">
+              <label for="ae-from">From</label><input id="ae-from" name="From" inputmode="email" value="{E(m.From)}">
               <label for="ae-to">To</label><textarea id="ae-to" name="To" rows="3" style="width:100%;max-width:24rem;font:inherit" aria-describedby="ae-to-hint">{E(m.To)}</textarea>
               <p class="hint" id="ae-to-hint">One address a line (or separated by commas), at most {AlertEmailSettingsApi.MaxRecipients}.</p>
               <div class="actions"><button type="submit">Save alert e-mail</button></div>
