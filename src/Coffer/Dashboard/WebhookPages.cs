@@ -150,6 +150,9 @@ public static class WebhookPages
             """;
     }
 
+    /// <summary>The new secret of a rotated endpoint, shown this once (here and on the settings screen).</summary>
+    internal static string RotatedOnce(HttpContext http, EndpointDto e) => SecretOnce(http, e, "Secret rotated (the old one keeps signing for 24 hours)");
+
     static async Task<IResult> Add([FromForm] EndpointFields form, HttpContext http, WebhookEndpoints endpoints)
     {
         var tenant = await TenantAsync(http);
@@ -182,7 +185,7 @@ public static class WebhookPages
         await endpoints.RotateAsync((await TenantAsync(http)).Id, id) switch
         {
             // Rendered, not redirected: the new secret exists in this response only.
-            EndpointOutcome.Done d => await RenderAsync(http, null, SecretOnce(http, d.Endpoint, "Secret rotated (the old one keeps signing for 24 hours)"), null, 200),
+            EndpointOutcome.Done d => await RenderAsync(http, null, RotatedOnce(http, d.Endpoint), null, 200),
             _ => NotFoundPage(http, "webhook endpoint"),
         };
 

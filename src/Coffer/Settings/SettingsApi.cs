@@ -27,17 +27,22 @@ public static class SettingsApi
     {
         if (body.Value is null) return ApiError.Validation("value is required");
         var v = new Validator();
-        if (body.Value.PendingPurchaseTimeoutDays is < 1 or > InvoiceConfig.MaxTimeoutDays)
-            v.Fail($"pending_purchase_timeout_days must be between 1 and {InvoiceConfig.MaxTimeoutDays}");
-        if (body.Value.DueDateDays is < 0 or > InvoiceConfig.MaxTimeoutDays) v.Fail($"due_date_days must be between 0 and {InvoiceConfig.MaxTimeoutDays}");
+        var next = Parse(v, body.Value, await settings.InvoiceConfigAsync(tenant.Id));
         if (!v.Ok) return v.Error();
-        var current = await settings.InvoiceConfigAsync(tenant.Id);
-        var next = new InvoiceConfig(
-            body.Value.AutoCompletePurchasedCreditTransaction ?? current.AutoCompletePurchasedCreditTransaction,
-            body.Value.PendingPurchaseTimeoutDays ?? current.PendingPurchaseTimeoutDays,
-            body.Value.DueDateDays ?? current.DueDateDays);
         await settings.SaveInvoiceConfigAsync(tenant.Id, next);
         return TypedResults.Ok(new SettingResponse("invoice_config", next, tenant.Id));
+    }
+
+    /// <summary>The checks of a new <c>invoice_config</c> (the API's and the dashboard's); what <paramref name="value"/> leaves out stays as <paramref name="current"/>.</summary>
+    public static InvoiceConfig Parse(Validator v, InvoiceConfigValue value, InvoiceConfig current)
+    {
+        if (value.PendingPurchaseTimeoutDays is < 1 or > InvoiceConfig.MaxTimeoutDays)
+            v.Fail($"pending_purchase_timeout_days must be between 1 and {InvoiceConfig.MaxTimeoutDays}");
+        if (value.DueDateDays is < 0 or > InvoiceConfig.MaxTimeoutDays) v.Fail($"due_date_days must be between 0 and {InvoiceConfig.MaxTimeoutDays}");
+        return new InvoiceConfig(
+            value.AutoCompletePurchasedCreditTransaction ?? current.AutoCompletePurchasedCreditTransaction,
+            value.PendingPurchaseTimeoutDays ?? current.PendingPurchaseTimeoutDays,
+            value.DueDateDays ?? current.DueDateDays);
     }
 }
 
@@ -64,27 +69,29 @@ public static class GatewaySettingsApi
         TypedResults.Ok(Show(await settings.GatewayConfigAsync(tenant.Id)));
 
     static async Task<Results<Ok<GatewaySettingResponse>, ApiError>> Put(
-        Tenant tenant, GatewayConfigRequest body, TenantSettings settings, TenantStore tenants, Payments.Gateways.GatewayRegistry gateways,
-        Hosting.CofferOptions options)
+        Tenant tenant, GatewayConfigRequest body, Payments.Gateways.GatewayRegistry gateways, Hosting.CofferOptions options)
     {
         if (body.Value is null) return ApiError.Validation("value is required");
         var v = new Validator();
-        var provider = v.OneOf("provider", body.Value.Provider ?? "sandbox", gateways.Providers.ToHashSet());
-        var secret = v.Text("stripe_secret_key", body.Value.StripeSecretKey);
-        var webhook = v.Text("stripe_webhook_secret", body.Value.StripeWebhookSecret);
-        var apiBase = v.Text("stripe_api_base", body.Value.StripeApiBase);
+        var config = Parse(v, body.Value, gateways, options);
+        if (!v.Ok) return v.Error();
+        if (await gateways.ConfigureAsync(tenant.Id, config!) is { } why) return ApiError.Unprocessable(ErrorCodes.WrongMode, why);
+        return TypedResults.Ok(Show(config!));
+    }
+
+    /// <summary>The checks of a new <c>payment_gateway</c> (the API's and the dashboard's); null when <paramref name="v"/> failed.</summary>
+    public static GatewayConfig? Parse(Validator v, GatewayConfigValue value, Payments.Gateways.GatewayRegistry gateways, Hosting.CofferOptions options)
+    {
+        var provider = v.OneOf("provider", value.Provider ?? "sandbox", gateways.Providers.ToHashSet());
+        var secret = v.Text("stripe_secret_key", value.StripeSecretKey);
+        var webhook = v.Text("stripe_webhook_secret", value.StripeWebhookSecret);
+        var apiBase = v.Text("stripe_api_base", value.StripeApiBase);
         if (apiBase is not null && !Uri.TryCreate(apiBase, UriKind.Absolute, out _)) v.Fail("stripe_api_base must be an absolute URL");
         // Pointing Coffer's server-side requests at any address is for the operator to allow (a test stand-in), not a tenant.
         if (apiBase is not null && !options.AllowStripeApiBase)
             v.Fail("stripe_api_base is accepted only when the operator sets COFFER_ALLOW_STRIPE_API_BASE=true");
         if (provider == "stripe" && (secret is null || webhook is null)) v.Fail("stripe needs stripe_secret_key and stripe_webhook_secret");
-        if (!v.Ok) return v.Error();
-        var config = new GatewayConfig(provider!, secret, webhook, apiBase);
-        // The mode as stored now, not as the key's cached lookup saw it.
-        var mode = (await tenants.GetAsync(tenant.Id))?.Mode ?? tenant.Mode;
-        if (gateways.Judge(mode, config) is { } why) return ApiError.Unprocessable(ErrorCodes.WrongMode, why);
-        await settings.SaveGatewayConfigAsync(tenant.Id, config);
-        return TypedResults.Ok(Show(config));
+        return v.Ok ? new GatewayConfig(provider!, secret, webhook, apiBase) : null;
     }
 }
 
@@ -116,9 +123,18 @@ public static class AlertEmailSettingsApi
     {
         if (body.Value is not { } value) return ApiError.Validation("value is required");
         var v = new Validator();
+        var config = Parse(v, value, smtp);
+        if (!v.Ok) return v.Error();
+        await settings.SaveAlertEmailAsync(tenant.Id, config);
+        return TypedResults.Ok(Show(config));
+    }
+
+    /// <summary>The checks of a new <c>alert_email</c> (the API's and the dashboard's): the whole value, as it replaces the stored one.</summary>
+    public static AlertEmailConfig Parse(Validator v, AlertEmailValue value, Alerts.SmtpPolicy smtp)
+    {
         var host = v.Text("smtp_host", value.SmtpHost, required: value.Enabled == true, max: Alerts.SmtpPolicy.MaxHostLength);
         if (value.SmtpPort is < 1 or > 65535) v.Fail("smtp_port must be between 1 and 65535");
-        var security = v.OneOf("security", value.Security, new HashSet<string> { "starttls", "ssl", "none" }) ?? "starttls";
+        var security = v.OneOf("security", value.Security, Securities) ?? "starttls";
         if (host is not null && v.Ok && smtp.Problem(host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security) is { } problem) v.Fail(problem);
         var from = v.Text("from", value.From, required: value.Enabled == true);
         var to = value.To ?? [];
@@ -128,11 +144,10 @@ public static class AlertEmailSettingsApi
             // MimeKit accepts a bare local part; an alert needs a full address.
             if (!MimeKit.MailboxAddress.TryParse(address, out var parsed) || parsed.Address.Split('@') is not [{ Length: > 0 }, { Length: > 0 }])
                 v.Fail($"'{address}' is not an email address");
-        if (!v.Ok) return v.Error();
-        var config = new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security, value.Username, value.Password, from, to);
-        await settings.SaveAlertEmailAsync(tenant.Id, config);
-        return TypedResults.Ok(Show(config));
+        return new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security, value.Username, value.Password, from, to);
     }
+
+    public static readonly IReadOnlySet<string> Securities = new HashSet<string> { "starttls", "ssl", "none" };
 }
 
 public sealed record PortalConfigRequest(PortalConfigValue? Value);
@@ -158,12 +173,18 @@ public static class PortalConfigSettingsApi
     {
         if (body.Value is not { } value) return ApiError.Validation("value is required");
         var v = new Validator();
+        var config = Parse(v, value);
+        if (!v.Ok) return v.Error();
+        await settings.SavePortalConfigAsync(tenant.Id, config);
+        return TypedResults.Ok(new PortalConfigResponse("portal_config", config, tenant.Id));
+    }
+
+    /// <summary>The checks of a new <c>portal_config</c> (the API's and the dashboard's): the whole value, as it replaces the stored one.</summary>
+    public static PortalConfig Parse(Validator v, PortalConfigValue value)
+    {
         var maxAmount = v.Amount("max_auto_topup_amount", value.MaxAutoTopupAmount);
         if (value.MaxTopupsPerDay is < 1 or > PortalConfig.MaxTopupsPerDayCeiling)
             v.Fail($"max_topups_per_day must be between 1 and {PortalConfig.MaxTopupsPerDayCeiling}");
-        if (!v.Ok) return v.Error();
-        var config = new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay, value.EmailSignIn ?? false);
-        await settings.SavePortalConfigAsync(tenant.Id, config);
-        return TypedResults.Ok(new PortalConfigResponse("portal_config", config, tenant.Id));
+        return new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay, value.EmailSignIn ?? false);
     }
 }

@@ -49,6 +49,19 @@ public sealed class GatewayRegistry(TenantSettings settings, TenantStore tenants
         return null;
     }
 
+    /// <summary>
+    /// Stores <paramref name="config"/> (checked by <see cref="Settings.GatewaySettingsApi.Parse"/>) as the tenant's gateway,
+    /// unless it does not fit the tenant's mode: then nothing changes and the answer says why.
+    /// </summary>
+    public async Task<string?> ConfigureAsync(string tenantId, GatewayConfig config)
+    {
+        // The mode as stored now, not as an API key's cached lookup saw it.
+        var mode = (await tenants.GetAsync(tenantId))?.Mode ?? Modes.Test;
+        if (Judge(mode, config) is { } why) return why;
+        await settings.SaveGatewayConfigAsync(tenantId, config);
+        return null;
+    }
+
     /// <summary>Whether a stored configuration takes real money: how a tenant stored before modes existed gets its mode.</summary>
     public bool TakesRealMoney(GatewayConfig config) =>
         config.Provider != SandboxGateway.GatewayName && factories.FirstOrDefault(f => f.Provider == config.Provider)?.IsLive(config) == true;
