@@ -1351,6 +1351,7 @@ export interface components {
             threshold: null | string;
             /** Format: decimal */
             quantity: null | string;
+            package_id: null | string;
             /** Format: decimal */
             target_balance: null | string;
             payment_method_id: null | string;
@@ -1372,6 +1373,7 @@ export interface components {
             threshold: null | string;
             /** Format: decimal */
             quantity: null | string;
+            package_id: null | string;
             /** Format: decimal */
             target_balance: null | string;
             payment_method_id: null | string;
@@ -1402,6 +1404,7 @@ export interface components {
             cooldown_seconds?: null | number;
             /** Format: int32 */
             max_consecutive_failures?: null | number;
+            package_id?: null | string;
         };
         CaptureHoldRequest: {
             /** Format: decimal */
@@ -2236,6 +2239,8 @@ export interface components {
             max_auto_topup_amount?: null | string;
             /** Format: int32 */
             max_topups_per_day?: null | number;
+            /** @default false */
+            email_sign_in: boolean;
         };
         PortalConfigRequest: {
             value: null | components["schemas"]["PortalConfigValue"];
@@ -2251,6 +2256,7 @@ export interface components {
             max_auto_topup_amount: null | string;
             /** Format: int32 */
             max_topups_per_day: null | number;
+            email_sign_in?: null | boolean;
         };
         PortalSessionRequest: {
             customer_id: null | string;
