@@ -87,6 +87,81 @@ public abstract class AlertTests(Store store) : ApiTest(store)
         Assert.Equal("validation_failed", (await Api.Put("/v1/settings/alert_email", new { value = new { enabled = true, smtp_host = "x", from = "nope", to = new[] { "a@b.c" } } })).Error(400));
     }
 
+    static object Channels(string[] channels, string[]? merchantEmails = null) => new
+    {
+        alert_enabled = true,
+        warning = new { threshold = 50, condition = "below" },
+        critical = new { threshold = 10, condition = "below" },
+        notification_channels = channels,
+        merchant_emails = merchantEmails,
+    };
+
+    [Fact]
+    public async Task AWalletsOwnChannelsChooseWhoHearsOfItsAlerts()
+    {
+        await using var smtp = new SmtpSink();
+        // The tenant's own alert e-mail is off: the wallets below choose for themselves.
+        (await Api.Put("/v1/settings/alert_email", new
+        {
+            value = new { enabled = false, smtp_host = "127.0.0.1", smtp_port = smtp.Port, security = "none", from = "alerts@merchant.test", to = new[] { "ops@merchant.test" } },
+        })).Ok();
+        var toCustomer = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Channels(["customer_email"]) })).S("id");
+        var toTeam = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Channels(["merchant_email", "webhook"], ["billing@merchant.test"]) })).S("id");
+        var byDefault = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) })).S("id");
+        foreach (var w in new[] { toCustomer, toTeam, byDefault }) (await Debit(w, "60")).Ok();
+
+        Assert.Equal(3, await App.Service<Alerts.AlertMailer>().RunOnceAsync());
+        Assert.Equal(2, smtp.Messages.Count);
+        var customerMail = Assert.Single(smtp.Messages, m => m.Contains("To: ada@example.com"));
+        Assert.Contains("Subject: Your balance is running low", customerMail);
+        Assert.Contains("down to 40 USD", customerMail);
+        var teamMail = Assert.Single(smtp.Messages, m => m.Contains("To: billing@merchant.test"));
+        Assert.Contains($"Subject: Wallet {toTeam}: balance low (warning)", teamMail);
+        Assert.DoesNotContain(smtp.Messages, m => m.Contains("ops@merchant.test"));
+
+        // Webhooks only where the wallet keeps them (and by default).
+        Assert.Empty(await Events(toCustomer));
+        Assert.Equal(["wallet.balance_low"], await Events(toTeam));
+        Assert.Equal(["wallet.balance_low"], await Events(byDefault));
+
+        var log = (await Api.Post("/v1/alerts/search", new { wallet_id = toCustomer })).Ok()["items"]!.AsArray();
+        Assert.Equal("sent", log[0]!.S("email_status"));
+        Assert.Equal(["ada@example.com"], log[0]!["email_recipients"]!.AsArray().Select(a => a!.GetValue<string>()));
+        var unmailed = (await Api.Post("/v1/alerts/search", new { wallet_id = byDefault })).Ok()["items"]!.AsArray();
+        Assert.Equal("not_configured", unmailed[0]!.S("email_status"));
+    }
+
+    [Fact]
+    public async Task BothEmailChannelsMailTheMerchantsListAndTheCustomer()
+    {
+        await using var smtp = new SmtpSink();
+        (await Api.Put("/v1/settings/alert_email", MailSettings("127.0.0.1", smtp.Port))).Ok();
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Channels(["merchant_email", "customer_email"]) })).S("id");
+        (await Debit(id, "60")).Ok();
+        Assert.Equal(1, await App.Service<Alerts.AlertMailer>().RunOnceAsync());
+        Assert.Equal(2, smtp.Messages.Count);
+        Assert.Single(smtp.Messages, m => m.Contains("To: ops@merchant.test"));
+        Assert.Single(smtp.Messages, m => m.Contains("To: ada@example.com"));
+        var log = (await Api.Post("/v1/alerts/search", new { wallet_id = id })).Ok()["items"]!.AsArray();
+        Assert.Equal(["ops@merchant.test", "ada@example.com"], log[0]!["email_recipients"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Empty(await Events(id));
+    }
+
+    [Theory]
+    [InlineData("""{"notification_channels": ["sms"]}""")]
+    [InlineData("""{"notification_channels": ["webhook", "webhook"]}""")]
+    [InlineData("""{"notification_channels": ["merchant_email"], "merchant_emails": ["not-an-address"]}""")]
+    public async Task UnknownChannelsAndBadAddressesAreRefusedAndChangeNothing(string channels)
+    {
+        var id = (await CreateWallet(new { initial_credits_to_load = "100", alert_settings = Settings(50, 10) })).S("id");
+        var settings = System.Text.Json.Nodes.JsonNode.Parse(channels)!.AsObject();
+        settings["alert_enabled"] = true;
+        Assert.Equal("validation_failed", (await Api.Put($"/v1/wallets/{id}", new System.Text.Json.Nodes.JsonObject { ["alert_settings"] = settings })).Error(400));
+        var after = await Wallet(id);
+        Assert.Null(after["alert_settings"]!["notification_channels"]);
+        Assert.Equal("50", after["alert_settings"]!["warning"]!["threshold"]!.ToString());
+    }
+
     static object MailSettings(string host, int port, string security = "none") => new
     {
         value = new { enabled = true, smtp_host = host, smtp_port = port, security, from = "alerts@merchant.test", to = new[] { "ops@merchant.test" } },

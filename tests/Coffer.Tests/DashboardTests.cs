@@ -243,8 +243,20 @@ public sealed class DashboardTests : BrowserTest
         var alerts = page.Locator("section", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Alerts", Exact = true }) });
         await alerts.GetByLabel("Alerts enabled").CheckAsync();
         await alerts.Locator("#al-critical").FillAsync("5");
+        // The wallet's own channels: the merchant's team address and the customer, no webhooks.
+        await alerts.GetByLabel("This wallet's own:").CheckAsync();
+        await alerts.GetByLabel("Webhook events").UncheckAsync();
+        await alerts.GetByLabel("E-mail to the merchant").CheckAsync();
+        await alerts.GetByLabel("Merchant addresses (optional; empty: the list in Settings)").FillAsync("team@umbrella.test, cfo@umbrella.test");
+        await alerts.GetByLabel("E-mail to the customer (their address on file)").CheckAsync();
+        await ScreenshotAsync(page, "dashboard-alert-channels");
         await alerts.GetByRole(AriaRole.Button, new() { Name = "Save alerts" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Alert settings saved");
+        var saved = (await Api.Get($"/v1/wallets/{walletId}")).Ok()["alert_settings"]!;
+        Assert.Equal(["merchant_email", "customer_email"], saved["notification_channels"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(["team@umbrella.test", "cfo@umbrella.test"], saved["merchant_emails"]!.AsArray().Select(c => c!.GetValue<string>()));
+        await Assertions.Expect(alerts.GetByLabel("E-mail to the customer (their address on file)")).ToBeCheckedAsync();
+        await Assertions.Expect(alerts.GetByLabel("Webhook events")).Not.ToBeCheckedAsync();
 
         // A debit takes the wallet below both thresholds: the alert log and the auto top-up attempt show it.
         (await Api.Post($"/v1/wallets/{walletId}/debit", new { credits = "27", idempotency_key = "k1" })).Ok();

@@ -6,8 +6,10 @@ namespace Coffer.Alerts;
 
 public sealed record AlertFilter(string? WalletId, string? CustomerId, string? State, int? Limit, int? Offset);
 
+/// <param name="EmailStatus">pending, sending, sent, not_configured (nobody to mail, or no SMTP server) or failed.</param>
+/// <param name="EmailRecipients">Who the alert was mailed to, once sent: the merchant's addresses and, where the wallet asks, the customer's.</param>
 public sealed record AlertDto(string Id, string WalletId, string CustomerId, string PreviousState, string State, decimal AvailableBalance,
-    string Currency, DateTimeOffset CreatedAt);
+    string Currency, DateTimeOffset CreatedAt, string EmailStatus, List<string> EmailRecipients);
 
 /// <summary>The log of alert state changes, newest first (<c>POST /v1/alerts/search</c>).</summary>
 public static class AlertApi

@@ -31,6 +31,8 @@ public static class AlertEvaluation
             ("t", wallet.TenantId), ("id", ids.New("alert")), ("w", wallet.Id), ("c", wallet.CustomerId), ("prev", wallet.AlertState),
             ("state", state), ("value", available), ("cur", wallet.Currency), ("now", now));
         var payload = new { wallet = WalletDtos.Wallet(after), previous_state = wallet.AlertState, alert_state = state, available_balance = available };
+        // The log row is written either way (the mailer and the alert search read it); webhooks only where the wallet wants them.
+        if (!NotificationChannels.Webhooks(settings)) return after;
         if (state == AlertStates.Ok) emit(EventTypes.WalletBalanceRecovered, payload);
         else if (AlertRules.Severity(state) > AlertRules.Severity(wallet.AlertState)) emit(EventTypes.WalletBalanceLow, payload);
         return after;

@@ -63,10 +63,13 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         return due.Count;
     }
 
+    /// <summary>One alert's mail: the messages to send (to the merchant, to the customer) and everyone they go to.</summary>
+    sealed record Mail(DueAlert Alert, List<MimeMessage> Messages, List<string> Recipients);
+
     async Task MailTenantAsync(string tenantId, List<DueAlert> alerts, LeaseToken lease, CancellationToken ct)
     {
         var mail = await settings.AlertEmailAsync(tenantId);
-        if (!mail.Enabled || mail.SmtpHost is null || mail.From is null || mail.To is not { Count: > 0 })
+        if (mail.SmtpHost is null || mail.From is null)
         {
             foreach (var alert in alerts) await MarkAsync(alert, lease, "not_configured", null);
             return;
@@ -74,7 +77,23 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         // Taken again after its lease ran out more often than it may be tried (a node dying on it each time): given up.
         foreach (var alert in alerts.Where(a => a.Attempts > MaxAttempts))
             await MarkAsync(alert, lease, "failed", $"given up after {MaxAttempts} attempts");
-        var left = new Queue<DueAlert>(alerts.Where(a => a.Attempts <= MaxAttempts));
+        var trying = alerts.Where(a => a.Attempts <= MaxAttempts).ToList();
+        if (trying.Count == 0) return;
+
+        // The wallet's channels as they are now, and its customer's address: who each alert goes to.
+        var wallets = await WalletsAsync(tenantId, trying.Select(a => a.Wallet).Distinct().ToList());
+        var left = new Queue<Mail>();
+        foreach (var alert in trying)
+        {
+            var (alertSettings, customerEmail) = wallets.GetValueOrDefault(alert.Wallet);
+            var messages = new List<MimeMessage>();
+            var merchant = NotificationChannels.MerchantRecipients(alertSettings, mail.Enabled, mail.To);
+            if (merchant.Count > 0) messages.Add(Message(mail.From, merchant, alert));
+            if (NotificationChannels.MailsCustomer(alertSettings) && customerEmail is not null && SmtpPolicy.IsAddress(customerEmail))
+                messages.Add(CustomerMessage(mail.From, customerEmail, alert));
+            if (messages.Count == 0) await MarkAsync(alert, lease, "not_configured", null);
+            else left.Enqueue(new Mail(alert, messages, [.. messages.SelectMany(m => m.To.Mailboxes.Select(b => b.Address))]));
+        }
         if (left.Count == 0) return;
 
         string? error = null;
@@ -83,10 +102,11 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         try
         {
             using var smtp = await policy.OpenAsync(mail, _sessionTimeout, session.Token);
-            while (left.TryPeek(out var alert))
+            while (left.TryPeek(out var next))
             {
-                await smtp.Client.SendAsync(Message(mail, alert), session.Token);
-                await MarkAsync(left.Dequeue(), lease, "sent", null);
+                // A mail is recorded sent once all its messages are; a failure between them sends the merchant's again on the retry.
+                foreach (var message in next.Messages) await smtp.Client.SendAsync(message, session.Token);
+                await MarkAsync(left.Dequeue().Alert, lease, "sent", null, next.Recipients);
             }
             await smtp.Client.DisconnectAsync(true, session.Token);
         }
@@ -101,14 +121,31 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         }
         if (error is null) return;
         log.LogWarning("alert email of tenant {Tenant} failed: {Error}", tenantId, error);
-        foreach (var alert in left) await MarkAsync(alert, lease, alert.Attempts >= MaxAttempts ? "failed" : "pending", error);
+        foreach (var m in left) await MarkAsync(m.Alert, lease, m.Alert.Attempts >= MaxAttempts ? "failed" : "pending", error);
     }
 
-    static MimeMessage Message(AlertEmailConfig mail, DueAlert alert)
+    async Task<Dictionary<string, (Wallets.AlertSettings? Settings, string? CustomerEmail)>> WalletsAsync(string tenantId, List<string> walletIds)
+    {
+        List<string> where = ["w.tenant_id = @t"];
+        List<(string, object?)> args = [("t", tenantId)];
+        Sql.In(where, args, "w.id", "w", walletIds);
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync(null,
+            $"""
+            SELECT w.id, w.alert_settings, cu.email FROM wallets w
+            LEFT JOIN customers cu ON cu.tenant_id = w.tenant_id AND cu.id = w.customer_id
+            WHERE {string.Join(" AND ", where)}
+            """,
+            r => (Id: r.Str("id"), Settings: r.NStr("alert_settings") is { } json ? Common.Json.Deserialize<Wallets.AlertSettings>(json) : null, Email: r.NStr("email")),
+            [.. args]);
+        return rows.ToDictionary(r => r.Id, r => (r.Settings, r.Email));
+    }
+
+    static MimeMessage Message(string from, IReadOnlyList<string> to, DueAlert alert)
     {
         var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(mail.From!));
-        foreach (var to in mail.To!) message.To.Add(MailboxAddress.Parse(to));
+        message.From.Add(MailboxAddress.Parse(from));
+        foreach (var address in to) message.To.Add(MailboxAddress.Parse(address));
         var recovered = alert.State == Ledger.AlertStates.Ok;
         message.Subject = recovered ? $"Wallet {alert.Wallet}: balance recovered" : $"Wallet {alert.Wallet}: balance low ({alert.State})";
         message.Body = new TextPart("plain")
@@ -118,16 +155,34 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         return message;
     }
 
+    /// <summary>The customer's own words: their balance, not the merchant's alert states.</summary>
+    static MimeMessage CustomerMessage(string from, string to, DueAlert alert)
+    {
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(from));
+        message.To.Add(MailboxAddress.Parse(to));
+        var recovered = alert.State == Ledger.AlertStates.Ok;
+        var balance = $"{alert.Value} {alert.Currency.ToUpperInvariant()}";
+        message.Subject = recovered ? "Your balance is back up" : "Your balance is running low";
+        message.Body = new TextPart("plain")
+        {
+            Text = recovered
+                ? $"Your available balance is {balance} again.\n"
+                : $"Your available balance is down to {balance}. Add funds to keep your service running.\n",
+        };
+        return message;
+    }
+
     /// <summary>Only while the lease is still this round's: after it ran out the alert may be another node's.</summary>
-    async Task MarkAsync(DueAlert alert, LeaseToken lease, string status, string? error)
+    async Task MarkAsync(DueAlert alert, LeaseToken lease, string status, string? error, List<string>? recipients = null)
     {
         await using var scope = await db.BeginWriteAsync();
         await scope.Connection.ExecAsync(scope.Transaction,
             $"""
-            UPDATE alerts SET email_status = @s, email_error = @e, {Leases.Release}
+            UPDATE alerts SET email_status = @s, email_error = @e, email_recipients = @r, {Leases.Release}
             WHERE tenant_id = @t AND id = @id AND email_status = 'sending' AND {LeaseToken.Held}
             """,
-            [("s", status), ("e", error), ("t", alert.Tenant), ("id", alert.Id), .. lease.Args]);
+            [("s", status), ("e", error), ("r", recipients is null ? null : Common.Json.Serialize(recipients)), ("t", alert.Tenant), ("id", alert.Id), .. lease.Args]);
         await scope.CommitAsync();
     }
 }

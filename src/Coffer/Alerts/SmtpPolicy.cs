@@ -17,6 +17,10 @@ public sealed class SmtpPolicy(Hosting.CofferOptions options)
     public static readonly IReadOnlySet<int> Ports = new HashSet<int> { 25, 465, 587, 2525 };
     public const int MaxHostLength = 253;
 
+    /// <summary>A full address, as mail is sent to it: MimeKit alone accepts a bare local part.</summary>
+    public static bool IsAddress(string address) =>
+        MimeKit.MailboxAddress.TryParse(address, out var parsed) && parsed.Address.Split('@') is [{ Length: > 0 }, { Length: > 0 }];
+
     bool AllowPrivate => options.SmtpAllowPrivate;
     bool AllowPlaintext => options.SmtpAllowPlaintext;
 

@@ -1,3 +1,4 @@
+using Coffer.Alerts;
 using Coffer.Common;
 using Coffer.Invoices;
 using Coffer.Ledger;
@@ -61,6 +62,12 @@ public sealed record AlertFields
     public string? WarningCondition { get; init; }
     public string? InfoThreshold { get; init; }
     public string? InfoCondition { get; init; }
+    /// <summary>"own" when the wallet chooses its channels below, else the tenant's default.</summary>
+    public string? Channels { get; init; }
+    public string? Webhook { get; init; }
+    public string? MerchantEmail { get; init; }
+    public string? CustomerEmail { get; init; }
+    public string? MerchantEmails { get; init; }
     public string? IdempotencyKey { get; init; }
 }
 
@@ -339,8 +346,28 @@ public static class WalletActions
               <input type="hidden" name="IdempotencyKey" value="{E(NewKey())}">
               <label class="choice"><input type="checkbox" name="Enabled" value="true"{CheckedAttr(s?.AlertEnabled == true)}> Alerts enabled</label>
               {Level("critical", "Critical", s?.Critical)}{Level("warning", "Warning", s?.Warning)}{Level("info", "Info", s?.Info)}
+              {ChannelFields(s)}
               <div class="actions"><button type="submit">Save alerts</button></div>
             </form>
+            """;
+    }
+
+    /// <summary>Where the alerts go: the tenant's default, or the wallet's own choice of channels and merchant addresses.</summary>
+    static string ChannelFields(AlertSettings? s)
+    {
+        var own = s?.NotificationChannels is not null;
+        bool On(string channel) => s?.NotificationChannels is { } chosen ? chosen.Contains(channel) : channel == NotificationChannels.Webhook;
+        return $"""
+            <fieldset class="group"><legend>Notification channels</legend>
+              <label class="choice"><input type="radio" name="Channels" value="default"{CheckedAttr(!own)}> The tenant's default (webhooks, and the merchant e-mail list when alert e-mail is on in Settings)</label>
+              <label class="choice"><input type="radio" name="Channels" value="own"{CheckedAttr(own)}> This wallet's own:</label>
+              <label class="choice"><input type="checkbox" name="Webhook" value="true"{CheckedAttr(On(NotificationChannels.Webhook))}> Webhook events</label>
+              <label class="choice"><input type="checkbox" name="MerchantEmail" value="true"{CheckedAttr(On(NotificationChannels.MerchantEmail))}> E-mail to the merchant</label>
+              <label for="al-merchant-emails">Merchant addresses (optional; empty: the list in Settings)</label>
+              <input id="al-merchant-emails" name="MerchantEmails" type="text" value="{E(string.Join(", ", s?.MerchantEmails ?? []))}" aria-describedby="al-merchant-hint">
+              <p class="hint" id="al-merchant-hint">Separated by commas.</p>
+              <label class="choice"><input type="checkbox" name="CustomerEmail" value="true"{CheckedAttr(On(NotificationChannels.CustomerEmail))}> E-mail to the customer (their address on file)</label>
+            </fieldset>
             """;
     }
 
@@ -350,8 +377,13 @@ public static class WalletActions
         var errors = new FormErrors();
         AlertThreshold? Level(string name, string? threshold, string? condition) =>
             errors.Decimal($"{name} threshold", threshold) is { } t ? new AlertThreshold(t, condition == "above" ? "above" : "below") : null;
+        List<string>? channels = form.Channels != "own" ? null :
+            [.. new[] { (form.Webhook, NotificationChannels.Webhook), (form.MerchantEmail, NotificationChannels.MerchantEmail), (form.CustomerEmail, NotificationChannels.CustomerEmail) }
+                .Where(c => Checked(c.Item1)).Select(c => c.Item2)];
+        var emails = form.MerchantEmails?.Split([',', ';', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         var settings = new AlertSettings(Checked(form.Enabled), Level("Critical", form.CriticalThreshold, form.CriticalCondition),
-            Level("Warning", form.WarningThreshold, form.WarningCondition), Level("Info", form.InfoThreshold, form.InfoCondition));
+            Level("Warning", form.WarningThreshold, form.WarningCondition), Level("Info", form.InfoThreshold, form.InfoCondition),
+            channels, channels is null || emails is not { Count: > 0 } ? null : emails);
         if (errors.Any) return await Refused(http, id, "The alert settings were not saved", errors.Message, 400);
         var result = await UpdateAsync(moves, tenant.Id, id, new UpdateWalletRequest { AlertSettings = settings }, form.IdempotencyKey);
         if (result.NotFound) return NotFoundPage(http, "wallet");

@@ -180,10 +180,12 @@ public static class WalletPage
         if (alerts.Count == 0) return """<p class="muted">No alert has fired.</p>""";
         var rows = string.Join("", alerts.Select(a => $"""
             <tr><td>{Date(a.CreatedAt)}</td><td>{E(a.PreviousState)} → <strong>{E(a.State)}</strong></td>
-            <td class="num">{Money(a.AvailableBalance, a.Currency)}</td></tr>
+            <td class="num">{Money(a.AvailableBalance, a.Currency)}</td>
+            <td>{E(a.EmailStatus == "sent" ? "sent to " + string.Join(", ", a.EmailRecipients) : a.EmailStatus.Replace('_', ' '))}</td></tr>
             """));
         return $"""
-            <div class="table-wrap"><table><thead><tr><th scope="col">When</th><th scope="col">Change</th><th scope="col" class="num">Available</th></tr></thead>
+            <div class="table-wrap"><table><thead><tr><th scope="col">When</th><th scope="col">Change</th><th scope="col" class="num">Available</th>
+            <th scope="col">E-mail</th></tr></thead>
             <tbody>{rows}</tbody></table></div>
             """;
     }

@@ -141,8 +141,7 @@ public static class AlertEmailSettingsApi
         if (to.Count > MaxRecipients) v.Fail($"at most {MaxRecipients} recipients");
         if (value.Enabled == true && to.Count == 0) v.Fail("to needs at least one address");
         foreach (var address in to.Append(from ?? "x@x"))
-            // MimeKit accepts a bare local part; an alert needs a full address.
-            if (!MimeKit.MailboxAddress.TryParse(address, out var parsed) || parsed.Address.Split('@') is not [{ Length: > 0 }, { Length: > 0 }])
+            if (!Alerts.SmtpPolicy.IsAddress(address))
                 v.Fail($"'{address}' is not an email address");
         return new AlertEmailConfig(value.Enabled ?? false, host, value.SmtpPort ?? AlertEmailConfig.DefaultPort, security, value.Username, value.Password, from, to);
     }

@@ -26,7 +26,10 @@ public sealed record AutoTopupSettings(
 
 public sealed record AlertThreshold([property: JsonConverter(typeof(Json.DecimalAsNumber))] decimal? Threshold, string? Condition);
 
-public sealed record AlertSettings(bool? AlertEnabled, AlertThreshold? Critical, AlertThreshold? Warning, AlertThreshold? Info);
+/// <param name="NotificationChannels">Coffer's addition: where alerts go (<see cref="Alerts.NotificationChannels"/>); none named, the tenant's default.</param>
+/// <param name="MerchantEmails">Coffer's addition: the merchant addresses this wallet's alerts are mailed to instead of the tenant's list.</param>
+public sealed record AlertSettings(bool? AlertEnabled, AlertThreshold? Critical, AlertThreshold? Warning, AlertThreshold? Info,
+    List<string>? NotificationChannels = null, List<string>? MerchantEmails = null);
 
 public sealed record WalletConfig(List<string>? AllowedPriceTypes);
 

@@ -188,6 +188,7 @@ public static class WalletOrders
             if (t.Condition is not (null or "above" or "below")) v.Fail($"alert_settings.{name}.condition must be above or below");
             if (t.Threshold is { } x && (x < -Money.MaxAmount || x > Money.MaxAmount)) v.Fail($"alert_settings.{name}.threshold is out of range");
         }
+        Alerts.NotificationChannels.Check(v, alerts);
     }
 
     public const string ConversionRefusal = "amount converts to zero credits or to more than 10^15 credits at the wallet's rate";
