@@ -24,8 +24,17 @@ public sealed class WalletState
     /// <summary>Active holds: credits reserved for a later capture.</summary>
     public List<Hold> Holds { get; init; } = [];
 
+    /// <summary>
+    /// Credits owed to unpaid invoices this wallet pays (auto-pay, or partly paid from it and waiting for funds). New
+    /// charges cannot spend them; only an invoice payment can. It may exceed what the wallet holds.
+    /// </summary>
+    public decimal InvoiceReserve { get; init; }
+
     /// <summary>Credits reserved by holds that have not expired by <paramref name="now"/>.</summary>
     public decimal HeldAt(DateTimeOffset now) => Holds.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits);
+
+    /// <summary>What new charges must leave alone: active holds and the invoice reserve (the wallet's pending charges).</summary>
+    public decimal ReservedAt(DateTimeOffset now) => HeldAt(now) + InvoiceReserve;
 }
 
 /// <remarks>
@@ -209,7 +218,7 @@ public static class WalletEngine
         if (d.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(d), d.Credits, "debit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
 
-        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
+        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
         if (plan is DebitPlan.InsufficientBalance insufficient)
             return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);
         var allocated = (DebitPlan.Allocated)plan;
@@ -279,6 +288,7 @@ public static class WalletEngine
         return new CommandOutcome.Posted([]);
     }
 
+    /// <summary>An invoice payment: it may spend the invoice reserve (that is what the reserve is for), never a hold's credits.</summary>
     static CommandOutcome ApplyDebitUpTo(WalletState state, WalletCommand.DebitUpTo d, DateTimeOffset now, Changeset changes)
     {
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
@@ -296,7 +306,7 @@ public static class WalletEngine
     {
         if (h.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(h), h.Credits, "a hold reserves a positive amount");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
-        var available = Planner.AvailableToSpend(state.OpenLots, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
+        var available = Planner.AvailableToSpend(state.OpenLots, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
         if (h.Credits > available) return new CommandOutcome.InsufficientBalance(h.Credits, Math.Max(0m, available));
         var hold = new Hold(h.EntryId, h.Credits, h.ExpiresAt);
         state.Holds.Add(hold);
@@ -316,7 +326,7 @@ public static class WalletEngine
 
         // The hold's own reservation is what pays for the capture, so plan without it.
         state.Holds.Remove(hold);
-        var plan = Planner.PlanDebit(state.OpenLots, credits, now, state.OverdraftLimit, state.OverdraftCredits, state.HeldAt(now));
+        var plan = Planner.PlanDebit(state.OpenLots, credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
         if (plan is DebitPlan.InsufficientBalance insufficient)
         {
             // Lots under the hold expired before the capture: the reservation could not outlive its credits.

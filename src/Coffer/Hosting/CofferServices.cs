@@ -102,6 +102,7 @@ public static class CofferServices
         services.AddSingleton<AlertMailer>();
         services.AddSingleton<Portal.PortalSignInMailer>();
         services.AddSingleton<PaymentReconciler>();
+        services.AddSingleton<Invoices.InvoiceCollector>();
         if (!options.Workers) return services;
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
@@ -109,6 +110,7 @@ public static class CofferServices
         services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
         services.AddHostedService(sp => sp.GetRequiredService<Portal.PortalSignInMailer>());
         services.AddHostedService(sp => sp.GetRequiredService<PaymentReconciler>());
+        services.AddHostedService(sp => sp.GetRequiredService<Invoices.InvoiceCollector>());
         return services;
     }
 

@@ -304,12 +304,18 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
             }),
         };
         var (results, _) = await writer.ExecuteInAsync(c, tx, [new WalletWriter.Pending(i.TenantId, wallet.Id, op)], CancellationToken.None);
+        // Asked to pay all it can and unable to pay all: the rest waits on this wallet's next funds (not a purchase of credits for it).
+        var waits = payment.Amount is null && wallet.Status == WalletStatuses.Active && i.WalletId != wallet.Id;
         if (results[0] is not WriteResult.Applied applied)
-            return new InvoiceDecision(null, Refusal: results[0] is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
-                ? Refusal.OfWallet(WalletRefusal.NotActive(n.Status))
-                : new Refusal(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
+        {
+            if (results[0] is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } })
+                return new InvoiceDecision(null, Refusal: Refusal.OfWallet(WalletRefusal.NotActive(n.Status)));
+            if (waits) InvoiceReserve.Wait(writes, i, wallet.Id);
+            return new InvoiceDecision(null, Refusal: new Refusal(ErrorCodes.InsufficientBalance, "the wallet has nothing spendable to pay this invoice with"));
+        }
         var debit = applied.Entries[0];
         var paid = Money.AmountCovered(debit.CreditAmount, rate, minor);
+        if (waits && paid < open) InvoiceReserve.Wait(writes, i, wallet.Id);
         return await PayAsync(i, payment with { Amount = paid, MethodId = wallet.Id }, c, tx, writes, now, debit.Id, inFlight);
     }
 

@@ -48,6 +48,7 @@ sealed class LedgerRows(Database db, Ids ids)
             ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
             ($"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND transaction_status = 'pending'", args),
             ($"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {byWallet} AND status = 'active'", args),
+            (Invoices.InvoiceReserve.Select(byWallet), args),
         };
         if (keys.Count > 0)
         {
@@ -62,6 +63,7 @@ sealed class LedgerRows(Database db, Ids ids)
         var debts = new List<(string Wallet, Debt Debt)>();
         var pending = new List<TransactionRow>();
         var holds = new List<HoldRow>();
+        var owed = new List<(string Wallet, decimal Owed)>();
         var stored = new Dictionary<string, StoredResponse>(StringComparer.Ordinal);
         await c.ReadManyAsync(tx, statements, (i, r) =>
         {
@@ -75,6 +77,7 @@ sealed class LedgerRows(Database db, Ids ids)
                 case 2: debts.Add((r.Str("wallet_id"), new Debt(r.Str("id"), r.Dec("credits_unsettled"), r.Time("created_at")))); break;
                 case 3: pending.Add(TransactionRow.Read(r)); break;
                 case 4: holds.Add(HoldRow.Read(r)); break;
+                case 5: owed.Add(Invoices.InvoiceReserve.Read(r)); break;
                 default: stored[r.Str("idempotency_key")] = Idempotency.ReadRow(r); break;
             }
         });
@@ -84,6 +87,7 @@ sealed class LedgerRows(Database db, Ids ids)
         var debtsBy = debts.ToLookup(x => x.Wallet, x => x.Debt);
         var pendingBy = pending.ToLookup(r => r.WalletId);
         var holdsBy = holds.ToLookup(h => h.WalletId);
+        var owedBy = owed.ToLookup(o => o.Wallet, o => o.Owed);
         var states = wallets.Select(w => new WalletState
         {
             WalletId = w.Id,
@@ -95,6 +99,7 @@ sealed class LedgerRows(Database db, Ids ids)
             OpenDebts = debtsBy[w.Id].ToList(),
             PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Amount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
             Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
+            InvoiceReserve = Invoices.InvoiceReserve.Credits(owedBy[w.Id].Sum(), w.ConversionRate),
         }).ToList();
         return (wallets, states, stored);
     }
@@ -123,12 +128,15 @@ sealed class LedgerRows(Database db, Ids ids)
         var availableNow = AvailableNow(state, now);
         after = AlertEvaluation.Evaluate(writes, ids, after, availableNow, now, events.Add);
         AutoTopUpQueue.Trigger(writes, ids, after, availableNow + state.PendingCredits.Sum(p => p.Credits), now);
+        // Funds came in while invoices wait on them: those invoices are paid first.
+        if (state.InvoiceReserve > 0 && changes.Entries.Any(e => e.Type == TransactionTypes.Credit && e.Status == TransactionStatuses.Completed))
+            Invoices.InvoiceReserve.Collect(writes, wallet.TenantId, wallet.Id, now);
         return (after with { EventSeq = events.Last }, rows, holds);
     }
 
-    /// <summary>Credits spendable now, less holds and overdraft: what alerts compare.</summary>
+    /// <summary>Credits spendable now, less pending charges (holds, invoices waiting on the wallet) and overdraft: what alerts compare.</summary>
     public static decimal AvailableNow(WalletState state, DateTimeOffset now) =>
-        Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now)) - state.OverdraftCredits;
+        Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.ReservedAt(now)) - state.OverdraftCredits;
 
     /// <summary>The change's entries: new rows inserted, and pending credits it completed (their one permitted edit).</summary>
     static (List<TransactionRow> Rows, HashSet<string> CompletedFromPending) Entries(

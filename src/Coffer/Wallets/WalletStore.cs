@@ -16,18 +16,21 @@ public sealed record TransactionQuery(
 }
 
 /// <summary>What the wallet's lots say right now: spendable credits by kind, and credits that have expired but not yet been swept.</summary>
-public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept, decimal Held);
+/// <param name="Owed">What invoices waiting on the wallet still owe, in its currency (<see cref="Invoices.InvoiceReserve"/>).</param>
+public sealed record LotSummary(decimal SpendableFree, decimal SpendablePurchased, decimal ExpiredUnswept, decimal Held, decimal Owed = 0m);
 
 /// <summary>
 /// A wallet's credits this instant: what could be spent (live lots less any overdraft; expired lots are gone before
-/// the sweep posts them), what active holds reserve (pending charges), and what is left once they are captured.
+/// the sweep posts them), the pending charges (what active holds reserve and what invoices waiting on the wallet still
+/// owe), and what new charges can use once those are paid: below zero while the invoices owe more than the wallet holds.
 /// </summary>
 public sealed record RealTimeCredits(decimal Balance, decimal PendingCharges, decimal Available)
 {
     public static RealTimeCredits Of(WalletRow wallet, LotSummary lots)
     {
         var balance = lots.SpendableFree + lots.SpendablePurchased - wallet.OverdraftCredits;
-        return new RealTimeCredits(balance, lots.Held, balance - lots.Held);
+        var pending = lots.Held + Invoices.InvoiceReserve.Credits(lots.Owed, wallet.ConversionRate);
+        return new RealTimeCredits(balance, pending, balance - pending);
     }
 }
 
@@ -69,11 +72,13 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         var held = await c.QueryAsync(null,
             "SELECT credits, expires_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'",
             r => new Hold("", r.Dec("credits"), r.NTime("expires_at")), ("t", tenantId), ("w", walletId));
+        var owed = await c.QueryAsync(null, Invoices.InvoiceReserve.Select("wallet_id IN (@w)"), Invoices.InvoiceReserve.Read, ("t", tenantId), ("w", walletId));
         return new LotSummary(
             live.Where(l => !l.Purchased).Sum(l => l.Available),
             live.Where(l => l.Purchased).Sum(l => l.Available),
             lots.Where(l => l.Expiry <= now).Sum(l => l.Available),
-            held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits));
+            held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits),
+            owed.Sum(o => o.Owed));
     }
 
     /// <summary>The wallet's open lots, by priority, then expiry, then age.</summary>
@@ -106,10 +111,9 @@ public sealed class WalletStore(Database db, TimeProvider clock)
     {
         await using var c = await db.OpenAsync();
         var open = await c.QueryAsync(null,
-            """
+            $"""
             SELECT amount_due, amount_paid FROM invoices
-            WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND invoice_status = 'FINALIZED'
-              AND payment_status NOT IN ('SUCCEEDED', 'OVERPAID', 'REFUNDED', 'PARTIALLY_REFUNDED')
+            WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND {Invoices.InvoiceReserve.Unpaid}
             """,
             r => Math.Max(0m, r.Dec("amount_due") - r.Dec("amount_paid")), ("t", tenantId), ("c", customerId), ("cur", currency));
         return open.Sum();
