@@ -8,15 +8,8 @@ public sealed class AdjustmentDashboardTests : BrowserTest
 {
     public override async Task DisposeAsync()
     {
-        try
-        {
-            var report = await App.VerifyAsync();
-            Assert.True(report.Ok, "ledger invariants violated:\n" + string.Join("\n", report.Problems));
-        }
-        finally
-        {
-            await base.DisposeAsync();
-        }
+        try { await AssertLedgerHoldsAsync(); }
+        finally { await base.DisposeAsync(); }
     }
 
     async Task<decimal> CreditBalance(string walletId) => (await Api.Get($"/v1/wallets/{walletId}")).Ok().D("credit_balance");

@@ -108,13 +108,16 @@ public static class WalletActions
 
     // ---- Top-up ----
 
+    /// <summary>A dialog's form closes the dialog; the same form on its own page goes back to the wallet.</summary>
+    static string Cancel(WalletDto w, bool inDialog) => inDialog
+        ? """<button type="button" class="secondary" data-close>Cancel</button>"""
+        : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+
     public static string TopUpForm(HttpContext http, WalletDto w, TopUpFields? f, string p, bool inDialog)
     {
         var purchased = f?.CreditType == Purchased;
         var cur = w.Currency.ToUpperInvariant();
-        var cancel = inDialog
-            ? """<button type="button" class="secondary" data-close>Cancel</button>"""
-            : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+        var cancel = Cancel(w, inDialog);
         return $"""
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/top-up">{Antiforgery(http)}
               <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">
@@ -233,9 +236,7 @@ public static class WalletActions
     public static string AdjustForm(HttpContext http, WalletDto w, AdjustFields? f, string p, bool inDialog)
     {
         var debit = f?.Direction == AdjustmentDirections.Debit;
-        var cancel = inDialog
-            ? """<button type="button" class="secondary" data-close>Cancel</button>"""
-            : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+        var cancel = Cancel(w, inDialog);
         return $"""
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/adjust">{Antiforgery(http)}
               <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">

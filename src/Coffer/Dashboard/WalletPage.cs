@@ -104,12 +104,12 @@ public static class WalletPage
               </section>
               """;
 
-        // The wallet's main action sits level with its heading, where an operator looks first.
+        // The wallet's main action sits level with its heading, at the far right where an operator looks first; adjusting is beside it.
         var topUp = !open ? null : $"""
-            <a class="button" id="topup-link" href="/dashboard/wallets/{U(id)}/top-up">Top-up Wallet</a>
-            <button type="button" id="topup-open" data-dialog="topup-dialog" data-link="topup-link" hidden>Top-up Wallet</button>
             <a class="button secondary" id="adjust-link" href="/dashboard/wallets/{U(id)}/adjust">Adjust balance</a>
             <button type="button" class="secondary" id="adjust-open" data-dialog="adjust-dialog" data-link="adjust-link" hidden>Adjust balance</button>
+            <a class="button" id="topup-link" href="/dashboard/wallets/{U(id)}/top-up">Top-up Wallet</a>
+            <button type="button" id="topup-open" data-dialog="topup-dialog" data-link="topup-link" hidden>Top-up Wallet</button>
             """;
 
         var known = (chartData.Value?.Items ?? []).ToDictionary(t => t.Id);
