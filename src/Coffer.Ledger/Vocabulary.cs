@@ -35,16 +35,55 @@ public static class Reasons
     /// <summary>Coffer's own reason for metered charges posted by a merchant's usage pipeline.</summary>
     public const string UsageCharge = "USAGE_CHARGE";
 
+    /// <summary>Coffer's own reason for a correction an operator or an API key made by hand, in either direction, with its reason.</summary>
+    public const string ManualAdjustment = "MANUAL_ADJUSTMENT";
+
     public static readonly IReadOnlySet<string> TopUp = new HashSet<string> { FreeCreditGrant, PurchasedCreditDirect, PurchasedCreditInvoiced };
     public static readonly IReadOnlySet<string> ApiDebit = new HashSet<string> { ManualBalanceDebit, UsageCharge };
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         FreeCreditGrant, PurchasedCreditDirect, PurchasedCreditInvoiced, InvoicePayment, CreditExpired,
-        WalletTermination, ManualBalanceDebit, CreditNote, UsageCharge,
+        WalletTermination, ManualBalanceDebit, CreditNote, UsageCharge, ManualAdjustment,
     };
 
     public static bool IsPurchased(string reason) => reason is PurchasedCreditDirect or PurchasedCreditInvoiced;
+}
+
+/// <summary>
+/// What a ledger entry is to a reader — credit, debit, refund or adjustment — next to Flexprice's <c>type</c>, which stays
+/// credit or debit. It is decided from the entry's type and reason alone, both fixed when the entry is written, so it is
+/// never stored: a filter by kind is the equivalent condition on those two columns (<see cref="Filter"/>).
+/// </summary>
+public static class TransactionKinds
+{
+    public const string Credit = "credit";
+    public const string Debit = "debit";
+    public const string Refund = "refund";
+    public const string Adjustment = "adjustment";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string> { Credit, Debit, Refund, Adjustment };
+
+    // Refunds return credits to the wallet as CREDIT_NOTE lots (Payments/Refunds.cs); adjustments go either way.
+    static readonly Dictionary<string, string> ByReason = new()
+    {
+        [Reasons.CreditNote] = Refund,
+        [Reasons.ManualAdjustment] = Adjustment,
+    };
+
+    /// <summary>The reasons that make a kind of their own; every other entry's kind is its type.</summary>
+    public static readonly IReadOnlySet<string> OwnReasons = new HashSet<string>(ByReason.Keys);
+
+    public static string Of(string type, string reason) => ByReason.GetValueOrDefault(reason, type);
+
+    /// <summary>
+    /// The entries of a kind as a condition on type and reason: the reasons that make it (refund, adjustment), or the
+    /// type without any of those reasons (credit, debit). <see cref="Of"/> holds for every entry the condition selects.
+    /// </summary>
+    public static (string? Type, IReadOnlyList<string> Reasons, bool Exclude) Filter(string kind) =>
+        kind is Credit or Debit
+            ? (kind, [.. OwnReasons.Order(StringComparer.Ordinal)], true)
+            : (null, [.. ByReason.Where(r => r.Value == kind).Select(r => r.Key).Order(StringComparer.Ordinal)], false);
 }
 
 public static class HoldStatuses

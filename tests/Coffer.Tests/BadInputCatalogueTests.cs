@@ -38,6 +38,13 @@ public abstract class BadInputCatalogueTests(Store store) : ApiTest(store)
         yield return new("debit negative", "POST", "/v1/wallets/{W}/debit", """{"credits": "-5", "idempotency_key": "k1"}""");
         yield return new("debit above balance", "POST", "/v1/wallets/{W}/debit", """{"credits": "1000", "idempotency_key": "k2"}""");
         yield return new("debit as object", "POST", "/v1/wallets/{W}/debit", """{"credits": {"v": 1}, "idempotency_key": "k3"}""");
+        yield return new("adjustment above balance", "POST", "/v1/wallets/{W}/adjustments", """{"direction": "debit", "credits": "1000", "reason": "r", "idempotency_key": "a1"}""");
+        yield return new("adjustment without reason", "POST", "/v1/wallets/{W}/adjustments", """{"direction": "credit", "credits": "1", "idempotency_key": "a2"}""");
+        yield return new("adjustment blank reason", "POST", "/v1/wallets/{W}/adjustments", """{"direction": "credit", "credits": "1", "reason": "  ", "idempotency_key": "a3"}""");
+        yield return new("adjustment reason too long", "POST", "/v1/wallets/{W}/adjustments", $$"""{"direction": "credit", "credits": "1", "reason": "{{new string('r', 501)}}", "idempotency_key": "a4"}""");
+        yield return new("adjustment unknown direction", "POST", "/v1/wallets/{W}/adjustments", """{"direction": "up", "credits": "1", "reason": "r", "idempotency_key": "a5"}""");
+        yield return new("adjustment without key", "POST", "/v1/wallets/{W}/adjustments", """{"direction": "credit", "credits": "1", "reason": "r"}""");
+        yield return new("transactions unknown kind", "GET", "/v1/wallets/{W}/transactions?kind=bonus");
         yield return new("hold zero", "POST", "/v1/wallets/{W}/holds", """{"credits": "0"}""");
         yield return new("hold above balance", "POST", "/v1/wallets/{W}/holds", """{"credits": "1000"}""");
         yield return new("capture more than held", "POST", "/v1/wallets/{W}/holds/{H}/capture", """{"credits": "4"}""");

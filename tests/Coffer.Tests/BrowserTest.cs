@@ -45,6 +45,13 @@ public abstract class BrowserTest : IAsyncLifetime
         await App.DisposeAsync();
     }
 
+    /// <summary>The invariants of DESIGN.md section 4, checked over everything a test did.</summary>
+    protected async Task AssertLedgerHoldsAsync()
+    {
+        var report = await App.VerifyAsync();
+        Assert.True(report.Ok, "ledger invariants violated:\n" + string.Join("\n", report.Problems));
+    }
+
     protected async Task<IPage> NewPageAsync(int width = 1280, int height = 900)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = height } });

@@ -197,9 +197,9 @@ public sealed class DashboardTests : BrowserTest
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "Download CSV" }).ClickAsync());
         var csv = await File.ReadAllTextAsync((await download.PathAsync())!);
         var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("Transaction id,Type,Reason,Description,Payment date,Created,Expiry date,Priority,Amount,Currency,Credits,Status,Lots", lines[0]);
+        Assert.Equal("Transaction id,Type,Kind,Adjustment reason,Adjusted by,Reason,Description,Payment date,Created,Expiry date,Priority,Amount,Currency,Credits,Status,Lots", lines[0]);
         Assert.Equal(2, lines.Length);
-        var prefix = $"{debit["wallet_transaction"].S("id")},debit,MANUAL_BALANCE_DEBIT,January usage,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,--,--,-60.00,USD,-60,completed,";
+        var prefix = $"{debit["wallet_transaction"].S("id")},debit,debit,,,MANUAL_BALANCE_DEBIT,January usage,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,--,--,-60.00,USD,-60,completed,";
         Assert.StartsWith(prefix, lines[1]);
         Assert.Equal(new[] { $"{bought}:40", $"{freeLot}:20" }.Order(), lines[1][prefix.Length..].Split("; ").Order());
 

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Coffer.Alerts;
 using Coffer.Common;
 using Coffer.Invoices;
@@ -26,6 +27,14 @@ public sealed record DebitFields
     public string? Credits { get; init; }
     public string? Reason { get; init; }
     public string? Description { get; init; }
+    public string? IdempotencyKey { get; init; }
+}
+
+public sealed record AdjustFields
+{
+    public string? Direction { get; init; }
+    public string? Credits { get; init; }
+    public string? Reason { get; init; }
     public string? IdempotencyKey { get; init; }
 }
 
@@ -88,6 +97,8 @@ public static class WalletActions
         g.MapGet("/wallets/{id}/top-up", TopUpPage);
         g.MapPost("/wallets/{id}/top-up", TopUp);
         g.MapPost("/wallets/{id}/debit", Debit);
+        g.MapGet("/wallets/{id}/adjust", AdjustPage);
+        g.MapPost("/wallets/{id}/adjust", Adjust);
         g.MapPost("/wallets/{id}/freeze", Freeze);
         g.MapPost("/wallets/{id}/unfreeze", Unfreeze);
         g.MapGet("/wallets/{id}/terminate", TerminatePage);
@@ -104,13 +115,16 @@ public static class WalletActions
 
     // ---- Top-up ----
 
+    /// <summary>A dialog's form closes the dialog; the same form on its own page goes back to the wallet.</summary>
+    static string Cancel(WalletDto w, bool inDialog) => inDialog
+        ? """<button type="button" class="secondary" data-close>Cancel</button>"""
+        : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+
     public static string TopUpForm(HttpContext http, WalletDto w, TopUpFields? f, string p, bool inDialog)
     {
         var purchased = f?.CreditType == Purchased;
         var cur = w.Currency.ToUpperInvariant();
-        var cancel = inDialog
-            ? """<button type="button" class="secondary" data-close>Cancel</button>"""
-            : $"""<a href="/dashboard/wallets/{U(w.Id)}">Cancel</a>""";
+        var cancel = Cancel(w, inDialog);
         return $"""
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/top-up">{Antiforgery(http)}
               <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">
@@ -139,15 +153,19 @@ public static class WalletActions
     static async Task<IResult> TopUpPage(string id, HttpContext http, WalletReads reads) =>
         await RenderTopUpPage(http, id, reads, null, null, 200);
 
-    static async Task<IResult> RenderTopUpPage(HttpContext http, string id, WalletReads reads, TopUpFields? f, string? error, int status)
+    static Task<IResult> RenderTopUpPage(HttpContext http, string id, WalletReads reads, TopUpFields? f, string? error, int status) =>
+        RenderFormPage(http, id, reads, "Top-up Wallet", w => TopUpForm(http, w, f, "pg", inDialog: false), error, status);
+
+    /// <summary>A wallet form on a page of its own: where it opens without script, and where a refusal shows what was typed.</summary>
+    static async Task<IResult> RenderFormPage(HttpContext http, string id, WalletReads reads, string title, Func<WalletDto, string> form, string? error, int status)
     {
         var tenant = await TenantAsync(http);
         var w = await reads.BalanceAsync(tenant.Id, id);
         if (w is null) return NotFoundPage(http, "wallet");
-        return Page("Top-up Wallet", $"""
+        return Page(title, $"""
             <p><a href="/dashboard/wallets/{U(id)}">← {E(w.Name)}</a> · balance {Credits(w.RealTimeCreditBalance)} credits</p>
             {Alert(error)}
-            <div class="panel">{TopUpForm(http, w, f, "pg", inDialog: false)}</div>
+            <div class="panel">{form(w)}</div>
             """, DashboardPages.Nav(http.User, http), status);
     }
 
@@ -218,6 +236,52 @@ public static class WalletActions
         if (result.NotFound) return NotFoundPage(http, "wallet");
         if (result.Error is { } error) return await Refused(http, id, "The debit was refused", error, result.Status, form);
         return Back(id, result.Replayed ? "replayed" : "debited");
+    }
+
+    // ---- Manual adjustment ----
+
+    public static string AdjustForm(HttpContext http, WalletDto w, AdjustFields? f, string p, bool inDialog)
+    {
+        var debit = f?.Direction == AdjustmentDirections.Debit;
+        var cancel = Cancel(w, inDialog);
+        return $"""
+            <form method="post" action="/dashboard/wallets/{U(w.Id)}/adjust">{Antiforgery(http)}
+              <input type="hidden" name="IdempotencyKey" value="{E(f?.IdempotencyKey ?? NewKey())}">
+              <fieldset class="group"><legend>Direction</legend>
+                <label class="choice"><input type="radio" name="Direction" value="{AdjustmentDirections.Credit}"{CheckedAttr(!debit)}> Add credits</label>
+                <label class="choice"><input type="radio" name="Direction" value="{AdjustmentDirections.Debit}"{CheckedAttr(debit)}> Remove credits</label>
+              </fieldset>
+              <label for="{p}-credits">Credits</label>
+              <input id="{p}-credits" name="Credits" type="number" step="any" min="0" inputmode="decimal" required value="{E(f?.Credits)}">
+              <label for="{p}-reason">Reason</label>
+              <textarea id="{p}-reason" name="Reason" rows="3" style="width:100%;max-width:24rem;font:inherit" required maxlength="{WalletAdjustments.MaxReasonLength}" aria-describedby="{p}-reason-hint">{E(f?.Reason)}</textarea>
+              <p class="hint" id="{p}-reason-hint">Recorded on the transaction with your e-mail. A removal spends lots in the usual order and cannot overdraw the wallet beyond its overdraft limit.</p>
+              <div class="actions"><button type="submit">Adjust balance</button>{cancel}</div>
+            </form>
+            """;
+    }
+
+    static Task<IResult> AdjustPage(string id, HttpContext http, WalletReads reads) => RenderAdjustPage(http, id, reads, null, null, 200);
+
+    static Task<IResult> RenderAdjustPage(HttpContext http, string id, WalletReads reads, AdjustFields? f, string? error, int status) =>
+        RenderFormPage(http, id, reads, "Adjust balance", w => AdjustForm(http, w, f, "pg", inDialog: false), error, status);
+
+    static async Task<IResult> Adjust(string id, [FromForm] AdjustFields form, HttpContext http, WalletReads reads, WalletAdjustments adjustments,
+        TimeProvider clock)
+    {
+        var tenant = await TenantAsync(http);
+        var errors = new FormErrors();
+        var credits = errors.Decimal("Credits", form.Credits, required: true);
+        if (errors.Any) return await RenderAdjustPage(http, id, reads, form, errors.Message, 400);
+        var request = new AdjustmentRequest { Direction = form.Direction, Credits = credits, Reason = form.Reason, IdempotencyKey = FormKey(form.IdempotencyKey) ?? NewKey() };
+        var actor = Actor.Operator(http.User.FindFirstValue(ClaimTypes.NameIdentifier)!, http.User.FindFirstValue(ClaimTypes.Name)!);
+        var v = new Validator();
+        var result = WalletAdjustments.Order(v, id, request, null, actor, clock.GetUtcNow()) is { } order
+            ? Shown(await adjustments.AdjustAsync(tenant.Id, id, order))
+            : Invalid<WalletChangeResponse>(v);
+        if (result.NotFound) return NotFoundPage(http, "wallet");
+        if (result.Error is { } error) return await RenderAdjustPage(http, id, reads, form, $"The adjustment was refused: {error}", result.Status);
+        return Back(id, result.Replayed ? "replayed" : "adjusted");
     }
 
     // ---- Freeze, unfreeze, terminate ----

@@ -25,6 +25,7 @@ public static class WalletPage
         ["topup"] = "Credits added.",
         ["invoiced"] = "Invoice created: the purchased credits stay pending until it is paid.",
         ["debited"] = "Debit recorded.",
+        ["adjusted"] = "Balance adjusted.",
         ["frozen"] = "Wallet frozen: it accepts no top-ups or debits until it is unfrozen.",
         ["unfrozen"] = "Wallet unfrozen.",
         ["terminated"] = "Wallet terminated.",
@@ -93,16 +94,22 @@ public static class WalletPage
                 <h2 id="topup-title">Top-up Wallet</h2>
                 {WalletActions.TopUpForm(http, w, null, "dlg", inDialog: true)}
               </dialog>
+              <dialog id="adjust-dialog" aria-labelledby="adjust-title">
+                <h2 id="adjust-title">Adjust balance</h2>
+                {WalletActions.AdjustForm(http, w, null, "adj", inDialog: true)}
+              </dialog>
               <script>{DialogScript}</script>
               <section class="panel" aria-labelledby="debit-h"><h3 id="debit-h">Debit</h3>
               {WalletActions.DebitForm(http, w, typedDebit)}
               </section>
               """;
 
-        // The wallet's main action sits level with its heading, where an operator looks first.
+        // The wallet's main action sits level with its heading, at the far right where an operator looks first; adjusting is beside it.
         var topUp = !open ? null : $"""
+            <a class="button secondary" id="adjust-link" href="/dashboard/wallets/{U(id)}/adjust">Adjust balance</a>
+            <button type="button" class="secondary" id="adjust-open" data-dialog="adjust-dialog" data-link="adjust-link" hidden>Adjust balance</button>
             <a class="button" id="topup-link" href="/dashboard/wallets/{U(id)}/top-up">Top-up Wallet</a>
-            <button type="button" id="topup-open" hidden>Top-up Wallet</button>
+            <button type="button" id="topup-open" data-dialog="topup-dialog" data-link="topup-link" hidden>Top-up Wallet</button>
             """;
 
         var known = (chartData.Value?.Items ?? []).ToDictionary(t => t.Id);
@@ -138,16 +145,16 @@ public static class WalletPage
             """, DashboardPages.Nav(http.User, http), status, topUp);
     }
 
-    /// <summary>Without script the link opens the top-up page; with it, the button opens the same form in a dialog.</summary>
+    /// <summary>Without script each link (top-up, adjust) opens its form's page; with it, its button opens the same form in a dialog.</summary>
     public const string DialogScript = """
-        (() => {
-          const dialog = document.getElementById('topup-dialog'), open = document.getElementById('topup-open');
+        document.querySelectorAll('[data-dialog]').forEach(open => {
+          const dialog = document.getElementById(open.dataset.dialog);
           if (!dialog || typeof dialog.showModal !== 'function') return;
-          document.getElementById('topup-link').hidden = true;
+          document.getElementById(open.dataset.link).hidden = true;
           open.hidden = false;
           open.addEventListener('click', () => dialog.showModal());
           dialog.querySelector('[data-close]').addEventListener('click', () => dialog.close());
-        })();
+        });
         """;
 
     static string Pager(string id, TransactionFilterQuery filter, int page, long total)

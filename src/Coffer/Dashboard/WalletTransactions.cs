@@ -11,7 +11,7 @@ using static Coffer.Pages.Html;
 namespace Coffer.Dashboard;
 
 /// <summary>The transaction filters of the wallet page, as its query string carries them.</summary>
-public sealed record TransactionFilterQuery(string? Type, string? Status, string? Reason, string? From, string? To, string? Page)
+public sealed record TransactionFilterQuery(string? Type, string? Status, string? Reason, string? From, string? To, string? Page, string? Kind = null)
 {
     public int PageNumber => int.TryParse(Page, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p >= 1 ? Math.Min(p, 100_000) : 1;
 
@@ -23,6 +23,7 @@ public sealed record TransactionFilterQuery(string? Type, string? Status, string
             if (!string.IsNullOrWhiteSpace(value)) parts.Add($"{name}={Uri.EscapeDataString(value)}");
         }
         Add("type", Type);
+        Add("kind", Kind);
         Add("status", Status);
         Add("reason", Reason);
         Add("from", From);
@@ -53,7 +54,7 @@ public static class WalletTransactions
         if (errors.Any) return new(default, errors.Message, 400);
         static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
         var p = new TransactionQueryParameters(limit, offset, null, Blank(f.Type), status ?? Blank(f.Status), Blank(f.Reason), null, null, null, null,
-            start, end, null, null, null);
+            start, end, null, null, null, Blank(f.Kind));
         var v = new Validator();
         var list = await reads.TransactionsAsync(v, tenant.Id, p.ToFilter() with { WalletId = walletId }, ofWallet: true);
         return !v.Ok ? Invalid<ListResponse<TransactionDto>>(v) : list is null ? new(default, "wallet not found", 404) : new(list, null, 200);
@@ -100,6 +101,7 @@ public static class WalletTransactions
         Reasons.ManualBalanceDebit => "Manual debit",
         Reasons.CreditNote => "Credit note",
         Reasons.UsageCharge => "Usage charge",
+        Reasons.ManualAdjustment => "Manual adjustment",
         _ => reason,
     };
 
@@ -113,12 +115,14 @@ public static class WalletTransactions
         static string Options(string? current, IEnumerable<(string Value, string Text)> options) =>
             string.Join("", options.Select(o => $"<option value=\"{E(o.Value)}\"{Selected(o.Value == (current ?? ""))}>{E(o.Text)}</option>"));
         var types = Options(f.Type, [("", "All"), (TransactionTypes.Credit, "Credit"), (TransactionTypes.Debit, "Debit")]);
+        var kinds = Options(f.Kind, [("", "All"), .. TransactionKinds.All.Order(StringComparer.Ordinal).Select(k => (k, k))]);
         var statuses = Options(f.Status, [("", "All"), (TransactionStatuses.Pending, "Pending"), (TransactionStatuses.Completed, "Completed"),
             (TransactionStatuses.Failed, "Failed")]);
         var reasons = Options(f.Reason, [("", "All"), .. Reasons.All.Order(StringComparer.Ordinal).Select(r => (r, Label(r)))]);
         return $"""
             <form method="get" action="/dashboard/wallets/{U(walletId)}#transactions" class="filters" aria-label="Filter transactions">
               <div><label for="f-type">Type</label><select id="f-type" name="type">{types}</select></div>
+              <div><label for="f-kind">Kind</label><select id="f-kind" name="kind">{kinds}</select></div>
               <div><label for="f-status">Status</label><select id="f-status" name="status">{statuses}</select></div>
               <div><label for="f-reason">Reason</label><select id="f-reason" name="reason">{reasons}</select></div>
               <div><label for="f-from">From</label><input id="f-from" name="from" type="date" value="{E(f.From)}"></div>
@@ -150,8 +154,8 @@ public static class WalletTransactions
             var paid = PaymentDate(t, paidAt);
             var created = paid == t.CreatedAt ? "" : $"""<div class="muted created">created {Date(t.CreatedAt)}</div>""";
             return $"""
-                <tr id="tx-{E(t.Id)}"><td><strong>{E(Label(t.TransactionReason))}</strong> <span class="muted">{E(t.Type)}</span>
-                  <div>{E(t.Description)}{reference}</div>{lots}</td>
+                <tr id="tx-{E(t.Id)}"><td><strong>{E(Label(t.TransactionReason))}</strong> <span class="muted kind">{E(t.Kind)}</span>
+                  <div>{E(t.Description)}{reference}</div>{Adjusted(t)}{lots}</td>
                 <td class="when" data-label="Payment date" title="Created {Date(t.CreatedAt)} UTC"><span class="paid">{Date(paid)}</span>{created}</td>
                 <td class="when" data-label="Expiry date">{ExpiresOn(t.ExpiryDate)}</td>
                 <td data-label="Priority">{(t.Priority is { } p ? p.ToString(CultureInfo.InvariantCulture) : "--")}</td>
@@ -168,11 +172,18 @@ public static class WalletTransactions
             """;
     }
 
+    /// <summary>Who made a manual adjustment: an operator's e-mail, or an API key's name and id.</summary>
+    static string MadeBy(TransactionAdjustmentDto a) =>
+        a.ActorType == ActorTypes.Operator ? a.ActorName ?? a.ActorId : $"API key {a.ActorName} ({a.ActorId})";
+
+    static string Adjusted(TransactionDto t) => t.Adjustment is not { } a ? ""
+        : $"""<div class="adjustment">Reason: {E(a.Reason)} <span class="muted">· by {E(MadeBy(a))}</span></div>""";
+
     static string LotLabel(TransactionDto? lot) => lot is null ? "" :
         $" ({E(Label(lot.TransactionReason))}{(lot.Priority is { } p ? $", priority {p}" : "")}{(lot.ExpiryDate is { } x ? $", expires {ExpiresOn(x)}" : "")})";
 
     static readonly string[] CsvColumns =
-        ["Transaction id", "Type", "Reason", "Description", "Payment date", "Created", "Expiry date", "Priority", "Amount", "Currency", "Credits", "Status", "Lots"];
+        ["Transaction id", "Type", "Kind", "Adjustment reason", "Adjusted by", "Reason", "Description", "Payment date", "Created", "Expiry date", "Priority", "Amount", "Currency", "Credits", "Status", "Lots"];
 
     /// <summary>The table's columns as RFC 4180 CSV (CRLF, quotes doubled); signs are ASCII so spreadsheets read numbers.</summary>
     public static string Csv(IEnumerable<TransactionDto> items, string currency, IReadOnlyDictionary<string, DateTimeOffset> paidAt)
@@ -188,7 +199,7 @@ public static class WalletTransactions
             var lots = string.Join("; ", (t.Allocations ?? []).Select(a => $"{a.LotId}:{Credits(a.Credits)}"));
             string[] cells =
             [
-                t.Id, t.Type, t.TransactionReason, Text(t.Description), Iso(PaymentDate(t, paidAt)), Iso(t.CreatedAt), ExpiresOn(t.ExpiryDate),
+                t.Id, t.Type, t.Kind, Text(t.Adjustment?.Reason), t.Adjustment is { } a ? Text(MadeBy(a)) : "", t.TransactionReason, Text(t.Description), Iso(PaymentDate(t, paidAt)), Iso(t.CreatedAt), ExpiresOn(t.ExpiryDate),
                 t.Priority?.ToString(CultureInfo.InvariantCulture) ?? "--", sign + amount, currency.ToUpperInvariant(), sign + Credits(t.CreditAmount),
                 t.TransactionStatus, lots,
             ];

@@ -58,6 +58,7 @@ public static class CofferServices
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<WalletWriter>();
         services.AddSingleton<WalletMoves>();
+        services.AddSingleton<WalletAdjustments>();
         services.AddSingleton<WalletReads>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<CustomerStore>();

@@ -147,7 +147,7 @@ static class PortalWallet
         Reasons.InvoicePayment => "Invoice payment",
         Reasons.CreditExpired => "Credits expired",
         Reasons.WalletTermination => "Wallet closed",
-        Reasons.ManualBalanceDebit => "Adjustment",
+        Reasons.ManualBalanceDebit or Reasons.ManualAdjustment => "Adjustment",
         Reasons.CreditNote => "Credit note",
         Reasons.UsageCharge => "Usage",
         _ => reason.Replace('_', ' ').ToLowerInvariant(),

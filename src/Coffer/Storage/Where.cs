@@ -33,6 +33,15 @@ public sealed class Where
         return this;
     }
 
+    /// <summary><c>NOT (column IN (...))</c>: the rows whose value is none of these.</summary>
+    public Where NotIn(string column, string prefix, IReadOnlyList<string> values)
+    {
+        var inList = new List<string>();
+        Storage.Sql.In(inList, _args, column, prefix, values);
+        _conditions.Add($"NOT ({inList[0]})");
+        return this;
+    }
+
     public string Sql => string.Join(" AND ", _conditions);
 
     public (string, object?)[] Args => [.. _args];

@@ -25,12 +25,13 @@ public static class ApiKeyAuth
                 return;
             }
             var tenants = http.RequestServices.GetRequiredService<TenantStore>();
-            var tenant = await tenants.ResolveAsync(key, http.RequestAborted);
-            if (tenant is null)
+            var resolved = await tenants.ResolveKeyAsync(key, http.RequestAborted);
+            if (resolved is not { } found)
             {
                 await new ApiError(401, ErrorCodes.Unauthorized, "invalid API key").ExecuteAsync(http);
                 return;
             }
+            var (tenant, caller) = found;
             // A client that names an environment means that one: acting on another (test data as live, or the reverse) is refused.
             if (http.Request.Headers[Modes.EnvironmentHeader].ToString() is { Length: > 0 } environment && environment != tenant.Id)
             {
@@ -39,6 +40,7 @@ public static class ApiKeyAuth
                 return;
             }
             http.Items[Tenant.ItemKey] = tenant;
+            http.Items[ApiKeyCaller.ItemKey] = caller;
             await next(http);
         }));
 }

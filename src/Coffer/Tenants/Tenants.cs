@@ -22,6 +22,15 @@ public sealed record Tenant(string Id, string Name, string Mode = Modes.Test)
         ValueTask.FromResult(context.Items.TryGetValue(ItemKey, out var t) ? t as Tenant : null);
 }
 
+/// <summary>The API key a /v1 call came with: its id and name (never its secret), for the entries that record who made them.</summary>
+public sealed record ApiKeyCaller(string KeyId, string KeyName)
+{
+    public const string ItemKey = "coffer.api_key";
+
+    public static ValueTask<ApiKeyCaller?> BindAsync(HttpContext context) =>
+        ValueTask.FromResult(context.Items.TryGetValue(ItemKey, out var k) ? k as ApiKeyCaller : null);
+}
+
 public sealed record CreatedKey(string Id, string Secret, string DisplayId);
 
 public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
@@ -29,7 +38,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
     // Lookups by key hash are cached briefly: every API call needs one. A deleted key stops working on
     // this node at once and on other nodes within this time.
     public static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(1);
-    readonly ConcurrentDictionary<string, (Tenant? Tenant, DateTimeOffset Until)> _cache = new();
+    readonly ConcurrentDictionary<string, ((Tenant Tenant, ApiKeyCaller Key)? Found, DateTimeOffset Until)> _cache = new();
     // Bumped by every revocation: a lookup that read the key before the revocation committed must not cache it after.
     long _revocations;
 
@@ -44,22 +53,26 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
 
     public static string Display(string secret) => secret.Length < 12 ? "…" : secret[..6] + "…" + secret[^4..];
 
-    public async Task<Tenant?> ResolveAsync(string secret, CancellationToken ct)
+    public async Task<Tenant?> ResolveAsync(string secret, CancellationToken ct) => (await ResolveKeyAsync(secret, ct))?.Tenant;
+
+    /// <summary>The tenant a secret belongs to, with the key itself (id and name), or null for no live key.</summary>
+    public async Task<(Tenant Tenant, ApiKeyCaller Key)?> ResolveKeyAsync(string secret, CancellationToken ct)
     {
         var hash = Hash(secret);
         var now = clock.GetUtcNow();
-        if (_cache.TryGetValue(hash, out var hit) && hit.Until > now) return hit.Tenant;
+        if (_cache.TryGetValue(hash, out var hit) && hit.Until > now) return hit.Found;
         var revocations = Interlocked.Read(ref _revocations);
         await using var c = await db.OpenAsync(ct);
-        var tenant = await c.QuerySingleAsync(null,
+        var rows = await c.QueryAsync(null,
             """
-            SELECT t.id, t.name, t.mode FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+            SELECT t.id, t.name, t.mode, k.id AS key_id, k.name AS key_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
             WHERE k.key_hash = @h AND k.status = 'published' AND (k.expires_at IS NULL OR k.expires_at > @now)
             """,
-            Tenant.Read, ("h", hash), ("now", now));
+            r => (Tenant.Read(r), new ApiKeyCaller(r.Str("key_id"), r.Str("key_name"))), ("h", hash), ("now", now));
+        (Tenant, ApiKeyCaller)? found = rows.Count == 0 ? null : rows[0];
         if (_cache.Count > 10_000) _cache.Clear();
-        if (Interlocked.Read(ref _revocations) == revocations) _cache[hash] = (tenant, now + CacheTime);
-        return tenant;
+        if (Interlocked.Read(ref _revocations) == revocations) _cache[hash] = (found, now + CacheTime);
+        return found;
     }
 
     public const int MinConfiguredKeyLength = 32;

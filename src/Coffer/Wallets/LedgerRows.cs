@@ -180,7 +180,7 @@ sealed class LedgerRows(Database db, Ids ids)
                 row = new TransactionRow(tenant, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,
                     e.Status, amount, e.Credits, e.BalanceBefore,
                     e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
-                    own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now);
+                    own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now, own.Adjustment);
                 InsertEntry(writes, row);
                 if (e.Status == TransactionStatuses.Pending && context is not null) context.Pending[(tenant, e.Id)] = row;
             }
@@ -316,13 +316,15 @@ sealed class LedgerRows(Database db, Ids ids)
             $"""
             INSERT INTO wallet_transactions ({TransactionRow.Columns}, lot_open, debt_open)
             VALUES (@t, @id, @w, @cust, @type, @reason, @status, @amount, @credits, @before, @after, @avail, @unsettled,
-                    @exp, @prio, @expired, @rtype, @rid, @ikey, @desc, @meta, @created, @updated, @lot_open, @debt_open)
+                    @exp, @prio, @expired, @rtype, @rid, @ikey, @desc, @meta, @created, @updated, @adj, @atype, @aid, @aname,
+                    @lot_open, @debt_open)
             """,
             ("t", row.TenantId), ("id", row.Id), ("w", row.WalletId), ("cust", row.CustomerId), ("type", row.Type),
             ("reason", row.Reason), ("status", row.Status), ("amount", row.Amount), ("credits", row.CreditAmount),
             ("before", row.CreditBalanceBefore), ("after", row.CreditBalanceAfter), ("avail", row.CreditsAvailable),
             ("unsettled", row.CreditsUnsettled), ("exp", row.ExpiryDate), ("prio", row.Priority), ("expired", row.ExpiredLotId),
             ("rtype", row.ReferenceType), ("rid", row.ReferenceId), ("ikey", row.IdempotencyKey), ("desc", row.Description),
-            ("meta", row.Metadata), ("created", row.CreatedAt), ("updated", row.UpdatedAt),
+            ("meta", row.Metadata), ("created", row.CreatedAt), ("updated", row.UpdatedAt), ("adj", row.Adjustment?.Reason),
+            ("atype", row.Adjustment?.Actor.Type), ("aid", row.Adjustment?.Actor.Id), ("aname", row.Adjustment?.Actor.Name),
             ("lot_open", row.CreditsAvailable > 0), ("debt_open", row.CreditsUnsettled > 0));
 }

@@ -28,6 +28,8 @@ public static class WalletApi
         g.MapGet("/{id}/balance/real-time", Balance).WithName("getWalletBalance");
         g.MapPost("/{id}/top-up", TopUp).WithName("topUpWallet");
         g.MapPost("/{id}/debit", Debit).WithName("debitWallet");
+        g.MapPost("/{id}/adjustments", Adjust).WithName("adjustWallet")
+            .WithSummary("Coffer: a manual adjustment (MANUAL_ADJUSTMENT, kind adjustment) credit or debit, with a required reason; the entry records the API key that made it");
         g.MapPost("/{id}/terminate", Terminate).WithName("terminateWallet");
         g.MapPost("/{id}/freeze", Freeze).WithName("freezeWallet");
         g.MapPost("/{id}/unfreeze", Unfreeze).WithName("unfreezeWallet");
@@ -104,6 +106,14 @@ public static class WalletApi
         var v = new Validator();
         var order = WalletOrders.Debit(v, id, body, HeaderKey(http));
         return order is null ? v.Error() : Respond(await moves.DebitAsync(tenant.Id, id, order));
+    }
+
+    static async Task<Results<Ok<WalletChangeResponse>, JsonReplay, ApiError>> Adjust(Tenant tenant, ApiKeyCaller key, string id, AdjustmentRequest body,
+        WalletAdjustments adjustments, TimeProvider clock, HttpRequest http)
+    {
+        var v = new Validator();
+        var order = WalletAdjustments.Order(v, id, body, HeaderKey(http), Actor.Of(key), clock.GetUtcNow());
+        return order is null ? v.Error() : Respond(await adjustments.AdjustAsync(tenant.Id, id, order));
     }
 
     static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Terminate(Tenant tenant, string id, WalletMoves moves, HttpRequest http)
@@ -219,13 +229,14 @@ public sealed record TransactionQueryParameters(
     [property: FromQuery(Name = "expiry_date_before")] string? ExpiryDateBefore,
     [property: FromQuery(Name = "expiry_date_after")] string? ExpiryDateAfter,
     // Named explicitly: unnamed, it would bind the route's wallet {id} instead of the query's transaction id.
-    [property: FromQuery(Name = "id")] string? Id)
+    [property: FromQuery(Name = "id")] string? Id,
+    string? Kind = null)
 {
     public TransactionFilter ToFilter() => new()
     {
         Limit = Limit, Offset = Offset, Order = Order, Type = Type, TransactionStatus = TransactionStatus,
         TransactionReason = TransactionReason, ReferenceType = ReferenceType, ReferenceId = ReferenceId, Priority = Priority,
         CreditsAvailableGt = CreditsAvailableGt, StartTime = StartTime, EndTime = EndTime, ExpiryDateBefore = ExpiryDateBefore,
-        ExpiryDateAfter = ExpiryDateAfter, Id = Id,
+        ExpiryDateAfter = ExpiryDateAfter, Id = Id, Kind = Kind,
     };
 }

@@ -98,8 +98,9 @@ public sealed record WalletBalanceDto : WalletDto
 public sealed record AllocationDto(string LotId, decimal Credits);
 
 /// <summary>
-/// Flexprice's DtoWalletTransactionResponse plus Coffer's <c>allocations</c> and <c>credits_unsettled</c>. A credit's
-/// <c>amount</c> is the money paid for it (its lot's price; 0 for free credits); a debit's is credits × conversion_rate.
+/// Flexprice's DtoWalletTransactionResponse plus Coffer's <c>allocations</c>, <c>credits_unsettled</c>, <c>kind</c> (credit, debit,
+/// refund, adjustment: <see cref="TransactionKinds"/>) and <c>adjustment</c> (a manual adjustment's reason and actor, whose id is also
+/// <c>created_by</c>). A credit's <c>amount</c> is the money paid for it (its lot's price; 0 for free credits); a debit's is credits × conversion_rate.
 /// </summary>
 public sealed record TransactionDto(
     string Id,
@@ -134,7 +135,12 @@ public sealed record TransactionDto(
     DateTimeOffset UpdatedAt,
     string? UpdatedBy,
     decimal CreditsUnsettled,
-    IReadOnlyList<AllocationDto>? Allocations);
+    IReadOnlyList<AllocationDto>? Allocations,
+    string Kind,
+    TransactionAdjustmentDto? Adjustment);
+
+/// <summary>Coffer's record of a manual adjustment: its reason and who made it (an API key or a dashboard operator).</summary>
+public sealed record TransactionAdjustmentDto(string Reason, string ActorType, string ActorId, string? ActorName);
 
 /// <summary>Coffer's holds: credits reserved for a later capture (pending charges).</summary>
 public sealed record HoldDto(
@@ -196,6 +202,8 @@ public static class WalletDtos
         t.CreditsAvailable, wallet?.Currency, wallet?.ConversionRate, wallet?.TopupConversionRate, t.Status, t.Reason,
         t.ReferenceType, t.ReferenceId, t.IdempotencyKey, t.ExpiryDate, t.Priority, t.Description,
         Json.Deserialize<Dictionary<string, string>>(t.Metadata) ?? [], "published", null, null, null, t.TenantId, null,
-        t.CreatedAt, null, t.UpdatedAt, null, t.CreditsUnsettled,
-        t.Type == TransactionTypes.Debit ? (allocations ?? []).Where(a => a.DebitId == t.Id).Select(a => new AllocationDto(a.LotId, a.Credits)).ToList() : null);
+        t.CreatedAt, t.Adjustment?.Actor.Id, t.UpdatedAt, null, t.CreditsUnsettled,
+        t.Type == TransactionTypes.Debit ? (allocations ?? []).Where(a => a.DebitId == t.Id).Select(a => new AllocationDto(a.LotId, a.Credits)).ToList() : null,
+        TransactionKinds.Of(t.Type, t.Reason),
+        t.Adjustment is { } adj ? new TransactionAdjustmentDto(adj.Reason, adj.Actor.Type, adj.Actor.Id, adj.Actor.Name) : null);
 }

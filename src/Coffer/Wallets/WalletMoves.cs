@@ -114,6 +114,21 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
         return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
     }
 
+    /// <summary>
+    /// A correction by hand (MANUAL_ADJUSTMENT): a credit is a new lot that cost nothing, so refunds and closing payouts
+    /// value it at zero as they do free credits; a debit spends lots in the spend order within the overdraft policy,
+    /// refused as any debit is when the balance is short or the wallet is not active.
+    /// </summary>
+    public async Task<Moved<WalletChangeResponse>> AdjustAsync(string tenantId, string walletId, AdjustmentOrder order)
+    {
+        var entryId = ids.New("wtx");
+        WalletCommand command = order.Direction == AdjustmentDirections.Credit
+            ? new WalletCommand.Credit(entryId, order.Credits, 0m, Reasons.ManualAdjustment, order.Expiry, order.Priority)
+            : new WalletCommand.Debit(entryId, order.Credits, Reasons.ManualAdjustment);
+        var op = new WalletOperation(_ => command, order.Details, order.Claim, ChangeResponse);
+        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
+    }
+
     static object ChangeResponse(WriteContext x) =>
         new WalletChangeResponse(null, WalletDtos.Wallet(x.Wallet), x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet));
 

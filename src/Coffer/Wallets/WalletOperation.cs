@@ -3,7 +3,8 @@ using Coffer.Storage;
 
 namespace Coffer.Wallets;
 
-public sealed record EntryDetails(string? Description = null, string Metadata = "{}", string? ReferenceType = null, string? ReferenceId = null);
+public sealed record EntryDetails(string? Description = null, string Metadata = "{}", string? ReferenceType = null, string? ReferenceId = null,
+    EntryAdjustment? Adjustment = null);
 
 /// <summary>
 /// The command, built from the wallet as read under the lock (an amount converts at the wallet's current

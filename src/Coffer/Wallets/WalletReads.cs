@@ -49,13 +49,14 @@ public sealed class WalletReads(WalletStore store)
             else v.Fail($"filters: only wallet_id eq is supported, not {c.Field} {c.Operator}");
         }
         v.OneOf("type", f.Type, new HashSet<string> { TransactionTypes.Credit, TransactionTypes.Debit });
+        v.OneOf("kind", f.Kind, TransactionKinds.All);
         v.OneOf("transaction_status", f.TransactionStatus,
             new HashSet<string> { TransactionStatuses.Pending, TransactionStatuses.Completed, TransactionStatuses.Failed });
         if (f.CreditsAvailableGt is < 0) v.Fail("credits_available_gt must be zero or more");
         var query = new TransactionQuery(walletId, f.Id, f.Type, f.TransactionStatus, f.TransactionReason, f.ReferenceType, f.ReferenceId,
             f.Priority, f.CreditsAvailableGt, v.Time("start_time", f.StartTime), v.Time("end_time", f.EndTime),
             v.Time("expiry_date_after", f.ExpiryDateAfter), v.Time("expiry_date_before", f.ExpiryDateBefore),
-            v.Ascending(f.Order) || f.Sort?.FirstOrDefault()?.Direction == "asc");
+            v.Ascending(f.Order) || f.Sort?.FirstOrDefault()?.Direction == "asc") { Kind = f.Kind };
         if (!v.Ok) return null;
         var (items, total) = await store.TransactionsAsync(tenantId, query, limit, offset, wallets);
         return new ListResponse<TransactionDto>(items, new Pagination(total, limit, offset));

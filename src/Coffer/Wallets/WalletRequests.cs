@@ -81,6 +81,7 @@ public sealed record TransactionFilter
     public string? WalletId { get; init; }
     public string? Id { get; init; }
     public string? Type { get; init; }
+    public string? Kind { get; init; }
     public string? TransactionStatus { get; init; }
     public string? TransactionReason { get; init; }
     public string? ReferenceType { get; init; }

@@ -63,19 +63,22 @@ public sealed record TransactionRow(
     string? Description,
     string Metadata,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    EntryAdjustment? Adjustment = null)
 {
     public const string Columns =
         "tenant_id, id, wallet_id, customer_id, type, transaction_reason, transaction_status, amount, credit_amount, " +
         "credit_balance_before, credit_balance_after, credits_available, credits_unsettled, expiry_date, priority, " +
-        "expired_lot_id, reference_type, reference_id, idempotency_key, description, metadata, created_at, updated_at";
+        "expired_lot_id, reference_type, reference_id, idempotency_key, description, metadata, created_at, updated_at, " +
+        "adjustment_reason, actor_type, actor_id, actor_name";
 
     public static TransactionRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("customer_id"), r.Str("type"), r.Str("transaction_reason"),
         r.Str("transaction_status"), r.Dec("amount"), r.Dec("credit_amount"), r.Dec("credit_balance_before"),
         r.Dec("credit_balance_after"), r.Dec("credits_available"), r.Dec("credits_unsettled"), r.NTime("expiry_date"),
         r.NInt("priority"), r.NStr("expired_lot_id"), r.NStr("reference_type"), r.NStr("reference_id"),
-        r.NStr("idempotency_key"), r.NStr("description"), r.Str("metadata"), r.Time("created_at"), r.Time("updated_at"));
+        r.NStr("idempotency_key"), r.NStr("description"), r.Str("metadata"), r.Time("created_at"), r.Time("updated_at"),
+        r.NStr("adjustment_reason") is { } reason ? new EntryAdjustment(reason, new Actor(r.Str("actor_type"), r.Str("actor_id"), r.NStr("actor_name"))) : null);
 }
 
 public sealed record AllocationView(string DebitId, string LotId, decimal Credits);

@@ -11,6 +11,9 @@ public sealed record TransactionQuery(
     int? Priority, decimal? CreditsAvailableGreaterThan, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo,
     DateTimeOffset? ExpiryAfter, DateTimeOffset? ExpiryBefore, bool Ascending)
 {
+    /// <summary>One of <see cref="TransactionKinds"/>: credit, debit, refund or adjustment.</summary>
+    public string? Kind { get; init; }
+
     /// <summary>Keyset paging, newest first: only entries older than this one (by creation, then id).</summary>
     public (DateTimeOffset At, string Id)? Before { get; init; }
 }
@@ -139,6 +142,14 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             .Eq("reference_type", "rtype", q.ReferenceType)
             .Eq("reference_id", "rid", q.ReferenceId)
             .Eq("priority", "prio", q.Priority);
+        // A kind is a condition on type and reason, which every list query already narrows by wallet or time first; a stored
+        // kind column would say nothing these two do not, and would need a backfill and an index to stay as cheap.
+        if (q.Kind is { } kind && TransactionKinds.Filter(kind) is var (kindType, kindReasons, exclude))
+        {
+            where.Eq("type", "ktype", kindType);
+            if (exclude) where.NotIn("transaction_reason", "kreason", kindReasons);
+            else where.In("transaction_reason", "kreason", kindReasons);
+        }
         if (q.CreatedFrom is not null) where.Add("created_at >= @from", ("from", q.CreatedFrom));
         if (q.CreatedTo is not null) where.Add("created_at < @to", ("to", q.CreatedTo));
         if (q.ExpiryAfter is not null) where.Add("expiry_date > @eafter", ("eafter", q.ExpiryAfter));
