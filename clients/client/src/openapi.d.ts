@@ -367,6 +367,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the wallet's automatic top-up attempts (skips, purchases, failures), newest first */
         get: operations["listAutoTopUpAttempts"];
         put?: never;
         post?: never;
@@ -775,6 +776,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the customer's saved payment methods, in the order they are charged (priority 1 first) */
         get: operations["listPaymentMethods"];
         put?: never;
         post: operations["createPaymentMethod"];
@@ -807,6 +809,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the credit packages on sale, cheapest first, optionally in one currency */
         get: operations["listCreditPackages"];
         put?: never;
         post: operations["createCreditPackage"];

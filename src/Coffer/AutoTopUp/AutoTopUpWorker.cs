@@ -33,7 +33,8 @@ public sealed record AutoTopUpAttemptDto(string Id, string WalletId, string Stat
 public static class AutoTopUpApi
 {
     public static void MapAutoTopUp(this RouteGroupBuilder v1) =>
-        v1.MapGet("/wallets/{id}/auto-topup/attempts", Attempts).WithTags("Wallets").WithName("listAutoTopUpAttempts");
+        v1.MapGet("/wallets/{id}/auto-topup/attempts", Attempts).WithTags("Wallets").WithName("listAutoTopUpAttempts")
+            .WithSummary("One page of the wallet's automatic top-up attempts (skips, purchases, failures), newest first");
 
     static async Task<Microsoft.AspNetCore.Http.HttpResults.Results<Microsoft.AspNetCore.Http.HttpResults.Ok<ListResponse<AutoTopUpAttemptDto>>, ApiError>> Attempts(
         Tenants.Tenant tenant, string id, AutoTopUpWorker worker, WalletStore store, int? limit, int? offset)

@@ -38,7 +38,7 @@ public static class PackageApi
     {
         var g = v1.MapGroup("/credit-packages").WithTags("Credit packages");
         g.MapPost("/", Create).WithName("createCreditPackage");
-        g.MapGet("/", List).WithName("listCreditPackages");
+        g.MapGet("/", List).WithName("listCreditPackages").WithSummary("One page of the credit packages on sale, cheapest first, optionally in one currency");
         g.MapGet("/{id}", Get).WithName("getCreditPackage");
         g.MapDelete("/{id}", Archive).WithName("archiveCreditPackage");
         v1.MapPost("/wallets/{id}/purchase-package", Purchase).WithTags("Credit packages").WithName("purchaseCreditPackage");

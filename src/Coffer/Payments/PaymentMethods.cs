@@ -156,7 +156,7 @@ public static class PaymentMethodApi
     {
         var g = v1.MapGroup("/customers/{id}/payment-methods").WithTags("Payment methods");
         g.MapPost("/", Create).WithName("createPaymentMethod");
-        g.MapGet("/", List).WithName("listPaymentMethods");
+        g.MapGet("/", List).WithName("listPaymentMethods").WithSummary("One page of the customer's saved payment methods, in the order they are charged (priority 1 first)");
         g.MapDelete("/{method_id}", Delete).WithName("deletePaymentMethod");
     }
 
