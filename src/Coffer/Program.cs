@@ -66,6 +66,8 @@ v1.MapAlerts();
 v1.MapAutoTopUp();
 v1.MapPortalSessions();
 v1.MapEnvironments();
+v1.MapUsers();
+v1.MapTenants();
 v1.MapCustomerSessions();
 v1.MapClientConfigSettings();
 v1.MapCustomerApi();

@@ -17,7 +17,7 @@ public abstract class AutoTopUpTests(Store store) : ApiTest(store)
         return wallet;
     }
 
-    async Task<JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray();
+    async Task<JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok()["items"]!.AsArray();
 
     [Fact]
     public async Task AThousandDebitsCrossingTheThresholdStartExactlyOnePurchase()

@@ -172,7 +172,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
 
         (await Debit(wallet, "20")).Ok();
         await worker.RunOnceAsync();
-        var invoiced = (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray()[0]!;
+        var invoiced = (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok()["items"]!.AsArray()[0]!;
         Assert.Equal("invoiced", invoiced.S("status"));
         Assert.Equal("40", (await Wallet(wallet)).S("credit_balance"));
 
@@ -182,7 +182,7 @@ public abstract class CollectionMethodTests(Store store) : ApiTest(store)
         (await Api.Put($"/v1/wallets/{other}", new { auto_topup = new { enabled = true, threshold = 50, amount = 100, payment_method_id = ownCard } })).Ok();
         (await Debit(other, "20")).Ok();
         await worker.RunOnceAsync();
-        Assert.Equal("succeeded", (await Api.Get($"/v1/wallets/{other}/auto-topup/attempts")).Ok().AsArray()[0]!.S("status"));
+        Assert.Equal("succeeded", (await Api.Get($"/v1/wallets/{other}/auto-topup/attempts")).Ok()["items"]!.AsArray()[0]!.S("status"));
         Assert.Equal("140", (await Wallet(other)).S("credit_balance"));
         Assert.NotEqual(card, ownCard);
     }

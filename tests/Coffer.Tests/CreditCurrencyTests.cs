@@ -142,7 +142,7 @@ public abstract class CreditCurrencyTests(Store store) : ApiTest(store)
         (await Debit(wallet.S("id"), "450")).Ok();
         await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
         Assert.Equal("550", (await Wallet(wallet.S("id"))).S("credit_balance"));
-        var attempts = (await Api.Get($"/v1/wallets/{wallet.S("id")}/auto-topup/attempts")).Ok().AsArray();
+        var attempts = (await Api.Get($"/v1/wallets/{wallet.S("id")}/auto-topup/attempts")).Ok()["items"]!.AsArray();
         Assert.Equal(["succeeded", "succeeded"], attempts.Select(a => a!.S("status")));
         // The daily limit of two holds across both addresses.
         (await Debit(wallet.S("id"), "500")).Ok();
@@ -160,7 +160,7 @@ public abstract class CreditCurrencyTests(Store store) : ApiTest(store)
         App.Clock.Advance(TimeSpan.FromDays(1));
         await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
         Assert.Equal("1150", (await Wallet(wallet.S("id"))).S("credit_balance"));
-        var invoice = (await Api.Get($"/v1/wallets/{wallet.S("id")}/auto-topup/attempts")).Ok().AsArray().First(a => a!.S("status") == "succeeded" && a!["credits"]!.GetValue<string>() == "1000")!.S("invoice_id");
+        var invoice = (await Api.Get($"/v1/wallets/{wallet.S("id")}/auto-topup/attempts")).Ok()["items"]!.AsArray().First(a => a!.S("status") == "succeeded" && a!["credits"]!.GetValue<string>() == "1000")!.S("invoice_id");
         Assert.Equal("7.5", (await Api.Get($"/v1/invoices/{invoice}")).Ok().S("amount_paid"));
 
         Assert.Equal(204, (await Api.Delete(path)).Status);

@@ -222,7 +222,7 @@ public abstract class CustomerApiTests(Store store) : ApiTest(store)
         // So does automatic top-up, which found no card before.
         (await Api.Put($"/v1/wallets/{wallet}", new { auto_topup = new { enabled = true, threshold = "150", amount = "50" } })).Ok();
         await App.Service<AutoTopUp.AutoTopUpWorker>().RunOnceAsync();
-        var attempt = (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray().Single()!;
+        var attempt = (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok()["items"]!.AsArray().Single()!;
         Assert.Equal("succeeded", attempt.S("status"));
         Assert.Equal("157", (await Wallet(wallet)).S("credit_balance"));
 
@@ -344,5 +344,5 @@ public abstract class CustomerApiTests(Store store) : ApiTest(store)
         Assert.Equal("10", (await Wallet(wallet)).S("credit_balance"));
     }
 
-    async Task<JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray();
+    async Task<JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok()["items"]!.AsArray();
 }

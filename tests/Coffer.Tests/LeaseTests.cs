@@ -66,7 +66,7 @@ public abstract class LeaseTests(Store store) : ApiTest(store)
         Assert.Equal("invoiced", (await Attempts(id))[0]!.S("status"));
     }
 
-    async Task<System.Text.Json.Nodes.JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok().AsArray();
+    async Task<System.Text.Json.Nodes.JsonArray> Attempts(string wallet) => (await Api.Get($"/v1/wallets/{wallet}/auto-topup/attempts")).Ok()["items"]!.AsArray();
 
     async Task<string?> Scalar(string sql)
     {

@@ -122,7 +122,7 @@ public abstract partial class ModeTests(Store store) : ApiTest(store)
 
         // This node sees it at once: the key's cached lookup, the gateway and the saved sandbox card.
         Assert.Equal("production", (await api.Get("/v1/environments")).Ok()["environments"]![0].S("type"));
-        var card = (await api.Get($"/v1/customers/{customer}/payment-methods")).Ok()[0].S("id");
+        var card = (await api.Get($"/v1/customers/{customer}/payment-methods")).Ok()["items"]![0]!.S("id");
         Assert.Equal("gateway_not_configured", (await Pay(api, invoice, "5", "CARD", card)).Error(422));
         Assert.Equal(0, await Count("payments", fresh.Id));
     }

@@ -106,7 +106,7 @@ public sealed class PortalTests : BrowserTest
         await ScreenshotAsync(page, "portal-after-payment");
         Assert.Equal("320", await CreditBalance(wallet));
         // The box was ticked: the card typed at the checkout is the customer's saved card now.
-        var saved = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray())!;
+        var saved = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok()["items"]!.AsArray())!;
         Assert.Equal(("4242", 1), (saved.S("last4"), saved["priority"]!.GetValue<int>()));
 
         // The same screens at a phone's width: nothing wider than the screen, the history stacked.

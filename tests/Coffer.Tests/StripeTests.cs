@@ -115,12 +115,12 @@ public sealed class StripeTests() : ApiTest(Store.Sqlite)
         stripe.SessionReadOutage = true;
         Assert.Equal("service_unavailable", (await Deliver(tenant, completed)).Error(503));
         Assert.Equal("SUCCEEDED", (await Payment(link.S("id"))).S("payment_status"));
-        Assert.Empty((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray());
+        Assert.Empty((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok()["items"]!.AsArray());
         stripe.SessionReadOutage = false;
         (await Deliver(tenant, completed)).Ok();
         (await Deliver(tenant, completed)).Ok();
         Assert.Equal("10", (await Invoice(first)).S("amount_paid"));
-        var card = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok().AsArray())!;
+        var card = Assert.Single((await Api.Get($"/v1/customers/{customer}/payment-methods")).Ok()["items"]!.AsArray())!;
         Assert.Equal(("stripe", "mastercard", "4444", 1), (card.S("gateway"), card.S("brand"), card.S("last4"), card["priority"]!.GetValue<int>()));
 
         // The saved card is charged off-session together with its Stripe customer, with no lookup first.

@@ -594,6 +594,25 @@ test("API keys: create, use, list, delete", async () => {
   await rejectsWith(fp.secrets.deleteApiKey(secret.id), 404, ErrorsErrorsErrorResponse);
 });
 
+test("who am I: users.getUserInfo names the API key as a service account, tenants.getTenantById its tenant", async () => {
+  const created = await fp.secrets.createApiKey({ name: uid("whoami"), type: "private_key" });
+  const me = await client(created.apiKey).users.getUserInfo();
+  assert.equal(me.id, created.secret.id, "the user of an API key is the key itself");
+  assert.equal(me.type, "service_account");
+  assert.equal(me.email, "");
+  assert.match(me.tenant.id, /\S+/);
+  assert.equal(me.tenant.status, "active");
+  assert.ok(!Number.isNaN(Date.parse(me.tenant.createdAt)), `created_at ${me.tenant.createdAt}`);
+  assert.ok(me.tenant.billingDetails && me.tenant.billingDetails.email == null, "Coffer keeps no billing details on a tenant");
+
+  const tenant = await fp.tenants.getTenantById(me.tenant.id);
+  assert.equal(tenant.id, me.tenant.id);
+  assert.equal(tenant.name, me.tenant.name);
+  assert.equal((await fp.users.getUserInfo()).tenant.id, tenant.id, "both keys belong to one tenant");
+  await rejectsWith(fp.tenants.getTenantById("tenant_nobody"), 404, ErrorsErrorsErrorResponse);
+  await fp.secrets.deleteApiKey(created.secret.id);
+});
+
 test("bad requests surface as 400 with the server's message", async () => {
   const customer = await newCustomer();
   const bad = await rejectsWith(

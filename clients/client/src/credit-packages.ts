@@ -1,18 +1,18 @@
 import { idempotencyKey, type Transport } from "./transport.js";
 import type {
   CallOptions,
-  CreditPackage,
   IdempotentCallOptions,
   ListCreditPackagesQuery,
   PackagePurchase,
   PurchasePackageInput,
+  SuccessOf,
 } from "./types.js";
 
 export class CreditPackages {
   constructor(private readonly t: Transport) {}
 
-  /** The packages on sale, optionally in one currency. */
-  list(query: ListCreditPackagesQuery = {}, options: CallOptions = {}): Promise<CreditPackage[]> {
+  /** One page of the packages on sale (`{ items, pagination }`), optionally in one currency. */
+  list(query: ListCreditPackagesQuery = {}, options: CallOptions = {}): Promise<SuccessOf<"/v1/credit-packages", "get">> {
     return this.t.request("get", "/v1/credit-packages", { query, signal: options.signal });
   }
 

@@ -367,6 +367,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the wallet's automatic top-up attempts (skips, purchases, failures), newest first */
         get: operations["listAutoTopUpAttempts"];
         put?: never;
         post?: never;
@@ -386,6 +387,46 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["createPortalSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who is calling: the API key (a service account) or the signed-in dashboard operator, with their tenant
+         * @description Answers an API key, and also a signed-in dashboard operator's session cookie.
+         */
+        get: operations["getUserInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's own tenant; another tenant's id is not found
+         * @description Answers an API key, and also a signed-in dashboard operator's session cookie.
+         */
+        get: operations["getTenantById"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -735,6 +776,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the customer's saved payment methods, in the order they are charged (priority 1 first) */
         get: operations["listPaymentMethods"];
         put?: never;
         post: operations["createPaymentMethod"];
@@ -767,6 +809,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of the credit packages on sale, cheapest first, optionally in one currency */
         get: operations["listCreditPackages"];
         put?: never;
         post: operations["createCreditPackage"];
@@ -2084,6 +2127,10 @@ export interface components {
             items: components["schemas"]["AlertDto"][];
             pagination: components["schemas"]["Pagination"];
         };
+        ListResponseOfAutoTopUpAttemptDto: {
+            items: components["schemas"]["AutoTopUpAttemptDto"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         ListResponseOfAutoTopUpRuleDto: {
             items: components["schemas"]["AutoTopUpRuleDto"][];
             pagination: components["schemas"]["Pagination"];
@@ -2108,8 +2155,16 @@ export interface components {
             items: components["schemas"]["InvoiceDto"][];
             pagination: components["schemas"]["Pagination"];
         };
+        ListResponseOfPackageDto: {
+            items: components["schemas"]["PackageDto"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         ListResponseOfPaymentDto: {
             items: components["schemas"]["PaymentDto"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        ListResponseOfPaymentMethodDto: {
+            items: components["schemas"]["PaymentMethodDto"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListResponseOfSecretDto: {
@@ -2334,6 +2389,25 @@ export interface components {
             field: null | string;
             direction: null | string;
         };
+        TenantBillingDetailsDto: {
+            address: unknown;
+            email: null | string;
+            help_email: null | string;
+            phone: null | string;
+        };
+        TenantDto: {
+            id: string;
+            name: string;
+            status: string;
+            billing_details: components["schemas"]["TenantBillingDetailsDto"];
+            metadata: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         TopUpRequest: {
             /** Format: decimal */
             credits_to_add?: null | string;
@@ -2447,6 +2521,13 @@ export interface components {
             config?: null | components["schemas"]["WalletConfig"];
             /** Format: decimal */
             overdraft_limit?: null | string;
+        };
+        UserDto: {
+            id: string;
+            email: string;
+            type: string;
+            roles: string[];
+            tenant: components["schemas"]["TenantDto"];
         };
         WalletBalanceDto: {
             /** Format: decimal */
@@ -4655,7 +4736,10 @@ export interface operations {
     };
     listAutoTopUpAttempts: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -4670,7 +4754,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AutoTopUpAttemptDto"][];
+                    "application/json": components["schemas"]["ListResponseOfAutoTopUpAttemptDto"];
                 };
             };
             /** @description Bad Request */
@@ -4747,6 +4831,152 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortalSessionResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getUserInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getTenantById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDto"];
                 };
             };
             /** @description Bad Request */
@@ -6837,7 +7067,10 @@ export interface operations {
     };
     listPaymentMethods: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -6852,7 +7085,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaymentMethodDto"][];
+                    "application/json": components["schemas"]["ListResponseOfPaymentMethodDto"];
                 };
             };
             /** @description Bad Request */
@@ -7064,6 +7297,8 @@ export interface operations {
         parameters: {
             query?: {
                 currency?: string;
+                limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -7077,7 +7312,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PackageDto"][];
+                    "application/json": components["schemas"]["ListResponseOfPackageDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Missing or unknown API key (code unauthorized) */
@@ -7086,6 +7330,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
             };
         };
     };

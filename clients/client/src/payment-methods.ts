@@ -1,5 +1,5 @@
 import type { Transport } from "./transport.js";
-import type { CallOptions, CreatePaymentMethodInput, PaymentMethod } from "./types.js";
+import type { CallOptions, CreatePaymentMethodInput, ListPaymentMethodsQuery, PaymentMethod, SuccessOf } from "./types.js";
 
 /** A customer's saved payment methods (cards), which top-ups and purchases may charge. */
 export class PaymentMethods {
@@ -14,9 +14,15 @@ export class PaymentMethods {
     });
   }
 
-  list(customerId: string, options: CallOptions = {}): Promise<PaymentMethod[]> {
+  /** One page of the customer's saved methods (`{ items, pagination }`), in the order they are charged. */
+  list(
+    customerId: string,
+    query: ListPaymentMethodsQuery = {},
+    options: CallOptions = {},
+  ): Promise<SuccessOf<"/v1/customers/{id}/payment-methods", "get">> {
     return this.t.request("get", "/v1/customers/{id}/payment-methods", {
       params: { id: customerId },
+      query,
       signal: options.signal,
     });
   }

@@ -80,6 +80,7 @@ export type GetWalletQuery = QueryOf<"/v1/wallets/{id}", "get">;
 export type ListTransactionsQuery = QueryOf<"/v1/wallets/{id}/transactions", "get">;
 export type ListHoldsQuery = QueryOf<"/v1/wallets/{id}/holds", "get">;
 export type ListCreditPackagesQuery = QueryOf<"/v1/credit-packages", "get">;
+export type ListPaymentMethodsQuery = QueryOf<"/v1/customers/{id}/payment-methods", "get">;
 
 // The customer API (`CofferCustomer`): what a customer's browser sees with a customer token.
 

@@ -16,8 +16,10 @@ describe("credit packages", () => {
   it("are listed and bought for a wallet, the credits pending until the invoice is paid", async () => {
     const client = coffer();
     const pack = await createPackage("eur");
-    const listed = await client.creditPackages.list({ currency: "eur" });
-    expect(listed.find((p) => p.id === pack.id)).toMatchObject({ credits: "100", price: "9.99" });
+    const listed = await client.creditPackages.list({ currency: "eur", limit: 100 });
+    expect(listed.items.find((p) => p.id === pack.id)).toMatchObject({ credits: "100", price: "9.99" });
+    expect(listed.pagination).toMatchObject({ limit: 100, offset: 0 });
+    expect(listed.pagination.total).toBeGreaterThanOrEqual(1);
 
     const customer = await client.customers.create({ external_id: unique("user") });
     const wallet = await client.wallets.create({ customer_id: customer.id, currency: "eur" });

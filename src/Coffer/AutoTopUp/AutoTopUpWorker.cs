@@ -33,13 +33,18 @@ public sealed record AutoTopUpAttemptDto(string Id, string WalletId, string Stat
 public static class AutoTopUpApi
 {
     public static void MapAutoTopUp(this RouteGroupBuilder v1) =>
-        v1.MapGet("/wallets/{id}/auto-topup/attempts", Attempts).WithTags("Wallets").WithName("listAutoTopUpAttempts");
+        v1.MapGet("/wallets/{id}/auto-topup/attempts", Attempts).WithTags("Wallets").WithName("listAutoTopUpAttempts")
+            .WithSummary("One page of the wallet's automatic top-up attempts (skips, purchases, failures), newest first");
 
-    static async Task<Microsoft.AspNetCore.Http.HttpResults.Results<Microsoft.AspNetCore.Http.HttpResults.Ok<List<AutoTopUpAttemptDto>>, ApiError>> Attempts(
-        Tenants.Tenant tenant, string id, AutoTopUpWorker worker, WalletStore store) =>
-        await store.GetAsync(tenant.Id, id) is null
-            ? ApiError.NotFound("wallet")
-            : TypedResults.Ok(await worker.AttemptsAsync(tenant.Id, id, Limits.MaxPageSize));
+    static async Task<Microsoft.AspNetCore.Http.HttpResults.Results<Microsoft.AspNetCore.Http.HttpResults.Ok<ListResponse<AutoTopUpAttemptDto>>, ApiError>> Attempts(
+        Tenants.Tenant tenant, string id, AutoTopUpWorker worker, WalletStore store, int? limit, int? offset)
+    {
+        var v = new Validator();
+        var (l, o) = v.Page(limit, offset);
+        if (!v.Ok) return v.Error();
+        if (await store.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("wallet");
+        return TypedResults.Ok((await worker.AttemptsPageAsync(tenant.Id, id, l, o)).Response());
+    }
 }
 
 public sealed class AutoTopUpWorker(
@@ -70,6 +75,14 @@ public sealed class AutoTopUpWorker(
     static AutoTopUpAttemptDto Read(System.Data.Common.DbDataReader r) => new(r.Str("id"), r.Str("wallet_id"), r.Str("status"), r.NStr("reason"),
         r.IsDBNull(r.GetOrdinal("credits")) ? null : r.Dec("credits"), r.NStr("invoice_id"), r.NStr("payment_id"), r.NStr("error"),
         r.NInt("suppressed") ?? 0, r.Time("created_at"), r.Time("updated_at"));
+
+    /// <summary>One page of the wallet's attempts, newest first.</summary>
+    public async Task<Page<AutoTopUpAttemptDto>> AttemptsPageAsync(string tenantId, string walletId, int limit, int offset)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.PageAsync(Columns, "auto_topup_attempts", Where.Tenant(tenantId).Eq("wallet_id", "w", walletId), Sql.OrderBy("created_at", ascending: false),
+            limit, offset, Read);
+    }
 
     public async Task<List<AutoTopUpAttemptDto>> AttemptsAsync(string tenantId, string walletId, int limit)
     {

@@ -1,6 +1,7 @@
 using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Ledger;
+using Coffer.Outbox;
 using Coffer.Packages;
 using Coffer.Payments;
 using Coffer.Settings;
@@ -65,7 +66,7 @@ public abstract record BuyOutcome
 /// and its finalized CREDIT invoice, written in the wallet's transaction, which also takes the invoice's number (the
 /// last lock, after the wallet's). The lot is worth what its invoice charges.
 /// </summary>
-public sealed class CreditPurchases(Database db, WalletWriter writer, TenantSettings settings, CustomerStore customers, Ids ids, TimeProvider clock)
+public sealed class CreditPurchases(Database db, WalletWriter writer, TenantSettings settings, CustomerStore customers, OutboxWriter outbox, Ids ids, TimeProvider clock)
 {
     public async Task<BuyOutcome> BuyAsync(PurchaseRequest request, CancellationToken ct = default)
     {
@@ -208,10 +209,11 @@ public sealed class CreditPurchases(Database db, WalletWriter writer, TenantSett
         return new PurchaseRows(invoice, line, payment);
     }
 
-    static void Write(SqlBatch writes, PurchaseRows rows)
+    void Write(SqlBatch writes, PurchaseRows rows)
     {
         InvoiceRow.Insert(writes, rows.Invoice);
         LineItemRow.Insert(writes, rows.Line);
+        outbox.Created(writes, rows.Invoice, [rows.Line]);
         if (rows.Payment is { } payment) PaymentRow.Insert(writes, payment);
     }
 

@@ -172,7 +172,7 @@ public sealed class InvoiceService(Database db, WalletWriter writer, Ids ids, Ti
         var writes = new SqlBatch();
         InvoiceRow.Insert(writes, invoice);
         foreach (var line in lines) LineItemRow.Insert(writes, line);
-        outbox.Add(writes, invoice.TenantId, EventTypes.InvoiceCreated, null, invoice.Version, InvoiceDtos.Invoice(invoice, lines));
+        outbox.Created(writes, invoice, lines);
         if (claim is not null) Idempotency.Complete(writes, invoice.TenantId, claim, answer(invoice));
         await writes.ExecuteAsync(scope.Connection, scope.Transaction);
         await scope.CommitAsync();

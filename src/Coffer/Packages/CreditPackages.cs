@@ -72,6 +72,14 @@ public sealed class CreditPackages(Database db, WalletStore wallets, CreditPurch
         return currency is null ? all : all.Where(p => p.Currency == currency.ToLowerInvariant()).ToList();
     }
 
+    /// <summary>One page of <see cref="ActiveAsync"/>'s list, in the same order.</summary>
+    public async Task<Page<PackageDto>> ActivePageAsync(string tenantId, string? currency, int limit, int offset)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.PageAsync(PackageApi.Columns, "credit_packages",
+            Where.Tenant(tenantId).Add("status = 'active'").Eq("currency", "cur", currency?.ToLowerInvariant()), "price, id", limit, offset, PackageApi.Read);
+    }
+
     /// <summary>
     /// Buys <paramref name="packageId"/> for the wallet. Without a <paramref name="collection"/> method the customer's own
     /// applies, and without that a customer with a saved card is charged now and one without is invoiced. With a

@@ -38,7 +38,7 @@ public static class PackageApi
     {
         var g = v1.MapGroup("/credit-packages").WithTags("Credit packages");
         g.MapPost("/", Create).WithName("createCreditPackage");
-        g.MapGet("/", List).WithName("listCreditPackages");
+        g.MapGet("/", List).WithName("listCreditPackages").WithSummary("One page of the credit packages on sale, cheapest first, optionally in one currency");
         g.MapGet("/{id}", Get).WithName("getCreditPackage");
         g.MapDelete("/{id}", Archive).WithName("archiveCreditPackage");
         v1.MapPost("/wallets/{id}/purchase-package", Purchase).WithTags("Credit packages").WithName("purchaseCreditPackage");
@@ -66,8 +66,13 @@ public static class PackageApi
         return TypedResults.Created($"/v1/credit-packages/{dto.Id}", dto);
     }
 
-    static async Task<Ok<List<PackageDto>>> List(Tenant tenant, CreditPackages packages, string? currency) =>
-        TypedResults.Ok(await packages.ActiveAsync(tenant.Id, currency));
+    static async Task<Results<Ok<ListResponse<PackageDto>>, ApiError>> List(Tenant tenant, CreditPackages packages, string? currency, int? limit, int? offset)
+    {
+        var v = new Validator();
+        var (l, o) = v.Page(limit, offset);
+        if (!v.Ok) return v.Error();
+        return TypedResults.Ok((await packages.ActivePageAsync(tenant.Id, currency, l, o)).Response());
+    }
 
     static async Task<Results<Ok<PackageDto>, ApiError>> Get(Tenant tenant, string id, CreditPackages packages) =>
         await packages.FindAsync(tenant.Id, id) is { } p ? TypedResults.Ok(p) : ApiError.NotFound("credit package");

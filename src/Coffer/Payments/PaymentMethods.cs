@@ -48,6 +48,14 @@ public sealed class PaymentMethodStore(Database db, Ids ids, TimeProvider clock)
             PaymentMethodRow.Read, ("t", tenantId), ("c", customerId));
     }
 
+    /// <summary>One page of the customer's saved methods, in the order they are used.</summary>
+    public async Task<Page<PaymentMethodRow>> PageForCustomerAsync(string tenantId, string customerId, int limit, int offset)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.PageAsync(PaymentMethodRow.Columns, "payment_methods", Where.Tenant(tenantId).Add("customer_id = @c AND status = 'active'", ("c", customerId)),
+            "priority, created_at, id", limit, offset, PaymentMethodRow.Read);
+    }
+
     public async Task<PaymentMethodRow?> GetAsync(string tenantId, string id)
     {
         await using var c = await db.OpenAsync();
@@ -148,7 +156,7 @@ public static class PaymentMethodApi
     {
         var g = v1.MapGroup("/customers/{id}/payment-methods").WithTags("Payment methods");
         g.MapPost("/", Create).WithName("createPaymentMethod");
-        g.MapGet("/", List).WithName("listPaymentMethods");
+        g.MapGet("/", List).WithName("listPaymentMethods").WithSummary("One page of the customer's saved payment methods, in the order they are charged (priority 1 first)");
         g.MapDelete("/{method_id}", Delete).WithName("deletePaymentMethod");
     }
 
@@ -195,10 +203,14 @@ public static class PaymentMethodApi
         return TypedResults.Created($"/v1/customers/{id}/payment-methods/{card.Id}", PaymentMethodDto.From(card));
     }
 
-    static async Task<Results<Ok<List<PaymentMethodDto>>, ApiError>> List(Tenant tenant, string id, CustomerStore customers, PaymentMethodStore methods)
+    static async Task<Results<Ok<ListResponse<PaymentMethodDto>>, ApiError>> List(
+        Tenant tenant, string id, CustomerStore customers, PaymentMethodStore methods, int? limit, int? offset)
     {
+        var v = new Validator();
+        var (l, o) = v.Page(limit, offset);
+        if (!v.Ok) return v.Error();
         if (await customers.GetAsync(tenant.Id, id) is null) return ApiError.NotFound("customer");
-        return TypedResults.Ok((await methods.ForCustomerAsync(tenant.Id, id)).Select(PaymentMethodDto.From).ToList());
+        return TypedResults.Ok((await methods.PageForCustomerAsync(tenant.Id, id, l, o)).Response(PaymentMethodDto.From));
     }
 
     static async Task<Results<NoContent, ApiError>> Delete(Tenant tenant, string id, [FromRoute(Name = "method_id")] string methodId, PaymentMethodStore methods) =>

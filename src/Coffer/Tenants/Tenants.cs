@@ -201,6 +201,7 @@ public sealed class TenantStore(Database db, Ids ids, TimeProvider clock)
         return await c.ScalarLongAsync(null, "SELECT COUNT(*) FROM api_keys WHERE key_hash = @h", ("h", Hash(secret))) > 0;
     }
 
+    /// <summary>The id of the tenant's published key with this hash, or null.</summary>
     public async Task<long> CountKeysAsync(string tenantId, CancellationToken ct = default)
     {
         await using var c = await db.OpenAsync(ct);
