@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Coffer.Schedules;
+using Microsoft.Playwright;
 
 namespace Coffer.Tests;
 
@@ -36,6 +37,15 @@ public sealed class SchedulePeriodTests
         Assert.True(SchedulePeriods.Runs(start, ScheduleIntervals.Month, 1, 1, At("2027-02-28T00:00:01Z")));
         Assert.False(SchedulePeriods.Runs(start, ScheduleIntervals.Month, 1, 1, At("2027-02-28T00:00:00Z")));
         Assert.False(SchedulePeriods.Runs(At("9998-01-01T00:00:00Z"), ScheduleIntervals.Year, 12, 1, null));
+    }
+
+    [Fact]
+    public void ThePollSettingIsCheckedWithTheOthers()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(250), CofferApp.Options(("COFFER_SCHEDULE_POLL_MS", "250")).SchedulePoll);
+        Assert.Equal(TimeSpan.FromSeconds(5), CofferApp.Options().SchedulePoll);
+        var refused = Assert.Throws<InvalidOperationException>(() => CofferApp.Options(("COFFER_SCHEDULE_POLL_MS", "10")));
+        Assert.Contains("COFFER_SCHEDULE_POLL_MS", refused.Message);
     }
 }
 
@@ -239,6 +249,20 @@ public abstract class ScheduleTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task TheOpenApiDocumentDescribesTheEndpoints()
+    {
+        using var http = App.CreateClient();
+        var doc = (await http.Get("/openapi/v1.json")).Ok();
+        var paths = doc["paths"]!;
+        Assert.Contains(paths["/v1/wallets/{id}/schedules"]!["post"]!["parameters"]!.AsArray(), p => p!["name"]!.GetValue<string>() == "Idempotency-Key");
+        Assert.NotNull(paths["/v1/wallets/{id}/schedules"]!["get"]);
+        Assert.NotNull(paths["/v1/wallets/{id}/schedules/{scheduleId}"]!["get"]);
+        Assert.NotNull(paths["/v1/wallets/{id}/schedules/{scheduleId}/cancel"]!["post"]!["responses"]!["409"]);
+        var credits = doc["components"]!["schemas"]!["ScheduleDto"]!["properties"]!["credits"]!;
+        Assert.Equal("decimal", credits["format"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task BadInputIsRefusedWithItsCodeAndStoresNothing()
     {
         var wallet = (await CreateWallet()).S("id");
@@ -293,6 +317,56 @@ public abstract class ScheduleTests(Store store) : ApiTest(store)
         Assert.Equal(("ended", "failed"), (ended.S("status"), ended["recent_runs"]![0]!.S("status")));
         Assert.Equal("conflict", (await Api.Post($"/v1/wallets/{wallet}/schedules/{created.S("id")}/cancel")).Error(409));
         Assert.Empty(await ScheduledEntries(wallet, created.S("id")));
+    }
+}
+
+/// <summary>The wallet page's schedules section in Chromium: add, see the run, cancel, and a refusal shown on the page.</summary>
+public sealed class ScheduleDashboardTests : BrowserTest
+{
+    [Fact]
+    public async Task AnOperatorAddsAMonthlyFeeSeesItChargedAndCancelsIt()
+    {
+        var customer = (await Api.Post("/v1/customers", new { external_id = "globex", name = "Globex", email = "billing@example.test" })).Ok(201);
+        var wallet = (await Api.Post("/v1/wallets", new { customer_id = customer.S("id"), currency = "usd", initial_credits_to_load = "100", conversion_rate = "2" }))
+            .Ok().S("id");
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/wallets/{wallet}");
+        var section = page.Locator("#schedules");
+        await Assertions.Expect(section.Locator("#no-schedules")).ToBeVisibleAsync();
+
+        // A grant without credits is refused with the API's own message, and nothing is stored.
+        await section.GetByText("Add a schedule").ClickAsync();
+        await section.GetByRole(AriaRole.Button, new() { Name = "Add schedule" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("credits is required for a grant");
+        Assert.Equal(0, (await Api.Get($"/v1/wallets/{wallet}/schedules")).Ok()["pagination"]!["total"]!.GetValue<long>());
+
+        await section.GetByText("Add a schedule").ClickAsync();
+        await section.GetByLabel("Type").SelectOptionAsync("charge");
+        await section.GetByLabel("Or a fee in USD").FillAsync("20");
+        await section.GetByLabel("Interval").SelectOptionAsync("month");
+        await section.GetByLabel("Description").FillAsync("Pro plan");
+        await section.GetByRole(AriaRole.Button, new() { Name = "Add schedule" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Schedule added");
+        var row = section.Locator("#schedule-table tbody tr");
+        await Assertions.Expect(row).ToHaveCountAsync(1);
+        await Assertions.Expect(row).ToContainTextAsync("Charge");
+        await Assertions.Expect(row).ToContainTextAsync("every month");
+        await Assertions.Expect(row).ToContainTextAsync("active");
+
+        await App.Service<ScheduleWorker>().RunOnceAsync();
+        Assert.Equal("90", (await Api.Get($"/v1/wallets/{wallet}")).Ok().S("credit_balance"));
+        await page.ReloadAsync();
+        await Assertions.Expect(row).ToContainTextAsync("2026-02-01 00:00");
+        await ScreenshotAsync(page, "dashboard-wallet-schedules");
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Schedule cancelled");
+        await Assertions.Expect(row).ToContainTextAsync("cancelled");
+        await Assertions.Expect(row.GetByRole(AriaRole.Button, new() { Name = "Cancel" })).ToHaveCountAsync(0);
+        var listed = (await Api.Get($"/v1/wallets/{wallet}/schedules")).Ok()["items"]![0]!;
+        Assert.Equal(("cancelled", "Pro plan", "20"), (listed.S("status"), listed.S("description"), listed.S("amount")));
+        var report = await App.VerifyAsync();
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
     }
 }
 
