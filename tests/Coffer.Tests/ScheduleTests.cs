@@ -194,6 +194,28 @@ public abstract class ScheduleTests(Store store) : ApiTest(store)
         Assert.Equal("30", (await Wallet(wallet)).S("credit_balance"));
     }
 
+    [Theory]
+    [InlineData(Storage.CommitFault.LostAfterCommit)]
+    [InlineData(Storage.CommitFault.LostBeforeCommit)]
+    public async Task APeriodWhoseCommitWasLostRunsOnceWhenTriedAgain(Storage.CommitFault fault)
+    {
+        var wallet = (await CreateWallet(new { initial_credits_to_load = "50" })).S("id");
+        var id = (await Schedule(wallet, new { type = "charge", credits = "4", interval = "month", start_at = "2026-01-01T00:00:00Z" })).S("id");
+        var tenant = (await App.Service<Tenants.TenantStore>().DefaultTenantAsync())!.Id;
+        var runner = App.Service<WalletSchedules>();
+
+        App.LoseNextCommit(fault);
+        await Assert.ThrowsAsync<Storage.CommitOutcomeUnknownException>(() => runner.RunNextPeriodAsync(tenant, id));
+        // Tried again (the worker's next round): the period runs if it had not, and is not due any more if it had.
+        Assert.Equal(fault == Storage.CommitFault.LostBeforeCommit, await runner.RunNextPeriodAsync(tenant, id));
+        Assert.False(await runner.RunNextPeriodAsync(tenant, id));
+        while (await Worker.RunOnceAsync() > 0) { }
+
+        Assert.Single(await ScheduledEntries(wallet, id));
+        Assert.Single(await Runs(wallet, id));
+        Assert.Equal("46", (await Wallet(wallet)).S("credit_balance"));
+    }
+
     [Fact]
     public async Task ACancelledScheduleNeverRunsAgainEvenForAWorkerThatHadLeasedIt()
     {
