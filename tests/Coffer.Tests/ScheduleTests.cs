@@ -363,10 +363,10 @@ public sealed class ScheduleDashboardTests : BrowserTest
         Assert.Equal(0, (await Api.Get($"/v1/wallets/{wallet}/schedules")).Ok()["pagination"]!["total"]!.GetValue<long>());
 
         await section.GetByText("Add a schedule").ClickAsync();
-        await section.GetByLabel("Type").SelectOptionAsync("charge");
-        await section.GetByLabel("Or a fee in USD").FillAsync("20");
+        await section.GetByLabel("Schedule type").SelectOptionAsync("charge");
+        await section.GetByLabel("Or a fee per period in USD").FillAsync("20");
         await section.GetByLabel("Interval").SelectOptionAsync("month");
-        await section.GetByLabel("Description").FillAsync("Pro plan");
+        await section.GetByLabel("Note on each entry").FillAsync("Pro plan");
         await section.GetByRole(AriaRole.Button, new() { Name = "Add schedule" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Schedule added");
         var row = section.Locator("#schedule-table tbody tr");

@@ -94,11 +94,11 @@ public static class SchedulePanel
             <details class="panel"><summary>Add a schedule</summary>
             <form method="post" action="/dashboard/wallets/{U(w.Id)}/schedules">{Antiforgery(http)}
               <input type="hidden" name="IdempotencyKey" value="{E(NewKey())}">
-              <label for="sch-type">Type</label>
+              <label for="sch-type">Schedule type</label>
               <select id="sch-type" name="Type"><option value="{ScheduleTypes.Grant}">Grant credits</option><option value="{ScheduleTypes.Charge}">Charge a fee</option></select>
-              <label for="sch-credits">Credits</label>
+              <label for="sch-credits">Credits per period</label>
               <input id="sch-credits" name="Credits" type="number" step="any" inputmode="decimal">
-              <label for="sch-amount">Or a fee in {E(w.Currency.ToUpperInvariant())} (charges only)</label>
+              <label for="sch-amount">Or a fee per period in {E(w.Currency.ToUpperInvariant())} (charges only)</label>
               <input id="sch-amount" name="Amount" type="number" step="any" inputmode="decimal" aria-describedby="sch-amount-hint">
               <p class="hint" id="sch-amount-hint">Converted at 1 credit = {Credits(w.ConversionRate)} {E(w.Currency.ToUpperInvariant())} when it runs.</p>
               <label for="sch-every">Every</label>
@@ -108,7 +108,7 @@ public static class SchedulePanel
               <input id="sch-start" name="StartDate" type="date" aria-describedby="sch-start-hint">
               <p class="hint" id="sch-start-hint">The first period starts at the beginning of this day (UTC). Empty: now.</p>
               <label class="choice"><input type="checkbox" name="ExpireAtPeriodEnd" value="true"> Granted credits expire at the period's end</label>
-              <label for="sch-description">Description (optional)</label>
+              <label for="sch-description">Note on each entry (optional)</label>
               <input id="sch-description" name="Description" maxlength="1000">
               <div class="actions"><button type="submit">Add schedule</button></div>
             </form></details>
