@@ -56,6 +56,11 @@ public abstract class BadInputCatalogueTests(Store store) : ApiTest(store)
         yield return new("payment zero amount", "POST", "/v1/payments", """{"amount": "0", "currency": "usd", "destination_type": "INVOICE", "destination_id": "inv_none", "payment_method_type": "OFFLINE"}""");
         yield return new("portal session negative expiry", "POST", "/v1/portal/sessions", """{"customer_id": "{C}", "expires_in_seconds": -10}""");
         yield return new("portal session expiry as text", "POST", "/v1/portal/sessions", """{"customer_id": "{C}", "expires_in_seconds": "soon"}""");
+        yield return new("schedule credits as bool", "POST", "/v1/wallets/{W}/schedules", """{"type": "grant", "credits": true, "interval": "month"}""");
+        yield return new("schedule interval_count as text", "POST", "/v1/wallets/{W}/schedules", """{"type": "grant", "credits": "1", "interval": "month", "interval_count": "two"}""");
+        yield return new("schedule charge with credits and amount", "POST", "/v1/wallets/{W}/schedules", """{"type": "charge", "credits": "1", "amount": "1", "interval": "week"}""");
+        yield return new("schedule start not a date", "POST", "/v1/wallets/{W}/schedules", """{"type": "grant", "credits": "1", "interval": "day", "start_at": "soon"}""");
+        yield return new("schedule cancel unknown", "POST", "/v1/wallets/{W}/schedules/wsch_none/cancel");
 
         // Strings
         yield return new("customer name too long", "POST", "/v1/customers", $$"""{"external_id": "e-1", "name": "{{Long}}"}""");

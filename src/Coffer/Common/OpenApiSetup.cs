@@ -7,7 +7,8 @@ namespace Coffer.Common;
 public static class OpenApiSetup
 {
     static readonly HashSet<string> IdempotentOperations =
-        ["createWallet", "updateWallet", "topUpWallet", "debitWallet", "adjustWallet", "terminateWallet", "createHold", "captureHold", "releaseHold"];
+        ["createWallet", "updateWallet", "topUpWallet", "debitWallet", "adjustWallet", "terminateWallet", "createHold", "captureHold", "releaseHold",
+            "createWalletSchedule"];
 
     /// <summary>Customer API operations that move money or change settings: their Idempotency-Key header is required.</summary>
     static readonly HashSet<string> CustomerKeyedOperations = ["customerTopUp", "customerPurchasePackage", "customerPutAutoTopUp"];

@@ -4,6 +4,7 @@ using Coffer.Common;
 using Coffer.Customers;
 using Coffer.Invoices;
 using Coffer.Ledger;
+using Coffer.Schedules;
 using Coffer.Storage;
 using Coffer.Wallets;
 using static Coffer.Dashboard.DashboardKit;
@@ -13,7 +14,7 @@ namespace Coffer.Dashboard;
 
 /// <summary>
 /// One wallet: the balance the real-time balance API gives, its chart, the money actions (the top-up dialog,
-/// debit, freeze, terminate), the transactions, and the automatic top-up and alert settings with their logs.
+/// debit, freeze, terminate), the transactions, its schedules, and the automatic top-up and alert settings with their logs.
 /// </summary>
 public static class WalletPage
 {
@@ -39,6 +40,7 @@ public static class WalletPage
         g.MapGet("/wallets/{id}", Show);
         g.MapGet("/wallets/{id}/transactions.csv", Csv);
         g.MapWalletActions();
+        g.MapSchedulePanel();
     }
 
     static async Task<IResult> Show(string id, HttpContext http, [AsParameters] TransactionFilterQuery filter, string? done, string? invoice)
@@ -132,6 +134,7 @@ public static class WalletPage
             {WalletTransactions.Filters(id, filter)}
             {transactions}
             </section>
+            {await SchedulePanel.SectionAsync(http, w)}
             <div class="panels">
             <section class="panel" aria-labelledby="auto-h"><h2 id="auto-h">Automatic top-up</h2>
             {WalletActions.AutoTopUpForm(http, w)}

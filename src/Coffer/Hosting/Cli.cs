@@ -34,10 +34,11 @@ public static class Cli
                             (default: a key file created next to the SQLite file, or coffer.key in the working directory)
           COFFER_API_KEY    API key of the default tenant; when unset on a fresh database one is created and printed
           COFFER_ADMIN_EMAIL, COFFER_ADMIN_PASSWORD  the default tenant's first dashboard operator (else one is created and printed)
-          COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, alert email, payment reconciliation) on this node
+          COFFER_WORKERS    "off" disables the background workers (expiry sweep, webhooks, auto top-up, schedules, alert email, payment reconciliation) on this node
           COFFER_WEBHOOK_POLL_MS  how often webhook delivery looks for work (default 1000)
           COFFER_WEBHOOK_TIMEOUT_MS  how long one delivery attempt may take (default 10000)
           COFFER_AUTO_TOPUP_POLL_MS  how often automatic top-up looks for work (default 1000)
+          COFFER_SCHEDULE_POLL_MS  how often wallet schedules (recurring grants and charges) look for due periods (default 5000)
           COFFER_ALERT_EMAIL_POLL_MS  how often alert emails are sent (default 5000)
           COFFER_ALERT_EMAIL_TIMEOUT_MS  how long one tenant's SMTP session of a round may take (default 20000)
           COFFER_GROUP_COMMIT  "off" commits every wallet write in its own transaction (default: group commit)

@@ -21,6 +21,7 @@ public sealed class CofferOptions
     public TimeSpan WebhookPoll { get; init; } = TimeSpan.FromMilliseconds(1000);
     public TimeSpan WebhookTimeout { get; init; } = TimeSpan.FromMilliseconds(10_000);
     public TimeSpan AutoTopUpPoll { get; init; } = TimeSpan.FromMilliseconds(1000);
+    public TimeSpan SchedulePoll { get; init; } = TimeSpan.FromMilliseconds(5000);
     public TimeSpan AlertEmailPoll { get; init; } = TimeSpan.FromMilliseconds(5000);
     public TimeSpan AlertEmailTimeout { get; init; } = TimeSpan.FromMilliseconds(20_000);
     public TimeSpan ReconcileGrace { get; init; } = TimeSpan.FromSeconds(60);
@@ -51,6 +52,7 @@ public sealed class CofferOptions
             WebhookPoll = read.Milliseconds("COFFER_WEBHOOK_POLL_MS", defaults.WebhookPoll, 50, 60_000),
             WebhookTimeout = read.Milliseconds("COFFER_WEBHOOK_TIMEOUT_MS", defaults.WebhookTimeout, 100, 30_000),
             AutoTopUpPoll = read.Milliseconds("COFFER_AUTO_TOPUP_POLL_MS", defaults.AutoTopUpPoll, 50, 60_000),
+            SchedulePoll = read.Milliseconds("COFFER_SCHEDULE_POLL_MS", defaults.SchedulePoll, 50, 600_000),
             AlertEmailPoll = read.Milliseconds("COFFER_ALERT_EMAIL_POLL_MS", defaults.AlertEmailPoll, 50, 60_000),
             AlertEmailTimeout = read.Milliseconds("COFFER_ALERT_EMAIL_TIMEOUT_MS", defaults.AlertEmailTimeout, 100, 60_000),
             ReconcileGrace = TimeSpan.FromSeconds(read.Whole("COFFER_RECONCILE_GRACE_SECONDS", (int)defaults.ReconcileGrace.TotalSeconds, 0, 86_400, "seconds")),

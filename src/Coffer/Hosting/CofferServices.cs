@@ -69,6 +69,7 @@ public static class CofferServices
         services.AddSingleton<PaymentService>();
         services.AddSingleton<CreditPurchases>();
         services.AddSingleton<CreditPackages>();
+        services.AddSingleton<Schedules.WalletSchedules>();
         services.AddSingleton<CreditCurrencies.CreditCurrencyStore>();
         services.AddSingleton<SelfService.SelfServiceFunding>();
         services.AddSingleton<SelfService.SelfServiceAutoTopUp>();
@@ -100,6 +101,7 @@ public static class CofferServices
         services.AddSingleton<ExpirySweeper>();
         services.AddSingleton<WebhookWorker>();
         services.AddSingleton<AutoTopUpWorker>();
+        services.AddSingleton<Schedules.ScheduleWorker>();
         services.AddSingleton<AlertMailer>();
         services.AddSingleton<Portal.PortalSignInMailer>();
         services.AddSingleton<PaymentReconciler>();
@@ -108,6 +110,7 @@ public static class CofferServices
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
+        services.AddHostedService(sp => sp.GetRequiredService<Schedules.ScheduleWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertMailer>());
         services.AddHostedService(sp => sp.GetRequiredService<Portal.PortalSignInMailer>());
         services.AddHostedService(sp => sp.GetRequiredService<PaymentReconciler>());

@@ -26,6 +26,8 @@ public static class EventTypes
     public const string WalletPaymentMade = "wallet.payment_made";
     public const string AutoTopUpFailed = "wallet.auto_top_up_failed";
     public const string WalletBalanceRecovered = "wallet.balance_recovered";
+    /// <summary>A scheduled charge the wallet could not pay (Schedules/): the period is recorded failed and the schedule goes on.</summary>
+    public const string ScheduleChargeFailed = "wallet.schedule_charge_failed";
 
     /// <summary>wallet.hold.captured, wallet.hold.released or wallet.hold.expired.</summary>
     public static string HoldEnded(string status) => $"wallet.hold.{status}";

@@ -8,7 +8,7 @@ namespace Coffer.Settings;
 /// <summary>Where a grant of credits comes from, as <c>grant_priorities</c> names it.</summary>
 public static class GrantSources
 {
-    /// <summary>Recurring plan grants. Coffer makes none yet; the name is reserved so a tenant's convention can hold it.</summary>
+    /// <summary>Recurring plan grants: the grants of wallet schedules (Schedules/), without a priority of their own.</summary>
     public const string Plan = "plan";
     /// <summary>Free credits: <c>FREE_CREDIT_GRANT</c> top-ups, a wallet's initial credits.</summary>
     public const string Promotional = "promotional";

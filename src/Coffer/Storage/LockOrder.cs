@@ -5,7 +5,7 @@ namespace Coffer.Storage;
 
 /// <summary>
 /// The order in which a transaction takes row locks, so that two transactions never wait on each other: an
-/// invoice first, then wallets in (tenant, id) order, then tenants' rows (the invoice counter, the settings, the mode)
+/// invoice first, then a wallet schedule (its period runs before it moves the wallet's money), then wallets in (tenant, id) order, then tenants' rows (the invoice counter, the settings, the mode)
 /// in tenant order. Every place that locks one
 /// of these rows says so here, and a lock taken out of order throws before it is taken — in every build, since a
 /// deadlock shows only under load, where a test would rarely catch it. SQLite serialises writers and cannot
@@ -13,7 +13,7 @@ namespace Coffer.Storage;
 /// </summary>
 public static class LockOrder
 {
-    public enum Level { Invoice = 1, Wallet = 2, Tenant = 3 }
+    public enum Level { Invoice = 1, Schedule = 2, Wallet = 3, Tenant = 4 }
 
     sealed class Held
     {
