@@ -165,3 +165,72 @@ public abstract class RefundDestinationTests(Store store) : ApiTest(store)
         Assert.Equal("active", (await Wallet(id)).S("wallet_status"));
     }
 }
+
+/// <summary>Closing to the original method through Stripe (the stand-in): a refund Stripe refuses, and one whose answer is lost.</summary>
+public sealed class RefundDestinationStripeTests() : ApiTest(Store.Sqlite)
+{
+    async Task<StripeStandIn> UseStripe()
+    {
+        var stripe = await StripeStandIn.StartAsync();
+        (await Api.Put("/v1/settings/payment_gateway", new
+        {
+            value = new { provider = "stripe", stripe_secret_key = "sk_test_x", stripe_webhook_secret = "whsec_test", stripe_api_base = stripe.Url },
+        })).Ok();
+        return stripe;
+    }
+
+    async Task<(string Wallet, string Payment)> BoughtByCard(string credits)
+    {
+        var id = (await CreateWallet()).S("id");
+        var card = (await Api.Post($"/v1/customers/{(await Wallet(id)).S("customer_id")}/payment-methods", new { type = "card", token = "pm_card_visa" })).Ok(201).S("id");
+        var bought = (await Api.Post($"/v1/wallets/{id}/top-up", new { credits_to_add = credits, transaction_reason = "PURCHASED_CREDIT_INVOICED" })).Ok();
+        var payment = (await Api.Post("/v1/payments", new
+        {
+            amount = credits, currency = "usd", destination_type = "INVOICE", destination_id = bought.S("invoice_id"), payment_method_type = "CARD", payment_method_id = card,
+        })).Ok(201);
+        return (id, payment.S("id"));
+    }
+
+    [Fact]
+    public async Task ARefundStripeRefusesStaysVisibleAsFailedAndThePaymentKeepsItsMoney()
+    {
+        await using var stripe = await UseStripe();
+        var (wallet, payment) = await BoughtByCard("6");
+        await using (var c = await App.Service<Storage.Database>().OpenAsync())
+            await Storage.Sql.ExecAsync(c, null, "UPDATE payments SET gateway_payment_id = @g WHERE id = @p", ("g", StripeStandIn.AlreadyRefunded), ("p", payment));
+
+        var closed = (await Api.Post($"/v1/wallets/{wallet}/close", new { refund = "purchased", refund_destination = "original" })).Ok();
+
+        var refund = Assert.Single(closed["refunds"]!.AsArray())!;
+        Assert.Equal(("original", "failed", "6", payment), (refund.S("destination"), refund.S("status"), refund.S("amount"), refund.S("payment_id")));
+        Assert.Null(closed["refund"]);
+        Assert.Equal("SUCCEEDED", (await Api.Get($"/v1/payments/{payment}")).Ok().S("payment_status"));
+        Assert.Single(stripe.Calls, c => c.Path == "/v1/refunds");
+        await using var db = await App.Service<Storage.Database>().OpenAsync();
+        Assert.Equal("failed", await Storage.Sql.QuerySingleAsync(db, null, "SELECT status FROM refunds WHERE id = @id", r => r.GetString(0), ("id", refund.S("id"))));
+    }
+
+    [Fact]
+    public async Task ARefundWhoseAnswerIsLostStaysPendingAndTheReconcilerFinishesItOnce()
+    {
+        await using var stripe = await UseStripe();
+        var (wallet, payment) = await BoughtByCard("6");
+        stripe.RefundAnswerLost = true;
+
+        var closed = (await Api.Post($"/v1/wallets/{wallet}/close", new { refund = "purchased", refund_destination = "original" })).Ok();
+
+        var refund = Assert.Single(closed["refunds"]!.AsArray())!;
+        Assert.Equal("pending", refund.S("status"));
+        Assert.Equal("SUCCEEDED", (await Api.Get($"/v1/payments/{payment}")).Ok().S("payment_status"));
+        stripe.RefundAnswerLost = false;
+        App.Clock.Advance(TimeSpan.FromMinutes(2));
+        await Task.WhenAll(App.Service<Coffer.Payments.PaymentReconciler>().RunOnceAsync(), App.Service<Coffer.Payments.PaymentReconciler>().RunOnceAsync());
+        App.Clock.Advance(TimeSpan.FromHours(2));
+        await App.Service<Coffer.Payments.PaymentReconciler>().RunOnceAsync();
+
+        Assert.Equal("REFUNDED", (await Api.Get($"/v1/payments/{payment}")).Ok().S("payment_status"));
+        var calls = stripe.Calls.Where(c => c.Path == "/v1/refunds").ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.All(calls, c => Assert.Equal(("refund_" + refund.S("id"), "600"), (c.IdempotencyKey, c.Form["amount"])));
+    }
+}

@@ -494,7 +494,11 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
 public static class RefundApi
 {
     public static void MapRefunds(this RouteGroupBuilder v1) =>
-        v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment");
+        v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment")
+            .WithSummary("Refund a payment to its wallet, its card, as store credit, or offline")
+            .WithDescription("destination: wallet (default for CREDITS payments; for CARD and PAYMENT_LINK payments, store credit as a CREDIT_NOTE lot " +
+                "in the customer's active wallet of the payment's currency at its top-up rate, else 422 no_active_wallet), original (default for " +
+                "CARD and PAYMENT_LINK: through the gateway) or offline. Never more than was paid and not yet refunded.");
 
     static async Task<Results<Created<RefundPaymentResponse>, JsonReplay, ApiError>> Refund(
         Tenant tenant, string id, RefundPaymentRequest? body, RefundService refunds, HttpRequest http)
