@@ -48,6 +48,9 @@ public sealed class StripeStandIn : IAsyncDisposable
     /// <summary>When set, charges time out after the card was charged: the answer is lost, as when a connection drops on the way back.</summary>
     public bool ChargeAnswerLost { get; set; }
 
+    /// <summary>When set, refunds are made (and replayed for the same key) but the answer is lost on the way back.</summary>
+    public bool RefundAnswerLost { get; set; }
+
     /// <summary>When set, reading a checkout session answers 500.</summary>
     public bool SessionReadOutage { get; set; }
 
@@ -82,7 +85,12 @@ public sealed class StripeStandIn : IAsyncDisposable
             return answer;
         });
         app.MapPost("/v1/checkout/sessions", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCheckoutSession));
-        app.MapPost("/v1/refunds", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateRefund));
+        app.MapPost("/v1/refunds", (HttpContext http) =>
+        {
+            var answer = standIn!.Idempotent(http, standIn.CreateRefund);
+            if (standIn.RefundAnswerLost) { http.Response.Headers["Stripe-Should-Retry"] = "false"; return Results.StatusCode(504); }
+            return answer;
+        });
         app.MapPost("/v1/customers", (HttpContext http) => standIn!.Idempotent(http, standIn.CreateCustomer));
         app.MapGet("/v1/checkout/sessions/{id}", (string id, HttpContext http) => standIn!.GetSession(id, http));
         app.MapGet("/v1/payment_methods/{id}", (string id) => standIn!.PaymentMethod(id));

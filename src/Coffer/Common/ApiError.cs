@@ -16,6 +16,8 @@ public static class ErrorCodes
     public const string Unauthorized = "unauthorized";
     public const string InsufficientBalance = "insufficient_balance";
     public const string WalletNotActive = "wallet_not_active";
+    /// <summary>A refund as store credit found no active wallet of the customer in the payment's currency.</summary>
+    public const string NoActiveWallet = "no_active_wallet";
     public const string BalanceLimitExceeded = "balance_limit_exceeded";
     public const string PaymentFailed = "payment_failed";
     public const string PaymentInProgress = "payment_in_progress";

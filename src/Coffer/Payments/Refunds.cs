@@ -19,14 +19,20 @@ public static class RefundDestinations
 
 public sealed record RefundPaymentRequest(decimal? Amount, string? Destination, string? Reason, string? IdempotencyKey = null);
 
-/// <summary>Where the credits of a wallet refund went: a new lot per consumed lot, keeping its expiry (when still ahead) and priority.</summary>
-public sealed record RefundedLot(string LotId, string NewLotId, decimal Credits, DateTimeOffset? ExpiryDate, int? Priority);
+/// <summary>
+/// Where the credits of a wallet refund went: a new lot per consumed lot, keeping its expiry (when still ahead) and
+/// priority. Store credit for a card payment consumed no lot, so its <c>LotId</c> is null.
+/// </summary>
+public sealed record RefundedLot(string? LotId, string NewLotId, decimal Credits, DateTimeOffset? ExpiryDate, int? Priority);
 
 public sealed record PaymentRefundDto(
     string Id, string PaymentId, decimal Amount, string Currency, string Destination, string Status, string? Reason,
     IReadOnlyList<RefundedLot> Lots, DateTimeOffset CreatedAt);
 
 public sealed record RefundPaymentResponse(PaymentRefundDto Refund, PaymentDto Payment);
+
+/// <summary>A card or payment-link payment that bought a lot, with what it has left to refund.</summary>
+public sealed record PurchasePayment(string PaymentId, string InvoiceId, decimal Left, decimal RefundedBefore);
 
 public abstract record RefundOutcome
 {
@@ -65,8 +71,8 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink => RefundDestinations.Original,
             _ => RefundDestinations.Offline,
         };
-        if (to == RefundDestinations.Wallet && payment.PaymentMethodType != PaymentMethodTypes.Credits)
-            return new RefundOutcome.Refused(Refusal.Invalid("only a payment made from a wallet can be refunded to a wallet"));
+        if (to == RefundDestinations.Wallet && payment.PaymentMethodType is not (PaymentMethodTypes.Credits or PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink))
+            return new RefundOutcome.Refused(Refusal.Invalid("only a wallet, card or payment-link payment can be refunded to a wallet"));
         if (to == RefundDestinations.Original && payment.PaymentMethodType is not (PaymentMethodTypes.Card or PaymentMethodTypes.PaymentLink))
             return new RefundOutcome.Refused(Refusal.Invalid("only a card or payment-link payment can be refunded to its original method"));
         return to == RefundDestinations.Original
@@ -100,12 +106,16 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             if (Check(p, i, value) is { } refusal) return new InvoiceDecision(null, Refusal: refusal);
             var refundId = ids.New("refund");
             List<RefundedLot> lots = [];
+            string? walletId = null;
             if (destination == RefundDestinations.Wallet)
             {
-                (lots, Refusal? error) = await ReturnCreditsAsync(p, value, refundId, c, tx, now);
+                Refusal? error;
+                (lots, walletId, error) = p.PaymentMethodType == PaymentMethodTypes.Credits
+                    ? await ReturnCreditsAsync(p, value, refundId, c, tx, now)
+                    : await GrantStoreCreditAsync(p, i, value, refundId, c, tx);
                 if (error is not null) return new InvoiceDecision(null, Refusal: error);
             }
-            var refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now);
+            var refund = Record(writes, p, refundId, value, destination, "succeeded", reason, lots, now, walletId: walletId);
             var after = Refunded(p, value, now);
             PaymentRow.UpdateState(writes, after);
             response = new RefundPaymentResponse(refund, PaymentDto.From(after, i.InvoiceNumber));
@@ -248,6 +258,78 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
         await SettleCardRefundAsync(tenantId, row.Invoice, row.Payment, refundId, row.Amount, row.Reason, result);
     }
 
+    /// <summary>
+    /// For a wallet's close with refunds to the original payment method, inside the close's transaction and before the
+    /// wallet's lock: locks the invoices of the wallet's credit purchases (in id order) and answers, per purchased lot,
+    /// the card and payment-link payments that bought it through <paramref name="gateway"/>, with what each has left
+    /// to refund. Payments are decided under their invoice's lock, so what is read here holds until the commit. A lot
+    /// whose purchase is not here (paid offline, a credit note, another gateway) is refunded offline by the close.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<PurchasePayment>>> LockPurchasePaymentsAsync(
+        System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, string tenantId, string walletId, string? gateway)
+    {
+        var byLot = new Dictionary<string, IReadOnlyList<PurchasePayment>>();
+        if (gateway is null) return byLot;
+        var purchases = await c.QueryAsync(tx,
+            "SELECT id, wallet_transaction_id FROM invoices WHERE tenant_id = @t AND wallet_id = @w AND wallet_transaction_id IS NOT NULL ORDER BY id",
+            r => (Invoice: r.Str("id"), Lot: r.Str("wallet_transaction_id")), ("t", tenantId), ("w", walletId));
+        foreach (var (invoice, lot) in purchases)
+        {
+            LockOrder.Take(tx, LockOrder.Level.Invoice, invoice);
+            await c.QuerySingleAsync(tx, $"SELECT id FROM invoices WHERE tenant_id = @t AND id = @id{db.ForUpdate}", r => r.Str("id"), ("t", tenantId), ("id", invoice));
+            var paid = await c.QueryAsync(tx,
+                """
+                SELECT id, amount, refunded_amount FROM payments
+                WHERE tenant_id = @t AND destination_id = @i AND payment_method_type IN ('CARD', 'PAYMENT_LINK')
+                  AND payment_status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED') AND gateway_payment_id IS NOT NULL AND payment_gateway = @g
+                ORDER BY created_at, id
+                """,
+                r => new PurchasePayment(r.Str("id"), invoice, r.Dec("amount") - r.Dec("refunded_amount"), r.Dec("refunded_amount")),
+                ("t", tenantId), ("i", invoice), ("g", gateway));
+            if (paid.Count > 0) byLot[lot] = paid;
+        }
+        return byLot;
+    }
+
+    /// <summary>
+    /// Reserves a refund to the card inside a wallet's close (under the invoice locks taken by
+    /// <see cref="LockPurchasePaymentsAsync"/>): the pending refund and the payment's reserved amount, as
+    /// a card refund of a payment reserves one; <see cref="SendAsync"/> asks the gateway after the commit.
+    /// </summary>
+    public static void ReserveForClose(SqlBatch writes, string tenantId, string walletId, PurchasePayment payment, string refundId, decimal value,
+        string currency, IReadOnlyList<string> lotIds, DateTimeOffset now)
+    {
+        writes.Add(
+            """
+            INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason)
+            VALUES (@t, @id, @w, @p, @amount, @cur, 'original', 'pending', @details, @now, @reason)
+            """,
+            ("t", tenantId), ("id", refundId), ("w", walletId), ("p", payment.PaymentId), ("amount", value), ("cur", currency),
+            ("details", Json.Serialize(lotIds)), ("now", now), ("reason", "wallet closed"));
+        // Read under the invoice's lock, so the amount written is computed from a value no one else can change before the commit.
+        writes.Add("UPDATE payments SET refunded_amount = @v, updated_at = @now WHERE tenant_id = @t AND id = @p",
+            ("v", payment.RefundedBefore + value), ("now", now), ("t", tenantId), ("p", payment.PaymentId));
+    }
+
+    /// <summary>
+    /// Asks the gateway for a reserved refund now (after the commit that reserved it, with no lock held) and answers its
+    /// status: succeeded, failed, or pending when the gateway did not answer (the reconciler asks again with the same key).
+    /// </summary>
+    public async Task<string> SendAsync(string tenantId, string refundId)
+    {
+        try
+        {
+            await ReconcileAsync(tenantId, refundId);
+        }
+        catch (Exception)
+        {
+            // The gateway may have made the refund: it stays pending (and reserved) until the reconciler asks again.
+        }
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleAsync(null, "SELECT status FROM refunds WHERE tenant_id = @t AND id = @id", r => r.Str("status"), ("t", tenantId), ("id", refundId))
+            ?? "pending";
+    }
+
     /// <summary>The gateway reported a refund's outcome on its own (a webhook): record it if it is still pending.</summary>
     public async Task ReportAsync(string tenantId, string refundId, RefundResult result)
     {
@@ -305,14 +387,14 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     }
 
     PaymentRefundDto Record(SqlBatch writes, PaymentRow p, string refundId, decimal value, string destination, string status, string? reason,
-        List<RefundedLot> lots, DateTimeOffset now, string? idempotencyKey = null)
+        List<RefundedLot> lots, DateTimeOffset now, string? idempotencyKey = null, string? walletId = null)
     {
         writes.Add(
             """
             INSERT INTO refunds (tenant_id, id, wallet_id, payment_id, amount, currency, destination, status, details, created_at, reason, idempotency_key)
             VALUES (@t, @id, @w, @p, @amount, @cur, @dest, @status, @details, @now, @reason, @key)
             """,
-            ("t", p.TenantId), ("id", refundId), ("w", destination == RefundDestinations.Wallet ? p.PaymentMethodId : null), ("p", p.Id),
+            ("t", p.TenantId), ("id", refundId), ("w", walletId), ("p", p.Id),
             ("amount", value), ("cur", p.Currency), ("dest", destination), ("status", status), ("details", Json.Serialize(lots)), ("now", now),
             ("reason", reason), ("key", idempotencyKey));
         var dto = new PaymentRefundDto(refundId, p.Id, value, p.Currency, destination, status, reason, lots, now);
@@ -325,12 +407,12 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
     /// the lots the debit consumed (less what earlier refunds returned), each as a new CREDIT_NOTE lot priced like
     /// the lot it replaces.
     /// </summary>
-    async Task<(List<RefundedLot> Lots, Refusal? Error)> ReturnCreditsAsync(
+    async Task<(List<RefundedLot> Lots, string? WalletId, Refusal? Error)> ReturnCreditsAsync(
         PaymentRow p, decimal value, string refundId, System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, DateTimeOffset now)
     {
         var debit = await c.QuerySingleAsync(tx, $"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND id = @id",
             TransactionRow.Read, ("t", p.TenantId), ("id", p.WalletTransactionId));
-        if (debit is null) return ([], Refusal.Invalid("the wallet debit of this payment is missing"));
+        if (debit is null) return ([], null, Refusal.Invalid("the wallet debit of this payment is missing"));
         var consumed = await c.QueryAsync(tx,
             """
             SELECT a.lot_id, a.credits, l.expiry_date, l.priority, l.amount, l.credit_amount FROM allocations a
@@ -342,7 +424,7 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
             ("t", p.TenantId), ("d", debit.Id));
         var earlier = (await c.QueryAsync(tx, "SELECT details FROM refunds WHERE tenant_id = @t AND payment_id = @p AND destination = 'wallet'",
                 r => Json.Deserialize<List<RefundedLot>>(r.Str("details")) ?? [], ("t", p.TenantId), ("p", p.Id)))
-            .SelectMany(l => l).GroupBy(l => l.LotId).ToDictionary(g => g.Key, g => g.Sum(l => l.Credits));
+            .SelectMany(l => l).Where(l => l.LotId is not null).GroupBy(l => l.LotId!).ToDictionary(g => g.Key, g => g.Sum(l => l.Credits));
 
         var owed = value + p.RefundedAmount >= p.Amount
             ? debit.CreditAmount - earlier.Values.Sum()
@@ -363,20 +445,60 @@ public sealed class RefundService(Database db, InvoiceService invoices, WalletWr
                 _ => new WalletCommand.Credit(newId, give, Money.ShareOf(paid, give, lotCredits, Money.CreditScale), Reasons.CreditNote, keep, priority),
                 new EntryDetails($"Refund {refundId} of payment {p.Id}", ReferenceType: "PAYMENT", ReferenceId: p.Id), null, _ => new { })));
         }
-        if (ops.Count == 0) return ([], Refusal.Invalid("the payment's credits have all been returned already"));
+        if (ops.Count == 0) return ([], null, Refusal.Invalid("the payment's credits have all been returned already"));
+        if (await ApplyAsync(c, tx, ops) is { } refusal) return ([], null, refusal);
+        return (lots, debit.WalletId, null);
+    }
+
+    /// <summary>
+    /// Store credit for a card or payment-link payment: no money goes back to the card; the amount becomes credits in
+    /// the customer's active wallet of the payment's currency, bought at that wallet's top-up price, so the new lot
+    /// is worth exactly the amount refunded when the wallet is closed or refunded later. A customer without such a
+    /// wallet is refused, as Stripe refuses a balance in a currency the customer has no balance in: a wallet is
+    /// never created on the side of a refund.
+    /// </summary>
+    async Task<(List<RefundedLot> Lots, string? WalletId, Refusal? Error)> GrantStoreCreditAsync(
+        PaymentRow p, InvoiceRow i, decimal value, string refundId, System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx)
+    {
+        var wallet = await c.QuerySingleAsync(tx,
+            """
+            SELECT id, topup_conversion_rate FROM wallets
+            WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND wallet_status = 'active' ORDER BY created_at, id LIMIT 1
+            """,
+            r => new { Id = r.Str("id"), Price = r.Dec("topup_conversion_rate") }, ("t", p.TenantId), ("c", i.CustomerId), ("cur", p.Currency));
+        if (wallet is null)
+            return ([], null, new Refusal(ErrorCodes.NoActiveWallet,
+                $"the customer has no active {p.Currency} wallet to take store credit; create one, or refund to the card or offline"));
+        // Credits are rounded down so the lot is never worth more than the money refunded into it.
+        var credits = Math.Round(value / wallet.Price, Money.CreditScale, MidpointRounding.ToZero);
+        if (credits <= 0) return ([], null, Refusal.Invalid($"amount {value} buys no credit at the wallet's price of {wallet.Price} per credit"));
+        var newId = ids.New("wtx");
+        List<WalletWriter.Pending> ops = [new(p.TenantId, wallet.Id, new WalletOperation(
+            _ => new WalletCommand.Credit(newId, credits, value, Reasons.CreditNote, null, null),
+            new EntryDetails($"Store credit {refundId} for payment {p.Id}", ReferenceType: "PAYMENT", ReferenceId: p.Id), null, _ => new { }))];
+        if (await ApplyAsync(c, tx, ops) is { } refusal) return ([], null, refusal);
+        return ([new RefundedLot(null, newId, credits, null, null)], wallet.Id, null);
+    }
+
+    async Task<Refusal?> ApplyAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, List<WalletWriter.Pending> ops)
+    {
         var (results, _) = await writer.ExecuteInAsync(c, tx, ops, CancellationToken.None);
         if (results.FirstOrDefault(r => r is not WriteResult.Applied) is { } refused)
-            return ([], refused is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
+            return refused is WriteResult.Refused { Why: WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } }
                 ? new Refusal(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; refund to the original method or offline instead")
-                : Refusal.OfWallet(((WriteResult.Refused)refused).Why));
-        return (lots, null);
+                : Refusal.OfWallet(((WriteResult.Refused)refused).Why);
+        return null;
     }
 }
 
 public static class RefundApi
 {
     public static void MapRefunds(this RouteGroupBuilder v1) =>
-        v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment");
+        v1.MapPost("/payments/{id}/refund", Refund).WithTags("Payments").WithName("refundPayment")
+            .WithSummary("Refund a payment to its wallet, its card, as store credit, or offline")
+            .WithDescription("destination: wallet (default for CREDITS payments; for CARD and PAYMENT_LINK payments, store credit as a CREDIT_NOTE lot " +
+                "in the customer's active wallet of the payment's currency at its top-up rate, else 422 no_active_wallet), original (default for " +
+                "CARD and PAYMENT_LINK: through the gateway) or offline. Never more than was paid and not yet refunded.");
 
     static async Task<Results<Created<RefundPaymentResponse>, JsonReplay, ApiError>> Refund(
         Tenant tenant, string id, RefundPaymentRequest? body, RefundService refunds, HttpRequest http)

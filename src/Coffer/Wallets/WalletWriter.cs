@@ -63,6 +63,39 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     }
 
     /// <summary>
+    /// One operation alone in its own transaction, after <paramref name="lockFirst"/> has taken the locks that come
+    /// before the wallet's (a wallet's close locks the invoices of its purchases to refund their payments in the same
+    /// transaction). Retried and answered like <see cref="ExecuteAsync"/>; it never joins a group commit.
+    /// </summary>
+    public async Task<WriteResult> ExecuteAfterAsync(string tenantId, string walletId, Func<DbConnection, DbTransaction, Task> lockFirst, WalletOperation op,
+        CancellationToken ct = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var scope = await db.BeginWriteAsync(ct);
+                await lockFirst(scope.Connection, scope.Transaction);
+                var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, [new Pending(tenantId, walletId, op)], ct);
+                if (!wrote) return results[0];
+                try
+                {
+                    await scope.CommitAsync(ct);
+                }
+                catch (CommitOutcomeUnknownException)
+                {
+                    return new WriteResult.Refused(new WalletRefusal.OutcomeUnknown(op.Idempotency?.Key));
+                }
+                return results[0];
+            }
+            catch (Exception e) when (attempt < MaxAttempts && op.Idempotency is not null && db.IsUniqueViolation(e))
+            {
+                // As in ExecuteAloneAsync: the key was claimed concurrently; the next attempt replays or refuses it.
+            }
+        }
+    }
+
+    /// <summary>
     /// One attempt. An exception before the commit means nothing was applied, so the caller may retry; when
     /// the commit itself fails the batch may have been applied, and running it again could apply a key-less
     /// top-up twice, so every operation of the batch answers <see cref="WriteResult.OutcomeUnknown"/> instead.
