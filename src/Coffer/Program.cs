@@ -1,4 +1,5 @@
 using Coffer.Alerts;
+using Coffer.Analytics;
 using Coffer.ApiKeys;
 using Coffer.AutoTopUp;
 using Coffer.Common;
@@ -69,6 +70,7 @@ v1.MapEnvironments();
 v1.MapCustomerSessions();
 v1.MapClientConfigSettings();
 v1.MapCustomerApi();
+v1.MapAnalytics();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 
