@@ -1,4 +1,5 @@
 using Coffer.Alerts;
+using Coffer.Analytics;
 using Coffer.ApiKeys;
 using Coffer.AutoTopUp;
 using Coffer.Common;
@@ -73,6 +74,7 @@ v1.MapTenants();
 v1.MapCustomerSessions();
 v1.MapClientConfigSettings();
 v1.MapCustomerApi();
+v1.MapAnalytics();
 app.MapSandboxCheckout();
 app.MapStripeWebhooks();
 

@@ -27,7 +27,7 @@ public static class DashboardPages
 
     public static string Nav(ClaimsPrincipal user, HttpContext http) => $"""
         {ModeBanner(http)}<nav aria-label="Main">
-        <a href="/dashboard">Customers</a> <a href="/dashboard/invoices">Invoices</a> <a href="/dashboard/webhooks">Webhooks</a> <a href="/dashboard/settings">Settings</a>
+        <a href="/dashboard">Customers</a> <a href="/dashboard/invoices">Invoices</a> <a href="/dashboard/analytics">Analytics</a> <a href="/dashboard/webhooks">Webhooks</a> <a href="/dashboard/settings">Settings</a>
         <span class="muted">{E(user.Identity?.Name)}</span>
         <form class="inline" method="post" action="/dashboard/sign-out">{Antiforgery(http)}<button class="secondary" type="submit">Sign out</button></form>
         </nav>
@@ -48,6 +48,7 @@ public static class DashboardPages
         g.MapInvoicePages();
         g.MapWebhookPages();
         g.MapSettingsPages();
+        Analytics.AnalyticsPages.MapAnalyticsPages(g);
         return g;
     }
 

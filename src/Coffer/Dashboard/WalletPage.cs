@@ -127,6 +127,7 @@ public static class WalletPage
             {Notice(notice, noticeHtml)}{Alert(error)}
             <section aria-labelledby="balance-h"><h2 id="balance-h">Balance</h2>
             <div class="cards">{cards}</div>{expiredNote}
+            <p><a href="/dashboard/wallets/{U(id)}/analytics">Analytics: usage, top-ups and payments</a></p>
             {(chartData.Value is { } c ? WalletTransactions.Chart(c.Items) : "")}
             </section>
             <section aria-labelledby="actions-h"><h2 id="actions-h">Actions</h2>{actions}</section>

@@ -87,6 +87,7 @@ public static class CofferServices
         services.AddSingleton<SealedColumns>();
         services.AddSingleton<ServerKeys>();
         services.AddSingleton<OperatorStore>();
+        services.AddSingleton<Analytics.WalletAnalytics>();
         services.AddHostedService<StartupTasks>();
         AddWebParts(services);
         return services;
