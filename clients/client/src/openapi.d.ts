@@ -200,6 +200,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/{id}/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Coffer: a manual adjustment (MANUAL_ADJUSTMENT, kind adjustment) credit or debit, with a required reason; the entry records the API key that made it */
+        post: operations["adjustWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets/{id}/terminate": {
         parameters: {
             query?: never;
@@ -305,6 +322,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Close a wallet, refunding purchased credits offline or to the payments that bought them
+         * @description refund: purchased | none. refund_destination: offline (default) | original. With original, each remaining purchased lot is refunded through the gateway to the card or payment-link payment that bought it (one refund per payment, never more than it has left); lots paid offline or not traceable to a payment are paid out offline. `refunds` lists each refund with its status (pending, succeeded, failed, pending_payout); a replay answers the statuses as of the close's commit.
+         */
         post: operations["closeWallet"];
         delete?: never;
         options?: never;
@@ -321,6 +342,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Refund a payment to its wallet, its card, as store credit, or offline
+         * @description destination: wallet (default for CREDITS payments; for CARD and PAYMENT_LINK payments, store credit as a CREDIT_NOTE lot in the customer's active wallet of the payment's currency at its top-up rate, else 422 no_active_wallet), original (default for CARD and PAYMENT_LINK: through the gateway) or offline. Never more than was paid and not yet refunded.
+         */
         post: operations["refundPayment"];
         delete?: never;
         options?: never;
@@ -425,6 +450,46 @@ export interface paths {
          * @description Answers an API key, and also a signed-in dashboard operator's session cookie.
          */
         get: operations["getTenantById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/wallets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage, top-ups and payment behaviour across the tenant's wallets, one series per unit of credit, optionally of one ISO currency
+         * @description Range [from, to) in buckets of interval day, week or month (UTC; edges at midnights, Mondays, firsts of the month; the first and last clipped to the range); to defaults to the next UTC midnight and from to 30 days before to; at most 366 buckets. Consumption is completed debits split by the lots they drew from (free or purchased) plus overdraft still owed; expiry is counted apart (credits_expired), wallet terminations not at all. Top-ups count when their credits arrived. time_to_payment covers invoiced purchases paid in the range; pending_purchases is as of generated_at. One series per unit of credit (wallet currency and credit currency).
+         */
+        get: operations["getWalletsAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage, top-ups and payment behaviour of one wallet
+         * @description Range [from, to) in buckets of interval day, week or month (UTC; edges at midnights, Mondays, firsts of the month; the first and last clipped to the range); to defaults to the next UTC midnight and from to 30 days before to; at most 366 buckets. Consumption is completed debits split by the lots they drew from (free or purchased) plus overdraft still owed; expiry is counted apart (credits_expired), wallet terminations not at all. Top-ups count when their credits arrived. time_to_payment covers invoiced purchases paid in the range; pending_purchases is as of generated_at. One series per unit of credit (wallet currency and credit currency).
+         */
+        get: operations["getWalletAnalytics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1011,6 +1076,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/{id}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The wallet's schedules, newest first */
+        get: operations["listWalletSchedules"];
+        put?: never;
+        /**
+         * Schedules a recurring grant of credits or a recurring charge (credits, or an amount converted at the wallet's conversion_rate)
+         * @description Period n starts at start_at + n × interval_count intervals, counted from start_at: a monthly schedule starting on the 31st runs on the last day of shorter months. Each period runs exactly once; a charge the wallet cannot pay is recorded as a failed run (event wallet.schedule_charge_failed) and the schedule moves on. A closed wallet is refused (wallet_not_active).
+         */
+        post: operations["createWalletSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/schedules/{scheduleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One schedule with next_run_at, last_run_at and its recent runs */
+        get: operations["getWalletSchedule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/schedules/{scheduleId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops the schedule for good: no period runs after the cancellation commits, even one a worker had already leased */
+        post: operations["cancelWalletSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/environments": {
         parameters: {
             query?: never;
@@ -1291,6 +1411,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdjustmentRequest: {
+            direction?: null | string;
+            /** Format: decimal */
+            credits?: null | string;
+            reason?: null | string;
+            idempotency_key?: null | string;
+            expiry_date_utc?: null | string;
+            /** Format: int32 */
+            priority?: null | number;
+            metadata?: null | {
+                [key: string]: string;
+            };
+        };
         AlertDto: {
             id: string;
             wallet_id: string;
@@ -1302,6 +1435,8 @@ export interface components {
             currency: string;
             /** Format: date-time */
             created_at: string;
+            email_status: string;
+            email_recipients: string[];
         };
         AlertEmailRequest: {
             value: null | components["schemas"]["AlertEmailValue"];
@@ -1343,6 +1478,8 @@ export interface components {
             critical: null | components["schemas"]["AlertThreshold"];
             warning: null | components["schemas"]["AlertThreshold"];
             info: null | components["schemas"]["AlertThreshold"];
+            notification_channels?: null | string[];
+            merchant_emails?: null | string[];
         };
         AlertThreshold: {
             threshold: null | number;
@@ -1352,6 +1489,56 @@ export interface components {
             lot_id: string;
             /** Format: decimal */
             credits: string;
+        };
+        AnalyticsBucket: {
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+            /** Format: decimal */
+            credits_consumed: string;
+            /** Format: decimal */
+            credits_consumed_free: string;
+            /** Format: decimal */
+            credits_consumed_purchased: string;
+            /** Format: decimal */
+            credits_consumed_overdraft: string;
+            /** Format: decimal */
+            credits_expired: string;
+            top_ups: components["schemas"]["TopUpFigures"];
+        };
+        AnalyticsFigures: {
+            /** Format: decimal */
+            credits_consumed: string;
+            /** Format: decimal */
+            credits_consumed_free: string;
+            /** Format: decimal */
+            credits_consumed_purchased: string;
+            /** Format: decimal */
+            credits_consumed_overdraft: string;
+            /** Format: decimal */
+            credits_expired: string;
+            top_ups: components["schemas"]["TopUpFigures"];
+        };
+        AnalyticsReport: {
+            wallet_id: null | string;
+            currency: null | string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            interval: string;
+            /** Format: date-time */
+            generated_at: string;
+            series: components["schemas"]["AnalyticsSeries"][];
+        };
+        AnalyticsSeries: {
+            currency: string;
+            credit_currency_id: null | string;
+            buckets: components["schemas"]["AnalyticsBucket"][];
+            totals: components["schemas"]["AnalyticsFigures"];
+            time_to_payment: components["schemas"]["TimeToPayment"];
+            pending_purchases: components["schemas"]["PendingPurchases"][];
         };
         AttemptDto: {
             /** Format: int32 */
@@ -1477,6 +1664,7 @@ export interface components {
             wallet: components["schemas"]["WalletDto"];
             lots: components["schemas"]["ClosedLot"][];
             refund: null | components["schemas"]["RefundDto"];
+            refunds: components["schemas"]["RefundDto"][];
         };
         ClosedLot: {
             lot_id: string;
@@ -1486,6 +1674,7 @@ export interface components {
             outcome: string;
             /** Format: decimal */
             refund_amount: string;
+            refund_ids: string[];
         };
         CreateApiKeyRequest: {
             name: null | string;
@@ -1595,6 +1784,27 @@ export interface components {
                 [key: string]: string;
             };
             save_card_and_make_default?: null | boolean;
+        };
+        CreateScheduleRequest: {
+            type?: null | string;
+            /** Format: decimal */
+            credits?: null | string;
+            /** Format: decimal */
+            amount?: null | string;
+            expire_at_period_end?: null | boolean;
+            /** Format: int32 */
+            priority?: null | number;
+            transaction_reason?: null | string;
+            interval?: null | string;
+            /** Format: int32 */
+            interval_count?: null | number;
+            start_at?: null | string;
+            end_at?: null | string;
+            description?: null | string;
+            metadata?: null | {
+                [key: string]: string;
+            };
+            idempotency_key?: null | string;
         };
         CreateWalletRequest: {
             customer_id?: null | string;
@@ -2167,6 +2377,10 @@ export interface components {
             items: components["schemas"]["PaymentMethodDto"][];
             pagination: components["schemas"]["Pagination"];
         };
+        ListResponseOfScheduleDto: {
+            items: components["schemas"]["ScheduleDto"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         ListResponseOfSecretDto: {
             items: components["schemas"]["SecretDto"][];
             pagination: components["schemas"]["Pagination"];
@@ -2287,6 +2501,15 @@ export interface components {
             /** Format: decimal */
             amount: null | string;
         };
+        PendingPurchases: {
+            age: string;
+            /** Format: int64 */
+            count: number;
+            /** Format: decimal */
+            credits: string;
+            /** Format: decimal */
+            amount: string;
+        };
         PortalConfig: {
             /** @default false */
             allow_auto_topup: boolean;
@@ -2337,6 +2560,8 @@ export interface components {
             currency: string;
             destination: string;
             status: string;
+            payment_id: null | string;
+            lot_ids: string[];
         };
         RefundPaymentRequest: {
             /** Format: decimal */
@@ -2350,7 +2575,7 @@ export interface components {
             payment: components["schemas"]["PaymentDto"];
         };
         RefundedLot: {
-            lot_id: string;
+            lot_id: null | string;
             new_lot_id: string;
             /** Format: decimal */
             credits: string;
@@ -2361,6 +2586,59 @@ export interface components {
         };
         ResendRequest: {
             endpoint_id: null | string;
+        };
+        ScheduleDto: {
+            id: string;
+            wallet_id: string;
+            type: string;
+            /** Format: decimal */
+            credits: null | string;
+            /** Format: decimal */
+            amount: null | string;
+            expire_at_period_end: boolean;
+            /** Format: int32 */
+            priority: null | number;
+            transaction_reason: string;
+            interval: string;
+            /** Format: int32 */
+            interval_count: number;
+            /** Format: date-time */
+            start_at: string;
+            /** Format: date-time */
+            end_at: null | string;
+            description: null | string;
+            metadata: {
+                [key: string]: string;
+            };
+            status: string;
+            /** Format: date-time */
+            next_run_at: null | string;
+            /** Format: date-time */
+            last_run_at: null | string;
+            /** Format: int32 */
+            run_count: number;
+            /** Format: date-time */
+            cancelled_at: null | string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            recent_runs?: null | components["schemas"]["ScheduleRunDto"][];
+        };
+        ScheduleRunDto: {
+            /** Format: int32 */
+            period_index: number;
+            /** Format: date-time */
+            period_start: string;
+            /** Format: date-time */
+            period_end: string;
+            status: string;
+            /** Format: decimal */
+            credits: null | string;
+            transaction_id: null | string;
+            reason: null | string;
+            /** Format: date-time */
+            created_at: string;
         };
         SecretDto: {
             id: string;
@@ -2408,6 +2686,25 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        TimeToPayment: {
+            /** Format: int64 */
+            count: number;
+            /** Format: decimal */
+            median_seconds: null | string;
+            /** Format: decimal */
+            p90_seconds: null | string;
+        };
+        TopUpFigures: {
+            free_grant: components["schemas"]["TopUpKind"];
+            purchased_direct: components["schemas"]["TopUpKind"];
+            purchased_invoiced: components["schemas"]["TopUpKind"];
+        };
+        TopUpKind: {
+            /** Format: int64 */
+            count: number;
+            /** Format: decimal */
+            credits: string;
+        };
         TopUpRequest: {
             /** Format: decimal */
             credits_to_add?: null | string;
@@ -2422,6 +2719,12 @@ export interface components {
             metadata?: null | {
                 [key: string]: string;
             };
+        };
+        TransactionAdjustmentDto: {
+            reason: string;
+            actor_type: string;
+            actor_id: string;
+            actor_name: null | string;
         };
         TransactionDto: {
             id: string;
@@ -2471,6 +2774,8 @@ export interface components {
             /** Format: decimal */
             credits_unsettled: string;
             allocations: null | components["schemas"]["AllocationDto"][];
+            kind: string;
+            adjustment: null | components["schemas"]["TransactionAdjustmentDto"];
         };
         TransactionFilter: {
             /** Format: int32 */
@@ -2483,6 +2788,7 @@ export interface components {
             wallet_id?: null | string;
             id?: null | string;
             type?: null | string;
+            kind?: null | string;
             transaction_status?: null | string;
             transaction_reason?: null | string;
             reference_type?: null | string;
@@ -3960,6 +4266,87 @@ export interface operations {
             };
         };
     };
+    adjustWallet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Used when the body has no idempotency_key: the same key and request replay the first response. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletChangeResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     terminateWallet: {
         parameters: {
             query?: never;
@@ -4203,6 +4590,7 @@ export interface operations {
                 expiry_date_before?: string;
                 expiry_date_after?: string;
                 id?: string;
+                Kind?: string;
             };
             header?: never;
             path: {
@@ -4977,6 +5365,161 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TenantDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWalletsAnalytics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                interval?: string;
+                currency?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsReport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWalletAnalytics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                interval?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsReport"];
                 };
             };
             /** @description Bad Request */
@@ -8921,6 +9464,315 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryDto"][];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWalletSchedules: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListResponseOfScheduleDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWalletSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Used when the body has no idempotency_key: the same key and request replay the first response. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWalletSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                scheduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancelWalletSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                scheduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleDto"];
                 };
             };
             /** @description Bad Request */
