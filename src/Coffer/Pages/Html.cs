@@ -93,7 +93,7 @@ public static class Html
         .status-pending,.status-processing,.status-initiated,.status-frozen,.status-warning{background:#fef3c7;color:#78350f}
         .status-completed,.status-succeeded,.status-active,.status-enabled,.status-finalized{background:#d1fae5;color:#064e3b}
         .status-failed,.status-closed,.status-disabled,.status-voided,.status-in_alarm{background:#fee2e2;color:#7f1d1d}
-        .chart{margin:.75rem 0}.chart svg{display:block;width:100%;height:10rem;background:#fff;border:1px solid var(--line);border-radius:.5rem}
+        .chart{margin:.75rem 0}.chart>svg{display:block;width:100%;height:10rem;background:#fff;border:1px solid var(--line);border-radius:.5rem}
         .chart figcaption{font-size:.85rem;margin-top:.25rem}details.lots summary,details.attempts summary{cursor:pointer;color:var(--accent)}details.lots ul{margin:.25rem 0;padding-left:1.2rem}
         summary:focus-visible,select:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
         dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
