@@ -44,6 +44,8 @@ public static class ErrorCodes
     /// <summary>The request names an environment (X-Environment-ID) other than the API key's.</summary>
     public const string EnvironmentMismatch = "environment_mismatch";
     public const string RateLimited = "rate_limited";
+    /// <summary>An operation of an atomic batch that was not applied because another operation of the batch was refused.</summary>
+    public const string BatchNotApplied = "batch_not_applied";
 }
 
 /// <summary>The one error result every endpoint returns; its metadata documents the envelope in OpenAPI.</summary>

@@ -1,6 +1,8 @@
 using System.Data.Common;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Coffer.Common;
 
@@ -25,9 +27,9 @@ public static class ErrorHandling
         // Kestrel enforces the body limit too; this answers early, in the envelope, on any server.
         app.Use(async (context, next) =>
         {
-            if (context.Request.ContentLength > Limits.MaxRequestBodyBytes)
+            if (context.Request.ContentLength > BodyLimit(context))
             {
-                await new ApiError(413, ErrorCodes.PayloadTooLarge, $"request body larger than {Limits.MaxRequestBodyBytes} bytes").ExecuteAsync(context);
+                await TooLarge(context).ExecuteAsync(context);
                 return;
             }
             if ((context.Request.Path.Value?.Length ?? 0) + (context.Request.QueryString.Value?.Length ?? 0) > Limits.MaxRequestLineLength)
@@ -48,13 +50,20 @@ public static class ErrorHandling
                 404 => new ApiError(404, ErrorCodes.NotFound, "no such route"),
                 405 => new ApiError(405, ErrorCodes.ValidationFailed, "method not allowed on this route"),
                 // A chunked body has no Content-Length to refuse up front; the body reader stops it here.
-                413 => new ApiError(413, ErrorCodes.PayloadTooLarge, $"request body larger than {Limits.MaxRequestBodyBytes} bytes"),
+                413 => TooLarge(status.HttpContext),
                 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
                 _ => new ApiError(response.StatusCode, response.StatusCode >= 500 ? ErrorCodes.Internal : ErrorCodes.ValidationFailed, "request failed"),
             };
             await error.ExecuteAsync(status.HttpContext);
         });
     }
+
+    /// <summary>The batch endpoint raises the limit for itself (<see cref="RequestSizeLimitAttribute"/>); routing runs first, so its metadata is known here.</summary>
+    static long BodyLimit(HttpContext context) =>
+        context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? Limits.MaxRequestBodyBytes;
+
+    static ApiError TooLarge(HttpContext context) =>
+        new(413, ErrorCodes.PayloadTooLarge, $"request body larger than {BodyLimit(context)} bytes");
 
     public static ApiError Classify(Exception? error) => error switch
     {

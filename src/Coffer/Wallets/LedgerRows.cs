@@ -15,6 +15,21 @@ sealed class BatchContext
     public Dictionary<(string Tenant, string Id), TransactionRow> Pending { get; } = [];
     public Dictionary<(string Tenant, string Id), HoldRow> Holds { get; } = [];
     public Dictionary<string, InvoiceNumbers> InvoiceNumbers { get; } = [];
+
+    /// <summary>
+    /// What each lot and debt touched in the batch is left with: written once when the batch is, not once per
+    /// operation (a hot wallet's batch of 256 debits spends from the same lot 256 times).
+    /// </summary>
+    public Dictionary<(string Tenant, string Id), decimal> LotAvailable { get; } = [];
+    public Dictionary<(string Tenant, string Id), decimal> DebtUnsettled { get; } = [];
+
+    public void SaveLotsAndDebts(SqlBatch writes, DateTimeOffset now)
+    {
+        foreach (var ((tenant, lotId), available) in LotAvailable) LedgerRows.SaveLot(writes, tenant, lotId, available, now);
+        foreach (var ((tenant, debitId), unsettled) in DebtUnsettled) LedgerRows.SaveDebt(writes, tenant, debitId, unsettled, now);
+        LotAvailable.Clear();
+        DebtUnsettled.Clear();
+    }
 }
 
 /// <summary>
@@ -120,7 +135,7 @@ sealed class LedgerRows(Database db, Ids ids)
             UpdatedAt = now,
         };
         var (rows, completedFromPending) = Entries(writes, wallet, changes, primaryEntryId, details, idempotencyKey, now, context);
-        LotsDebtsAndAllocations(writes, wallet, changes, now);
+        LotsDebtsAndAllocations(writes, wallet, changes, now, context);
         AnnounceEntries(events, rows, completedFromPending, changes, after);
         rows.AddRange(FailPending(writes, wallet.TenantId, changes, now, events, context!, after));
         var holds = Holds(writes, wallet, changes, details, now, events, context, after);
@@ -189,15 +204,16 @@ sealed class LedgerRows(Database db, Ids ids)
         return (rows, completedFromPending);
     }
 
-    static void LotsDebtsAndAllocations(SqlBatch writes, WalletRow wallet, Changeset changes, DateTimeOffset now)
+    /// <summary>With a batch, lots and debts are saved once at its end (<see cref="BatchContext.SaveLotsAndDebts"/>); alone, now.</summary>
+    static void LotsDebtsAndAllocations(SqlBatch writes, WalletRow wallet, Changeset changes, DateTimeOffset now, BatchContext? context)
     {
         var tenant = wallet.TenantId;
         foreach (var (lotId, available) in changes.LotAvailable)
-            writes.Add("UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                ("a", available), ("o", available > 0), ("now", now), ("t", tenant), ("id", lotId));
+            if (context is null) SaveLot(writes, tenant, lotId, available, now);
+            else context.LotAvailable[(tenant, lotId)] = available;
         foreach (var (debitId, unsettled) in changes.DebtUnsettled)
-            writes.Add("UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
-                ("u", unsettled), ("o", unsettled > 0), ("now", now), ("t", tenant), ("id", debitId));
+            if (context is null) SaveDebt(writes, tenant, debitId, unsettled, now);
+            else context.DebtUnsettled[(tenant, debitId)] = unsettled;
         foreach (var a in changes.Allocations)
             writes.Add(
                 """
@@ -271,6 +287,14 @@ sealed class LedgerRows(Database db, Ids ids)
         }
         return holds;
     }
+
+    public static void SaveLot(SqlBatch writes, string tenant, string lotId, decimal available, DateTimeOffset now) =>
+        writes.Add("UPDATE wallet_transactions SET credits_available = @a, lot_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+            ("a", available), ("o", available > 0), ("now", now), ("t", tenant), ("id", lotId));
+
+    public static void SaveDebt(SqlBatch writes, string tenant, string debitId, decimal unsettled, DateTimeOffset now) =>
+        writes.Add("UPDATE wallet_transactions SET credits_unsettled = @u, debt_open = @o, updated_at = @now WHERE tenant_id = @t AND id = @id",
+            ("u", unsettled), ("o", unsettled > 0), ("now", now), ("t", tenant), ("id", debitId));
 
     /// <summary>The balance, status, event sequence and alert state a batch left a wallet with.</summary>
     public static void SaveBalance(SqlBatch writes, WalletRow after, DateTimeOffset now) =>

@@ -23,6 +23,7 @@ public static class WalletApi
         g.MapGet("/", List).WithName("listWallets");
         g.MapPost("/search", Search).WithName("queryWallet");
         g.MapPost("/transactions/search", SearchTransactions).WithName("queryWalletTransaction");
+        g.MapBatches();
         g.MapGet("/{id}", Get).WithName("getWallet");
         g.MapPut("/{id}", Update).WithName("updateWallet");
         g.MapGet("/{id}/balance/real-time", Balance).WithName("getWalletBalance");
@@ -140,6 +141,8 @@ public static class WalletApi
         WalletRefusal.KeyInUse k => Idempotency.Refusal(new IdempotencyCheck.InProgress(k.Key))!,
         WalletRefusal.Invalid i => ApiError.Validation(i.Message),
         WalletRefusal.OutcomeUnknown u => ApiError.OutcomeUnknown(u.IdempotencyKey),
+        WalletRefusal.BatchNotApplied b => ApiError.Unprocessable(ErrorCodes.BatchNotApplied,
+            $"not applied: the batch is atomic and operation {b.Refused} was refused"),
         WalletRefusal.AlreadyExists e => ApiError.Conflict(ErrorCodes.AlreadyExists,
             $"customer {e.CustomerId} already has an open {e.WalletType} wallet in {e.Currency}"),
         WalletRefusal.Rejected { Outcome: CommandOutcome.InsufficientBalance i } => ApiError.Unprocessable(ErrorCodes.InsufficientBalance,

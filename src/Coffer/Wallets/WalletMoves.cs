@@ -73,15 +73,20 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
         if (order.Reason == Reasons.PurchasedCreditInvoiced)
             return AsTopUp(await purchases.BuyAsync(new PurchaseRequest(tenantId, walletId,
                 new Invoices.Purchased.Credits(order.Credits, order.Amount, order.Expiry, order.Priority), order.Details, order.Claim)));
+        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, await TopUpOperationAsync(tenantId, order)));
+    }
+
+    /// <summary>A top-up that needs no invoice, as the single request and the batch both apply it.</summary>
+    async Task<WalletOperation> TopUpOperationAsync(string tenantId, TopUpOrder order)
+    {
         var entryId = ids.New("wtx");
         var priority = await settings.GrantPriorityAsync(tenantId, GrantSources.OfTopUp(order.Reason), order.Priority);
-        var op = new WalletOperation(
+        return new WalletOperation(
             // Converting an amount needs the wallet's top-up rate, read under the lock like every other input.
             w => WalletOrders.ToCredits(order.Credits, order.Amount, w.TopupConversionRate) is { } c
                 ? new WalletCommand.Credit(entryId, c, DirectPrice(order, c, w.TopupConversionRate), order.Reason, order.Expiry, priority)
                 : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
             order.Details, order.Claim, ChangeResponse);
-        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
     }
 
     /// <summary>An invoiced purchase answers as a top-up does: its stored answer is the top-up's response.</summary>
@@ -104,15 +109,14 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
     static decimal DirectPrice(TopUpOrder order, decimal converted, decimal topupRate) =>
         order.Reason == Reasons.FreeCreditGrant ? 0m : order.Credits is null ? order.Amount!.Value : Money.AmountForCredits(converted, topupRate);
 
-    public async Task<Moved<WalletChangeResponse>> DebitAsync(string tenantId, string walletId, DebitOrder order)
-    {
-        var op = new WalletOperation(
-            w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
-                ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason)
-                : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-            order.Details, order.Claim, ChangeResponse);
-        return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
-    }
+    public async Task<Moved<WalletChangeResponse>> DebitAsync(string tenantId, string walletId, DebitOrder order) =>
+        Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, DebitOperation(order)));
+
+    WalletOperation DebitOperation(DebitOrder order) => new(
+        w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
+            ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason)
+            : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+        order.Details, order.Claim, ChangeResponse);
 
     /// <summary>
     /// A correction by hand (MANUAL_ADJUSTMENT): a credit is a new lot that cost nothing, so refunds and closing payouts
@@ -197,23 +201,54 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
     }
 
     /// <summary>Capturing or releasing a hold that is not active (never was, already ended, or expired) is refused as not found.</summary>
-    public async Task<Moved<HoldResponse>> CaptureAsync(string tenantId, string walletId, CaptureOrder order)
-    {
-        var op = new WalletOperation(
-            w => order.Credits is null && order.Amount is null
-                ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, null, order.Reason)
-                : WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
-                    ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, c, order.Reason)
-                    : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-            new EntryDetails(order.Description, ReferenceType: "HOLD", ReferenceId: order.HoldId), order.Claim, HoldResponse);
-        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("active hold"));
-    }
+    public async Task<Moved<HoldResponse>> CaptureAsync(string tenantId, string walletId, CaptureOrder order) =>
+        Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, CaptureOperation(order)), HoldNotActive);
+
+    static readonly WalletRefusal HoldNotActive = new WalletRefusal.NotFound("active hold");
+
+    WalletOperation CaptureOperation(CaptureOrder order) => new(
+        w => order.Credits is null && order.Amount is null
+            ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, null, order.Reason)
+            : WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
+                ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, c, order.Reason)
+                : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
+        new EntryDetails(order.Description, ReferenceType: "HOLD", ReferenceId: order.HoldId), order.Claim, HoldResponse);
 
     /// <summary>With a key, a retried release replays its answer instead of finding the hold ended.</summary>
     public async Task<Moved<HoldResponse>> ReleaseAsync(string tenantId, string walletId, string holdId, string? key)
     {
         var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(holdId), new EntryDetails(),
             IdempotencyClaim.For(key, "release", new { wallet = walletId, hold = holdId }), HoldResponse);
-        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("active hold"));
+        return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), HoldNotActive);
+    }
+
+    /// <summary>
+    /// Debits, top-ups and captures of one request, applied in one transaction with the single endpoints' operations.
+    /// Atomic: an operation refused before it runs, or by the ledger, leaves every other one unapplied.
+    /// </summary>
+    public async Task<IReadOnlyList<BatchOutcome>> BatchAsync(string tenantId, IReadOnlyList<BatchOrder> orders, bool atomic)
+    {
+        if (atomic && orders.FirstOrDefault(o => o.Invalid is not null) is { } invalid)
+            return orders.Select(o => new BatchOutcome(o, o.Invalid is null ? new WriteResult.Refused(new WalletRefusal.BatchNotApplied(invalid.Index)) : null)).ToList();
+        var runnable = orders.Where(o => o.Invalid is null).ToList();
+        var pending = new List<WalletWriter.Pending>(runnable.Count);
+        foreach (var o in runnable)
+            pending.Add(new WalletWriter.Pending(tenantId, o.WalletId!, o.Order switch
+            {
+                DebitOrder d => DebitOperation(d),
+                TopUpOrder t => await TopUpOperationAsync(tenantId, t),
+                CaptureOrder c => CaptureOperation(c),
+                _ => throw new InvalidOperationException($"unexpected batch order {o.Order}"),
+            }));
+        var (results, committed) = await writer.ExecuteTogetherAsync(pending, atomic);
+        // Only a capture of a hold that is no longer active changes nothing; in a batch it is refused as on its own endpoint.
+        var answered = results.Select(r => r is WriteResult.NoChange ? new WriteResult.Refused(HoldNotActive) : r).ToList();
+        if (!committed)
+        {
+            var refused = runnable[answered.FindIndex(r => r is WriteResult.Refused)].Index;
+            answered = answered.Select(r => r is WriteResult.Applied ? new WriteResult.Refused(new WalletRefusal.BatchNotApplied(refused)) : r).ToList();
+        }
+        var byIndex = runnable.Select((o, i) => (o.Index, Result: answered[i])).ToDictionary(x => x.Index, x => x.Result);
+        return orders.Select(o => new BatchOutcome(o, byIndex.GetValueOrDefault(o.Index))).ToList();
     }
 }

@@ -73,6 +73,9 @@ public abstract record WalletRefusal
     /// </summary>
     public sealed record OutcomeUnknown(string? IdempotencyKey) : WalletRefusal;
 
+    /// <summary>An operation of an atomic batch that would have applied, undone because operation <paramref name="Refused"/> of the batch was refused.</summary>
+    public sealed record BatchNotApplied(int Refused) : WalletRefusal;
+
     public static WalletRefusal NotActive(string status) => new Rejected(new CommandOutcome.WalletNotActive(status));
 
     /// <summary>A key used before that does not replay: reused for another request, or still in progress.</summary>

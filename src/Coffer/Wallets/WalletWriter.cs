@@ -96,6 +96,41 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     }
 
     /// <summary>
+    /// A batch one request sent (<see cref="Batches"/>): one transaction, never split or joined with others. When a key was
+    /// claimed concurrently elsewhere nothing was applied and the whole batch runs again, seeing the claim. Atomic: when any
+    /// operation is refused nothing is committed, and <c>Committed</c> is false. A failed commit leaves every operation that
+    /// applied unknown, as in <see cref="TryExecuteAsync"/>.
+    /// </summary>
+    public async Task<(WriteResult[] Results, bool Committed)> ExecuteTogetherAsync(IReadOnlyList<Pending> batch, bool atomic, CancellationToken ct = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var scope = await db.BeginWriteAsync(ct);
+                var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, ct);
+                if (atomic && results.Any(r => r is WriteResult.Refused or WriteResult.NoChange)) return (results, false);
+                if (!wrote) return (results, true);
+                try
+                {
+                    await scope.CommitAsync(ct);
+                }
+                catch (CommitOutcomeUnknownException)
+                {
+                    return (results.Select((r, i) => r is WriteResult.Applied
+                        ? new WriteResult.Refused(new WalletRefusal.OutcomeUnknown(batch[i].Op.Idempotency?.Key))
+                        : r).ToArray(), true);
+                }
+                return (results, true);
+            }
+            catch (Exception e) when (attempt < MaxAttempts && db.IsUniqueViolation(e))
+            {
+                // As in ExecuteAloneAsync: a key was claimed concurrently; the next attempt replays or refuses it.
+            }
+        }
+    }
+
+    /// <summary>
     /// One attempt. An exception before the commit means nothing was applied, so the caller may retry; when
     /// the commit itself fails the batch may have been applied, and running it again could apply a key-less
     /// top-up twice, so every operation of the batch answers <see cref="WriteResult.OutcomeUnknown"/> instead.
@@ -187,6 +222,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             }
             if (current != wallet) LedgerRows.SaveBalance(writes, current, now);
         }
+        context.SaveLotsAndDebts(writes, now);
         foreach (var numbers in context.InvoiceNumbers.Values) numbers.Save(writes);
         if (writes.Count == 0) return (results, false);
         await writes.ExecuteAsync(c, tx, ct);
