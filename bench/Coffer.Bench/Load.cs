@@ -8,7 +8,10 @@ namespace Coffer.Bench;
 
 public sealed class SetupException(string message) : Exception(message);
 
-public sealed record PhaseResult(long Requests, long Succeeded, TimeSpan Elapsed, double[] LatenciesMs, Dictionary<string, long> Errors);
+/// <summary>What one phase did. <c>Requests</c> counts operations: debits (a batch of 1,000 counts 1,000), or reads in get mode;
+/// <c>LatenciesMs</c> has one figure per HTTP request. In balance mode <c>Reads</c> holds the readers' figures.</summary>
+public sealed record PhaseResult(long Requests, long Succeeded, TimeSpan Elapsed, double[] LatenciesMs, Dictionary<string, long> Errors,
+    PhaseResult? Reads = null);
 
 public sealed record Reconciliation(int Uncertain, int Applied, int Unresolved);
 
@@ -22,14 +25,14 @@ public sealed record Check(int Wallets, decimal Debited, List<string> Mismatches
 /// that fails without a definite answer (transport error, timeout, 5xx) can be retried afterwards with the
 /// same key to learn whether it was applied, which makes the balance check exact.
 /// </summary>
-public sealed class Load(HttpClient http, Options options, string[] wallets, string runId)
+public sealed class Load(HttpClient http, Options options, string[] wallets, string runId, decimal prefilled = 0m)
 {
     const int SetupParallelism = 16;
     const int CheckParallelism = 16;
     const int MaxSampleLength = 300;
 
     readonly long[] _debited = new long[wallets.Length];
-    readonly List<(int Wallet, string Key)> _uncertain = [];
+    readonly List<(int Wallet, string Key)[]> _uncertain = [];
     readonly Dictionary<string, string> _samples = [];
     long _sent;
     long _replays;
@@ -73,6 +76,34 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
         return ids;
     }
 
+    public const decimal PrefillLotCredits = 1_000_000m;
+
+    /// <summary>
+    /// Gives the one wallet a long past: lots expiring one a day, then debits, through the batch API, 8,000 at a time.
+    /// Returns the credits this added to the wallet (lots granted less credits debited).
+    /// </summary>
+    public static async Task<decimal> PrefillAsync(HttpClient http, Options options, string wallet, string runId)
+    {
+        var tomorrow = DateTimeOffset.UtcNow.Date.AddDays(1);
+        var lots = Enumerable.Range(0, options.PrefillLots).Select(i =>
+            $$"""{"type":"top_up","wallet_id":"{{wallet}}","credits":"{{PrefillLotCredits}}","transaction_reason":"FREE_CREDIT_GRANT","expiry_date_utc":"{{tomorrow.AddDays(i + 1):yyyy-MM-ddTHH:mm:ssZ}}","idempotency_key":"prefill-{{runId}}-lot-{{i}}"}""");
+        var debits = Enumerable.Range(0, options.PrefillEntries).Select(i =>
+            $$"""{"type":"debit","wallet_id":"{{wallet}}","credits":"1","idempotency_key":"prefill-{{runId}}-debit-{{i}}"}""");
+        foreach (var chunk in lots.Chunk(8000)) await PostBatchAsync(http, chunk);
+        // A few requests at a time: each is one transaction on the one wallet, so more would only queue.
+        await Parallel.ForEachAsync(debits.Chunk(8000), new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (chunk, _) => await PostBatchAsync(http, chunk));
+        return options.PrefillLots * PrefillLotCredits - options.PrefillEntries;
+    }
+
+    static async Task PostBatchAsync(HttpClient http, string[] operations)
+    {
+        using var response = await http.PostAsync("v1/wallets/transactions/batch",
+            new StringContent($$"""{"operations":[{{string.Join(',', operations)}}],"atomic":true}""", Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode || body.Contains("\"refused\"", StringComparison.Ordinal))
+            throw new SetupException($"prefill batch: HTTP {(int)response.StatusCode} {Truncate(body)}");
+    }
+
     static async Task<string> PostForIdAsync(HttpClient http, string path, string json, CancellationToken ct)
     {
         HttpResponseMessage response;
@@ -103,7 +134,12 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
             .ToArray();
         var results = await Task.WhenAll(clients);
         var elapsed = clock.Elapsed;
+        var readers = results.Where(r => r.Reader).ToList();
+        return Sum(results.Where(r => !r.Reader).ToList(), elapsed) with { Reads = readers.Count == 0 ? null : Sum(readers, elapsed) };
+    }
 
+    static PhaseResult Sum(List<ClientStats> results, TimeSpan elapsed)
+    {
         var errors = new Dictionary<string, long>();
         foreach (var r in results)
             foreach (var (kind, count) in r.Errors)
@@ -112,8 +148,9 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
         return new PhaseResult(results.Sum(r => r.Requests), results.Sum(r => r.Succeeded), elapsed, latencies, errors);
     }
 
-    sealed class ClientStats
+    sealed class ClientStats(bool reader)
     {
+        public readonly bool Reader = reader;
         public long Requests;
         public long Succeeded;
         public readonly List<long> Latencies = [];
@@ -122,32 +159,40 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
 
     async Task<ClientStats> ClientAsync(int phase, int client, Stopwatch clock, TimeSpan duration, bool measured)
     {
-        var stats = new ClientStats();
+        var reader = options.Mode == "get" || (options.Mode == "balance" && client < options.Readers);
+        var stats = new ClientStats(reader);
         var random = new Random(HashCode.Combine(runId, phase, client));
         for (long seq = 0; clock.Elapsed < duration; seq++)
         {
-            if (Interlocked.Increment(ref _sent) > options.MaxRequests) break;
-            var wallet = wallets.Length == 1 ? 0 : random.Next(wallets.Length);
-            var key = $"bench-{runId}-{phase}-{client}-{seq}";
+            var size = options.Mode == "batch" && !reader ? options.BatchSize : 1;
+            if (Interlocked.Add(ref _sent, size) > options.MaxRequests) break;
             var started = Stopwatch.GetTimestamp();
-            var outcome = await DebitAsync(wallet, key);
+            Outcome outcome;
+            if (reader)
+                outcome = await ReadAsync(random.Next(wallets.Length), options.Mode == "get" ? "" : "/balance/real-time");
+            else if (options.Mode == "batch")
+                outcome = await BatchAsync(Enumerable.Range(0, size)
+                    .Select(j => (wallets.Length == 1 ? 0 : random.Next(wallets.Length), $"bench-{runId}-{phase}-{client}-{seq}-{j}")).ToArray());
+            else
+            {
+                var wallet = wallets.Length == 1 ? 0 : random.Next(wallets.Length);
+                var key = $"bench-{runId}-{phase}-{client}-{seq}";
+                outcome = await DebitAsync(wallet, key);
+                if (outcome.Uncertain)
+                    lock (_uncertain) _uncertain.Add([(wallet, key)]);
+            }
             var took = Stopwatch.GetTimestamp() - started;
 
-            stats.Requests++;
+            stats.Requests += size;
+            stats.Succeeded += outcome.Applied;
             if (measured) stats.Latencies.Add(took);
-            if (outcome.Applied)
-            {
-                stats.Succeeded++;
-                continue;
-            }
-            stats.Errors[outcome.Kind] = stats.Errors.GetValueOrDefault(outcome.Kind) + 1;
-            if (outcome.Uncertain)
-                lock (_uncertain) _uncertain.Add((wallet, key));
+            if (outcome.Kind != "200") stats.Errors[outcome.Kind] = stats.Errors.GetValueOrDefault(outcome.Kind) + 1;
         }
         return stats;
     }
 
-    readonly record struct Outcome(bool Applied, bool Uncertain, string Kind);
+    /// <summary>How one HTTP request ended: operations applied, whether some may have been applied without an answer, and its kind.</summary>
+    readonly record struct Outcome(long Applied, bool Uncertain, string Kind);
 
     async Task<Outcome> DebitAsync(int wallet, string key)
     {
@@ -162,18 +207,91 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
             {
                 if (response.Headers.Contains("Idempotent-Replayed")) Interlocked.Increment(ref _replays);
                 Interlocked.Increment(ref _debited[wallet]);
-                return new Outcome(true, false, "200");
+                return new Outcome(1, false, "200");
             }
             var kind = $"HTTP {status}";
             Remember(kind, body);
             // A 4xx is a refusal: nothing was written. A 5xx may have failed after the commit.
-            return new Outcome(false, status >= 500, kind);
+            return new Outcome(0, status >= 500, kind);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
         {
             var kind = e is TaskCanceledException ? "timeout" : e.GetType().Name;
             Remember(kind, e.Message);
-            return new Outcome(false, true, kind);
+            return new Outcome(0, true, kind);
+        }
+    }
+
+    async Task<Outcome> ReadAsync(int wallet, string suffix)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"v1/wallets/{wallets[wallet]}{suffix}");
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.OK) return new Outcome(1, false, "200");
+            var kind = $"HTTP {(int)response.StatusCode}";
+            Remember(kind, body);
+            return new Outcome(0, false, kind);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            var kind = e is TaskCanceledException ? "timeout" : e.GetType().Name;
+            Remember(kind, e.Message);
+            return new Outcome(0, false, kind);
+        }
+    }
+
+    /// <summary>
+    /// One batch of one-credit debits. Each operation answers for itself: applied and replayed (a retried batch) both mean
+    /// the debit is in; any other refusal means it is not. A batch without a definite answer is retried whole, with its keys.
+    /// </summary>
+    async Task<Outcome> BatchAsync((int Wallet, string Key)[] ops, bool retry = false)
+    {
+        var json = new StringBuilder("""{"operations":[""");
+        for (var i = 0; i < ops.Length; i++)
+        {
+            if (i > 0) json.Append(',');
+            json.Append($$"""{"type":"debit","wallet_id":"{{wallets[ops[i].Wallet]}}","credits":"1","idempotency_key":"{{ops[i].Key}}"}""");
+        }
+        json.Append("]}");
+        try
+        {
+            using var content = new StringContent(json.ToString(), Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("v1/wallets/transactions/batch", content);
+            var body = await response.Content.ReadAsStringAsync();
+            var status = (int)response.StatusCode;
+            if (status != 200)
+            {
+                var kind = $"HTTP {status}";
+                Remember(kind, body);
+                if (status >= 500 && !retry) lock (_uncertain) _uncertain.Add(ops);
+                return new Outcome(0, status >= 500, kind);
+            }
+            using var doc = JsonDocument.Parse(body);
+            long applied = 0;
+            string? refused = null;
+            var results = doc.RootElement.GetProperty("results");
+            for (var i = 0; i < ops.Length; i++)
+            {
+                var status_ = results[i].GetProperty("status").GetString();
+                if (status_ == "replayed" && !retry) Interlocked.Increment(ref _replays);
+                if (status_ is "applied" or "replayed")
+                {
+                    applied++;
+                    Interlocked.Increment(ref _debited[ops[i].Wallet]);
+                }
+                else refused ??= results[i].GetProperty("error").GetProperty("code").GetString();
+            }
+            if (refused is null) return new Outcome(applied, false, "200");
+            Remember($"refused: {refused}", body);
+            return new Outcome(applied, false, $"refused: {refused}");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            var kind = e is TaskCanceledException ? "timeout" : e.GetType().Name;
+            Remember(kind, e.Message);
+            if (!retry) lock (_uncertain) _uncertain.Add(ops);
+            return new Outcome(0, true, kind);
         }
     }
 
@@ -193,25 +311,24 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
     /// </summary>
     public async Task<Reconciliation> ReconcileAsync()
     {
-        (int Wallet, string Key)[] pending;
+        (int Wallet, string Key)[][] pending;
         lock (_uncertain) pending = [.. _uncertain];
         int applied = 0, unresolved = 0;
         await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = CheckParallelism }, async (p, _) =>
         {
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                var outcome = await DebitAsync(p.Wallet, p.Key);
-                if (outcome.Applied)
+                var outcome = options.Mode == "batch" ? await BatchAsync(p, retry: true) : await DebitAsync(p[0].Wallet, p[0].Key);
+                if (!outcome.Uncertain)
                 {
-                    Interlocked.Increment(ref applied);
+                    Interlocked.Add(ref applied, (int)outcome.Applied);
                     return;
                 }
-                if (!outcome.Uncertain) return;
                 await Task.Delay(200 * (attempt + 1));
             }
-            Interlocked.Increment(ref unresolved);
+            Interlocked.Add(ref unresolved, p.Length);
         });
-        return new Reconciliation(pending.Length, applied, unresolved);
+        return new Reconciliation(pending.Sum(p => p.Length), applied, unresolved);
     }
 
     /// <summary>Every wallet must hold its initial credits less the debits acknowledged with a 200.</summary>
@@ -220,7 +337,7 @@ public sealed class Load(HttpClient http, Options options, string[] wallets, str
         var mismatches = new List<string>();
         await Parallel.ForAsync(0, wallets.Length, new ParallelOptions { MaxDegreeOfParallelism = CheckParallelism }, async (i, ct) =>
         {
-            var expected = options.Initial - Interlocked.Read(ref _debited[i]);
+            var expected = options.Initial + (i == 0 ? prefilled : 0m) - Interlocked.Read(ref _debited[i]);
             string problem;
             try
             {

@@ -19,6 +19,16 @@ public sealed record Options
           --seconds N          measured duration                                         (default 20, 1..3600)
           --warmup N           unmeasured warm-up before it, same load                   (default 5, 0..600)
           --wallets N          1 = one hot wallet; more = each debit picks one at random (default 1, 1..100000)
+          --mode MODE          debit: POST /v1/wallets/{id}/debit, one debit per request (default)
+                               get: GET /v1/wallets/{id}, the read ceiling of the same server
+                               balance: --readers clients read GET /v1/wallets/{id}/balance/real-time while
+                                 the other clients debit
+                               batch: POST /v1/wallets/transactions/batch, --batch-size debits per request
+          --batch-size N       debits per batch request                                  (default 1000, 1..8000)
+          --prefill-lots N     big wallet: before the load, grant the one wallet N lots of 1,000,000 credits expiring
+                               one a day from tomorrow, through the batch API              (default 0, 0..100000)
+          --prefill-entries N  big wallet: and debit it N times (1 credit each)            (default 0, 0..10000000)
+          --readers N          balance mode: clients reading (the rest debit)            (default half, 1..1024)
           --initial CREDITS    credits loaded into each wallet at creation               (default 1000000000)
           --max-requests N     hard cap on debits sent, warm-up included                 (default 50000000)
           --timeout N          per-request timeout in seconds                            (default 30, 1..600)
@@ -43,6 +53,13 @@ public sealed record Options
     public string Label { get; init; } = "bench";
     public string? SummaryFile { get; init; }
     public int? ServerPid { get; init; }
+    public string Mode { get; init; } = "debit";
+    public int BatchSize { get; init; } = 1000;
+    public int Readers { get; init; }
+    public int PrefillLots { get; init; }
+    public int PrefillEntries { get; init; }
+
+    public static readonly string[] Modes = ["debit", "get", "balance", "batch"];
 
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are unusable.</summary>
     public static Options? Parse(string[] args, out string? error)
@@ -71,7 +88,7 @@ public sealed record Options
             values[a[2..]] = args[++i];
         }
 
-        string[] known = ["url", "key", "clients", "seconds", "warmup", "wallets", "initial", "max-requests", "timeout", "label", "summary", "server-pid"];
+        string[] known = ["url", "key", "clients", "seconds", "warmup", "wallets", "initial", "max-requests", "timeout", "label", "summary", "server-pid", "mode", "batch-size", "readers", "prefill-lots", "prefill-entries"];
         foreach (var name in values.Keys)
             if (!known.Contains(name))
             {
@@ -116,11 +133,19 @@ public sealed record Options
             (!long.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out maxRequests) || maxRequests < 1 || maxRequests > 1_000_000_000))
             problems.Add("--max-requests must be a whole number from 1 to 10^9");
 
+        var mode = values.GetValueOrDefault("mode", "debit");
+        if (!Modes.Contains(mode)) problems.Add($"--mode must be one of {string.Join(", ", Modes)}");
+        var clients = Int("clients", 64, 1, 1024);
         var options = new Options
         {
+            Mode = mode,
+            BatchSize = Int("batch-size", 1000, 1, 8000),
+            PrefillLots = Int("prefill-lots", 0, 0, 100_000),
+            PrefillEntries = Int("prefill-entries", 0, 0, 10_000_000),
+            Readers = mode == "balance" ? Int("readers", Math.Max(1, clients / 2), 1, 1024) : 0,
             Url = new Uri(url.GetLeftPart(UriPartial.Authority) + "/"),
             Key = key.Trim(),
-            Clients = Int("clients", 64, 1, 1024),
+            Clients = clients,
             Seconds = Int("seconds", 20, 1, 3600),
             Warmup = Int("warmup", 5, 0, 600),
             Wallets = Int("wallets", 1, 1, 100_000),
@@ -132,6 +157,10 @@ public sealed record Options
             // 4194304 is the kernel's largest possible pid_max (PID_MAX_LIMIT on 64-bit).
             ServerPid = values.ContainsKey("server-pid") ? Int("server-pid", 0, 1, 4_194_304) : null,
         };
+        if ((options.PrefillLots > 0 || options.PrefillEntries > 0) && options.Wallets != 1)
+            problems.Add("--prefill-lots and --prefill-entries fill the one wallet of --wallets 1");
+        if (options.Mode == "balance" && options.Readers >= options.Clients)
+            problems.Add("--readers must be fewer than --clients: the other clients debit");
         if (problems.Count > 0)
         {
             error = string.Join("; ", problems);
