@@ -136,6 +136,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/transactions/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Coffer: up to 8000 debits, top-ups and captures across wallets in one transaction, each with its own idempotency key; results per operation in order; atomic applies all or none */
+        post: operations["batchWalletTransactions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets/{id}": {
         parameters: {
             query?: never;
@@ -1635,6 +1652,44 @@ export interface components {
             /** Format: int32 */
             max_consecutive_failures?: null | number;
             package_id?: null | string;
+        };
+        BatchOperationRequest: {
+            type?: null | string;
+            wallet_id?: null | string;
+            /** Format: decimal */
+            credits?: null | string;
+            /** Format: decimal */
+            amount?: null | string;
+            idempotency_key?: null | string;
+            transaction_reason?: null | string;
+            description?: null | string;
+            reference_type?: null | string;
+            reference_id?: null | string;
+            metadata?: null | {
+                [key: string]: string;
+            };
+            hold_id?: null | string;
+            expiry_date_utc?: null | string;
+            /** Format: int32 */
+            priority?: null | number;
+        };
+        BatchRequest: {
+            operations?: null | components["schemas"]["BatchOperationRequest"][];
+            atomic?: null | boolean;
+        };
+        BatchResponse: {
+            results: components["schemas"]["BatchResultDto"][];
+        };
+        BatchResultDto: {
+            /** Format: int32 */
+            index: number;
+            status: string;
+            wallet_id: null | string;
+            idempotency_key: null | string;
+            transaction_id: null | string;
+            /** Format: decimal */
+            credit_balance: null | string;
+            error: null | components["schemas"]["ErrorBody"];
         };
         CaptureHoldRequest: {
             /** Format: decimal */
@@ -3817,6 +3872,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ListResponseOfTransactionDto"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    batchWalletTransactions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponse"];
                 };
             };
             /** @description Bad Request */
