@@ -138,7 +138,7 @@ public static class Batches
             var root = doc.RootElement;
             if (root.TryGetProperty("wallet_transaction", out var t) && t.ValueKind == JsonValueKind.Object && t.TryGetProperty("id", out var id))
                 entry = id.GetString();
-            if (root.TryGetProperty("wallet", out var w) && w.TryGetProperty("credit_balance", out var b))
+            if (root.TryGetProperty("wallet", out var w) && w.ValueKind == JsonValueKind.Object && w.TryGetProperty("credit_balance", out var b))
                 balance = b.ValueKind == JsonValueKind.String ? decimal.Parse(b.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : b.GetDecimal();
         }
         return new(order.Index, "replayed", order.WalletId, order.Key, entry, balance, null);
