@@ -20,7 +20,10 @@ public static class Sql
         foreach (var (name, value) in args)
         {
             var p = cmd.CreateParameter();
-            p.ParameterName = name;
+            // Microsoft.Data.Sqlite looks a name up as given, then (to check it is not ambiguous) under each of its three
+            // prefixes: four lookups and four UTF-8 copies per parameter per execution, half the CPU of a large batch.
+            // Named as the SQL writes it, "@x" is found at the first lookup.
+            p.ParameterName = sqlite && name[0] != '@' ? "@" + name : name;
             p.Value = ToDb(value, sqlite);
             cmd.Parameters.Add(p);
         }
