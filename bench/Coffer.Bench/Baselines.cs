@@ -78,10 +78,9 @@ public static class Baselines
             var entries = Convert.ToInt64(await Scalar(c, "SELECT COUNT(*) FROM wallet_transactions"), CultureInfo.InvariantCulture);
             var bytes = new Dictionary<string, long>();
             foreach (var table in Tables)
-                bytes[table] = Convert.ToInt64(await Scalar(c, kind == "sqlite"
-                    // dbstat names each table and each of its indexes; an index belongs to its table through sqlite_schema.
-                    ? $"SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = '{table}' OR name IN (SELECT name FROM sqlite_schema WHERE tbl_name = '{table}' AND type = 'index')"
-                    : $"SELECT pg_total_relation_size('{table}')"), CultureInfo.InvariantCulture);
+                bytes[table] = kind == "sqlite"
+                    ? await SqliteTableBytesAsync(target, table)
+                    : Convert.ToInt64(await Scalar(c, $"SELECT pg_total_relation_size('{table}')"), CultureInfo.InvariantCulture);
             var per = Math.Max(entries, 1);
             Console.WriteLine($"sizes ({kind}): {entries} ledger entries");
             foreach (var (table, b) in bytes) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {table,-22} {b,14:N0} bytes  {b / (double)per,8:F0} per entry"));
@@ -91,6 +90,45 @@ public static class Baselines
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"BYTES\t{total / (double)per:F0}\t{kept / (double)per:F0}"));
         }
         return 0;
+    }
+
+    /// <summary>
+    /// A table's bytes with its indexes on SQLite. The SQLite that Microsoft.Data.Sqlite ships has no <c>dbstat</c>, so the
+    /// table and its indexes are copied into an empty database and its used pages counted: a fresh copy, packed as a
+    /// <c>VACUUM</c> would leave it.
+    /// </summary>
+    static async Task<long> SqliteTableBytesAsync(string source, string table)
+    {
+        var copy = Path.Combine(Path.GetTempPath(), $"coffer-sizes-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString());
+            await c.OpenAsync();
+            await Exec(c, null, $"ATTACH DATABASE '{source.Replace("'", "''")}' AS src");
+            var schema = new List<string>();
+            await using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = "SELECT sql FROM src.sqlite_schema WHERE tbl_name = $t AND sql IS NOT NULL ORDER BY type = 'index'";
+                cmd.Parameters.AddWithValue("$t", table);
+                await using var r = await cmd.ExecuteReaderAsync();
+                while (await r.ReadAsync()) schema.Add(r.GetString(0));
+            }
+            if (schema.Count == 0) return 0;
+            await Exec(c, null, "BEGIN");
+            await Exec(c, null, schema[0]);
+            await Exec(c, null, $"INSERT INTO main.{table} SELECT * FROM src.{table}");
+            foreach (var index in schema.Skip(1)) await Exec(c, null, index);
+            await Exec(c, null, "COMMIT");
+            var pages = Convert.ToInt64(await Scalar(c, "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count)"), CultureInfo.InvariantCulture);
+            var pageSize = Convert.ToInt64(await Scalar(c, "PRAGMA page_size"), CultureInfo.InvariantCulture);
+            // An empty database is one page (its schema); the copy's pages beyond it are the table's.
+            return (pages - 1) * pageSize;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            File.Delete(copy);
+        }
     }
 
     static string ToNpgsql(string url)

@@ -51,7 +51,9 @@ if (options.PrefillLots > 0 || options.PrefillEntries > 0)
     var fill = Stopwatch.StartNew();
     try
     {
-        prefilled = await Load.PrefillAsync(http, options, wallets[0], runId);
+        // A prefill batch of 8,000 operations on one wallet is one long transaction, not a request under load.
+        using var patient = Load.CreateClient(options with { TimeoutSeconds = 600 });
+        prefilled = await Load.PrefillAsync(patient, options, wallets[0], runId);
     }
     catch (SetupException e)
     {
