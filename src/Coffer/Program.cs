@@ -83,7 +83,15 @@ app.MapDashboard();
 app.MapPortal();
 app.MapPortalSignIn();
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (Coffer.Storage.SqliteServeLock.HeldElsewhereException e)
+{
+    Console.Error.WriteLine($"coffer: {e.Message}");
+    return 2;
+}
 return 0;
 
 public partial class Program;

@@ -20,25 +20,9 @@ public sealed class PaymentCrashTests : IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    static string CofferDll()
-    {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Coffer.slnx")))
-                return Path.Combine(dir.FullName, "src", "Coffer", "bin", configuration, "net10.0", "Coffer.dll");
-        throw new InvalidOperationException("no Coffer.slnx above the test binaries");
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     Process Run(string arguments, int? port = null)
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{CofferDll()}\" {arguments}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" {arguments}") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["COFFER_DATABASE"] = _db;
         start.Environment["COFFER_API_KEY"] = _key;
         start.Environment["COFFER_WORKERS"] = "off";
@@ -53,7 +37,7 @@ public sealed class PaymentCrashTests : IAsyncLifetime
 
     async Task StartServerAsync()
     {
-        var port = FreePort();
+        var port = CofferProcess.FreePort();
         _server = Run($"--urls http://127.0.0.1:{port}");
         _api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
         _api.DefaultRequestHeaders.Add("x-api-key", _key);

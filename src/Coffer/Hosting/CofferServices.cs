@@ -142,19 +142,32 @@ public static class CofferServices
         services.AddOpenApi(OpenApiSetup.Configure);
     }
 
-    /// <summary>200 when the database answers, 503 when it does not (for load balancers).</summary>
-    public static void MapHealth(this IEndpointRouteBuilder app) =>
-        app.MapGet("/health", async (Database database) =>
+    /// <summary>
+    /// Probes for load balancers and orchestrators. <c>/health/live</c>: the process serves HTTP (it touches nothing
+    /// else, so a database outage never gets a node restarted). <c>/health/ready</c>: the database answers and has every
+    /// migration this build knows; 503 with <c>unavailable</c> or <c>migrations_pending</c> otherwise. <c>/health</c>
+    /// is the readiness probe under its older name.
+    /// </summary>
+    public static void MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health/live", () => Results.Json(new { status = "ok" }, Json.Options)).ExcludeFromDescription();
+        app.MapGet("/health/ready", Ready).ExcludeFromDescription();
+        app.MapGet("/health", Ready).ExcludeFromDescription();
+    }
+
+    static async Task<IResult> Ready(Database database)
+    {
+        try
         {
-            try
-            {
-                await using var c = await database.OpenAsync();
-                await c.ScalarLongAsync(null, "SELECT 1");
-                return Results.Json(new { status = "ok" }, Json.Options);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
-            {
-                return Results.Json(new { status = "unavailable" }, Json.Options, statusCode: 503);
-            }
-        }).ExcludeFromDescription();
+            await using var c = await database.OpenAsync();
+            var applied = await c.ScalarLongAsync(null, $"SELECT COUNT(*) FROM schema_migrations WHERE version = {Migrator.LatestVersion}");
+            return applied == 1
+                ? Results.Json(new { status = "ok" }, Json.Options)
+                : Results.Json(new { status = "migrations_pending" }, Json.Options, statusCode: 503);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            return Results.Json(new { status = "unavailable" }, Json.Options, statusCode: 503);
+        }
+    }
 }

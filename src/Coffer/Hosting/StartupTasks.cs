@@ -15,8 +15,12 @@ public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore te
     ILogger<StartupTasks> log, SealedColumns secrets, TenantSettings settings, GatewayRegistry gateways)
     : IHostedService
 {
+    IDisposable? _serving;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // First: a second process on a SQLite file stops here with a clear message instead of queueing on its lock.
+        if (db.FilePath is { } file) _serving = SqliteServeLock.Acquire(file);
         await Migrator.MigrateAsync(db, clock, cancellationToken);
         // Before anything reads a secret: a wrong COFFER_MASTER_KEY stops the start here, with its name in the message.
         await secrets.SealPlainTextAsync(cancellationToken);
@@ -27,5 +31,9 @@ public sealed class StartupTasks(Database db, TimeProvider clock, TenantStore te
         log.LogInformation("Coffer storage: {Database}", db.Description);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _serving?.Dispose();
+        return Task.CompletedTask;
+    }
 }

@@ -25,6 +25,9 @@ public static class Migrator
         return scripts;
     }
 
+    /// <summary>The newest migration this build carries: a database without it is not ready to serve this build.</summary>
+    public static int LatestVersion { get; } = Scripts()[^1].Version;
+
     public static async Task MigrateAsync(Database db, TimeProvider clock, CancellationToken ct = default)
     {
         var scripts = Scripts();
