@@ -12,8 +12,19 @@ public sealed class WalletState
     public decimal OverdraftCredits { get; set; }
     public decimal OverdraftLimit { get; set; }
 
-    /// <summary>Completed credits with credits left, in any order.</summary>
+    /// <summary>Completed credits with credits left, in any order: every one of them, or the first ones (see <see cref="UnreadCredits"/>).</summary>
     public List<Lot> OpenLots { get; init; } = [];
+
+    /// <summary>
+    /// A wallet with many open lots may be read in part: every expired lot, and the first unexpired ones in the spend
+    /// order up to <see cref="ReadUpTo"/>. The others hold these credits, all of them spendable at the instant the state
+    /// was read (the instant its commands are applied at) and after <see cref="ReadUpTo"/> in the spend order. A command
+    /// that needs one of them throws <see cref="EveryLotNeededException"/>. 0: every open lot was read.
+    /// </summary>
+    public decimal UnreadCredits { get; init; }
+
+    /// <summary>The last lot read in the spend order when <see cref="UnreadCredits"/> is above 0; null: none was read.</summary>
+    public Lot? ReadUpTo { get; init; }
 
     /// <summary>Completed debits that still owe part of their amount to the overdraft.</summary>
     public List<Debt> OpenDebts { get; init; } = [];
@@ -218,7 +229,8 @@ public static class WalletEngine
         if (d.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(d), d.Credits, "debit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
 
-        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
+        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now),
+            state.UnreadCredits, state.ReadUpTo);
         if (plan is DebitPlan.InsufficientBalance insufficient)
             return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);
         var allocated = (DebitPlan.Allocated)plan;
@@ -229,6 +241,8 @@ public static class WalletEngine
     static CommandOutcome ApplyExpiry(WalletState state, string entryId, string lotId, DateTimeOffset now, Changeset changes)
     {
         var lot = state.OpenLots.FirstOrDefault(l => l.Id == lotId);
+        // Every expired lot is read; one not read has not expired, which only the whole state can say.
+        if (lot is null && state.UnreadCredits > 0) throw new EveryLotNeededException();
         if (lot is null || lot.Available == 0) return new CommandOutcome.NoChange("lot has nothing left to expire");
         if (!lot.IsExpiredAt(now)) return new CommandOutcome.NoChange("lot has not expired");
         var entry = PostDebit(state, entryId, Reasons.CreditExpired, lot.Available, [new Allocation(lot.Id, lot.Available)], 0m, lot.Id, now, changes);
@@ -238,6 +252,8 @@ public static class WalletEngine
     static CommandOutcome ApplyTerminate(WalletState state, WalletCommand.Terminate t, DateTimeOffset now, Changeset changes, Func<string> newId)
     {
         if (state.Status == WalletStatuses.Closed) return new CommandOutcome.NoChange("wallet is already closed");
+        // Closing drains every lot.
+        if (state.UnreadCredits > 0) throw new EveryLotNeededException();
 
         foreach (var pending in state.PendingCredits.ToList()) ApplyFailPending(state, pending.Id, changes);
         foreach (var hold in state.Holds.ToList()) ApplyRelease(state, hold.Id, HoldStatuses.Released, changes);
@@ -292,12 +308,12 @@ public static class WalletEngine
     static CommandOutcome ApplyDebitUpTo(WalletState state, WalletCommand.DebitUpTo d, DateTimeOffset now, Changeset changes)
     {
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
-        var spendable = Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now)) - state.OverdraftCredits;
+        var spendable = Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.HeldAt(now), state.UnreadCredits) - state.OverdraftCredits;
         var max = Math.Min(d.MaxCredits, spendable);
         var amount = Money.AmountCovered(Math.Max(0m, max), d.Rate, d.MinorUnits);
         if (amount <= 0) return new CommandOutcome.NoChange("nothing spendable covers a minor unit");
         var credits = Math.Min(Money.CreditsToCover(amount, d.Rate), max);
-        var plan = (DebitPlan.Allocated)Planner.PlanDebit(state.OpenLots, credits, now, 0m, 0m, state.HeldAt(now));
+        var plan = (DebitPlan.Allocated)Planner.PlanDebit(state.OpenLots, credits, now, 0m, 0m, state.HeldAt(now), state.UnreadCredits, state.ReadUpTo);
         var entry = PostDebit(state, d.EntryId, d.Reason, credits, plan.Allocations, 0m, null, now, changes);
         return new CommandOutcome.Posted([entry]);
     }
@@ -306,7 +322,7 @@ public static class WalletEngine
     {
         if (h.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(h), h.Credits, "a hold reserves a positive amount");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
-        var available = Planner.AvailableToSpend(state.OpenLots, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
+        var available = Planner.AvailableToSpend(state.OpenLots, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now), state.UnreadCredits);
         if (h.Credits > available) return new CommandOutcome.InsufficientBalance(h.Credits, Math.Max(0m, available));
         var hold = new Hold(h.EntryId, h.Credits, h.ExpiresAt);
         state.Holds.Add(hold);
@@ -326,7 +342,8 @@ public static class WalletEngine
 
         // The hold's own reservation is what pays for the capture, so plan without it.
         state.Holds.Remove(hold);
-        var plan = Planner.PlanDebit(state.OpenLots, credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now));
+        var plan = Planner.PlanDebit(state.OpenLots, credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now),
+            state.UnreadCredits, state.ReadUpTo);
         if (plan is DebitPlan.InsufficientBalance insufficient)
         {
             // Lots under the hold expired before the capture: the reservation could not outlive its credits.

@@ -22,6 +22,55 @@ public sealed class WalletModelTests
     public void Random_histories_keep_every_ledger_rule_after_every_step() =>
         Generators.History.Sample(Run, iter: 1000, print: Print);
 
+    /// <summary>
+    /// The writer reads a wallet with many lots in part (<see cref="WalletState.UnreadCredits"/>). Every command of every
+    /// history is also applied to the state read with only its first 0 to 3 unexpired lots: it must decide exactly as the
+    /// whole state does, or ask for every lot before deciding anything.
+    /// </summary>
+    [Fact]
+    public void A_state_read_in_part_decides_as_the_whole_state_or_asks_for_every_lot()
+    {
+        var (sameBefore, askedBefore) = (Interlocked.Read(ref _decidedInPart), Interlocked.Read(ref _askedForEveryLot));
+        Generators.History.Sample(Run, iter: 1000, print: Print);
+        // Both happen, often: the comparison is not vacuous.
+        Assert.True(Interlocked.Read(ref _decidedInPart) - sameBefore > 1000, "few commands were decided on a state read in part");
+        Assert.True(Interlocked.Read(ref _askedForEveryLot) - askedBefore > 100, "a state read in part never asked for every lot");
+    }
+
+    static long _decidedInPart;
+    static long _askedForEveryLot;
+
+    /// <summary>The state as the writer reads it in part: every expired lot and the first <paramref name="first"/> unexpired ones.</summary>
+    static WalletState? ReadInPart(WalletState whole, DateTimeOffset now, int first)
+    {
+        var unexpired = whole.OpenLots.Where(l => !l.IsExpiredAt(now)).OrderBy(l => l, SpendOrder.Instance).ToList();
+        if (unexpired.Count <= first) return null;
+        // What the writer computes the unread credits from: the open lots hold the balance plus the overdraft owed.
+        Assert.Equal(whole.CreditBalance + whole.OverdraftCredits, whole.OpenLots.Sum(l => l.Available));
+        return new WalletState
+        {
+            WalletId = whole.WalletId, Status = whole.Status, CreditBalance = whole.CreditBalance,
+            OverdraftCredits = whole.OverdraftCredits, OverdraftLimit = whole.OverdraftLimit,
+            OpenLots = [.. whole.OpenLots.Where(l => l.IsExpiredAt(now)), .. unexpired.Take(first)],
+            OpenDebts = [.. whole.OpenDebts], PendingCredits = [.. whole.PendingCredits], Holds = [.. whole.Holds],
+            InvoiceReserve = whole.InvoiceReserve,
+            UnreadCredits = unexpired.Skip(first).Sum(l => l.Available),
+            ReadUpTo = first > 0 ? unexpired[first - 1] : null,
+        };
+    }
+
+    static string Render(CommandOutcome outcome, Changeset c) => string.Join(Environment.NewLine,
+        outcome switch
+        {
+            CommandOutcome.Posted p => "posted " + string.Join("; ", p.Entries),
+            CommandOutcome.HoldEnded h => $"hold ended {h.HoldId} {h.Status} " + string.Join("; ", h.Entries),
+            _ => outcome.ToString(),
+        },
+        string.Join("; ", c.Entries), string.Join("; ", c.Allocations),
+        string.Join("; ", c.LotAvailable.OrderBy(x => x.Key, StringComparer.Ordinal)),
+        string.Join("; ", c.DebtUnsettled.OrderBy(x => x.Key, StringComparer.Ordinal)),
+        string.Join("; ", c.FailedPending), string.Join("; ", c.NewHolds), string.Join("; ", c.EndedHolds), c.NewStatus ?? "-");
+
     static string Print(List<Step> steps) =>
         $"{steps.Count} steps:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", steps);
 
@@ -54,6 +103,50 @@ public sealed class WalletModelTests
 
         string NewId() => $"wtx_{++_ids:D6}";
 
+        /// <summary>
+        /// Applies a command to the state and to a state read in part (see above). The part lives on across commands at one
+        /// instant, as in a batch, so lots granted after it was read (which may sort after its last lot) are spent from it too.
+        /// </summary>
+        CommandOutcome Engine(WalletCommand command, DateTimeOffset now, Changeset changes, Func<string> newId)
+        {
+            if (_part is null || _partAt != now)
+            {
+                _part = ReadInPart(_state, now, _reads++ % 4);
+                _partAt = now;
+            }
+            if (_part is not null)
+            {
+                var ids = _ids;
+                var partChanges = new Changeset();
+                var whole = new Changeset();
+                var wholeIds = _ids;
+                var expected = WalletEngine.Apply(Copy(_state), command, now, whole, () => $"wtx_{++wholeIds:D6}");
+                try
+                {
+                    var decided = WalletEngine.Apply(_part, command, now, partChanges, () => $"wtx_{++ids:D6}");
+                    Assert.Equal(Render(expected, whole), Render(decided, partChanges));
+                    Interlocked.Increment(ref _decidedInPart);
+                }
+                catch (EveryLotNeededException)
+                {
+                    Interlocked.Increment(ref _askedForEveryLot);
+                    _part = null;
+                }
+            }
+            return WalletEngine.Apply(_state, command, now, changes, newId);
+        }
+
+        WalletState? _part;
+        DateTimeOffset _partAt;
+        int _reads;
+
+        static WalletState Copy(WalletState s) => new()
+        {
+            WalletId = s.WalletId, Status = s.Status, CreditBalance = s.CreditBalance, OverdraftCredits = s.OverdraftCredits,
+            OverdraftLimit = s.OverdraftLimit, OpenLots = [.. s.OpenLots], OpenDebts = [.. s.OpenDebts], PendingCredits = [.. s.PendingCredits],
+            Holds = [.. s.Holds], InvoiceReserve = s.InvoiceReserve,
+        };
+
         public string Describe() =>
             $"state: status={_state.Status} balance={_state.CreditBalance} overdraft={_state.OverdraftCredits} limit={_state.OverdraftLimit}" +
             Environment.NewLine + string.Join(Environment.NewLine, _store.Rows.Select(r => "  " + r)) +
@@ -78,6 +171,7 @@ public sealed class WalletModelTests
                 case Step.SetOverdraftLimit l:
                     // Storage refuses a limit below what is already owed.
                     _state.OverdraftLimit = Math.Max(l.Limit, _state.OverdraftCredits);
+                    _part = null;
                     break;
 
                 case Step.Credit c:
@@ -225,7 +319,7 @@ public sealed class WalletModelTests
             var pendingBefore = _store.PendingCredits;
 
             var price = c.Purchased ? Price(c.Amount) : 0m;
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.Credit(id, c.Amount, price, reason, expires, c.Priority), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.Credit(id, c.Amount, price, reason, expires, c.Priority), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
             // Pending purchases keep their room under the balance limit.
             if (outcome is CommandOutcome.BalanceLimitExceeded)
@@ -274,7 +368,7 @@ public sealed class WalletModelTests
             if (amount <= 0) amount = Unit;
 
             var balanceBefore = _state.CreditBalance;
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.Debit(id, amount, reason), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.Debit(id, amount, reason), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
 
             if (amount > canSpend)
@@ -332,7 +426,7 @@ public sealed class WalletModelTests
                 : _store.OpenLots.Where(l => l.IsExpiredAt(Now)).OrderBy(l => l, SpecSpendOrder.Instance).ToList();
             var lot = candidates.Count == 0 ? null : candidates[e.Pick % candidates.Count];
             var id = NewId();
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.ExpireLot(id, lot?.Id ?? "wtx_missing"), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.ExpireLot(id, lot?.Id ?? "wtx_missing"), Now, changes, NewId);
 
             // A pending or failed credit is no lot: nothing to expire.
             if (lot is null || !lot.IsCompleted || lot.CreditsAvailable == 0 || !lot.IsExpiredAt(Now))
@@ -359,7 +453,7 @@ public sealed class WalletModelTests
             var holds = _store.OpenHolds.Select(h => h.Id).Order(StringComparer.Ordinal).ToList();
             var id = NewId();
 
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.Terminate(id), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.Terminate(id), Now, changes, NewId);
             if (wasClosed)
             {
                 Assert.IsType<CommandOutcome.NoChange>(outcome);
@@ -406,7 +500,7 @@ public sealed class WalletModelTests
             var balance = _state.CreditBalance;
             var pendingBefore = _store.PendingCredits;
 
-            var outcome = WalletEngine.Apply(_state,
+            var outcome = Engine(
                 new WalletCommand.PendingCredit(id, p.Amount, Price(p.Amount), Reasons.PurchasedCreditInvoiced, expires, p.Priority), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
             if (balance + pendingBefore + p.Amount > Money.MaxBalance)
@@ -438,7 +532,7 @@ public sealed class WalletModelTests
             var left = 0m;
             var repayments = row is null ? [] : Repayments(id, row.CreditAmount, out left);
 
-            var outcome = WalletEngine.Apply(_state,
+            var outcome = Engine(
                 s.Complete ? new WalletCommand.CompletePending(id) : new WalletCommand.FailPending(id), Now, changes, NewId);
 
             if (row is null || !row.IsPending)
@@ -481,7 +575,7 @@ public sealed class WalletModelTests
             if (amount <= 0) amount = Unit;
             var balance = _state.CreditBalance;
 
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.PlaceHold(id, amount, expires), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.PlaceHold(id, amount, expires), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
             if (amount > canHold)
             {
@@ -515,7 +609,7 @@ public sealed class WalletModelTests
             var held = _store.HeldAt(Now);
             var balance = _state.CreditBalance;
 
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.CaptureHold(id, hold?.Id ?? "hold_missing", requested, reason), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.CaptureHold(id, hold?.Id ?? "hold_missing", requested, reason), Now, changes, NewId);
 
             // Ended, expired or unknown holds capture nothing.
             if (hold is null || !hold.ReservesAt(Now))
@@ -567,7 +661,7 @@ public sealed class WalletModelTests
             var hold = candidates.Count == 0 ? null : candidates[r.Pick % candidates.Count];
             var balance = _state.CreditBalance;
 
-            var outcome = WalletEngine.Apply(_state, new WalletCommand.ReleaseHold(hold?.Id ?? "hold_missing", r.Expired), Now, changes, NewId);
+            var outcome = Engine( new WalletCommand.ReleaseHold(hold?.Id ?? "hold_missing", r.Expired), Now, changes, NewId);
 
             if (hold is null || !hold.IsOpen)
             {
@@ -593,7 +687,7 @@ public sealed class WalletModelTests
             if (maxCredits <= 0) maxCredits = Unit;
             var balance = _state.CreditBalance;
 
-            var outcome = WalletEngine.Apply(_state,
+            var outcome = Engine(
                 new WalletCommand.DebitUpTo(id, maxCredits, Reasons.InvoicePayment, u.Rate, u.MinorUnits), Now, changes, NewId);
             if (_state.Status != WalletStatuses.Active && outcome is CommandOutcome.WalletNotActive) return outcome;
 

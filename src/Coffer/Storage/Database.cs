@@ -135,6 +135,9 @@ public sealed class Database : IAsyncDisposable
 
     public string CaseInsensitiveLike => Kind == DbKind.Postgres ? "ILIKE" : "LIKE";
 
+    /// <summary>Makes a text comparison byte by byte, as C#'s ordinal one is: PostgreSQL's default collation is the locale's.</summary>
+    public string OrdinalCollate => Kind == DbKind.Postgres ? " COLLATE \"C\"" : "";
+
     public bool IsUniqueViolation(Exception e) => UniqueViolation(e);
 
     public static bool UniqueViolation(Exception e) => e switch

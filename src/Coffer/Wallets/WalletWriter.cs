@@ -103,12 +103,13 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// </summary>
     public async Task<(WriteResult[] Results, bool Committed)> ExecuteTogetherAsync(IReadOnlyList<Pending> batch, bool atomic, CancellationToken ct = default)
     {
+        var everyLot = EveryLotAsked(batch);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 await using var scope = await db.BeginWriteAsync(ct);
-                var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, ct);
+                var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, everyLot, ct);
                 if (atomic && results.Any(r => r is WriteResult.Refused or WriteResult.NoChange)) return (results, false);
                 if (!wrote) return (results, true);
                 try
@@ -127,6 +128,12 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
             {
                 // As in ExecuteAloneAsync: a key was claimed concurrently; the next attempt replays or refuses it.
             }
+            catch (EveryLotNeededException) when (!everyLot)
+            {
+                // Rolled back, nothing applied; not an attempt of its own.
+                everyLot = true;
+                attempt--;
+            }
         }
     }
 
@@ -137,8 +144,27 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// </summary>
     async Task<WriteResult[]> TryExecuteAsync(IReadOnlyList<Pending> batch, CancellationToken ct)
     {
+        try
+        {
+            return await TryExecuteAsync(batch, EveryLotAsked(batch), ct);
+        }
+        catch (EveryLotNeededException)
+        {
+            // Rolled back, nothing applied: the same batch again, in a new transaction, with every lot read.
+            return await TryExecuteAsync(batch, everyLot: true, ct);
+        }
+    }
+
+    /// <summary>
+    /// Operations that write rows of their own from the lots they spend (a close refunding each lot's price) read every
+    /// lot from the start; every other batch reads the first lots of its wallets and, rarely, runs again with all of them.
+    /// </summary>
+    static bool EveryLotAsked(IReadOnlyList<Pending> batch) => batch.Any(p => p.Op.AlsoWrite is not null);
+
+    async Task<WriteResult[]> TryExecuteAsync(IReadOnlyList<Pending> batch, bool everyLot, CancellationToken ct)
+    {
         await using var scope = await db.BeginWriteAsync(ct);
-        var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, ct);
+        var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, batch, everyLot, ct);
         if (!wrote) return results;
         try
         {
@@ -156,7 +182,14 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// wallet's money in the same transaction as their own rows (an invoice paid, a credit purchase granted).
     /// The caller commits; its own locks must be taken before the wallet's, never after.
     /// </summary>
-    public async Task<(WriteResult[] Results, bool Wrote)> ExecuteInAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Pending> batch, CancellationToken ct)
+    public Task<(WriteResult[] Results, bool Wrote)> ExecuteInAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Pending> batch, CancellationToken ct) =>
+        // The caller's transaction cannot be rolled back and run again here, so every lot is read.
+        ExecuteInAsync(c, tx, batch, everyLot: true, ct);
+
+    /// <param name="everyLot">Read every open lot; otherwise the first ones, and <see cref="EveryLotNeededException"/>
+    /// (before anything is written) when an operation needs more.</param>
+    async Task<(WriteResult[] Results, bool Wrote)> ExecuteInAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Pending> batch, bool everyLot,
+        CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var writes = new SqlBatch();
@@ -178,7 +211,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         {
             var walletIds = tenant.Select(g => g.Key.WalletId).ToList();
             var keys = tenant.SelectMany(g => g).Select(x => x.p.Op.Idempotency?.Key).OfType<string>().Distinct().ToList();
-            var (locked, loaded, found) = await rows.LockAndLoadAsync(c, tx, tenant.Key, walletIds, keys, context);
+            var (locked, loaded, found) = await rows.LockAndLoadAsync(c, tx, tenant.Key, walletIds, keys, context, now, everyLot);
             foreach (var w in locked) wallets[(tenant.Key, w.Id)] = w;
             foreach (var state in loaded) states[(tenant.Key, state.WalletId)] = state;
             foreach (var (key, response) in found) stored[(tenant.Key, key)] = response;
@@ -329,7 +362,7 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         {
             // New thresholds act without any money moving: an alert may fire, and a rule turned on below its threshold
             // tops up now (as a debit taking the balance there would).
-            var state = (await rows.LockAndLoadAsync(c, tx, tenantId, [walletId], [], new BatchContext())).States[0];
+            var state = (await rows.LockAndLoadAsync(c, tx, tenantId, [walletId], [], new BatchContext(), now, everyLot: true)).States[0];
             var available = LedgerRows.AvailableNow(state, now);
             if (after.AlertSettings != wallet.AlertSettings)
                 after = AlertEvaluation.Evaluate(writes, ids, after, available, now, (type, payload) => alerts.Add((type, payload)));
