@@ -92,6 +92,27 @@ public abstract class WalletLedgerTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task TheRealTimeBalanceCountsWhatItsCustomerOwesOnFinalizedInvoicesInItsCurrencyOnly()
+    {
+        var wallet = await CreateWallet(new { initial_credits_to_load = "10" });
+        var customer = wallet.S("customer_id");
+        async Task Invoice(string currency, string amount, string status, string? customerId = null) =>
+            (await Api.Post("/v1/invoices", new
+            {
+                customer_id = customerId ?? customer, currency, amount_due = amount, subtotal = amount, total = amount, invoice_status = status,
+            })).Ok(201);
+        await Invoice("usd", "7", "FINALIZED");
+        await Invoice("usd", "2.5", "FINALIZED");
+        await Invoice("usd", "100", "DRAFT");
+        await Invoice("eur", "40", "FINALIZED");
+        await Invoice("usd", "50", "FINALIZED", (await CreateCustomer()).S("id"));
+
+        var balance = await Balance(wallet.S("id"));
+        Assert.Equal(9.5m, balance.D("unpaid_invoices_amount"));
+        Assert.Equal(10m, balance.D("real_time_credit_balance"));
+    }
+
+    [Fact]
     public async Task ExpiredCreditsStopBeingSpendableAtExpiryAndTheSweepPostsOneExpiryPerLot()
     {
         var expiry = CofferApp.Start.AddHours(1);

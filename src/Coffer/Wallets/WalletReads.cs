@@ -9,16 +9,14 @@ public sealed class WalletReads(WalletStore store)
     /// <summary>The wallet with what it can spend now, what holds and pending charges take, and unpaid invoices; null when there is none.</summary>
     public async Task<WalletBalanceDto?> BalanceAsync(string tenantId, string id)
     {
-        var w = await store.GetAsync(tenantId, id);
-        if (w is null) return null;
-        var lots = await store.LotsAsync(tenantId, id);
+        if (await store.BalanceAsync(tenantId, id) is not var (w, lots, unpaid)) return null;
         var realTime = RealTimeCredits.Of(w, lots);
         var dto = WalletDtos.Wallet(w, new CreditBreakdown(lots.SpendableFree, lots.SpendablePurchased));
         return new WalletBalanceDto(dto)
         {
             RealTimeCreditBalance = realTime.Balance,
             RealTimeBalance = Money.AmountForCredits(realTime.Balance, w.ConversionRate),
-            UnpaidInvoicesAmount = await store.UnpaidInvoicesAsync(tenantId, w.CustomerId, w.Currency),
+            UnpaidInvoicesAmount = unpaid,
             BalanceUpdatedAt = w.UpdatedAt,
             PendingCharges = Money.AmountForCredits(realTime.PendingCharges, w.ConversionRate),
             PendingChargeCredits = realTime.PendingCharges,

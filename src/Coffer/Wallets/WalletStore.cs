@@ -65,23 +65,79 @@ public sealed class WalletStore(Database db, TimeProvider clock)
 
     public async Task<LotSummary> LotsAsync(string tenantId, string walletId)
     {
-        var now = clock.GetUtcNow();
         await using var c = await db.OpenAsync();
-        var lots = await c.QueryAsync(null,
-            "SELECT credits_available, expiry_date, transaction_reason FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1",
-            r => (Available: r.Dec("credits_available"), Expiry: r.NTime("expiry_date"), Purchased: Reasons.IsPurchased(r.Str("transaction_reason"))),
-            ("t", tenantId), ("w", walletId));
-        var live = lots.Where(l => l.Expiry is null || l.Expiry > now).ToList();
-        var held = await c.QueryAsync(null,
-            "SELECT credits, expires_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'",
-            r => new Hold("", r.Dec("credits"), r.NTime("expires_at")), ("t", tenantId), ("w", walletId));
-        var owed = await c.QueryAsync(null, Invoices.InvoiceReserve.Select("wallet_id IN (@w)"), Invoices.InvoiceReserve.Read, ("t", tenantId), ("w", walletId));
-        return new LotSummary(
-            live.Where(l => !l.Purchased).Sum(l => l.Available),
-            live.Where(l => l.Purchased).Sum(l => l.Available),
-            lots.Where(l => l.Expiry <= now).Sum(l => l.Available),
-            held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits),
-            owed.Sum(o => o.Owed));
+        var read = new LotsRead();
+        await c.ReadManyAsync(null, read.Statements(tenantId, walletId), read.Row);
+        return read.Summary(clock.GetUtcNow());
+    }
+
+    /// <summary>
+    /// What the real-time balance shows, read in one round trip on one connection: the wallet, its lots, holds and the
+    /// invoices waiting on it, and what its customer owes on invoices in its currency. Null when there is no such wallet.
+    /// </summary>
+    public async Task<(WalletRow Wallet, LotSummary Lots, decimal UnpaidInvoices)?> BalanceAsync(string tenantId, string walletId)
+    {
+        await using var c = await db.OpenAsync();
+        var read = new LotsRead();
+        WalletRow? wallet = null;
+        var unpaid = 0m;
+        (string, (string, object?)[]) ofWallet = ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w", [("t", tenantId), ("w", walletId)]);
+        (string, (string, object?)[]) invoices = ($"""
+            SELECT amount_due, amount_paid FROM invoices
+            WHERE tenant_id = @t AND {Invoices.InvoiceReserve.Unpaid}
+              AND EXISTS (SELECT 1 FROM wallets w WHERE w.tenant_id = @t AND w.id = @w AND w.customer_id = invoices.customer_id AND w.currency = invoices.currency)
+            """, [("t", tenantId), ("w", walletId)]);
+        var lots = read.Statements(tenantId, walletId);
+        await c.ReadManyAsync(null, [ofWallet, invoices, .. lots], (i, r) =>
+        {
+            switch (i)
+            {
+                case 0: wallet = WalletRow.Read(r); break;
+                case 1: unpaid += Math.Max(0m, r.Dec("amount_due") - r.Dec("amount_paid")); break;
+                default: read.Row(i - 2, r); break;
+            }
+        });
+        return wallet is null ? null : (wallet, read.Summary(clock.GetUtcNow()), unpaid);
+    }
+
+    /// <summary>The reads behind a <see cref="LotSummary"/>: open lots, active holds, invoices waiting on the wallet.</summary>
+    sealed class LotsRead
+    {
+        readonly List<(decimal Available, DateTimeOffset? Expiry, bool Purchased)> _lots = [];
+        readonly List<Hold> _held = [];
+        readonly List<decimal> _owed = [];
+
+        public List<(string, (string, object?)[])> Statements(string tenantId, string walletId)
+        {
+            (string, object?)[] args = [("t", tenantId), ("w", walletId)];
+            return
+            [
+                ("SELECT credits_available, expiry_date, transaction_reason FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1", args),
+                ("SELECT credits, expires_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'", args),
+                (Invoices.InvoiceReserve.Select("wallet_id IN (@w)"), args),
+            ];
+        }
+
+        public void Row(int statement, System.Data.Common.DbDataReader r)
+        {
+            switch (statement)
+            {
+                case 0: _lots.Add((r.Dec("credits_available"), r.NTime("expiry_date"), Reasons.IsPurchased(r.Str("transaction_reason")))); break;
+                case 1: _held.Add(new Hold("", r.Dec("credits"), r.NTime("expires_at"))); break;
+                default: _owed.Add(Invoices.InvoiceReserve.Read(r).Owed); break;
+            }
+        }
+
+        public LotSummary Summary(DateTimeOffset now)
+        {
+            var live = _lots.Where(l => l.Expiry is null || l.Expiry > now).ToList();
+            return new LotSummary(
+                live.Where(l => !l.Purchased).Sum(l => l.Available),
+                live.Where(l => l.Purchased).Sum(l => l.Available),
+                _lots.Where(l => l.Expiry <= now).Sum(l => l.Available),
+                _held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits),
+                _owed.Sum());
+        }
     }
 
     /// <summary>The wallet's open lots, by priority, then expiry, then age.</summary>
@@ -107,19 +163,6 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             "SELECT credit_amount FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'pending'",
             r => r.Dec("credit_amount"), ("t", wallet.TenantId), ("w", wallet.Id))).Sum();
         return (RealTimeCredits.Of(wallet, lots).Available + pending, pending);
-    }
-
-    /// <summary>What the customer still owes on finalized invoices in the wallet's currency.</summary>
-    public async Task<decimal> UnpaidInvoicesAsync(string tenantId, string customerId, string currency)
-    {
-        await using var c = await db.OpenAsync();
-        var open = await c.QueryAsync(null,
-            $"""
-            SELECT amount_due, amount_paid FROM invoices
-            WHERE tenant_id = @t AND customer_id = @c AND currency = @cur AND {Invoices.InvoiceReserve.Unpaid}
-            """,
-            r => Math.Max(0m, r.Dec("amount_due") - r.Dec("amount_paid")), ("t", tenantId), ("c", customerId), ("cur", currency));
-        return open.Sum();
     }
 
     public async Task<(List<HoldRow> Items, long Total)> HoldsAsync(string tenantId, string walletId, string? status, int limit, int offset)
