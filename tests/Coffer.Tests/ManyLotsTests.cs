@@ -69,6 +69,24 @@ public abstract class ManyLotsTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task ABatchOverHundredsOfWalletsReadsTheirFirstLotsInOnePassAndSpendsThemInOrder()
+    {
+        // More wallets than one statement may name a term each for (SQLite takes 500): the lots are ranked in one pass.
+        var wallets = new List<string>();
+        for (var i = 0; i < 520; i++) wallets.Add((await CreateWallet(new { initial_credits_to_load = "3" })).S("id"));
+        var many = wallets[7];
+        var lots = await GrantLots(many, 100);
+
+        var debits = await Batch([.. wallets.Select(w => Op("debit", w, "1")), Op("debit", many, "70")]);
+
+        var allocations = await Allocations(many);
+        Assert.Equal([(lots[0], 1m)], allocations[debits[7].S("transaction_id")]);
+        Assert.Equal(lots[1..71].Select(l => (l, 1m)), allocations[debits[^1].S("transaction_id")]);
+        Assert.Equal(32m, (await Wallet(many)).D("credit_balance"));
+        Assert.Equal(2m, (await Wallet(wallets[300])).D("credit_balance"));
+    }
+
+    [Fact]
     public async Task ExpiredLotsNotYetSweptAreLeftOutExactlyWhenMostLotsAreUnread()
     {
         var wallet = (await CreateWallet()).S("id");

@@ -131,3 +131,22 @@ public sealed class SqliteSingleProcessTests : IDisposable
             File.Delete(_db + suffix);
     }
 }
+
+/// <summary><c>verify</c> scans the whole database: on PostgreSQL one of its queries may run past a request's 30 s.</summary>
+public sealed class VerifyScanTests
+{
+    [Fact]
+    public async Task VerifyReadsPostgresWithoutACommandTimeLimitWhileRequestsKeepTheirs()
+    {
+        await using var db = Database.Open(Environment.GetEnvironmentVariable("COFFER_TEST_POSTGRES")
+            ?? throw new InvalidOperationException("COFFER_TEST_POSTGRES is not set: run ./test.sh"));
+        await using var scan = await db.OpenForScansAsync();
+        await using var request = await db.OpenAsync();
+        await using var scanCommand = scan.CreateCommand();
+        await using var requestCommand = request.CreateCommand();
+        Assert.Equal(0, scanCommand.CommandTimeout);
+        Assert.Equal(30, requestCommand.CommandTimeout);
+        scanCommand.CommandText = "SELECT pg_sleep(0.1)";
+        await scanCommand.ExecuteNonQueryAsync();
+    }
+}

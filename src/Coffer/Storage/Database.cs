@@ -14,6 +14,8 @@ public enum DbKind { Sqlite, Postgres }
 public sealed class Database : IAsyncDisposable
 {
     readonly NpgsqlDataSource? _postgres;
+    // Its own pool, used only by whole-database scans: the same server with no command time limit.
+    readonly Lazy<NpgsqlDataSource>? _postgresScans;
     readonly string? _sqlite;
     readonly CommitFaults? _faults;
 
@@ -27,12 +29,14 @@ public sealed class Database : IAsyncDisposable
     /// <summary>The SQLite file's full path; null on PostgreSQL.</summary>
     public string? FilePath { get; }
 
-    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite, CommitFaults? faults, string? filePath = null)
+    Database(DbKind kind, string description, NpgsqlDataSource? postgres, string? sqlite, CommitFaults? faults, string? filePath = null,
+        Lazy<NpgsqlDataSource>? scans = null)
     {
         Kind = kind;
         Description = description;
         FilePath = filePath;
         _postgres = postgres;
+        _postgresScans = scans;
         _sqlite = sqlite;
         _faults = faults;
     }
@@ -49,7 +53,8 @@ public sealed class Database : IAsyncDisposable
         {
             var builder = new NpgsqlConnectionStringBuilder(value);
             var description = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}";
-            return new Database(DbKind.Postgres, description, NpgsqlDataSource.Create(builder.ConnectionString), null, faults);
+            var scans = new Lazy<NpgsqlDataSource>(() => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(builder.ConnectionString) { CommandTimeout = 0 }.ConnectionString));
+            return new Database(DbKind.Postgres, description, NpgsqlDataSource.Create(builder.ConnectionString), null, faults, scans: scans);
         }
 
         var path = Path.GetFullPath(value);
@@ -88,6 +93,13 @@ public sealed class Database : IAsyncDisposable
         }
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// A connection for a scan of the whole database (<c>verify</c>): on PostgreSQL its commands have no client-side time
+    /// limit, since one query over millions of entries may take longer than the 30 s a request's may. SQLite has none.
+    /// </summary>
+    public async Task<DbConnection> OpenForScansAsync(CancellationToken ct = default) =>
+        _postgres is null ? await OpenAsync(ct) : await _postgresScans!.Value.OpenConnectionAsync(ct);
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
     {
@@ -163,6 +175,7 @@ public sealed class Database : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_postgres is not null) await _postgres.DisposeAsync();
+        if (_postgresScans is { IsValueCreated: true }) await _postgresScans.Value.DisposeAsync();
         _sqliteWriter.Dispose();
     }
 }

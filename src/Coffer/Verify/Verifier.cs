@@ -22,7 +22,7 @@ public sealed class Verifier(Database db)
         var problems = new List<string>();
         long wallets = 0, entries = 0, allocations = 0;
         string lastTenant = "", lastId = "";
-        await using var c = await db.OpenAsync(ct);
+        await using var c = await db.OpenForScansAsync(ct);
         while (true)
         {
             var page = await c.QueryAsync(null,

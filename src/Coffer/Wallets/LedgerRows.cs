@@ -71,7 +71,7 @@ sealed class LedgerRows(Database db, Ids ids)
              """ : $"""
              SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at
              FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1 AND expiry_date <= @now
-             {string.Concat(walletIds.Select((_, i) => FirstLots(i)))}
+             {FirstLots(walletIds.Count)}
              """, everyLot ? args : [.. args, ("now", now)]),
             ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
             ($"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND transaction_status = 'pending'", args),
@@ -145,17 +145,38 @@ sealed class LedgerRows(Database db, Ids ids)
     /// there were, the last of them bounds the unread ones in the spend order.
     /// </summary>
     /// <summary>
-    /// The first unexpired lots of the <paramref name="i"/>th wallet (<c>@w{i}</c>) in the spend order, read along
-    /// <c>ix_wtx_spend_order</c> (migration 073), whose columns these terms are.
+    /// Up to this many wallets, each one's first lots are read along <c>ix_wtx_spend_order</c> (migration 073), one
+    /// <c>UNION ALL</c> term per wallet; SQLite takes at most 500 terms, and planning hundreds costs more than it saves.
     /// </summary>
-    string FirstLots(int i) => $"""
+    const int WalletsReadAlongTheIndex = 100;
 
-        UNION ALL SELECT * FROM (
-          SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at FROM wallet_transactions
-          WHERE tenant_id = @t AND wallet_id = @w{i} AND lot_open = 1 AND (expiry_date IS NULL OR expiry_date > @now)
-          ORDER BY priority IS NULL, priority, expiry_date IS NULL, expiry_date, created_at, id{db.OrdinalCollate}
-          LIMIT {LotsRead}) AS first_lots_{i}
-        """;
+    /// <summary>
+    /// The first unexpired lots of each of the <paramref name="wallets"/> wallets (<c>@w0</c>, <c>@w1</c>, ...) in the spend
+    /// order, as <c>UNION ALL</c> terms after the expired lots. A few wallets: each one's lots read in the index's order,
+    /// whose columns these terms are. Many (a batch spread over hundreds, most with a lot or two): ranked in one pass.
+    /// </summary>
+    string FirstLots(int wallets)
+    {
+        const string columns = "wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at";
+        var spendOrder = $"priority IS NULL, priority, expiry_date IS NULL, expiry_date, created_at, id{db.OrdinalCollate}";
+        const string unexpired = "lot_open = 1 AND (expiry_date IS NULL OR expiry_date > @now)";
+        if (wallets > WalletsReadAlongTheIndex)
+        {
+            var inWallets = string.Join(", ", Enumerable.Range(0, wallets).Select(i => $"@w{i}"));
+            return $"""
+                UNION ALL SELECT {columns} FROM (
+                  SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY wallet_id ORDER BY {spendOrder}) AS spend_rank FROM wallet_transactions
+                  WHERE tenant_id = @t AND wallet_id IN ({inWallets}) AND {unexpired}) AS first_lots
+                WHERE spend_rank <= {LotsRead}
+                """;
+        }
+        return string.Concat(Enumerable.Range(0, wallets).Select(i => $"""
+
+            UNION ALL SELECT * FROM (
+              SELECT {columns} FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w{i} AND {unexpired}
+              ORDER BY {spendOrder} LIMIT {LotsRead}) AS first_lots_{i}
+            """));
+    }
 
     static (decimal Unread, Lot? ReadUpTo) Unread(WalletRow wallet, List<Lot> read, DateTimeOffset now)
     {
