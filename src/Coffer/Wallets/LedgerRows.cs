@@ -65,14 +65,12 @@ sealed class LedgerRows(Database db, Ids ids)
         var statements = new List<(string, (string, object?)[])>
         {
             ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {inWallets[0]} ORDER BY id{db.ForUpdate}", args),
-            (everyLot ? $"""
-             SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at
-             FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1
-             """ : $"""
-             SELECT wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at
-             FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1 AND expiry_date <= @now
-             {FirstLots(walletIds.Count)}
-             """, everyLot ? args : [.. args, ("now", now)]),
+            (everyLot
+                ? $"SELECT {LotColumns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1"
+                : $"""
+                  SELECT {LotColumns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1 AND expiry_date <= @now
+                  {FirstLots(walletIds.Count, byWallet)}
+                  """, everyLot ? args : [.. args, ("now", now)]),
             ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
             ($"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND transaction_status = 'pending'", args),
             ($"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {byWallet} AND status = 'active'", args),
@@ -121,22 +119,55 @@ sealed class LedgerRows(Database db, Ids ids)
             var read = lotsBy[w.Id].ToList();
             var (unread, readUpTo) = everyLot ? (0m, null) : Unread(w, read, now);
             return new WalletState
-        {
-            WalletId = w.Id,
-            Status = w.Status,
-            CreditBalance = w.CreditBalance,
-            OverdraftCredits = w.OverdraftCredits,
-            OverdraftLimit = w.OverdraftLimit,
-            OpenLots = read,
-            UnreadCredits = unread,
-            ReadUpTo = readUpTo,
-            OpenDebts = debtsBy[w.Id].ToList(),
-            PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Amount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
-            Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
-            InvoiceReserve = Invoices.InvoiceReserve.Credits(owedBy[w.Id].Sum(), w.ConversionRate),
-        };
+            {
+                WalletId = w.Id,
+                Status = w.Status,
+                CreditBalance = w.CreditBalance,
+                OverdraftCredits = w.OverdraftCredits,
+                OverdraftLimit = w.OverdraftLimit,
+                OpenLots = read,
+                UnreadCredits = unread,
+                ReadUpTo = readUpTo,
+                OpenDebts = debtsBy[w.Id].ToList(),
+                PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Amount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
+                Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
+                InvoiceReserve = Invoices.InvoiceReserve.Credits(owedBy[w.Id].Sum(), w.ConversionRate),
+            };
         }).ToList();
         return (wallets, states, stored);
+    }
+
+    /// <summary>
+    /// Up to this many wallets, each one's first lots are read along <c>ix_wtx_spend_order</c> (migration 073), one
+    /// <c>UNION ALL</c> term per wallet; SQLite takes at most 500 terms, and planning hundreds costs more than it saves.
+    /// </summary>
+    const int WalletsReadAlongTheIndex = 100;
+
+    /// <summary>What the engine's <see cref="Lot"/> is read from.</summary>
+    const string LotColumns = "wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at";
+
+    /// <summary>
+    /// The first unexpired lots of each of the <paramref name="wallets"/> wallets (<c>@w0</c>, <c>@w1</c>, ...) in the spend
+    /// order, as <c>UNION ALL</c> terms after the expired lots. A few wallets: each one's lots read in the index's order,
+    /// whose columns these terms are. Many (a batch spread over hundreds, most with a lot or two): ranked in one pass.
+    /// </summary>
+    string FirstLots(int wallets, string byWallet)
+    {
+        var spendOrder = $"priority IS NULL, priority, expiry_date IS NULL, expiry_date, created_at, id{db.OrdinalCollate}";
+        const string unexpired = "lot_open = 1 AND (expiry_date IS NULL OR expiry_date > @now)";
+        if (wallets > WalletsReadAlongTheIndex)
+            return $"""
+                UNION ALL SELECT {LotColumns} FROM (
+                  SELECT {LotColumns}, ROW_NUMBER() OVER (PARTITION BY wallet_id ORDER BY {spendOrder}) AS spend_rank FROM wallet_transactions
+                  WHERE tenant_id = @t AND {byWallet} AND {unexpired}) AS first_lots
+                WHERE spend_rank <= {LotsRead}
+                """;
+        return string.Concat(Enumerable.Range(0, wallets).Select(i => $"""
+
+            UNION ALL SELECT * FROM (
+              SELECT {LotColumns} FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w{i} AND {unexpired}
+              ORDER BY {spendOrder} LIMIT {LotsRead}) AS first_lots_{i}
+            """));
     }
 
     /// <summary>
@@ -144,45 +175,11 @@ sealed class LedgerRows(Database db, Ids ids)
     /// invariant that <c>verify</c> checks), less the lots read. When the first <see cref="LotsRead"/> were not all
     /// there were, the last of them bounds the unread ones in the spend order.
     /// </summary>
-    /// <summary>
-    /// Up to this many wallets, each one's first lots are read along <c>ix_wtx_spend_order</c> (migration 073), one
-    /// <c>UNION ALL</c> term per wallet; SQLite takes at most 500 terms, and planning hundreds costs more than it saves.
-    /// </summary>
-    const int WalletsReadAlongTheIndex = 100;
-
-    /// <summary>
-    /// The first unexpired lots of each of the <paramref name="wallets"/> wallets (<c>@w0</c>, <c>@w1</c>, ...) in the spend
-    /// order, as <c>UNION ALL</c> terms after the expired lots. A few wallets: each one's lots read in the index's order,
-    /// whose columns these terms are. Many (a batch spread over hundreds, most with a lot or two): ranked in one pass.
-    /// </summary>
-    string FirstLots(int wallets)
-    {
-        const string columns = "wallet_id, id, amount, credit_amount, credits_available, expiry_date, priority, created_at";
-        var spendOrder = $"priority IS NULL, priority, expiry_date IS NULL, expiry_date, created_at, id{db.OrdinalCollate}";
-        const string unexpired = "lot_open = 1 AND (expiry_date IS NULL OR expiry_date > @now)";
-        if (wallets > WalletsReadAlongTheIndex)
-        {
-            var inWallets = string.Join(", ", Enumerable.Range(0, wallets).Select(i => $"@w{i}"));
-            return $"""
-                UNION ALL SELECT {columns} FROM (
-                  SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY wallet_id ORDER BY {spendOrder}) AS spend_rank FROM wallet_transactions
-                  WHERE tenant_id = @t AND wallet_id IN ({inWallets}) AND {unexpired}) AS first_lots
-                WHERE spend_rank <= {LotsRead}
-                """;
-        }
-        return string.Concat(Enumerable.Range(0, wallets).Select(i => $"""
-
-            UNION ALL SELECT * FROM (
-              SELECT {columns} FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w{i} AND {unexpired}
-              ORDER BY {spendOrder} LIMIT {LotsRead}) AS first_lots_{i}
-            """));
-    }
-
     static (decimal Unread, Lot? ReadUpTo) Unread(WalletRow wallet, List<Lot> read, DateTimeOffset now)
     {
         var unread = wallet.CreditBalance + wallet.OverdraftCredits - read.Sum(l => l.Available);
-        var unexpired = read.Where(l => !l.IsExpiredAt(now)).ToList();
         if (unread == 0) return (0m, null);
+        var unexpired = read.Where(l => !l.IsExpiredAt(now)).ToList();
         // Fewer lots than asked for were found, or more than the lots could hold: the cached balance disagrees with the
         // lots, and only all of them can say what the wallet holds.
         if (unexpired.Count < LotsRead || unread < 0) throw new EveryLotNeededException();
