@@ -99,8 +99,8 @@ public abstract class AdjustmentTests(Store store) : ApiTest(store)
         // The same wallet transaction events as any entry, carrying the kind and the reason.
         await using var c = await App.Service<Storage.Database>().OpenAsync();
         var payloads = await Storage.Sql.QueryAsync(c, null,
-            "SELECT payload FROM outbox_events WHERE wallet_id = @w AND event_type = 'wallet.transaction.created' ORDER BY sequence",
-            r => JsonNode.Parse(r.GetString(0))!, ("w", id));
+            "SELECT payload, payload_packed FROM outbox_events WHERE wallet_id = @w AND event_type = 'wallet.transaction.created' ORDER BY sequence",
+            r => JsonNode.Parse(Storage.PackedJson.Read(r, "payload")!)!, ("w", id));
         var adjusted = payloads.Select(p => p["data"]!).Where(p => p.S("transaction_reason") == "MANUAL_ADJUSTMENT").ToList();
         Assert.Equal(2, adjusted.Count);
         Assert.All(adjusted, p => Assert.Equal("adjustment", p.S("kind")));

@@ -98,8 +98,8 @@ public abstract class AutoTopUpTests(Store store) : ApiTest(store)
         Assert.Equal("38", (await Wallet(id)).S("credit_balance"));
 
         await using var c = await App.Service<Storage.Database>().OpenAsync();
-        var reported = await Storage.Sql.QueryAsync(c, null, "SELECT payload FROM outbox_events WHERE event_type = 'wallet.auto_top_up_failed' AND wallet_id = @w",
-            r => r.GetString(0), ("w", id));
+        var reported = await Storage.Sql.QueryAsync(c, null, "SELECT payload, payload_packed FROM outbox_events WHERE event_type = 'wallet.auto_top_up_failed' AND wallet_id = @w",
+            r => Storage.PackedJson.Read(r, "payload")!, ("w", id));
         Assert.Equal(2, reported.Count);
         Assert.Contains("card_declined", reported[0]);
     }

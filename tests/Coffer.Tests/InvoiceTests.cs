@@ -189,8 +189,8 @@ public abstract class InvoiceTests(Store store) : ApiTest(store)
         Assert.Equal("insufficient_balance", (await Api.Post($"/v1/invoices/{invoice.S("id")}/payment/attempt")).Error(422));
         await using (var c = await App.Service<Storage.Database>().OpenAsync())
         {
-            var made = await Storage.Sql.QueryAsync(c, null, "SELECT payload FROM outbox_events WHERE event_type = 'wallet.payment_made' AND wallet_id = @w",
-                r => r.GetString(0), ("w", wallet.S("id")));
+            var made = await Storage.Sql.QueryAsync(c, null, "SELECT payload, payload_packed FROM outbox_events WHERE event_type = 'wallet.payment_made' AND wallet_id = @w",
+                r => Storage.PackedJson.Read(r, "payload")!, ("w", wallet.S("id")));
             Assert.Contains("\"amount\":\"20\"", Assert.Single(made));
         }
         var payment = (await Api.Get($"/v1/payments?destination_id={invoice.S("id")}")).Ok()["items"]![0]!;

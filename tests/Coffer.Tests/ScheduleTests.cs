@@ -68,8 +68,8 @@ public abstract class ScheduleTests(Store store) : ApiTest(store)
     async Task<List<string>> Events(string type, string wallet)
     {
         await using var c = await App.Service<Storage.Database>().OpenAsync();
-        return await Storage.Sql.QueryAsync(c, null, "SELECT payload FROM outbox_events WHERE event_type = @e AND wallet_id = @w ORDER BY sequence",
-            r => r.GetString(0), ("e", type), ("w", wallet));
+        return await Storage.Sql.QueryAsync(c, null, "SELECT payload, payload_packed FROM outbox_events WHERE event_type = @e AND wallet_id = @w ORDER BY sequence",
+            r => Storage.PackedJson.Read(r, "payload")!, ("e", type), ("w", wallet));
     }
 
     /// <summary>Moves the clock to <paramref name="at"/> (never back) and runs the worker until it finds nothing due.</summary>

@@ -151,8 +151,8 @@ public abstract partial class WhoAmIAndListTests(Store store) : ApiTest(store)
     async Task<List<string>> InvoiceEventsOf(string invoiceId)
     {
         await using var c = await App.Service<Database>().OpenAsync();
-        var rows = await c.QueryAsync(null, "SELECT event_type, payload FROM outbox_events WHERE event_type LIKE 'invoice.%' ORDER BY created_at, id",
-            r => (Type: r.Str("event_type"), Payload: JsonNode.Parse(r.Str("payload"))!));
+        var rows = await c.QueryAsync(null, "SELECT event_type, payload, payload_packed FROM outbox_events WHERE event_type LIKE 'invoice.%' ORDER BY created_at, id",
+            r => (Type: r.Str("event_type"), Payload: JsonNode.Parse(PackedJson.Read(r, "payload")!)!));
         return rows.Where(e => e.Payload["data"]!.S("id") == invoiceId).Select(e => e.Type).ToList();
     }
 
@@ -169,8 +169,8 @@ public abstract partial class WhoAmIAndListTests(Store store) : ApiTest(store)
         // The event carries the invoice as created: numbered, for the purchase's amount.
         await using (var c = await App.Service<Database>().OpenAsync())
         {
-            var payload = await c.QuerySingleAsync(null, "SELECT payload FROM outbox_events WHERE event_type = 'invoice.finalized' AND payload LIKE @id",
-                r => JsonNode.Parse(r.Str("payload"))!, ("id", $"%{bought["invoice"]!.S("id")}%"));
+            var payload = (await c.QueryAsync(null, "SELECT payload, payload_packed FROM outbox_events WHERE event_type = 'invoice.finalized'",
+                r => JsonNode.Parse(PackedJson.Read(r, "payload")!)!)).Single(p => p["data"]!.S("id") == bought["invoice"]!.S("id"));
             Assert.Equal(("9.99", bought["invoice"]!.S("invoice_number")), (payload!["data"]!.S("total"), payload["data"]!.S("invoice_number")));
         }
 

@@ -101,8 +101,8 @@ public static class Idempotency
     {
         var inserted = await c.ExecAsync(tx,
             """
-            INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, status_code, response, created_at)
-            VALUES (@t, @k, @h, NULL, NULL, @now)
+            INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, created_at)
+            VALUES (@t, @k, @h, @now)
             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
             """,
             ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash), ("now", now));
@@ -115,11 +115,11 @@ public static class Idempotency
     /// <summary>Stores the answer of a claim made with <see cref="ClaimAsync"/> (in this transaction or an earlier one).</summary>
     public static void Complete(SqlBatch writes, string tenantId, IdempotencyClaim claim, StoredAnswer answer) =>
         writes.Add(
-            """
-            UPDATE idempotency_keys SET status_code = @s, response = @r
-            WHERE tenant_id = @t AND idempotency_key = @k AND request_hash = @h AND response IS NULL
+            $"""
+            UPDATE idempotency_keys SET status_code = @s, response_packed = @r
+            WHERE tenant_id = @t AND idempotency_key = @k AND request_hash = @h AND {Unanswered}
             """,
-            ("s", answer.StatusCode), ("r", answer.Body), ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
+            ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
 
     /// <summary>
     /// Completes the in-progress claim of <paramref name="key"/>, whatever request made it: for a flow that settles
@@ -128,17 +128,17 @@ public static class Idempotency
     /// </summary>
     public static void CompleteInProgress(SqlBatch writes, string tenantId, string key, StoredAnswer answer) =>
         writes.Add(
-            "UPDATE idempotency_keys SET status_code = @s, response = @r WHERE tenant_id = @t AND idempotency_key = @k AND response IS NULL",
-            ("s", answer.StatusCode), ("r", answer.Body), ("t", tenantId), ("k", key));
+            $"UPDATE idempotency_keys SET status_code = @s, response_packed = @r WHERE tenant_id = @t AND idempotency_key = @k AND {Unanswered}",
+            ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("t", tenantId), ("k", key));
 
     /// <summary>Gives up the in-progress claim of <paramref name="key"/> (the effect it waited for did not happen).</summary>
     public static void ReleaseInProgress(SqlBatch writes, string tenantId, string key) =>
-        writes.Add("DELETE FROM idempotency_keys WHERE tenant_id = @t AND idempotency_key = @k AND response IS NULL", ("t", tenantId), ("k", key));
+        writes.Add($"DELETE FROM idempotency_keys WHERE tenant_id = @t AND idempotency_key = @k AND {Unanswered}", ("t", tenantId), ("k", key));
 
     /// <summary>Gives up an in-progress claim whose effect did not happen, so a retry with the key starts afresh.</summary>
     public static void Release(SqlBatch writes, string tenantId, IdempotencyClaim claim) =>
         writes.Add(
-            "DELETE FROM idempotency_keys WHERE tenant_id = @t AND idempotency_key = @k AND request_hash = @h AND response IS NULL",
+            $"DELETE FROM idempotency_keys WHERE tenant_id = @t AND idempotency_key = @k AND request_hash = @h AND {Unanswered}",
             ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
 
     /// <summary>
@@ -149,20 +149,23 @@ public static class Idempotency
     public static void Save(SqlBatch writes, string tenantId, IdempotencyClaim claim, StoredAnswer answer, DateTimeOffset now) =>
         writes.Add(
             """
-            INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, status_code, response, created_at)
+            INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, status_code, response_packed, created_at)
             VALUES (@t, @k, @h, @s, @r, @now)
             """,
-            ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash), ("s", answer.StatusCode), ("r", answer.Body), ("now", now));
+            ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash), ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("now", now));
 
     /// <summary>What the key says about the request, without claiming it.</summary>
     public static async Task<IdempotencyCheck> LookupAsync(DbConnection c, DbTransaction? tx, string tenantId, IdempotencyClaim claim) =>
         Judge(await ReadAsync(c, tx, tenantId, claim.Key), claim);
 
     /// <summary>The columns <see cref="ReadRow"/> reads, for a caller that loads keys in its own statement.</summary>
-    public const string SelectStored = "SELECT idempotency_key, request_hash, status_code, response FROM idempotency_keys";
+    public const string SelectStored = "SELECT idempotency_key, request_hash, status_code, response, response_packed FROM idempotency_keys";
+
+    /// <summary>A claim still in progress: no answer yet, in either column (answers written before packing are text).</summary>
+    const string Unanswered = "response IS NULL AND response_packed IS NULL";
 
     public static StoredResponse ReadRow(DbDataReader r) =>
-        new(r.Str("request_hash"), r.NStr("response") is { } body ? new StoredAnswer(r.NInt("status_code") ?? 200, body) : null);
+        new(r.Str("request_hash"), PackedJson.Read(r, "response") is { } body ? new StoredAnswer(r.NInt("status_code") ?? 200, body) : null);
 
     static Task<StoredResponse?> ReadAsync(DbConnection c, DbTransaction? tx, string tenantId, string key) =>
         c.QuerySingleAsync(tx, $"{SelectStored} WHERE tenant_id = @t AND idempotency_key = @k", ReadRow, ("t", tenantId), ("k", key));

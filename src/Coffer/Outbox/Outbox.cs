@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Coffer.Common;
 using Coffer.Storage;
 
@@ -62,10 +63,10 @@ public sealed class OutboxWriter(Ids ids, TimeProvider clock)
         var envelope = new { id, event_type = eventType, tenant_id = tenantId, wallet_id = walletId, sequence, created_at = clock.GetUtcNow(), data = payload };
         batch.Add(
             """
-            INSERT INTO outbox_events (tenant_id, id, event_type, wallet_id, sequence, payload, created_at)
+            INSERT INTO outbox_events (tenant_id, id, event_type, wallet_id, sequence, payload_packed, created_at)
             VALUES (@t, @id, @type, @w, @seq, @p, @at)
             """,
             ("t", tenantId), ("id", id), ("type", eventType), ("w", walletId), ("seq", sequence),
-            ("p", Json.Serialize(envelope)), ("at", clock.GetUtcNow()));
+            ("p", PackedJson.Pack(JsonSerializer.SerializeToUtf8Bytes(envelope, Json.Options))), ("at", clock.GetUtcNow()));
     }
 }

@@ -51,7 +51,9 @@ public static class Migrator
 
             await using var stream = typeof(Migrator).Assembly.GetManifestResourceStream(name)!;
             var text = await new StreamReader(stream).ReadToEndAsync(ct);
-            text = text.Replace("{decimal}", db.Kind == DbKind.Postgres ? "NUMERIC" : "TEXT").Replace("{ordinal}", db.OrdinalCollate);
+            text = text.Replace("{decimal}", db.Kind == DbKind.Postgres ? "NUMERIC" : "TEXT")
+                .Replace("{bytes}", db.Kind == DbKind.Postgres ? "BYTEA" : "BLOB")
+                .Replace("{ordinal}", db.OrdinalCollate);
             await c.ExecAsync(scope.Transaction, text);
             await c.ExecAsync(scope.Transaction, "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @at)",
                 ("v", version), ("at", clock.GetUtcNow()));

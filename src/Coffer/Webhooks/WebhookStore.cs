@@ -94,8 +94,8 @@ public sealed class WebhookStore(Database db)
         await using (var scope = await db.BeginWriteAsync())
         {
             var c = scope.Connection;
-            var found = await c.QueryAsync(scope.Transaction, "SELECT event_type, payload FROM outbox_events WHERE tenant_id = @t AND id = @id",
-                r => (Type: r.Str("event_type"), Payload: r.Str("payload")), ("t", tenantId), ("id", eventId));
+            var found = await c.QueryAsync(scope.Transaction, "SELECT event_type, payload, payload_packed FROM outbox_events WHERE tenant_id = @t AND id = @id",
+                r => (Type: r.Str("event_type"), Payload: PackedJson.Read(r, "payload")!), ("t", tenantId), ("id", eventId));
             if (found.Count == 0) return new ResendOutcome.EventNotFound();
             var evt = found[0];
             var endpoints = (await c.QueryAsync(scope.Transaction, $"SELECT {EndpointRow.Columns} FROM webhook_endpoints WHERE tenant_id = @t AND enabled = 1",

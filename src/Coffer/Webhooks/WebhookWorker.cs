@@ -75,8 +75,8 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         var c = scope.Connection;
         var tx = scope.Transaction;
         var events = await c.QueryAsync(tx,
-            $"SELECT tenant_id, id, event_type, payload FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{SkipLocked.Clause(db.Kind)}",
-            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: r.Str("payload")), ("n", FanOutBatch));
+            $"SELECT tenant_id, id, event_type, payload, payload_packed FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{SkipLocked.Clause(db.Kind)}",
+            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: PackedJson.Read(r, "payload")!), ("n", FanOutBatch));
         if (events.Count == 0) return;
         var now = clock.GetUtcNow();
         var writes = new SqlBatch();
