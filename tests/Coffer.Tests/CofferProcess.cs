@@ -15,6 +15,34 @@ public static class CofferProcess
         throw new InvalidOperationException("no Coffer.slnx above the test binaries");
     }
 
+    /// <summary>Whether the node behind <paramref name="http"/> answers ready; false while it cannot be reached yet.</summary>
+    public static async Task<bool> ReadyAsync(HttpClient http)
+    {
+        try
+        {
+            return (await http.GetAsync("/health/ready")).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Kills whichever of a test's processes still run and waits for them.</summary>
+    public static void Stop(IEnumerable<System.Diagnostics.Process> processes)
+    {
+        foreach (var p in processes)
+        {
+            try
+            {
+                if (!p.HasExited) p.Kill();
+                p.WaitForExit(10_000);
+            }
+            catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -56,18 +56,6 @@ public sealed class SqliteSingleProcessTests : IDisposable
         return (process, errors);
     }
 
-    static async Task<bool> ServesAsync(HttpClient http)
-    {
-        try
-        {
-            return (await http.GetAsync("/health/ready")).IsSuccessStatusCode;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
-    }
-
     [Fact]
     public async Task ASecondProcessOnTheSameFileIsRefusedAtStartAndTheFirstGoesOnServing()
     {
@@ -75,7 +63,7 @@ public sealed class SqliteSingleProcessTests : IDisposable
         var (first, _) = Start(firstPort);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{firstPort}"), Timeout = TimeSpan.FromSeconds(30) };
         var started = Stopwatch.StartNew();
-        while (!await ServesAsync(http))
+        while (!await CofferProcess.ReadyAsync(http))
         {
             Assert.False(first.HasExited, "the first node exited");
             Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), "the first node did not start");
@@ -95,7 +83,7 @@ public sealed class SqliteSingleProcessTests : IDisposable
         Assert.Contains($"another Coffer process (pid {first.Id}) is serving the SQLite database {_db}", text);
         Assert.Contains("PostgreSQL", text);
 
-        Assert.True(await ServesAsync(http));
+        Assert.True(await CofferProcess.ReadyAsync(http));
         using var api = new HttpClient { BaseAddress = http.BaseAddress };
         api.DefaultRequestHeaders.Add("x-api-key", _key);
         Assert.Equal(201, (await api.Post("/v1/customers", new { external_id = "single-1", name = "Ada" })).Status);
@@ -107,7 +95,7 @@ public sealed class SqliteSingleProcessTests : IDisposable
         var (third, _) = Start(thirdPort);
         using var again = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{thirdPort}"), Timeout = TimeSpan.FromSeconds(30) };
         started.Restart();
-        while (!await ServesAsync(again))
+        while (!await CofferProcess.ReadyAsync(again))
         {
             Assert.False(third.HasExited, "the node started after the kill exited");
             Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), "the node started after the kill did not serve");
@@ -117,16 +105,7 @@ public sealed class SqliteSingleProcessTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited) p.Kill();
-                p.WaitForExit(10_000);
-            }
-            catch (InvalidOperationException) { }
-            p.Dispose();
-        }
+        CofferProcess.Stop(_processes);
         foreach (var suffix in new[] { "", "-wal", "-shm", ".key", ".lock" })
             File.Delete(_db + suffix);
     }
@@ -148,5 +127,135 @@ public sealed class VerifyScanTests
         Assert.Equal(30, requestCommand.CommandTimeout);
         scanCommand.CommandText = "SELECT pg_sleep(0.1)";
         await scanCommand.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary><c>coffer backup</c> copies a SQLite database while it serves: a consistent snapshot that verifies.</summary>
+public sealed class SqliteBackupTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("coffer-backup-").FullName;
+    readonly string _key = "sk_backup_" + Guid.NewGuid().ToString("N");
+    readonly List<Process> _processes = [];
+
+    string Live => Path.Combine(_dir, "live.db");
+
+    Process Run(string database, string arguments, StringBuilder? output = null)
+    {
+        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" {arguments}")
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["COFFER_DATABASE"] = database;
+        // The live database's key file, given to every process: the copy is opened with the key kept apart from it.
+        if (File.Exists(Live + ".key")) start.Environment["COFFER_MASTER_KEY"] = File.ReadAllText(Live + ".key").Trim();
+        start.Environment["COFFER_API_KEY"] = _key;
+        start.Environment["COFFER_WORKERS"] = "off";
+        var process = Process.Start(start)!;
+        _processes.Add(process);
+        output ??= new StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    async Task<(int Code, string Output)> RunToEnd(string database, string arguments)
+    {
+        var output = new StringBuilder();
+        var process = Run(database, arguments, output);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync(timeout.Token);
+        lock (output) return (process.ExitCode, output.ToString());
+    }
+
+    [Fact]
+    public async Task ABackupTakenUnderLoadHoldsEveryDebitAcknowledgedBeforeItAndVerifies()
+    {
+        var port = CofferProcess.FreePort();
+        var server = Run(Live, $"--urls http://127.0.0.1:{port}");
+        using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Add("x-api-key", _key);
+        var started = Stopwatch.StartNew();
+        while (!await CofferProcess.ReadyAsync(api))
+        {
+            Assert.False(server.HasExited, "the server exited");
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), "the server did not start");
+            await Task.Delay(100);
+        }
+        var customer = (await api.Post("/v1/customers", new { external_id = "backup-1", name = "Ada" })).Ok(201).S("id");
+        var wallet = (await api.Post("/v1/wallets", new { customer_id = customer, currency = "usd", initial_credits_to_load = "1000000" })).Ok().S("id");
+
+        // Eight clients debit until told to stop; each acknowledged debit is noted with its entry id, in order.
+        var acknowledged = new List<string>();
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 8).Select(client => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var debit = await api.Post($"/v1/wallets/{wallet}/debit", new { credits = "1", idempotency_key = $"backup-{client}-{i}" });
+                Assert.Equal(200, debit.Status);
+                lock (acknowledged) acknowledged.Add(debit.Body!["wallet_transaction"].S("id"));
+            }
+        })).ToList();
+        while (true)
+        {
+            lock (acknowledged) if (acknowledged.Count >= 300) break;
+            await Task.Delay(20);
+        }
+
+        string[] beforeBackup;
+        lock (acknowledged) beforeBackup = [.. acknowledged];
+        var copy = Path.Combine(_dir, "copy.db");
+        var backup = await RunToEnd(Live, $"backup {copy}");
+        int afterBackup;
+        lock (acknowledged) afterBackup = acknowledged.Count;
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+
+        Assert.True(backup.Code == 0, backup.Output);
+        Assert.Contains($"backup: {copy}", backup.Output);
+        Assert.True(afterBackup > beforeBackup.Length, "no debit was acknowledged while the backup ran: it was not taken under load");
+        Assert.False(File.Exists(copy + ".partial"));
+        Assert.Contains("COFFER_MASTER_KEY", backup.Output);
+        Assert.False(File.Exists(copy + ".key"), "the key was copied beside the backup");
+
+        var verified = await RunToEnd(copy, "verify");
+        Assert.True(verified.Code == 0, verified.Output);
+        Assert.Contains("OK", verified.Output);
+        await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={copy};Mode=ReadOnly;Pooling=False"))
+        {
+            await c.OpenAsync();
+            var inCopy = (await c.QueryAsync(null, "SELECT id FROM wallet_transactions WHERE wallet_id = @w AND type = 'debit'",
+                r => r.Str("id"), ("w", wallet))).ToHashSet();
+            Assert.All(beforeBackup, id => Assert.Contains(id, inCopy));
+            var balance = Assert.Single(await c.QueryAsync(null, "SELECT credit_balance FROM wallets WHERE id = @w", r => r.Dec("credit_balance"), ("w", wallet)));
+            Assert.Equal(1_000_000m - inCopy.Count, balance);
+        }
+
+        // A backup overwrites nothing: the same name again is refused and the copy is left as it was.
+        var length = new FileInfo(copy).Length;
+        var again = await RunToEnd(Live, $"backup {copy}");
+        Assert.Equal(2, again.Code);
+        Assert.Contains("overwrites nothing", again.Output);
+        Assert.Equal(length, new FileInfo(copy).Length);
+    }
+
+    public void Dispose()
+    {
+        CofferProcess.Stop(_processes);
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+public sealed class BackupRefusalTests
+{
+    [Fact]
+    public async Task OnPostgresTheBackupCommandNamesPostgresToolsAndChangesNothing()
+    {
+        await using var app = new CofferApp(Store.Postgres);
+        var errors = new StringWriter();
+        var target = Path.Combine(Path.GetTempPath(), $"coffer-pg-backup-{Guid.NewGuid():N}.db");
+        Assert.Equal(2, await Backup.RunAsync(app.Service<Database>(), app.Service<Hosting.CofferOptions>(), target, TextWriter.Null, errors));
+        Assert.Contains("pg_dump", errors.ToString());
+        Assert.False(File.Exists(target));
     }
 }

@@ -7,7 +7,7 @@ using Coffer.Verify;
 namespace Coffer.Hosting;
 
 /// <summary>
-/// The command line: with no command Coffer serves; <c>tenants create</c>, <c>verify</c> and <c>secrets rotate</c> run
+/// The command line: with no command Coffer serves; <c>tenants create</c>, <c>verify</c>, <c>secrets rotate</c> and <c>backup</c> run
 /// against the same services (after migrating) and exit. The settings listed here are read by <see cref="CofferOptions"/>.
 /// </summary>
 public static class Cli
@@ -25,6 +25,8 @@ public static class Cli
                                           keys; refused once money has moved in test mode
           coffer verify                   recompute every wallet, check the ledger invariants; exit 1 on any violation
           coffer secrets rotate           re-seal every stored secret with the first key of COFFER_MASTER_KEY
+          coffer backup <file>            copy the SQLite database while it serves (a consistent snapshot, and its key
+                                          file when the master key lives in one); PostgreSQL: use pg_dump or pg_basebackup
           coffer --help                   this text
 
         Settings (environment variables; a value a setting does not take stops the start, naming the setting):
@@ -65,7 +67,7 @@ public static class Cli
             Console.WriteLine(Help);
             return 0;
         }
-        if (Command(args) is { } command and not ("tenants" or "verify" or "secrets"))
+        if (Command(args) is { } command and not ("tenants" or "verify" or "secrets" or "backup"))
         {
             Console.Error.WriteLine($"unknown command '{command}'\n\n{Help}");
             return 2;
@@ -85,6 +87,11 @@ public static class Cli
                 return report.Ok ? 0 : 1;
             case "secrets":
                 return await SealedColumns.RunCommandAsync(services, rest);
+            case "backup" when rest is [var file]:
+                return await Backup.RunAsync(services.GetRequiredService<Database>(), services.GetRequiredService<CofferOptions>(), file, Console.Out, Console.Error);
+            case "backup":
+                Console.Error.WriteLine("usage: coffer backup <file>");
+                return 2;
             case "tenants" when rest is ["go-live", var id]:
                 return await GoLiveAsync(services, id);
             default:
