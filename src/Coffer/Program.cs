@@ -25,7 +25,7 @@ if (Cli.Answer(args) is { } answered) return answered;
 
 var builder = WebApplication.CreateBuilder(args);
 var options = CofferOptions.From(builder.Configuration);
-builder.ConfigureCofferHost();
+builder.ConfigureCofferHost(options);
 builder.Services.AddCoffer(options);
 builder.Services.AddCofferWorkers(options);
 

@@ -28,6 +28,21 @@ public static class CofferProcess
         }
     }
 
+    /// <summary>An API client of the process serving on <paramref name="port"/>, once it answers ready (within a minute).</summary>
+    public static async Task<HttpClient> ApiWhenReadyAsync(System.Diagnostics.Process server, int port, string apiKey)
+    {
+        var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Add("x-api-key", apiKey);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (!await ReadyAsync(api))
+        {
+            Assert.False(server.HasExited, "the server exited");
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), "the server did not start");
+            await Task.Delay(100);
+        }
+        return api;
+    }
+
     /// <summary>Kills whichever of a test's processes still run and waits for them.</summary>
     public static void Stop(IEnumerable<System.Diagnostics.Process> processes)
     {

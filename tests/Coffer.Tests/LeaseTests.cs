@@ -86,6 +86,7 @@ public sealed class CofferOptionsTests
     [InlineData("COFFER_WORKERS", "no")]
     [InlineData("COFFER_SMTP_ALLOW_PRIVATE", "yes")]
     [InlineData("COFFER_RECONCILE_GRACE_SECONDS", "1.5")]
+    [InlineData("COFFER_LOG_FORMAT", "xml")]
     public async Task ABadSettingStopsTheStartNamingIt(string name, string value)
     {
         await using var app = new CofferApp(Store.Sqlite) { Settings = { [name] = value } };

@@ -172,15 +172,7 @@ public sealed class SqliteBackupTests : IDisposable
     {
         var port = CofferProcess.FreePort();
         var server = Run(Live, $"--urls http://127.0.0.1:{port}");
-        using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        api.DefaultRequestHeaders.Add("x-api-key", _key);
-        var started = Stopwatch.StartNew();
-        while (!await CofferProcess.ReadyAsync(api))
-        {
-            Assert.False(server.HasExited, "the server exited");
-            Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), "the server did not start");
-            await Task.Delay(100);
-        }
+        using var api = await CofferProcess.ApiWhenReadyAsync(server, port, _key);
         var customer = (await api.Post("/v1/customers", new { external_id = "backup-1", name = "Ada" })).Ok(201).S("id");
         var wallet = (await api.Post("/v1/wallets", new { customer_id = customer, currency = "usd", initial_credits_to_load = "1000000" })).Ok().S("id");
 
@@ -257,5 +249,67 @@ public sealed class BackupRefusalTests
         Assert.Equal(2, await Backup.RunAsync(app.Service<Database>(), app.Service<Hosting.CofferOptions>(), target, TextWriter.Null, errors));
         Assert.Contains("pg_dump", errors.ToString());
         Assert.False(File.Exists(target));
+    }
+}
+
+/// <summary><c>COFFER_LOG_FORMAT=json</c>: every log line is one JSON object, and a line about a tenant's work names the tenant.</summary>
+public sealed class JsonLogTests : IDisposable
+{
+    readonly string _db = Path.Combine(Path.GetTempPath(), $"coffer-jsonlog-{Guid.NewGuid():N}.db");
+    readonly string _key = "sk_jsonlog_" + Guid.NewGuid().ToString("N");
+    readonly List<Process> _processes = [];
+
+    [Fact]
+    public async Task EveryLineIsJsonAndAFailedDeliveryNamesItsTenantWithoutItsSecret()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer(500);
+        var port = CofferProcess.FreePort();
+        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" --urls http://127.0.0.1:{port}")
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["COFFER_DATABASE"] = _db;
+        start.Environment["COFFER_API_KEY"] = _key;
+        start.Environment["COFFER_ADMIN_EMAIL"] = "ops@example.com";
+        start.Environment["COFFER_ADMIN_PASSWORD"] = "a long operator password";
+        start.Environment["COFFER_LOG_FORMAT"] = "json";
+        start.Environment["COFFER_WEBHOOK_POLL_MS"] = "100";
+        start.Environment["COFFER_WEBHOOKS_ALLOW_PRIVATE"] = "true";
+        var server = Process.Start(start)!;
+        _processes.Add(server);
+        var lines = new List<string>();
+        server.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) lock (lines) lines.Add(line); };
+        server.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) lock (lines) lines.Add(line); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+
+        using var api = await CofferProcess.ApiWhenReadyAsync(server, port, _key);
+        var secret = (await api.Post("/v1/webhooks/endpoints", new { url = receiver.Url, event_types = new[] { "wallet.created" } })).Ok(201).S("secret");
+        var customer = (await api.Post("/v1/customers", new { external_id = "json-1", name = "Ada" })).Ok(201).S("id");
+        var wallet = (await api.Post("/v1/wallets", new { customer_id = customer, currency = "usd" })).Ok();
+
+        System.Text.Json.Nodes.JsonNode? failed = null;
+        var waited = Stopwatch.StartNew();
+        while (failed is null)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "no failed delivery was logged");
+            await Task.Delay(100);
+            lock (lines)
+                failed = lines.Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)).FirstOrDefault(j => j!["Message"]!.GetValue<string>().StartsWith("webhook whd_"));
+        }
+        Assert.Equal("Information", failed["LogLevel"]!.GetValue<string>());
+        Assert.Equal(wallet.S("tenant_id"), failed["State"]!["Tenant"]!.GetValue<string>());
+        Assert.Contains("(500", failed["Message"]!.GetValue<string>());
+
+        string[] all;
+        lock (lines) all = [.. lines];
+        Assert.All(all, l => Assert.Equal(System.Text.Json.JsonValueKind.Object, System.Text.Json.JsonDocument.Parse(l).RootElement.ValueKind));
+        Assert.DoesNotContain(all, l => l.Contains(secret) || l.Contains(_key) || l.Contains("a long operator password"));
+    }
+
+    public void Dispose()
+    {
+        CofferProcess.Stop(_processes);
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".key", ".lock" })
+            File.Delete(_db + suffix);
     }
 }

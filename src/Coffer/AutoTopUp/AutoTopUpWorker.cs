@@ -116,7 +116,7 @@ public sealed class AutoTopUpWorker(
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                log.LogError(e, "auto top-up {Attempt} failed", attempt.Id);
+                log.LogError(e, "auto top-up {Attempt} of wallet {Wallet} of tenant {Tenant} failed", attempt.Id, attempt.WalletId, tenant);
                 await FinishAsync(tenant, attempt.Id, AttemptStatuses.Failed, null, null, null, null, e.Message);
             }
         }

@@ -53,6 +53,7 @@ public static class Cli
           COFFER_WEBHOOKS_ALLOW_PRIVATE "true" lets webhooks reach private and loopback addresses (local receivers)
           COFFER_SMTP_ALLOW_PRIVATE  "true" lets alert email reach private and loopback SMTP servers, on any port (a local relay)
           COFFER_SMTP_ALLOW_PLAINTEXT  "true" lets tenants choose SMTP security "none" (no TLS)
+          COFFER_LOG_FORMAT "json" writes each log line as one JSON object (default "text")
           ASPNETCORE_URLS   listen addresses, like --urls
         """;
 

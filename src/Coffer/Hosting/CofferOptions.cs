@@ -34,6 +34,8 @@ public sealed class CofferOptions
     public bool WebhooksAllowPrivate { get; init; }
     public bool SmtpAllowPrivate { get; init; }
     public bool SmtpAllowPlaintext { get; init; }
+    /// <summary>Log lines as JSON objects, one per line, for a log shipper; else the console's text.</summary>
+    public bool JsonLogs { get; init; }
 
     /// <summary>Reads and checks every setting; throws naming each setting whose value is refused.</summary>
     public static CofferOptions From(IConfiguration config)
@@ -64,6 +66,7 @@ public sealed class CofferOptions
             WebhooksAllowPrivate = read.TrueFalse("COFFER_WEBHOOKS_ALLOW_PRIVATE"),
             SmtpAllowPrivate = read.TrueFalse("COFFER_SMTP_ALLOW_PRIVATE"),
             SmtpAllowPlaintext = read.TrueFalse("COFFER_SMTP_ALLOW_PLAINTEXT"),
+            JsonLogs = read.OneOf("COFFER_LOG_FORMAT", ["text", "json"], "text") == "json",
         };
         if (read.Problems.Count > 0) throw new InvalidOperationException("Coffer cannot start: " + string.Join("; ", read.Problems));
         return options;
@@ -92,6 +95,13 @@ public sealed class CofferOptions
             null or "false" => false,
             "true" => true,
             _ => Refuse(name, "\"true\" or \"false\"", false),
+        };
+
+        public string OneOf(string name, string[] choices, string fallback) => Value(name)?.ToLowerInvariant() switch
+        {
+            null => fallback,
+            var v when choices.Contains(v) => v,
+            _ => Refuse(name, string.Join(" or ", choices.Select(c => $"\"{c}\"")), fallback),
         };
 
         public TimeSpan Milliseconds(string name, TimeSpan fallback, int min, int max) =>

@@ -30,7 +30,7 @@ public static class CofferServices
 {
     /// <summary>Listen address, request limits and log levels: in code rather than appsettings.json, which is read from the
     /// working directory and so missed by a binary started elsewhere.</summary>
-    public static void ConfigureCofferHost(this WebApplicationBuilder builder)
+    public static void ConfigureCofferHost(this WebApplicationBuilder builder, CofferOptions options)
     {
         if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://localhost:8080");
         builder.WebHost.ConfigureKestrel(k =>
@@ -43,6 +43,14 @@ public static class CofferServices
         // Per-request information logs would cost more than the requests themselves.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
+        if (options.JsonLogs)
+            // One JSON object per line: the message, and each of its named values (Tenant, Wallet, Entry…) as a field of State.
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.IncludeScopes = false;
+            });
     }
 
     public static IServiceCollection AddCoffer(this IServiceCollection services, CofferOptions options)

@@ -43,7 +43,7 @@ public sealed class InvoiceCollector(Database db, InvoiceService invoices, TimeP
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Its lease runs out and it is taken again; the other wallets go on.
-                log.LogWarning(e, "invoices waiting on wallet {Wallet} could not be paid", request.Wallet);
+                log.LogWarning(e, "invoices waiting on wallet {Wallet} of tenant {Tenant} could not be paid", request.Wallet, request.Tenant);
                 continue;
             }
             await using var done = await db.BeginWriteAsync(ct);

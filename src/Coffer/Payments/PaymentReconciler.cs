@@ -41,13 +41,13 @@ public sealed class PaymentReconciler(
         {
             taken++;
             try { await payments.ReconcileAsync(tenant, id, now); }
-            catch (Exception e) { log.LogWarning(e, "reconciling payment {Payment} failed; it is tried again later", id); }
+            catch (Exception e) { log.LogWarning(e, "reconciling payment {Payment} of tenant {Tenant} failed; it is tried again later", id, tenant); }
         }
         foreach (var (tenant, id) in await LeaseAsync("refunds", "status = 'pending' AND destination = 'original' AND created_at <= @cutoff", now, cutoff, ct))
         {
             taken++;
             try { await refunds.ReconcileAsync(tenant, id); }
-            catch (Exception e) { log.LogWarning(e, "reconciling refund {Refund} failed; it is tried again later", id); }
+            catch (Exception e) { log.LogWarning(e, "reconciling refund {Refund} of tenant {Tenant} failed; it is tried again later", id, tenant); }
         }
         foreach (var (tenant, id) in await CancelledPurchasesAsync(ct))
         {

@@ -154,7 +154,8 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
         catch (Exception e)
         {
             // The gateway may or may not have charged: the payment stays PROCESSING until it is asked again.
-            log.LogWarning(e, "gateway {Gateway} gave no answer for payment {Payment}; it stays PROCESSING until reconciled", gateway.Name, payment.Id);
+            log.LogWarning(e, "gateway {Gateway} gave no answer for payment {Payment} of invoice {Invoice} of tenant {Tenant}; it stays PROCESSING until reconciled",
+                gateway.Name, payment.Id, invoice.Id, invoice.TenantId);
             return new InvoiceOutcome.Done((await invoices.GetAsync(invoice.TenantId, invoice.Id))!, payment);
         }
         return result switch
@@ -179,7 +180,7 @@ public sealed class PaymentService(Database db, InvoiceService invoices, Gateway
             try { gatewayCustomer = await GatewayCustomerAsync(gateway, invoice.TenantId, invoice.CustomerId); }
             catch (Exception e)
             {
-                log.LogWarning(e, "gateway {Gateway} could not make a customer for {Customer}", gateway.Name, invoice.CustomerId);
+                log.LogWarning(e, "gateway {Gateway} could not make a customer for {Customer} of tenant {Tenant}", gateway.Name, invoice.CustomerId, invoice.TenantId);
                 return (null, new Refusal(ErrorCodes.GatewayError, $"the gateway could not set up the customer to save the card: {e.Message}"), null);
             }
         }

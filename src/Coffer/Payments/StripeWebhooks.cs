@@ -108,8 +108,8 @@ public static class StripeWebhooks
         }
         if (outcome.Succeeded && !SameAmount(session, view))
         {
-            log.LogError("Stripe checkout session {Session} was paid {Amount} {Currency}, but payment {Payment} is for {Expected} {ExpectedCurrency}; not settled",
-                session.Id, session.AmountTotal, session.Currency, view.PaymentId, view.Amount, view.Currency);
+            log.LogError("Stripe checkout session {Session} was paid {Amount} {Currency}, but payment {Payment} of tenant {Tenant} is for {Expected} {ExpectedCurrency}; not settled",
+                session.Id, session.AmountTotal, session.Currency, view.PaymentId, tenantId, view.Amount, view.Currency);
             return TypedResults.Ok(new WebhookReceipt(true));
         }
         var (card, cardUnknown) = outcome.Succeeded && view.SaveCardAndMakeDefault
@@ -155,8 +155,8 @@ public static class StripeWebhooks
         }
         if (succeeded && intent.AmountReceived != MinorUnits.ToMinor(payment.Amount, payment.Currency))
         {
-            log.LogError("Stripe PaymentIntent {Intent} received {Amount}, but payment {Payment} is for {Expected} {Currency}; not settled",
-                intent.Id, intent.AmountReceived, paymentId, payment.Amount, payment.Currency);
+            log.LogError("Stripe PaymentIntent {Intent} received {Amount}, but payment {Payment} of tenant {Tenant} is for {Expected} {Currency}; not settled",
+                intent.Id, intent.AmountReceived, paymentId, tenantId, payment.Amount, payment.Currency);
             return;
         }
         var error = succeeded ? null : $"{intent.LastPaymentError?.DeclineCode ?? intent.LastPaymentError?.Code ?? "payment_failed"}: {intent.LastPaymentError?.Message ?? "the payment failed at Stripe"}";

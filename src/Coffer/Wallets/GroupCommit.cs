@@ -72,7 +72,9 @@ public sealed class GroupCommit : IAsyncDisposable
             }
             catch (Exception e)
             {
-                _log.LogError(e, "a batch of {Count} wallet writes failed", items.Count);
+                // Nothing of the batch was applied; each caller answers its own request's error.
+                _log.LogError(e, "a batch of {Count} wallet writes failed, on (tenant/wallet) {Wallets}", items.Count,
+                    string.Join(", ", items.Select(i => $"{i.Pending.TenantId}/{i.Pending.WalletId}").Distinct().Take(20)));
                 foreach (var item in items) item.Done.TrySetException(e);
             }
         }

@@ -57,7 +57,7 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
                 try { await DeliverAsync(d, token); }
                 catch (Exception e) when (!token.IsCancellationRequested)
                 {
-                    log.LogWarning(e, "webhook delivery {Delivery} could not be recorded", d.Id);
+                    log.LogWarning(e, "webhook delivery {Delivery} of tenant {Tenant} could not be recorded", d.Id, d.TenantId);
                 }
             });
         // A full batch, or a tenant that used its whole share, means more is probably due: the next round starts at once.
@@ -239,7 +239,8 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         if (endpoint is not null && endpoint.Enabled) await EndpointHealthAsync(scope, endpoint, outcome, status, now, ct);
         await scope.CommitAsync(ct);
         if (outcome != DeliveryStatuses.Succeeded)
-            log.LogInformation("webhook {Delivery} to {Endpoint}: attempt {Attempt} {Outcome} ({Status} {Error})", d.Id, d.EndpointId, attempt, outcome, status, error);
+            log.LogInformation("webhook {Delivery} of tenant {Tenant} to {Endpoint}: attempt {Attempt} {Outcome} ({Status} {Error})",
+                d.Id, d.TenantId, d.EndpointId, attempt, outcome, status, error);
     }
 
     async Task EndpointHealthAsync(WriteScope scope, EndpointRow e, string outcome, int? status, DateTimeOffset now, CancellationToken ct)
