@@ -28,6 +28,7 @@ var options = CofferOptions.From(builder.Configuration);
 builder.ConfigureCofferHost(options);
 builder.Services.AddCoffer(options);
 builder.Services.AddCofferWorkers(options);
+builder.Services.AddCofferTelemetry(options);
 
 var app = builder.Build();
 if (Cli.Command(args) is { } command) return await Cli.RunAsync(app.Services, command, args);
@@ -43,6 +44,7 @@ app.UseAntiforgery();
 app.UseRateLimiter();
 
 app.MapHealth();
+app.MapMetrics(options);
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/docs", o => o.WithTitle("Coffer API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
 

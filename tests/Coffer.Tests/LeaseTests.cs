@@ -97,4 +97,16 @@ public sealed class CofferOptionsTests
         Assert.Contains($"{name} must be", error.ToString());
         Assert.Contains($"not '{value}'", error.ToString());
     }
+
+    [Fact]
+    public async Task ABadSecretSettingStopsTheStartWithoutRepeatingTheValue()
+    {
+        await using var app = new CofferApp(Store.Sqlite) { Settings = { ["COFFER_METRICS_TOKEN"] = "short s3cret" } };
+
+        var error = Record.Exception(() => app.Api());
+
+        Assert.NotNull(error);
+        Assert.Contains("COFFER_METRICS_TOKEN must be 32 to 200", error.ToString());
+        Assert.DoesNotContain("s3cret", error.ToString());
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Net.Http.Json;
 using Coffer.Storage;
 
 namespace Coffer.Tests;
@@ -311,5 +312,112 @@ public sealed class JsonLogTests : IDisposable
         CofferProcess.Stop(_processes);
         foreach (var suffix in new[] { "", "-wal", "-shm", ".key", ".lock" })
             File.Delete(_db + suffix);
+    }
+}
+
+/// <summary>Metrics at <c>/metrics</c> (Prometheus text): off unless a token is set, then only for that token, and the counters move.</summary>
+public sealed class MetricsTests : IDisposable
+{
+    readonly string _db = Path.Combine(Path.GetTempPath(), $"coffer-metrics-{Guid.NewGuid():N}.db");
+    readonly string _key = "sk_metrics_" + Guid.NewGuid().ToString("N");
+    readonly string _token = "scrape_" + Guid.NewGuid().ToString("N");
+    readonly List<Process> _processes = [];
+
+    static double Sample(string scrape, string metric, params string[] labels)
+    {
+        var lines = scrape.Split('\n').Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal) && labels.All(l.Contains)).ToList();
+        return lines.Count == 0 ? 0 : lines.Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task AScrapeNeedsTheTokenAndCountsWalletWritesByOperationAndOutcome()
+    {
+        var port = CofferProcess.FreePort();
+        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" --urls http://127.0.0.1:{port}")
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["COFFER_DATABASE"] = _db;
+        start.Environment["COFFER_API_KEY"] = _key;
+        start.Environment["COFFER_WORKERS"] = "off";
+        start.Environment["COFFER_METRICS_TOKEN"] = _token;
+        var server = Process.Start(start)!;
+        _processes.Add(server);
+        server.OutputDataReceived += (_, _) => { };
+        server.ErrorDataReceived += (_, _) => { };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        using var api = await CofferProcess.ApiWhenReadyAsync(server, port, _key);
+
+        // The API key is not the scrape token, and no token is no scrape.
+        Assert.Equal("unauthorized", (await api.Get("/metrics")).Error(401));
+        using var scraper = new HttpClient { BaseAddress = api.BaseAddress };
+        Assert.Equal("unauthorized", (await scraper.Get("/metrics")).Error(401));
+        scraper.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _token);
+
+        var customer = (await api.Post("/v1/customers", new { external_id = "metrics-1", name = "Ada" })).Ok(201).S("id");
+        var wallet = (await api.Post("/v1/wallets", new { customer_id = customer, currency = "usd", initial_credits_to_load = "10" })).Ok().S("id");
+        (await api.Post($"/v1/wallets/{wallet}/top-up", new { credits_to_add = "5", transaction_reason = "FREE_CREDIT_GRANT", idempotency_key = "m-top" })).Ok();
+        for (var i = 0; i < 3; i++) (await api.Post($"/v1/wallets/{wallet}/debit", new { credits = "1", idempotency_key = $"m-{i}" })).Ok();
+        (await api.Post($"/v1/wallets/{wallet}/debit", new { credits = "1", idempotency_key = "m-0" })).Ok();
+        Assert.Equal("insufficient_balance", (await api.Post($"/v1/wallets/{wallet}/debit", new { credits = "100", idempotency_key = "m-big" })).Error(422));
+
+        var first = await scraper.GetStringAsync("/metrics");
+        Assert.Equal(3, Sample(first, "coffer_wallet_writes_total", "operation=\"debit\"", "outcome=\"applied\""));
+        Assert.Equal(1, Sample(first, "coffer_wallet_writes_total", "operation=\"debit\"", "outcome=\"replayed\""));
+        Assert.Equal(1, Sample(first, "coffer_wallet_writes_total", "operation=\"debit\"", "outcome=\"refused\""));
+        Assert.Equal(1, Sample(first, "coffer_wallet_writes_total", "operation=\"top_up\"", "outcome=\"applied\""));
+        Assert.True(Sample(first, "coffer_group_commit_batch_size_count") >= 5, "no group commit was measured");
+        Assert.True(Sample(first, "http_server_request_duration_seconds_count", "http_route=\"/v1/wallets/{id}/debit\"") >= 5,
+            "request latency per route is missing");
+
+        for (var i = 3; i < 5; i++) (await api.Post($"/v1/wallets/{wallet}/debit", new { credits = "1", idempotency_key = $"m-{i}" })).Ok();
+        var second = await scraper.GetStringAsync("/metrics");
+        Assert.Equal(5, Sample(second, "coffer_wallet_writes_total", "operation=\"debit\"", "outcome=\"applied\""));
+        Assert.Contains("# TYPE coffer_wallet_writes_total counter", second);
+    }
+
+    [Fact]
+    public async Task WithoutATokenThereIsNoMetricsEndpoint()
+    {
+        await using var app = new CofferApp(Store.Sqlite);
+        using var http = app.CreateClient();
+        Assert.Equal(404, (int)(await http.GetAsync("/metrics")).StatusCode);
+    }
+
+    public void Dispose()
+    {
+        CofferProcess.Stop(_processes);
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".key", ".lock" })
+            File.Delete(_db + suffix);
+    }
+}
+
+/// <summary>A request's trace reaches the write path: the group commit that wrote its debit links back to it.</summary>
+public sealed class TraceTests
+{
+    [Fact]
+    public async Task TheGroupCommitOfADebitLinksToTheRequestsTrace()
+    {
+        var commits = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is Hosting.Telemetry.Name or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { if (a.OperationName == "wallet.group_commit") commits.Enqueue(a); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var app = new CofferApp(Store.Sqlite);
+        using var api = app.Api();
+        var customer = (await api.Post("/v1/customers", new { external_id = "trace-1", name = "Ada" })).Ok(201).S("id");
+        var wallet = (await api.Post("/v1/wallets", new { customer_id = customer, currency = "usd", initial_credits_to_load = "10" })).Ok().S("id");
+
+        var trace = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/wallets/{wallet}/debit")
+            { Content = JsonContent.Create(new { credits = "2", idempotency_key = "traced" }) };
+        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+        Assert.Equal(200, (int)(await api.SendAsync(request)).StatusCode);
+
+        var commit = Assert.Single(commits, c => c.Links.Any(l => l.Context.TraceId == trace));
+        Assert.True((int)commit.GetTagItem("coffer.writes")! >= 1);
+        Assert.NotEqual(trace, commit.TraceId);
     }
 }

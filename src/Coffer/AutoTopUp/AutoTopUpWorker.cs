@@ -1,5 +1,6 @@
 using Coffer.Common;
 using Coffer.Customers;
+using Coffer.Hosting;
 using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Outbox;
@@ -256,6 +257,7 @@ public sealed class AutoTopUpWorker(
             ("s", status), ("r", reason), ("c", credits), ("i", invoiceId), ("p", paymentId), ("e", error), ("now", clock.GetUtcNow()),
             ("t", tenantId), ("id", id));
         await scope.CommitAsync();
+        Telemetry.AutoTopUp(status);
     }
 
     /// <summary>Tells the merchant (wallet.auto_top_up_failed, with the gateway's reason) and disables the rule after too many failures.</summary>

@@ -56,13 +56,13 @@ public sealed class ExpirySweeper(
         // Holds first: a hold that has expired no longer reserves credits the lots' expiry would take.
         foreach (var (tenant, wallet, hold) in holds)
         {
-            var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(hold, Expired: true), new EntryDetails(), null, _ => new { });
+            var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(hold, Expired: true), new EntryDetails(), null, _ => new { }) { Name = "expire_hold" };
             if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
         }
         foreach (var (tenant, wallet, lot) in due)
         {
             var op = new WalletOperation(_ => new WalletCommand.ExpireLot(ids.New("wtx"), lot), new EntryDetails(), null,
-                _ => new { });
+                _ => new { }) { Name = "expire_lot" };
             if (await writer.ExecuteAsync(tenant, wallet, op, ct) is WriteResult.Applied) expired++;
         }
         return expired;

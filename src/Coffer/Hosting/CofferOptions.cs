@@ -34,6 +34,10 @@ public sealed class CofferOptions
     public bool WebhooksAllowPrivate { get; init; }
     public bool SmtpAllowPrivate { get; init; }
     public bool SmtpAllowPlaintext { get; init; }
+    /// <summary>Set: metrics are served at /metrics to a scraper that presents it as a bearer token (<see cref="Telemetry"/>).</summary>
+    public string? MetricsToken { get; init; }
+    /// <summary>Set: metrics and traces are exported to this OpenTelemetry collector (OTLP).</summary>
+    public Uri? OtlpEndpoint { get; init; }
     /// <summary>Log lines as JSON objects, one per line, for a log shipper; else the console's text.</summary>
     public bool JsonLogs { get; init; }
 
@@ -66,6 +70,8 @@ public sealed class CofferOptions
             WebhooksAllowPrivate = read.TrueFalse("COFFER_WEBHOOKS_ALLOW_PRIVATE"),
             SmtpAllowPrivate = read.TrueFalse("COFFER_SMTP_ALLOW_PRIVATE"),
             SmtpAllowPlaintext = read.TrueFalse("COFFER_SMTP_ALLOW_PLAINTEXT"),
+            MetricsToken = read.Token("COFFER_METRICS_TOKEN"),
+            OtlpEndpoint = read.AbsoluteUrl("OTEL_EXPORTER_OTLP_ENDPOINT") is { } otlp ? new Uri(otlp) : null,
             JsonLogs = read.OneOf("COFFER_LOG_FORMAT", ["text", "json"], "text") == "json",
         };
         if (read.Problems.Count > 0) throw new InvalidOperationException("Coffer cannot start: " + string.Join("; ", read.Problems));
@@ -121,6 +127,15 @@ public sealed class CofferOptions
             return Uri.TryCreate(value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"
                 ? value.TrimEnd('/')
                 : Refuse<string?>(name, "an absolute http or https URL", null);
+        }
+
+        /// <summary>A secret a client presents: 32 to 200 letters, digits, '_' or '-'. A refusal does not repeat it.</summary>
+        public string? Token(string name)
+        {
+            if (Value(name) is not { } value) return null;
+            if (value.Length is >= 32 and <= 200 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')) return value;
+            Problems.Add($"{name} must be 32 to 200 letters, digits, '_' or '-' (openssl rand -hex 24)");
+            return null;
         }
 
         /// <summary>Addresses or networks (CIDR), comma-separated.</summary>

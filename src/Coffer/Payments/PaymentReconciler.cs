@@ -1,3 +1,4 @@
+using Coffer.Hosting;
 using Coffer.Invoices;
 using Coffer.Storage;
 
@@ -30,20 +31,26 @@ public sealed class PaymentReconciler(
     /// <summary>The lease after n tries: 1, 2, 4 … minutes, at most an hour, so a gateway that stays silent is asked less and less often.</summary>
     static TimeSpan Backoff(int attempts) => TimeSpan.FromMinutes(Math.Min(60, 1 << Math.Min(attempts, 6)));
 
+    /// <summary>In flight past the grace period (parameter <c>@cutoff</c>): asked of the gateway again.</summary>
+    const string PaymentsDue = "payment_status IN ('PROCESSING', 'INITIATED', 'PENDING') AND updated_at <= @cutoff";
+    const string RefundsDue = "status = 'pending' AND destination = 'original' AND created_at <= @cutoff";
+
     /// <summary>One round: returns how many rows it took.</summary>
     public override async Task<int> RunOnceAsync(CancellationToken ct = default)
     {
         var now = clock.GetUtcNow();
         var cutoff = now - Grace;
         var taken = 0;
-        foreach (var (tenant, id) in await LeaseAsync("payments",
-                     "payment_status IN ('PROCESSING', 'INITIATED', 'PENDING') AND updated_at <= @cutoff", now, cutoff, ct))
+        await using (var c = await db.OpenAsync(ct))
+            Telemetry.ReconcilerBacklog(await c.ScalarLongAsync(null,
+                $"SELECT (SELECT COUNT(*) FROM payments WHERE {PaymentsDue}) + (SELECT COUNT(*) FROM refunds WHERE {RefundsDue})", ("cutoff", cutoff)));
+        foreach (var (tenant, id) in await LeaseAsync("payments", PaymentsDue, now, cutoff, ct))
         {
             taken++;
             try { await payments.ReconcileAsync(tenant, id, now); }
             catch (Exception e) { log.LogWarning(e, "reconciling payment {Payment} of tenant {Tenant} failed; it is tried again later", id, tenant); }
         }
-        foreach (var (tenant, id) in await LeaseAsync("refunds", "status = 'pending' AND destination = 'original' AND created_at <= @cutoff", now, cutoff, ct))
+        foreach (var (tenant, id) in await LeaseAsync("refunds", RefundsDue, now, cutoff, ct))
         {
             taken++;
             try { await refunds.ReconcileAsync(tenant, id); }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Coffer.Hosting;
 using Coffer.Storage;
 
 namespace Coffer.Wallets;
@@ -21,7 +22,8 @@ public sealed class GroupCommit : IAsyncDisposable
     readonly ILogger<GroupCommit> _log;
     List<Task>? _running;
 
-    sealed record Item(WalletWriter.Pending Pending, TaskCompletionSource<WriteResult> Done);
+    /// <summary><paramref name="Trace"/>: the submitting request's span, linked from the batch's so a trace follows the write.</summary>
+    sealed record Item(WalletWriter.Pending Pending, TaskCompletionSource<WriteResult> Done, System.Diagnostics.ActivityContext Trace);
 
     public bool Enabled { get; }
 
@@ -42,7 +44,7 @@ public sealed class GroupCommit : IAsyncDisposable
         var done = new TaskCompletionSource<WriteResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Once queued, an operation is not cancelled: it may already be in a commit.
         var queue = _queues[(int)((uint)HashCode.Combine(pending.TenantId, pending.WalletId) % (uint)_queues.Length)];
-        await queue.Writer.WriteAsync(new Item(pending, done), ct);
+        await queue.Writer.WriteAsync(new Item(pending, done, System.Diagnostics.Activity.Current?.Context ?? default), ct);
         return await done.Task;
     }
 
@@ -50,7 +52,12 @@ public sealed class GroupCommit : IAsyncDisposable
     {
         if (_running is not null) return;
         lock (_gate)
-            _running ??= _queues.Select(q => Task.Run(() => WorkAsync(q.Reader, writer))).ToList();
+        {
+            if (_running is not null) return;
+            // The workers outlive the request that starts them: they must not carry its context (its trace span) along.
+            using (ExecutionContext.SuppressFlow())
+                _running = _queues.Select(q => Task.Run(() => WorkAsync(q.Reader, writer))).ToList();
+        }
     }
 
     async Task WorkAsync(ChannelReader<Item> reader, WalletWriter writer)
@@ -63,12 +70,19 @@ public sealed class GroupCommit : IAsyncDisposable
             if (items.Count == 0) continue;
             try
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                using var span = Telemetry.Source.HasListeners()
+                    ? Telemetry.Source.StartActivity("wallet.group_commit", System.Diagnostics.ActivityKind.Internal, parentContext: default,
+                        tags: [new("coffer.writes", items.Count)],
+                        links: items.Where(i => i.Trace != default).Select(i => new System.Diagnostics.ActivityLink(i.Trace)))
+                    : null;
                 var results = await writer.ExecuteBatchAsync(items.Select(i => i.Pending).ToList(), CancellationToken.None);
                 for (var i = 0; i < items.Count; i++)
                 {
                     try { items[i].Done.TrySetResult(await results[i]); }
                     catch (Exception e) { items[i].Done.TrySetException(e); }
                 }
+                Telemetry.GroupCommitted(items.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             }
             catch (Exception e)
             {

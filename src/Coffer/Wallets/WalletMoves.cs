@@ -86,7 +86,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             w => WalletOrders.ToCredits(order.Credits, order.Amount, w.TopupConversionRate) is { } c
                 ? new WalletCommand.Credit(entryId, c, DirectPrice(order, c, w.TopupConversionRate), order.Reason, order.Expiry, priority)
                 : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-            order.Details, order.Claim, ChangeResponse);
+            order.Details, order.Claim, ChangeResponse) { Name = "top_up" };
     }
 
     /// <summary>An invoiced purchase answers as a top-up does: its stored answer is the top-up's response.</summary>
@@ -116,7 +116,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
         w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
             ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason)
             : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-        order.Details, order.Claim, ChangeResponse);
+        order.Details, order.Claim, ChangeResponse) { Name = "debit" };
 
     /// <summary>
     /// A correction by hand (MANUAL_ADJUSTMENT): a credit is a new lot that cost nothing, so refunds and closing payouts
@@ -129,7 +129,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
         WalletCommand command = order.Direction == AdjustmentDirections.Credit
             ? new WalletCommand.Credit(entryId, order.Credits, 0m, Reasons.ManualAdjustment, order.Expiry, order.Priority)
             : new WalletCommand.Debit(entryId, order.Credits, Reasons.ManualAdjustment);
-        var op = new WalletOperation(_ => command, order.Details, order.Claim, ChangeResponse);
+        var op = new WalletOperation(_ => command, order.Details, order.Claim, ChangeResponse) { Name = "adjustment" };
         return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
     }
 
@@ -144,7 +144,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
     {
         var op = new WalletOperation(_ => new WalletCommand.Terminate(ids.New("wtx")), new EntryDetails("Wallet terminated"),
             key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint("terminate", new { wallet = walletId })),
-            x => WalletDtos.Wallet(x.Wallet));
+            x => WalletDtos.Wallet(x.Wallet)) { Name = "terminate" };
         var result = await writer.ExecuteAsync(tenantId, walletId, op);
         if (result is WriteResult.Applied) await invoices.CancelPurchasesOfWalletAsync(tenantId, walletId);
         return Moved<WalletDto>.Of(result);
@@ -196,7 +196,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
                 ? new WalletCommand.PlaceHold(holdId, c, order.ExpiresAt)
                 : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-            order.Details, order.Claim, HoldResponse);
+            order.Details, order.Claim, HoldResponse) { Name = "hold" };
         return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), new WalletRefusal.NotFound("hold"));
     }
 
@@ -212,13 +212,13 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             : WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
                 ? new WalletCommand.CaptureHold(ids.New("wtx"), order.HoldId, c, order.Reason)
                 : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
-        new EntryDetails(order.Description, ReferenceType: "HOLD", ReferenceId: order.HoldId), order.Claim, HoldResponse);
+        new EntryDetails(order.Description, ReferenceType: "HOLD", ReferenceId: order.HoldId), order.Claim, HoldResponse) { Name = "capture" };
 
     /// <summary>With a key, a retried release replays its answer instead of finding the hold ended.</summary>
     public async Task<Moved<HoldResponse>> ReleaseAsync(string tenantId, string walletId, string holdId, string? key)
     {
         var op = new WalletOperation(_ => new WalletCommand.ReleaseHold(holdId), new EntryDetails(),
-            IdempotencyClaim.For(key, "release", new { wallet = walletId, hold = holdId }), HoldResponse);
+            IdempotencyClaim.For(key, "release", new { wallet = walletId, hold = holdId }), HoldResponse) { Name = "release" };
         return Moved<HoldResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op), HoldNotActive);
     }
 

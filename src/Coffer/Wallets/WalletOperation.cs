@@ -26,6 +26,9 @@ public sealed record WalletOperation(
     IdempotencyClaim? Idempotency,
     Func<WriteContext, object> Render)
 {
+    /// <summary>What the operation is, for its metrics (<see cref="Hosting.Telemetry.WalletWrite"/>).</summary>
+    public string Name { get; init; } = "other";
+
     /// <summary>Rows of the caller's own to write in the same transaction when the operation takes effect.</summary>
     public Action<WriteContext, SqlBatch>? AlsoWrite { get; init; }
 

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Coffer.Alerts;
 using Coffer.Common;
+using Coffer.Hosting;
 using Coffer.Invoices;
 using Coffer.Ledger;
 using Coffer.Outbox;
@@ -23,10 +24,17 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// <summary>One operation waiting for its batch.</summary>
     public sealed record Pending(string TenantId, string WalletId, WalletOperation Op);
 
-    public Task<WriteResult> ExecuteAsync(string tenantId, string walletId, WalletOperation op, CancellationToken ct = default) =>
-        groupCommit.Enabled
+    public async Task<WriteResult> ExecuteAsync(string tenantId, string walletId, WalletOperation op, CancellationToken ct = default) =>
+        Counted(op, await (groupCommit.Enabled
             ? groupCommit.SubmitAsync(new Pending(tenantId, walletId, op), this, ct)
-            : ExecuteAloneAsync(new Pending(tenantId, walletId, op), ct);
+            : ExecuteAloneAsync(new Pending(tenantId, walletId, op), ct)));
+
+    /// <summary>Every answer of the writer's entry points is counted once, as it is answered (after its commit).</summary>
+    static WriteResult Counted(WalletOperation op, WriteResult result)
+    {
+        Telemetry.WalletWrite(op.Name, result);
+        return result;
+    }
 
     /// <summary>
     /// Commits a batch; if the batch fails before its commit (a key claimed concurrently elsewhere, a bug in
@@ -77,16 +85,16 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
                 await using var scope = await db.BeginWriteAsync(ct);
                 await lockFirst(scope.Connection, scope.Transaction);
                 var (results, wrote) = await ExecuteInAsync(scope.Connection, scope.Transaction, [new Pending(tenantId, walletId, op)], ct);
-                if (!wrote) return results[0];
+                if (!wrote) return Counted(op, results[0]);
                 try
                 {
                     await scope.CommitAsync(ct);
                 }
                 catch (CommitOutcomeUnknownException)
                 {
-                    return new WriteResult.Refused(new WalletRefusal.OutcomeUnknown(op.Idempotency?.Key));
+                    return Counted(op, new WriteResult.Refused(new WalletRefusal.OutcomeUnknown(op.Idempotency?.Key)));
                 }
-                return results[0];
+                return Counted(op, results[0]);
             }
             catch (Exception e) when (attempt < MaxAttempts && op.Idempotency is not null && db.IsUniqueViolation(e))
             {
@@ -102,6 +110,13 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
     /// applied unknown, as in <see cref="TryExecuteAsync"/>.
     /// </summary>
     public async Task<(WriteResult[] Results, bool Committed)> ExecuteTogetherAsync(IReadOnlyList<Pending> batch, bool atomic, CancellationToken ct = default)
+    {
+        var (results, committed) = await TogetherAsync(batch, atomic, ct);
+        for (var i = 0; i < results.Length; i++) Telemetry.WalletWrite(batch[i].Op.Name, results[i], committed);
+        return (results, committed);
+    }
+
+    async Task<(WriteResult[] Results, bool Committed)> TogetherAsync(IReadOnlyList<Pending> batch, bool atomic, CancellationToken ct)
     {
         var everyLot = EveryLotAsked(batch);
         for (var attempt = 1; ; attempt++)

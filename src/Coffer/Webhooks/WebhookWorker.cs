@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Coffer.Common;
+using Coffer.Hosting;
 using Coffer.Outbox;
 using Coffer.Storage;
 
@@ -75,8 +76,9 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         var c = scope.Connection;
         var tx = scope.Transaction;
         var events = await c.QueryAsync(tx,
-            $"SELECT tenant_id, id, event_type, payload, payload_packed FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{SkipLocked.Clause(db.Kind)}",
-            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: PackedJson.Read(r, "payload")!), ("n", FanOutBatch));
+            $"SELECT tenant_id, id, event_type, payload, payload_packed, created_at FROM outbox_events WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT @n{SkipLocked.Clause(db.Kind)}",
+            r => (Tenant: r.Str("tenant_id"), Id: r.Str("id"), Type: r.Str("event_type"), Payload: PackedJson.Read(r, "payload")!, Created: r.Time("created_at")),
+            ("n", FanOutBatch));
         if (events.Count == 0) return;
         var now = clock.GetUtcNow();
         var writes = new SqlBatch();
@@ -93,6 +95,7 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         }
         await writes.ExecuteAsync(c, tx, ct);
         await scope.CommitAsync(ct);
+        foreach (var e in events) Telemetry.FannedOut(now - e.Created);
     }
 
     public void AddDelivery(SqlBatch writes, string tenantId, string endpointId, string eventId, string type, string payload, DateTimeOffset now) =>
@@ -238,6 +241,7 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
         await writes.ExecuteAsync(scope.Connection, scope.Transaction, ct);
         if (endpoint is not null && endpoint.Enabled) await EndpointHealthAsync(scope, endpoint, outcome, status, now, ct);
         await scope.CommitAsync(ct);
+        Telemetry.WebhookAttempt(outcome);
         if (outcome != DeliveryStatuses.Succeeded)
             log.LogInformation("webhook {Delivery} of tenant {Tenant} to {Endpoint}: attempt {Attempt} {Outcome} ({Status} {Error})",
                 d.Id, d.TenantId, d.EndpointId, attempt, outcome, status, error);
