@@ -40,10 +40,12 @@ public static class Telemetry
     static readonly Counter<long> LeaseTakeovers = Meter.CreateCounter<long>("coffer.lease.takeovers", "{row}",
         "queued rows taken over after another holder's lease ran out, by queue");
     static long _reconcilerBacklog;
+    static readonly ObservableGauge<long> Backlog = Meter.CreateObservableGauge("coffer.reconciler.backlog",
+        () => Interlocked.Read(ref _reconcilerBacklog), "{row}", "payments and refunds in flight past the grace period, as the reconciler last counted them");
 
-    static Telemetry() =>
-        Meter.CreateObservableGauge("coffer.reconciler.backlog", () => Interlocked.Read(ref _reconcilerBacklog), "{row}",
-            "payments and refunds in flight past the grace period, as the reconciler last counted them");
+    /// <summary>Whether anything collects these: the queries that only feed them are skipped when nothing does.</summary>
+    public static bool CountsTakeovers => LeaseTakeovers.Enabled;
+    public static bool WatchesReconcilerBacklog => Backlog.Enabled;
 
     /// <summary>An answered wallet write; <paramref name="committed"/> false: its batch was rolled back as a whole (atomic).</summary>
     public static void WalletWrite(string operation, WriteResult result, bool committed = true) =>

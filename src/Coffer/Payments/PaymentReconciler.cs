@@ -41,9 +41,10 @@ public sealed class PaymentReconciler(
         var now = clock.GetUtcNow();
         var cutoff = now - Grace;
         var taken = 0;
-        await using (var c = await db.OpenAsync(ct))
-            Telemetry.ReconcilerBacklog(await c.ScalarLongAsync(null,
-                $"SELECT (SELECT COUNT(*) FROM payments WHERE {PaymentsDue}) + (SELECT COUNT(*) FROM refunds WHERE {RefundsDue})", ("cutoff", cutoff)));
+        if (Telemetry.WatchesReconcilerBacklog)
+            await using (var c = await db.OpenAsync(ct))
+                Telemetry.ReconcilerBacklog(await c.ScalarLongAsync(null,
+                    $"SELECT (SELECT COUNT(*) FROM payments WHERE {PaymentsDue}) + (SELECT COUNT(*) FROM refunds WHERE {RefundsDue})", ("cutoff", cutoff)));
         foreach (var (tenant, id) in await LeaseAsync("payments", PaymentsDue, now, cutoff, ct))
         {
             taken++;

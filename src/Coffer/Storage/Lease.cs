@@ -38,8 +38,9 @@ public sealed class Leases
         var values = new List<(string, object?)>([.. args, ("now", now), .. token.Args]);
         var picked = FairShare.Values(keys, values);
         // A row still naming a holder was not released: its lease ran out, and this node takes it over.
-        Hosting.Telemetry.TakenOver(table, await scope.Connection.ScalarLongAsync(scope.Transaction,
-            $"SELECT COUNT(*) FROM {table} WHERE (tenant_id, id) IN ({picked}) AND leased_by IS NOT NULL", [.. values]));
+        if (Hosting.Telemetry.CountsTakeovers)
+            Hosting.Telemetry.TakenOver(table, await scope.Connection.ScalarLongAsync(scope.Transaction,
+                $"SELECT COUNT(*) FROM {table} WHERE (tenant_id, id) IN ({picked}) AND leased_by IS NOT NULL", [.. values]));
         var rows = await scope.Connection.QueryAsync(scope.Transaction,
             $"""
             UPDATE {table} SET leased_until = @lease_until, leased_by = @lease_by{(alsoSet is null ? "" : ", " + alsoSet)}
