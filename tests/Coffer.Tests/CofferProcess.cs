@@ -15,6 +15,22 @@ public static class CofferProcess
         throw new InvalidOperationException("no Coffer.slnx above the test binaries");
     }
 
+    /// <summary>
+    /// Starts the built server with <paramref name="arguments"/> and <paramref name="environment"/>; every line it writes,
+    /// to stdout (<c>false</c>) or stderr (<c>true</c>), goes to <paramref name="line"/> as it comes.
+    /// </summary>
+    public static System.Diagnostics.Process Start(string arguments, IReadOnlyDictionary<string, string> environment, Action<bool, string>? line = null)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{Dll()}\" {arguments}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        var process = System.Diagnostics.Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) line?.Invoke(false, e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) line?.Invoke(true, e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     /// <summary>Whether the node behind <paramref name="http"/> answers ready; false while it cannot be reached yet.</summary>
     public static async Task<bool> ReadyAsync(HttpClient http)
     {

@@ -42,18 +42,11 @@ public sealed class SqliteSingleProcessTests : IDisposable
 
     (Process Process, StringBuilder Errors) Start(int port)
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" --urls http://127.0.0.1:{port}")
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["COFFER_DATABASE"] = _db;
-        start.Environment["COFFER_API_KEY"] = _key;
-        start.Environment["COFFER_WORKERS"] = "off";
-        var process = Process.Start(start)!;
-        _processes.Add(process);
         var errors = new StringBuilder();
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = CofferProcess.Start($"--urls http://127.0.0.1:{port}",
+            new Dictionary<string, string> { ["COFFER_DATABASE"] = _db, ["COFFER_API_KEY"] = _key, ["COFFER_WORKERS"] = "off" },
+            (isError, line) => { if (isError) lock (errors) errors.AppendLine(line); });
+        _processes.Add(process);
         return (process, errors);
     }
 
@@ -142,20 +135,12 @@ public sealed class SqliteBackupTests : IDisposable
 
     Process Run(string database, string arguments, StringBuilder? output = null)
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" {arguments}")
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["COFFER_DATABASE"] = database;
+        var environment = new Dictionary<string, string> { ["COFFER_DATABASE"] = database, ["COFFER_API_KEY"] = _key, ["COFFER_WORKERS"] = "off" };
         // The live database's key file, given to every process: the copy is opened with the key kept apart from it.
-        if (File.Exists(Live + ".key")) start.Environment["COFFER_MASTER_KEY"] = File.ReadAllText(Live + ".key").Trim();
-        start.Environment["COFFER_API_KEY"] = _key;
-        start.Environment["COFFER_WORKERS"] = "off";
-        var process = Process.Start(start)!;
-        _processes.Add(process);
+        if (File.Exists(Live + ".key")) environment["COFFER_MASTER_KEY"] = File.ReadAllText(Live + ".key").Trim();
         output ??= new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = CofferProcess.Start(arguments, environment, (_, line) => { lock (output) output.AppendLine(line); });
+        _processes.Add(process);
         return process;
     }
 
@@ -266,22 +251,14 @@ public sealed class JsonLogTests : IDisposable
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Answer(500);
         var port = CofferProcess.FreePort();
-        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" --urls http://127.0.0.1:{port}")
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["COFFER_DATABASE"] = _db;
-        start.Environment["COFFER_API_KEY"] = _key;
-        start.Environment["COFFER_ADMIN_EMAIL"] = "ops@example.com";
-        start.Environment["COFFER_ADMIN_PASSWORD"] = "a long operator password";
-        start.Environment["COFFER_LOG_FORMAT"] = "json";
-        start.Environment["COFFER_WEBHOOK_POLL_MS"] = "100";
-        start.Environment["COFFER_WEBHOOKS_ALLOW_PRIVATE"] = "true";
-        var server = Process.Start(start)!;
-        _processes.Add(server);
         var lines = new List<string>();
-        server.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) lock (lines) lines.Add(line); };
-        server.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) lock (lines) lines.Add(line); };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
+        var server = CofferProcess.Start($"--urls http://127.0.0.1:{port}", new Dictionary<string, string>
+        {
+            ["COFFER_DATABASE"] = _db, ["COFFER_API_KEY"] = _key, ["COFFER_ADMIN_EMAIL"] = "ops@example.com",
+            ["COFFER_ADMIN_PASSWORD"] = "a long operator password", ["COFFER_LOG_FORMAT"] = "json",
+            ["COFFER_WEBHOOK_POLL_MS"] = "100", ["COFFER_WEBHOOKS_ALLOW_PRIVATE"] = "true",
+        }, (_, line) => { if (line.Length > 0) lock (lines) lines.Add(line); });
+        _processes.Add(server);
 
         using var api = await CofferProcess.ApiWhenReadyAsync(server, port, _key);
         var secret = (await api.Post("/v1/webhooks/endpoints", new { url = receiver.Url, event_types = new[] { "wallet.created" } })).Ok(201).S("secret");
@@ -333,18 +310,9 @@ public sealed class MetricsTests : IDisposable
     public async Task AScrapeNeedsTheTokenAndCountsWalletWritesByOperationAndOutcome()
     {
         var port = CofferProcess.FreePort();
-        var start = new ProcessStartInfo("dotnet", $"\"{CofferProcess.Dll()}\" --urls http://127.0.0.1:{port}")
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["COFFER_DATABASE"] = _db;
-        start.Environment["COFFER_API_KEY"] = _key;
-        start.Environment["COFFER_WORKERS"] = "off";
-        start.Environment["COFFER_METRICS_TOKEN"] = _token;
-        var server = Process.Start(start)!;
+        var server = CofferProcess.Start($"--urls http://127.0.0.1:{port}", new Dictionary<string, string>
+            { ["COFFER_DATABASE"] = _db, ["COFFER_API_KEY"] = _key, ["COFFER_WORKERS"] = "off", ["COFFER_METRICS_TOKEN"] = _token });
         _processes.Add(server);
-        server.OutputDataReceived += (_, _) => { };
-        server.ErrorDataReceived += (_, _) => { };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
         using var api = await CofferProcess.ApiWhenReadyAsync(server, port, _key);
 
         // The API key is not the scrape token, and no token is no scrape.
