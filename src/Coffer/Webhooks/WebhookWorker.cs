@@ -19,7 +19,15 @@ public sealed class WebhookWorker(Database db, Ids ids, TimeProvider clock, IHtt
     public const string HttpClientName = "webhooks";
     public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(10);
     readonly TimeSpan _attemptTimeout = options.WebhookTimeout;
-    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long a round holds its deliveries: its batch goes out <see cref="MaxParallel"/> at a time, each attempt
+    /// bounded by the time-out, plus room to record them. A node that dies mid-round hands its deliveries to another
+    /// node once this has passed (80 s at the default time-out).
+    /// </summary>
+    public TimeSpan Lease => LeaseFor(_attemptTimeout);
+
+    public static TimeSpan LeaseFor(TimeSpan attemptTimeout) =>
+        attemptTimeout * ((DeliveryBatch + MaxParallel - 1) / MaxParallel) + TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DisableAfter = TimeSpan.FromDays(5);
     public const int FanOutBatch = 500;
     public const int DeliveryBatch = 50;
