@@ -25,6 +25,8 @@ command -v curl >/dev/null || apt_install curl
 command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null || apt_install poppler-utils
 # The dashboard and portal tests drive Debian's Chromium through Playwright (never a browser download).
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The PostgreSQL tests reach the database through Debian's PgBouncer in transaction pooling mode.
+[ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
 
 # A throwaway PostgreSQL on a private port and data folder, stopped and removed on exit.
 PG_BIN=$(pg_bin)
@@ -37,13 +39,14 @@ as_pg() {
 }
 if [ "$(id -u)" -eq 0 ]; then
   id postgres >/dev/null 2>&1 || useradd --system --home-dir "$WORK" postgres
-  install -d -o postgres "$PGDATA"
+  install -d -o postgres "$PGDATA" "$WORK/pgbouncer"
 else
-  mkdir -p "$PGDATA"
+  mkdir -p "$PGDATA" "$WORK/pgbouncer"
 fi
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -f "$WORK/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
   as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -54,6 +57,33 @@ as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >/dev/null
 as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -o \
   "-p $PG_PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
 export COFFER_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
+
+# PgBouncer in transaction pooling mode in front of it: every PostgreSQL test talks to the database through it, so
+# nothing Coffer does may rely on session state. Each test logs in as a role of its own (CofferApp), whose default
+# search_path is its schema; the pooler keeps one pool per role and asks PostgreSQL for the roles (auth_user).
+BOUNCER_PORT=$((PG_PORT + 1))
+cat >"$WORK/pgbouncer/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+pool_mode = transaction
+auth_type = trust
+auth_user = postgres
+auth_file = $WORK/pgbouncer/users.txt
+max_client_conn = 4000
+default_pool_size = 20
+max_db_connections = 200
+server_idle_timeout = 5
+logfile = $WORK/pgbouncer/pgbouncer.log
+pidfile = $WORK/pgbouncer/pgbouncer.pid
+EOF
+echo '"postgres" ""' >"$WORK/pgbouncer/users.txt"
+log "starting PgBouncer (transaction pooling) on 127.0.0.1:$BOUNCER_PORT"
+as_pg /usr/sbin/pgbouncer -d "$WORK/pgbouncer/pgbouncer.ini"
+export COFFER_TEST_PGBOUNCER="Host=127.0.0.1;Port=$BOUNCER_PORT;Database=postgres"
 
 log "@coffer/client, @coffer/react and the React example (examples/react-wallet)"
 # @coffer/react builds against the built client, so the workspaces build in order: client, then react. The example

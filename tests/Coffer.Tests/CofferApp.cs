@@ -17,7 +17,8 @@ public enum Store { Sqlite, Postgres }
 
 /// <summary>
 /// A Coffer host on a database of its own: a fresh SQLite file, or a fresh schema of the throwaway
-/// PostgreSQL that ./test.sh starts (COFFER_TEST_POSTGRES). The clock is fake and starts at a fixed instant.
+/// PostgreSQL that ./test.sh starts (COFFER_TEST_POSTGRES), reached through the PgBouncer it starts in front of it
+/// when COFFER_TEST_PGBOUNCER is set. The clock is fake and starts at a fixed instant.
 /// </summary>
 public sealed class CofferApp : WebApplicationFactory<Program>
 {
@@ -34,6 +35,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     public string DatabaseSetting { get; }
     readonly string? _sqlitePath;
     readonly string? _schema;
+    readonly bool _role;
 
     /// <summary>A second node on the database of <paramref name="first"/>: the same tenant, its own clock; it drops nothing.</summary>
     public CofferApp(CofferApp first)
@@ -72,13 +74,22 @@ public sealed class CofferApp : WebApplicationFactory<Program>
                 ?? throw new InvalidOperationException(
                     "COFFER_TEST_POSTGRES is not set: run ./test.sh, which starts a throwaway PostgreSQL and sets it");
             _schema = "t_" + Guid.NewGuid().ToString("N");
+            var bouncer = Environment.GetEnvironmentVariable("COFFER_TEST_PGBOUNCER");
             using (var c = new NpgsqlConnection(baseSetting))
             {
                 c.Open();
-                using var cmd = new NpgsqlCommand($"CREATE SCHEMA {_schema}", c);
+                // Through PgBouncer in transaction pooling no session setting survives, and the pooler refuses a
+                // search_path at connect; a role of the test's own, whose default search_path is its schema, lands
+                // every server connection of the test's pool (one per role) in that schema.
+                using var cmd = new NpgsqlCommand(bouncer is null
+                    ? $"CREATE SCHEMA {_schema}"
+                    : $"CREATE ROLE {_schema} LOGIN; CREATE SCHEMA {_schema} AUTHORIZATION {_schema}; ALTER ROLE {_schema} SET search_path = {_schema}", c);
                 cmd.ExecuteNonQuery();
             }
-            DatabaseSetting = new NpgsqlConnectionStringBuilder(baseSetting) { SearchPath = _schema, MaxPoolSize = 30 }.ConnectionString;
+            _role = bouncer is not null;
+            DatabaseSetting = bouncer is null
+                ? new NpgsqlConnectionStringBuilder(baseSetting) { SearchPath = _schema, MaxPoolSize = 30 }.ConnectionString
+                : new NpgsqlConnectionStringBuilder(bouncer) { Username = _schema, MaxPoolSize = 30 }.ConnectionString;
         }
     }
 
@@ -150,7 +161,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         {
             await using var c = new NpgsqlConnection(Environment.GetEnvironmentVariable("COFFER_TEST_POSTGRES"));
             await c.OpenAsync();
-            await using var cmd = new NpgsqlCommand($"DROP SCHEMA {_schema} CASCADE", c);
+            await using var cmd = new NpgsqlCommand($"DROP SCHEMA {_schema} CASCADE" + (_role ? $"; DROP ROLE {_schema}" : ""), c);
             await cmd.ExecuteNonQueryAsync();
         }
     }
