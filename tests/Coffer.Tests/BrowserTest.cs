@@ -72,15 +72,8 @@ public abstract class BrowserTest : IAsyncLifetime
     /// <summary>Saves a full-page screenshot as a test artifact, named for the screen.</summary>
     protected static async Task ScreenshotAsync(IPage page, string name)
     {
-        var dir = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
+        var dir = Path.Combine(CofferProcess.Repository(), "artifacts", "screenshots");
         Directory.CreateDirectory(dir);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, name + ".png"), FullPage = true });
-    }
-
-    protected static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Coffer.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? AppContext.BaseDirectory;
     }
 }

@@ -9,9 +9,15 @@ public static class CofferProcess
     public static string Dll()
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
+        return Path.Combine(Repository(), "src", "Coffer", "bin", configuration, "net10.0", "Coffer.dll");
+    }
+
+    /// <summary>The checkout the tests were built from: the folder of Coffer.slnx above the test binaries.</summary>
+    public static string Repository()
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Coffer.slnx")))
-                return Path.Combine(dir.FullName, "src", "Coffer", "bin", configuration, "net10.0", "Coffer.dll");
+                return dir.FullName;
         throw new InvalidOperationException("no Coffer.slnx above the test binaries");
     }
 

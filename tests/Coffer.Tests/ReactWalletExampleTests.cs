@@ -19,7 +19,7 @@ namespace Coffer.Tests;
 /// </summary>
 public sealed class ReactWalletExampleTests : BrowserTest
 {
-    static string Dist => Path.Combine(RepositoryRoot(), "examples", "react-wallet", "dist");
+    static string Dist => Path.Combine(CofferProcess.Repository(), "examples", "react-wallet", "dist");
 
     MerchantBackend _shop = null!;
 
