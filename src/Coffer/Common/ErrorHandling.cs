@@ -52,6 +52,7 @@ public static class ErrorHandling
                 // A chunked body has no Content-Length to refuse up front; the body reader stops it here.
                 413 => TooLarge(status.HttpContext),
                 415 => new ApiError(415, ErrorCodes.ValidationFailed, "the body must be application/json"),
+                400 when MisboundValue(status.HttpContext) is { } name => ApiError.Validation($"{name} has a value of the wrong type"),
                 _ => new ApiError(response.StatusCode, response.StatusCode >= 500 ? ErrorCodes.Internal : ErrorCodes.ValidationFailed, "request failed"),
             };
             await error.ExecuteAsync(status.HttpContext);
@@ -83,6 +84,36 @@ public static class ErrorHandling
     };
 
     static ApiError Unavailable => new(503, ErrorCodes.Unavailable, "the database is unavailable; nothing was changed");
+
+    /// <summary>
+    /// The compile-time request delegates answer a bare 400, without the exception that names it, when an optional
+    /// number in the query or route does not parse; the endpoint's parameter metadata says which one it was.
+    /// </summary>
+    static string? MisboundValue(HttpContext context)
+    {
+        foreach (var p in context.GetEndpoint()?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Http.Metadata.IParameterBindingMetadata>() ?? [])
+        {
+            if (!p.HasTryParse) continue;
+            var name = p.ParameterInfo.GetCustomAttributes(typeof(Microsoft.AspNetCore.Mvc.FromQueryAttribute), false)
+                .OfType<Microsoft.AspNetCore.Mvc.FromQueryAttribute>().FirstOrDefault()?.Name ?? p.Name;
+            var raw = context.Request.RouteValues.TryGetValue(name, out var routed) ? routed?.ToString() : context.Request.Query[name].ToString();
+            if (!string.IsNullOrEmpty(raw) && !Parses(Nullable.GetUnderlyingType(p.ParameterInfo.ParameterType) ?? p.ParameterInfo.ParameterType, raw))
+                return name;
+        }
+        return null;
+    }
+
+    static bool Parses(Type type, string raw)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (type == typeof(int)) return int.TryParse(raw, invariant, out _);
+        if (type == typeof(long)) return long.TryParse(raw, invariant, out _);
+        if (type == typeof(decimal)) return decimal.TryParse(raw, invariant, out _);
+        if (type == typeof(bool)) return bool.TryParse(raw, out _);
+        if (type == typeof(Guid)) return Guid.TryParse(raw, out _);
+        if (type == typeof(DateTimeOffset)) return DateTimeOffset.TryParse(raw, invariant, out _);
+        return true;
+    }
 
     /// <summary>The framework names parameters with their .NET types (<c>Nullable&lt;int&gt; limit</c>); callers see only the name.</summary>
     static string DescribeBinding(string message)

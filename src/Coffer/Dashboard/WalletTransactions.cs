@@ -11,7 +11,11 @@ using static Coffer.Pages.Html;
 namespace Coffer.Dashboard;
 
 /// <summary>The transaction filters of the wallet page, as its query string carries them.</summary>
-public sealed record TransactionFilterQuery(string? Type, string? Status, string? Reason, string? From, string? To, string? Page, string? Kind = null)
+// The parameters carry no nullable annotations only because the request delegate generator writes typeof(string?)
+// for them, which does not compile; their defaults say what the annotations would: each may be absent (null).
+#nullable disable
+public sealed record TransactionFilterQuery(string Type = null, string Status = null, string Reason = null, string From = null, string To = null, string Page = null, string Kind = null)
+#nullable restore
 {
     public int PageNumber => int.TryParse(Page, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p >= 1 ? Math.Min(p, 100_000) : 1;
 

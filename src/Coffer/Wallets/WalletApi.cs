@@ -219,21 +219,25 @@ public static class WalletApi
 }
 
 /// <summary>The query string of <c>GET /v1/wallets/{id}/transactions</c>, named as Flexprice names it.</summary>
+// The parameters carry no nullable annotations only because the request delegate generator writes typeof(string?)
+// for them, which does not compile; their defaults say what the annotations would: each may be absent (null).
+#nullable disable
 public sealed record TransactionQueryParameters(
-    int? Limit, int? Offset, string? Order, string? Type,
-    [property: FromQuery(Name = "transaction_status")] string? TransactionStatus,
-    [property: FromQuery(Name = "transaction_reason")] string? TransactionReason,
-    [property: FromQuery(Name = "reference_type")] string? ReferenceType,
-    [property: FromQuery(Name = "reference_id")] string? ReferenceId,
-    int? Priority,
-    [property: FromQuery(Name = "credits_available_gt")] decimal? CreditsAvailableGt,
-    [property: FromQuery(Name = "start_time")] string? StartTime,
-    [property: FromQuery(Name = "end_time")] string? EndTime,
-    [property: FromQuery(Name = "expiry_date_before")] string? ExpiryDateBefore,
-    [property: FromQuery(Name = "expiry_date_after")] string? ExpiryDateAfter,
+    int? Limit = null, int? Offset = null, string Order = null, string Type = null,
+    [property: FromQuery(Name = "transaction_status")] string TransactionStatus = null,
+    [property: FromQuery(Name = "transaction_reason")] string TransactionReason = null,
+    [property: FromQuery(Name = "reference_type")] string ReferenceType = null,
+    [property: FromQuery(Name = "reference_id")] string ReferenceId = null,
+    int? Priority = null,
+    [property: FromQuery(Name = "credits_available_gt")] decimal? CreditsAvailableGt = null,
+    [property: FromQuery(Name = "start_time")] string StartTime = null,
+    [property: FromQuery(Name = "end_time")] string EndTime = null,
+    [property: FromQuery(Name = "expiry_date_before")] string ExpiryDateBefore = null,
+    [property: FromQuery(Name = "expiry_date_after")] string ExpiryDateAfter = null,
     // Named explicitly: unnamed, it would bind the route's wallet {id} instead of the query's transaction id.
-    [property: FromQuery(Name = "id")] string? Id,
-    string? Kind = null)
+    [property: FromQuery(Name = "id")] string Id = null,
+    string Kind = null)
+#nullable restore
 {
     public TransactionFilter ToFilter() => new()
     {
