@@ -114,6 +114,8 @@ public sealed class CofferApp : WebApplicationFactory<Program>
             s.AddSingleton<TimeProvider>(Clock);
             // Unarmed it changes nothing; a test arms it to lose the connection at its next commit.
             s.AddSingleton<CommitFaults>();
+            // Passwords are hashed with 1,000 iterations instead of 600,000 (PasswordHashingTests checks the real count).
+            s.AddSingleton(new Dashboard.PasswordHashing(iterations: 1_000));
         });
     }
 

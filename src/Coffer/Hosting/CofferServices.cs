@@ -94,6 +94,7 @@ public static class CofferServices
         services.AddSingleton(sp => SecretBox.FromSettings(options, sp.GetRequiredService<Database>()));
         services.AddSingleton<SealedColumns>();
         services.AddSingleton<ServerKeys>();
+        services.AddSingleton(new PasswordHashing());
         services.AddSingleton<OperatorStore>();
         services.AddSingleton<Analytics.WalletAnalytics>();
         services.AddHostedService<StartupTasks>();
