@@ -15,34 +15,59 @@ public abstract class BrowserTest : IAsyncLifetime
 
     protected CofferApp App { get; private set; } = null!;
     protected HttpClient Api { get; private set; } = null!;
-    protected IPlaywright Playwright { get; private set; } = null!;
-    protected IBrowser Browser { get; private set; } = null!;
     protected string BaseUrl { get; private set; } = "";
+    readonly List<IBrowserContext> _contexts = [];
 
-    public virtual async Task InitializeAsync()
+    // One Playwright driver and one Chromium serve the whole run (starting them costs more CPU than most tests);
+    // each test works in browser contexts of its own, which share no cookies, storage or cache, closed when it ends.
+    static readonly SemaphoreSlim Launching = new(1, 1);
+    static IPlaywright? _playwright;
+    static IBrowser? _browser;
+
+    static async Task<IBrowser> SharedBrowserAsync()
+    {
+        await Launching.WaitAsync();
+        try
+        {
+            if (_browser is { IsConnected: true }) return _browser;
+            if (!File.Exists(Chromium)) throw new InvalidOperationException($"{Chromium} is missing: ./test.sh installs Debian's chromium");
+            _playwright ??= await Microsoft.Playwright.Playwright.CreateAsync();
+            return _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync"],
+            });
+        }
+        finally { Launching.Release(); }
+    }
+
+    public virtual Task InitializeAsync()
     {
         App = new CofferApp(Store.Sqlite, kestrel: true, adminEmail: AdminEmail, adminPassword: AdminPassword);
         App.StartServer();
         BaseUrl = App.KestrelAddress;
         Api = new HttpClient { BaseAddress = new Uri(BaseUrl) };
         Api.DefaultRequestHeaders.Add("x-api-key", App.ApiKey);
-        if (!File.Exists(Chromium)) throw new InvalidOperationException($"{Chromium} is missing: ./test.sh installs Debian's chromium");
-        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
-        Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
-        });
+        return Task.CompletedTask;
     }
 
     public virtual async Task DisposeAsync()
     {
-        await Browser.DisposeAsync();
-        Playwright.Dispose();
+        foreach (var context in _contexts) await context.CloseAsync();
         Api.Dispose();
         await App.DisposeAsync();
+    }
+
+    /// <summary>A browser context of this test's own on the shared Chromium, at the test's Coffer.</summary>
+    protected async Task<IBrowserContext> NewContextAsync(BrowserNewContextOptions? options = null)
+    {
+        options ??= new BrowserNewContextOptions();
+        options.BaseURL ??= BaseUrl;
+        var context = await (await SharedBrowserAsync()).NewContextAsync(options);
+        lock (_contexts) _contexts.Add(context);
+        return context;
     }
 
     /// <summary>The invariants of DESIGN.md section 4, checked over everything a test did.</summary>
@@ -52,11 +77,8 @@ public abstract class BrowserTest : IAsyncLifetime
         Assert.True(report.Ok, "ledger invariants violated:\n" + string.Join("\n", report.Problems));
     }
 
-    protected async Task<IPage> NewPageAsync(int width = 1280, int height = 900)
-    {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = height } });
-        return await context.NewPageAsync();
-    }
+    protected async Task<IPage> NewPageAsync(int width = 1280, int height = 900) =>
+        await (await NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } })).NewPageAsync();
 
     protected async Task<IPage> SignedInOperatorAsync()
     {

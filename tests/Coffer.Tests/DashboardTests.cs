@@ -276,7 +276,7 @@ public sealed class DashboardTests : BrowserTest
         await page.GetByRole(AriaRole.Button, new() { Name = "Unfreeze" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Wallet unfrozen");
 
-        var noScript = await (await Browser.NewContextAsync(new() { BaseURL = BaseUrl, JavaScriptEnabled = false })).NewPageAsync();
+        var noScript = await (await NewContextAsync(new() { JavaScriptEnabled = false })).NewPageAsync();
         await noScript.GotoAsync($"/dashboard/wallets/{walletId}");
         await noScript.GetByLabel("Email").FillAsync(AdminEmail);
         await noScript.GetByLabel("Password").FillAsync(AdminPassword);
