@@ -140,7 +140,9 @@ public sealed class TwoNodeTests(ITestOutputHelper output) : FaultTest(output)
         await using var database = new CofferApp(Store.Postgres);
         await using var receiver = await WebhookReceiver.StartAsync();
         var environment = Environment(database.DatabaseSetting, ("COFFER_WEBHOOK_POLL_MS", "100"),
-            ("COFFER_WEBHOOK_TIMEOUT_MS", ((int)AttemptTimeout.TotalMilliseconds).ToString()), ("COFFER_AUTO_TOPUP_POLL_MS", "100"));
+            ("COFFER_WEBHOOK_TIMEOUT_MS", ((int)AttemptTimeout.TotalMilliseconds).ToString()), ("COFFER_AUTO_TOPUP_POLL_MS", "100"),
+            // Card payments whose gateway answers only after 8 s: both nodes' reconcilers find them in flight after 1 s.
+            ("COFFER_SANDBOX_SLOW_CARD_MS", "8000"), ("COFFER_RECONCILE_GRACE_SECONDS", "1"), ("COFFER_RECONCILE_POLL_MS", "100"));
         // Both start at once on an empty database: one migrates, the other waits for it, and both set up the one tenant.
         var a = StartNode(environment, "a");
         var b = StartNode(environment, "b");
@@ -166,6 +168,20 @@ public sealed class TwoNodeTests(ITestOutputHelper output) : FaultTest(output)
             currency = "usd", initial_credits_to_load = "100", auto_topup = new { enabled = true, threshold = 50, amount = 200 },
         })).Ok();
         (await apiB.Post($"/v1/customers/{auto.S("customer_id")}/payment-methods", new { type = "card", card_number = "4242424242424242" })).Ok(201);
+        // Ten invoices paid with the slow card, half through each node: while the calls wait for the gateway, the
+        // payments are in flight for both reconcilers.
+        var payer = (await apiA.Post("/v1/customers", new { external_id = "slow-card", name = "Ada" })).Ok(201).S("id");
+        var slowCard = (await apiA.Post($"/v1/customers/{payer}/payment-methods", new { type = "card", card_number = Payments.Gateways.SandboxGateway.SlowCard })).Ok(201).S("id");
+        var invoices = new List<string>();
+        for (var i = 0; i < 10; i++)
+            invoices.Add((await apiA.Post("/v1/invoices", new { customer_id = payer, currency = "usd", amount_due = "7", subtotal = "7", total = "7", invoice_status = "FINALIZED" }))
+                .Ok(201).S("id"));
+        var paying = invoices.Select((invoice, i) => (i % 2 == 0 ? apiA : apiB).Post("/v1/payments", new
+        {
+            amount = "7", currency = "usd", destination_type = "INVOICE", destination_id = invoice, payment_method_type = "CARD",
+            payment_method_id = slowCard, idempotency_key = $"slow-{i}",
+        })).ToList();
+
         var load = new DebitLoad([apiA, apiB]);
         (string, decimal) Pick(int client, int n) => client % 2 == 0 ? (hot, 0.01m * (1 + n % 3)) : (spread[(client * 7 + n * 13) % 100], 0.5m);
 
@@ -184,6 +200,17 @@ public sealed class TwoNodeTests(ITestOutputHelper output) : FaultTest(output)
         // when a loaded node's 1 s time-out runs out first; the retry is its own recorded attempt.)
         Assert.Equal(await Scalar(db, "SELECT COUNT(*) FROM webhook_deliveries"), firstPhase.Select(w => w.Id).Distinct().Count());
         Assert.Equal(0, await Unrecorded(db, firstPhase));
+
+        // Each in-flight payment was reconciled once, by one of the nodes, and each invoice was charged and paid once.
+        foreach (var answer in await Task.WhenAll(paying)) answer.Ok(201);
+        await WaitFor(async () => await Scalar(db, "SELECT COUNT(*) FROM payments WHERE payment_method_id = @c AND payment_status = 'SUCCEEDED'", ("c", slowCard)) == 10,
+            TimeSpan.FromSeconds(30), "the slow payments settling");
+        Assert.Equal(10, await Scalar(db, "SELECT COUNT(*) FROM payments WHERE payment_method_id = @c AND reconcile_attempts = 1", ("c", slowCard)));
+        var reconciledByB = await Scalar(db, "SELECT COUNT(*) FROM payments WHERE payment_method_id = @c AND leased_by LIKE @p", ("c", slowCard), ("p", $"%:{b.Process.Id}:%"));
+        Assert.Equal(0, await Scalar(db, "SELECT COUNT(*) FROM payments WHERE payment_method_id = @c AND reconcile_attempts > 1", ("c", slowCard)));
+        Assert.Equal(10, await Scalar(db, "SELECT COUNT(*) FROM sandbox_charges WHERE card_number = @n AND kind = 'charge'", ("n", Payments.Gateways.SandboxGateway.SlowCard)));
+        foreach (var invoice in invoices)
+            Assert.Equal(("7", "SUCCEEDED"), ((await apiB.Get($"/v1/invoices/{invoice}")).Ok() is var paid ? (paid.S("amount_paid"), paid.S("payment_status")) : default));
 
         // Twenty lots that expire in the second phase: both nodes sweep, each lot expires once.
         var expiring = await WalletWith(apiA, 0m);
@@ -236,7 +263,7 @@ public sealed class TwoNodeTests(ITestOutputHelper output) : FaultTest(output)
 
         Figure($"two nodes, SIGKILL of one: {inFlight} debits in flight at the kill, {load.Acked.Count} acknowledged, {found} found; " +
             $"node a acknowledged again {servedAgain:0.00} s after the kill; {heldAtKill} deliveries held by node b, taken over after {takenOver:0.0} s " +
-            $"(lease {lease.TotalSeconds:0} s), {twice} delivered twice; {load.Refusals.Count} refusals ({string.Join(", ", load.Refusals.GroupBy(r => r).Select(g => $"{g.Count()} {g.Key}"))})");
+            $"(lease {lease.TotalSeconds:0} s), {twice} delivered twice; 10 slow payments reconciled once each, {reconciledByB} by node b; {load.Refusals.Count} refusals ({string.Join(", ", load.Refusals.GroupBy(r => r).Select(g => $"{g.Count()} {g.Key}"))})");
     }
 
     /// <summary>Receipts beyond each delivery's recorded attempts (one endpoint: an event id names one delivery).</summary>
