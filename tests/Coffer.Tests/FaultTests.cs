@@ -309,12 +309,17 @@ public sealed class PostgresRestartTests(ITestOutputHelper output) : FaultTest(o
             var down = Stopwatch.GetTimestamp();
             await Task.Delay(TimeSpan.FromSeconds(2));
             var refusedWhileDown = load.Refusals.Count - refusedBefore;
-            Assert.Equal(0, load.AckedSince(down + Stopwatch.Frequency / 2));
+            // Answers can still arrive for commits made before the stop (a loaded machine delivers them late); that each
+            // of them is really in the ledger is checked at the end, with every other acknowledged debit.
+            // Only requests already in flight at the stop can have been committed: nothing sent during the outage is.
+            var lateAnswers = load.AckedSince(down);
+            Assert.InRange(lateAnswers, 0, inFlight);
             pg.Start();
             var back = Stopwatch.GetTimestamp();
             await WaitFor(() => Task.FromResult(load.AckedSince(back) >= 100), TimeSpan.FromSeconds(5), $"service after the {mode} restart");
             Assert.True(refusedWhileDown > 0, "no request was refused during the outage: the load was not running");
-            Figure($"PostgreSQL {mode} restart: {inFlight} debits in flight at the stop, {refusedWhileDown} answers 503 or unanswered while it was down, " +
+            Figure($"PostgreSQL {mode} restart: {inFlight} debits in flight at the stop, {refusedWhileDown} answers 503 or unanswered while it was down " +
+                $"({lateAnswers} late acknowledgements of earlier commits), " +
                 $"acknowledged again {load.SecondsToFirstAckAfter(back):0.00} s after it was back");
         }
         await stop.CancelAsync();
