@@ -55,7 +55,8 @@ public static class Cli
           COFFER_SMTP_ALLOW_PLAINTEXT  "true" lets tenants choose SMTP security "none" (no TLS)
           COFFER_LOG_FORMAT "json" writes each log line as one JSON object (default "text")
           COFFER_METRICS_TOKEN  serves Prometheus metrics at /metrics to a scraper sending it as a bearer token (default: off)
-          OTEL_EXPORTER_OTLP_ENDPOINT  exports metrics and traces to this OpenTelemetry collector (default: off)
+          OTEL_EXPORTER_OTLP_ENDPOINT  exports metrics and traces to this OpenTelemetry collector (default: off), over
+                            gRPC, or HTTP with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
           ASPNETCORE_URLS   listen addresses, like --urls
         """;
 

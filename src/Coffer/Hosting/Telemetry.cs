@@ -87,10 +87,12 @@ public static class Telemetry
             m.AddMeter(Name).AddAspNetCoreInstrumentation();
             // Each scrape collects afresh: only the holder of the token scrapes, so there is no storm to cache against.
             if (options.MetricsToken is not null) m.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
-            if (options.OtlpEndpoint is { } endpoint) m.AddOtlpExporter(o => o.Endpoint = endpoint);
+            // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and _PROTOCOL, _HEADERS…) itself: set in code, the endpoint
+            // would be taken as the whole URL, and over http/protobuf both signals would go to "/" instead of /v1/….
+            if (options.OtlpEndpoint is not null) m.AddOtlpExporter();
         });
-        if (options.OtlpEndpoint is { } traces)
-            otel.WithTracing(t => t.AddSource(Name).AddAspNetCoreInstrumentation().AddOtlpExporter(o => o.Endpoint = traces));
+        if (options.OtlpEndpoint is not null)
+            otel.WithTracing(t => t.AddSource(Name).AddAspNetCoreInstrumentation().AddOtlpExporter());
     }
 
     /// <summary>The scrape endpoint, when a token is set: anything without <c>Authorization: Bearer &lt;token&gt;</c> gets 401.</summary>
