@@ -93,6 +93,9 @@ log "@coffer/client, @coffer/react and the React example (examples/react-wallet)
 (cd examples/react-wallet && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 
 log "dotnet test (ledger properties; HTTP on SQLite and PostgreSQL)"
+# The runtime packs of the one-file build, fetched here so that SingleFileTests publishes from this machine's
+# package folder alone (tests reach nothing but loopback).
+dotnet restore src/Coffer/Coffer.csproj -r linux-x64 -p:SelfContained=true -p:PublishSingleFile=true -v quiet
 dotnet build Coffer.slnx -c Release -v quiet -nologo
 # The minimal console logger prints each failure with its message and stack, and nothing for passing tests.
 dotnet test Coffer.slnx -c Release --no-build -v quiet --nologo --logger "console;verbosity=minimal" 2>&1 | tee "$WORK/dotnet-test.log"
