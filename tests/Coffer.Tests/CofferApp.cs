@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
@@ -109,6 +110,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         foreach (var (name, value) in Settings) builder.UseSetting(name, value);
         if (_adminEmail is not null) builder.UseSetting("COFFER_ADMIN_EMAIL", _adminEmail);
         if (_adminPassword is not null) builder.UseSetting("COFFER_ADMIN_PASSWORD", _adminPassword);
+        builder.ConfigureLogging(l => l.AddProvider(_startFaults));
         builder.ConfigureTestServices(s =>
         {
             s.AddSingleton<TimeProvider>(Clock);
@@ -127,6 +129,36 @@ public sealed class CofferApp : WebApplicationFactory<Program>
     }
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    readonly StartFaults _startFaults = new();
+
+    /// <summary>Starts the host, which must fail, and returns why.</summary>
+    public Exception StartFailure()
+    {
+        var thrown = Record.Exception(() => Services);
+        Assert.NotNull(thrown);
+        // A hosted service that fails disposes the host in Program's app.Run, and the test factory, reading the host's
+        // lifetime a moment later, may then throw ObjectDisposedException in place of the cause. The host logs the
+        // cause before it rethrows it; a setting refused before the host is built is thrown as it is.
+        return _startFaults.First ?? thrown;
+    }
+
+    /// <summary>Keeps the first exception the host logs as it fails to start.</summary>
+    sealed class StartFaults : ILoggerProvider, ILogger
+    {
+        volatile Exception? _first;
+        public Exception? First => _first;
+        public ILogger CreateLogger(string category) =>
+            category == "Microsoft.Extensions.Hosting.Internal.Host" ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel level) => level >= LogLevel.Error;
+        public void Log<TState>(LogLevel level, EventId id, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (exception is not null && IsEnabled(level)) Interlocked.CompareExchange(ref _first, exception, null);
+        }
+        public void Dispose() { }
+    }
 
     /// <summary>Where the real server of a host made with <c>kestrel: true</c> listens (loopback, a free port).</summary>
     public string KestrelAddress => Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features

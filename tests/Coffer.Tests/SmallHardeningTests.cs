@@ -113,7 +113,7 @@ public abstract class SmallHardeningTests(Store store) : ApiTest(store)
     public async Task AWeakConfiguredApiKeyStopsStartUpNamingTheSetting()
     {
         await using var weak = new CofferApp(App.Store) { Settings = { ["COFFER_API_KEY"] = "secret123" } };
-        var error = Assert.ThrowsAny<Exception>(() => weak.Services);
+        var error = weak.StartFailure();
         Assert.Contains("COFFER_API_KEY", error.ToString());
     }
 
