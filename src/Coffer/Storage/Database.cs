@@ -22,6 +22,7 @@ public sealed class Database : IAsyncDisposable
     // SQLite allows one writer at a time anyway; queueing writers in-process avoids busy-waiting on the file
     // lock. BEGIN IMMEDIATE still protects the file against other processes.
     readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+    readonly SqliteCheckpointer? _checkpointer;
 
     public DbKind Kind { get; }
     public string Description { get; }
@@ -39,6 +40,7 @@ public sealed class Database : IAsyncDisposable
         _postgresScans = scans;
         _sqlite = sqlite;
         _faults = faults;
+        if (sqlite is not null) _checkpointer = new SqliteCheckpointer(sqlite, _sqliteWriter);
     }
 
     /// <param name="setting">COFFER_DATABASE.</param>
@@ -106,9 +108,10 @@ public sealed class Database : IAsyncDisposable
         if (_postgres is not null) return await _postgres.OpenConnectionAsync(ct);
         var connection = new SqliteConnection(_sqlite);
         await connection.OpenAsync(ct);
-        // FULL: an acknowledged commit survives power loss, not only a process crash.
+        // FULL: an acknowledged commit survives power loss, not only a process crash. No automatic checkpoint: the
+        // SqliteCheckpointer copies the log back beside the writers, not inside a commit.
         using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;";
         await pragma.ExecuteNonQueryAsync(ct);
         return connection;
     }
@@ -126,7 +129,7 @@ public sealed class Database : IAsyncDisposable
             {
                 var connection = (SqliteConnection)await OpenAsync(ct);
                 var tx = connection.BeginTransaction(IsolationLevel.Serializable, deferred: false);
-                return new WriteScope(connection, tx, _sqliteWriter, _faults);
+                return new WriteScope(connection, tx, _sqliteWriter, _faults, _checkpointer);
             }
             catch
             {
@@ -176,11 +179,13 @@ public sealed class Database : IAsyncDisposable
     {
         if (_postgres is not null) await _postgres.DisposeAsync();
         if (_postgresScans is { IsValueCreated: true }) await _postgresScans.Value.DisposeAsync();
+        if (_checkpointer is not null) await _checkpointer.DisposeAsync();
         _sqliteWriter.Dispose();
     }
 }
 
-public sealed class WriteScope(DbConnection connection, DbTransaction transaction, SemaphoreSlim? gate, CommitFaults? faults = null) : IAsyncDisposable
+public sealed class WriteScope(DbConnection connection, DbTransaction transaction, SemaphoreSlim? gate, CommitFaults? faults = null,
+    SqliteCheckpointer? checkpointer = null) : IAsyncDisposable
 {
     bool _done;
     public DbConnection Connection { get; } = connection;
@@ -226,6 +231,7 @@ public sealed class WriteScope(DbConnection connection, DbTransaction transactio
             await Transaction.DisposeAsync();
             await Connection.DisposeAsync();
             gate?.Release();
+            if (_done) checkpointer?.Nudge();
         }
     }
 }
