@@ -1653,6 +1653,30 @@ export interface components {
             max_consecutive_failures?: null | number;
             package_id?: null | string;
         };
+        BalanceHoldDto: {
+            id: string;
+            /** Format: decimal */
+            credits: string;
+            /** Format: date-time */
+            expires_at: null | string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        BalanceLotDto: {
+            id: string;
+            transaction_reason: string;
+            /** Format: decimal */
+            credits: string;
+            /** Format: decimal */
+            credits_available: string;
+            /** Format: date-time */
+            expiry_date: null | string;
+            /** Format: int32 */
+            priority: null | number;
+            /** Format: date-time */
+            created_at: string;
+            expired: boolean;
+        };
         BatchOperationRequest: {
             type?: null | string;
             wallet_id?: null | string;
@@ -2913,6 +2937,10 @@ export interface components {
             expired_unswept_credits?: string;
             /** Format: decimal */
             overdraft_credits?: string;
+            /** Format: date-time */
+            as_of?: string;
+            lots?: components["schemas"]["BalanceLotDto"][];
+            holds?: components["schemas"]["BalanceHoldDto"][];
             id?: string;
             customer_id?: string;
             name?: string;
@@ -4163,7 +4191,9 @@ export interface operations {
     };
     getWalletBalance: {
         parameters: {
-            query?: never;
+            query?: {
+                at?: string;
+            };
             header?: never;
             path: {
                 id: string;

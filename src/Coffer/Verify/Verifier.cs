@@ -69,8 +69,21 @@ public sealed class Verifier(Database db)
         problems.AddRange(await CheckPaymentRefundsAsync(c));
         problems.AddRange(await CheckLotPricesAsync(c));
         problems.AddRange(await CheckSecretsSealedAsync(c));
+        problems.AddRange(await CheckCompletionInstantsAsync(c));
         return new VerifyReport(wallets, entries, allocations, problems);
     }
+
+    /// <summary>
+    /// A completed entry records when it completed, no earlier than its creation, and only a completed one does: the
+    /// balance at a past instant counts the entries completed by then.
+    /// </summary>
+    static Task<List<string>> CheckCompletionInstantsAsync(System.Data.Common.DbConnection c) =>
+        c.QueryAsync(null,
+            """
+            SELECT wallet_id, id, transaction_status FROM wallet_transactions
+            WHERE (transaction_status = 'completed') <> (completed_at IS NOT NULL) OR completed_at < created_at
+            """,
+            r => $"wallet {r.Str("wallet_id")}: entry {r.Str("id")} ({r.Str("transaction_status")}) has a completion instant that disagrees with it");
 
     /// <summary>
     /// Every event about a wallet carries its own sequence number: none shared, none below 1, and none beyond

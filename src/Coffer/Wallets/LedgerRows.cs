@@ -246,7 +246,7 @@ sealed class LedgerRows(Database db, Ids ids)
                 writes.Add(
                     """
                     UPDATE wallet_transactions SET transaction_status = 'completed', credit_balance_before = @before,
-                        credit_balance_after = @after, credits_available = @avail, lot_open = @open, updated_at = @now
+                        credit_balance_after = @after, credits_available = @avail, lot_open = @open, updated_at = @now, completed_at = @now
                     WHERE tenant_id = @t AND id = @id AND transaction_status = 'pending'
                     """,
                     ("before", row.CreditBalanceBefore), ("after", row.CreditBalanceAfter), ("avail", available),
@@ -405,10 +405,10 @@ sealed class LedgerRows(Database db, Ids ids)
     static void InsertEntry(SqlBatch writes, TransactionRow row) =>
         writes.Add(
             $"""
-            INSERT INTO wallet_transactions ({TransactionRow.Columns}, lot_open, debt_open)
+            INSERT INTO wallet_transactions ({TransactionRow.Columns}, lot_open, debt_open, completed_at)
             VALUES (@t, @id, @w, @cust, @type, @reason, @status, @amount, @credits, @before, @after, @avail, @unsettled,
                     @exp, @prio, @expired, @rtype, @rid, @ikey, @desc, @meta, @created, @updated, @adj, @atype, @aid, @aname,
-                    @lot_open, @debt_open)
+                    @lot_open, @debt_open, @completed)
             """,
             ("t", row.TenantId), ("id", row.Id), ("w", row.WalletId), ("cust", row.CustomerId), ("type", row.Type),
             ("reason", row.Reason), ("status", row.Status), ("amount", row.Amount), ("credits", row.CreditAmount),
@@ -417,5 +417,6 @@ sealed class LedgerRows(Database db, Ids ids)
             ("rtype", row.ReferenceType), ("rid", row.ReferenceId), ("ikey", row.IdempotencyKey), ("desc", row.Description),
             ("meta", row.Metadata), ("created", row.CreatedAt), ("updated", row.UpdatedAt), ("adj", row.Adjustment?.Reason),
             ("atype", row.Adjustment?.Actor.Type), ("aid", row.Adjustment?.Actor.Id), ("aname", row.Adjustment?.Actor.Name),
-            ("lot_open", row.CreditsAvailable > 0), ("debt_open", row.CreditsUnsettled > 0));
+            ("lot_open", row.CreditsAvailable > 0), ("debt_open", row.CreditsUnsettled > 0),
+            ("completed", row.Status == TransactionStatuses.Completed ? row.CreatedAt : null));
 }

@@ -76,8 +76,15 @@ public static class WalletApi
         return TypedResults.Ok(WalletDtos.Wallet(wallet, breakdown));
     }
 
-    static async Task<Results<Ok<WalletBalanceDto>, ApiError>> Balance(Tenant tenant, string id, WalletReads reads) =>
-        await reads.BalanceAsync(tenant.Id, id) is { } balance ? TypedResults.Ok(balance) : ApiError.NotFound("wallet");
+    /// <param name="at">A past instant (RFC 3339): the balance as it stood then, computed from the ledger.</param>
+    static async Task<Results<Ok<WalletBalanceDto>, ApiError>> Balance(Tenant tenant, string id, WalletReads reads, TimeProvider clock, string? at = null)
+    {
+        var v = new Validator();
+        var instant = v.Time("at", at);
+        if (instant > clock.GetUtcNow()) v.Fail("at must not be in the future");
+        if (!v.Ok) return v.Error();
+        return await reads.BalanceAsync(tenant.Id, id, instant) is { } balance ? TypedResults.Ok(balance) : ApiError.NotFound("wallet");
+    }
 
     static async Task<Results<Ok<WalletDto>, JsonReplay, ApiError>> Update(Tenant tenant, string id, UpdateWalletRequest body, WalletMoves moves,
         HttpRequest http)

@@ -93,7 +93,21 @@ public sealed record WalletBalanceDto : WalletDto
     public decimal AvailableCreditBalance { get; init; }
     public decimal ExpiredUnsweptCredits { get; init; }
     public decimal OverdraftCredits { get; init; }
+    /// <summary>The instant these figures describe: now, or the <c>at</c> asked for.</summary>
+    public DateTimeOffset AsOf { get; init; }
+    /// <summary>The lots with credits left at that instant, in spend order (expired ones included until the sweep posts them).</summary>
+    public List<BalanceLotDto> Lots { get; init; } = [];
+    /// <summary>The holds active at that instant.</summary>
+    public List<BalanceHoldDto> Holds { get; init; } = [];
 }
+
+/// <summary>A lot of the real-time balance: the credits it granted and what was left of them at <c>as_of</c>.</summary>
+public sealed record BalanceLotDto(
+    string Id, string TransactionReason, decimal Credits, decimal CreditsAvailable, DateTimeOffset? ExpiryDate, int? Priority, DateTimeOffset CreatedAt,
+    bool Expired);
+
+/// <summary>A hold of the real-time balance, active at <c>as_of</c>.</summary>
+public sealed record BalanceHoldDto(string Id, decimal Credits, DateTimeOffset? ExpiresAt, DateTimeOffset CreatedAt);
 
 public sealed record AllocationDto(string LotId, decimal Credits);
 

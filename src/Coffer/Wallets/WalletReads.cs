@@ -4,12 +4,31 @@ using Coffer.Ledger;
 namespace Coffer.Wallets;
 
 /// <summary>What the API, the dashboard and the portal read about a wallet: its real-time balance and its ledger.</summary>
-public sealed class WalletReads(WalletStore store)
+public sealed class WalletReads(WalletStore store, TimeProvider clock)
 {
-    /// <summary>The wallet with what it can spend now, what holds and pending charges take, and unpaid invoices; null when there is none.</summary>
-    public async Task<WalletBalanceDto?> BalanceAsync(string tenantId, string id)
+    /// <summary>
+    /// The wallet with what it can spend now, what holds and pending charges take, and unpaid invoices; null when there is
+    /// none. With <paramref name="at"/> (a past instant), the same computed from the ledger as it stood then: invoices are
+    /// not replayed, so the invoices' part of pending charges and <c>unpaid_invoices_amount</c> are 0.
+    /// </summary>
+    public async Task<WalletBalanceDto?> BalanceAsync(string tenantId, string id, DateTimeOffset? at = null)
     {
-        if (await store.BalanceAsync(tenantId, id) is not var (w, lots, unpaid)) return null;
+        WalletRow w;
+        LotSummary lots;
+        decimal unpaid = 0m;
+        IReadOnlyList<BalanceLot> left;
+        IReadOnlyList<BalanceHold> holds;
+        if (at is { } instant)
+        {
+            if (await store.BalanceAtAsync(tenantId, id, instant) is not var (wallet, summary, lotsLeft, held)) return null;
+            (w, lots, left, holds) = (wallet, summary, lotsLeft, held);
+        }
+        else
+        {
+            if (await store.BalanceAsync(tenantId, id) is not var (wallet, summary, owed, lotsLeft, held)) return null;
+            (w, lots, unpaid, left, holds) = (wallet, summary, owed, lotsLeft, held);
+        }
+        var asOf = at ?? clock.GetUtcNow();
         var realTime = RealTimeCredits.Of(w, lots);
         var dto = WalletDtos.Wallet(w, new CreditBreakdown(lots.SpendableFree, lots.SpendablePurchased));
         return new WalletBalanceDto(dto)
@@ -24,6 +43,10 @@ public sealed class WalletReads(WalletStore store)
             AvailableBalance = Money.AmountForCredits(realTime.Available, w.ConversionRate),
             ExpiredUnsweptCredits = lots.ExpiredUnswept,
             OverdraftCredits = w.OverdraftCredits,
+            AsOf = asOf,
+            Lots = left.Select(l => new BalanceLotDto(l.Id, l.TransactionReason, l.Credits, l.CreditsAvailable, l.ExpiryDate, l.Priority,
+                l.CreatedAt, l.ExpiredAt(asOf))).ToList(),
+            Holds = holds.Select(h => new BalanceHoldDto(h.Id, h.Credits, h.ExpiresAt, h.CreatedAt)).ToList(),
         };
     }
 

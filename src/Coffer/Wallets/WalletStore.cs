@@ -75,7 +75,8 @@ public sealed class WalletStore(Database db, TimeProvider clock)
     /// What the real-time balance shows, read in one round trip on one connection: the wallet, its lots, holds and the
     /// invoices waiting on it, and what its customer owes on invoices in its currency. Null when there is no such wallet.
     /// </summary>
-    public async Task<(WalletRow Wallet, LotSummary Lots, decimal UnpaidInvoices)?> BalanceAsync(string tenantId, string walletId)
+    public async Task<(WalletRow Wallet, LotSummary Lots, decimal UnpaidInvoices, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAsync(
+        string tenantId, string walletId)
     {
         await using var c = await db.OpenAsync();
         var read = new LotsRead();
@@ -97,14 +98,59 @@ public sealed class WalletStore(Database db, TimeProvider clock)
                 default: read.Row(i - 2, r); break;
             }
         });
-        return wallet is null ? null : (wallet, read.Summary(clock.GetUtcNow()), unpaid);
+        return wallet is null ? null : (wallet, read.Summary(clock.GetUtcNow()), unpaid, read.Lots, read.Holds);
+    }
+
+    /// <summary>
+    /// The wallet's balance at a past instant, computed from the ledger alone: the entries completed by then, the
+    /// allocations made by then (spends, expiries and repaid overdraft), and the holds active then. Wallet settings
+    /// (name, rates, status) are today's. Null when there is no such wallet. Reads every entry up to the instant.
+    /// </summary>
+    public async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
+        string tenantId, string walletId, DateTimeOffset at)
+    {
+        await using var c = await db.OpenAsync();
+        WalletRow? wallet = null;
+        var history = new LedgerAt();
+        (string, object?)[] args = [("t", tenantId), ("w", walletId), ("at", at)];
+        await c.ReadManyAsync(null,
+        [
+            ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w", args),
+            ("""
+             SELECT id, type, transaction_reason, credit_amount, expiry_date, priority, created_at FROM wallet_transactions
+             WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'completed' AND completed_at <= @at
+             """, args),
+            ("SELECT debit_id, lot_id, credits FROM allocations WHERE tenant_id = @t AND wallet_id = @w AND created_at <= @at", args),
+            ("""
+             SELECT id, credits, expires_at, created_at FROM holds
+             WHERE tenant_id = @t AND wallet_id = @w AND created_at <= @at AND (status = 'active' OR updated_at > @at)
+             """, args),
+        ], (i, r) =>
+        {
+            switch (i)
+            {
+                case 0: wallet = WalletRow.Read(r); break;
+                case 1:
+                    history.Entry(r.Str("id"), r.Str("type"), r.Str("transaction_reason"), r.Dec("credit_amount"), r.NTime("expiry_date"),
+                        r.NInt("priority"), r.Time("created_at"));
+                    break;
+                case 2: history.Allocation(r.Str("debit_id"), r.Str("lot_id"), r.Dec("credits")); break;
+                default: history.Hold(new BalanceHold(r.Str("id"), r.Dec("credits"), r.NTime("expires_at"), r.Time("created_at"))); break;
+            }
+        });
+        if (wallet is null) return null;
+        var (lots, overdraft, balance) = history.Lots();
+        var read = new LotsRead();
+        read.Lots.AddRange(lots);
+        read.Holds.AddRange(history.Holds);
+        return (wallet with { CreditBalance = balance, OverdraftCredits = overdraft }, read.Summary(at), read.Lots, read.Holds);
     }
 
     /// <summary>The reads behind a <see cref="LotSummary"/>: open lots, active holds, invoices waiting on the wallet.</summary>
     sealed class LotsRead
     {
-        readonly List<(decimal Available, DateTimeOffset? Expiry, bool Purchased)> _lots = [];
-        readonly List<Hold> _held = [];
+        public List<BalanceLot> Lots { get; } = [];
+        public List<BalanceHold> Holds { get; } = [];
         readonly List<decimal> _owed = [];
 
         public List<(string, (string, object?)[])> Statements(string tenantId, string walletId)
@@ -112,8 +158,11 @@ public sealed class WalletStore(Database db, TimeProvider clock)
             (string, object?)[] args = [("t", tenantId), ("w", walletId)];
             return
             [
-                ("SELECT credits_available, expiry_date, transaction_reason FROM wallet_transactions WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1", args),
-                ("SELECT credits, expires_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'", args),
+                ("""
+                 SELECT id, transaction_reason, credit_amount, credits_available, expiry_date, priority, created_at FROM wallet_transactions
+                 WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1
+                 """, args),
+                ("SELECT id, credits, expires_at, created_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'", args),
                 (Invoices.InvoiceReserve.Select("wallet_id IN (@w)"), args),
             ];
         }
@@ -122,20 +171,27 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         {
             switch (statement)
             {
-                case 0: _lots.Add((r.Dec("credits_available"), r.NTime("expiry_date"), Reasons.IsPurchased(r.Str("transaction_reason")))); break;
-                case 1: _held.Add(new Hold("", r.Dec("credits"), r.NTime("expires_at"))); break;
+                case 0:
+                    Lots.Add(new BalanceLot(r.Str("id"), r.Str("transaction_reason"), r.Dec("credit_amount"), r.Dec("credits_available"),
+                        r.NTime("expiry_date"), r.NInt("priority"), r.Time("created_at")));
+                    break;
+                case 1: Holds.Add(new BalanceHold(r.Str("id"), r.Dec("credits"), r.NTime("expires_at"), r.Time("created_at"))); break;
                 default: _owed.Add(Invoices.InvoiceReserve.Read(r).Owed); break;
             }
         }
 
+        /// <summary>The sums at <paramref name="now"/>; also leaves the lots in spend order and only the holds active then, as the balance lists them.</summary>
         public LotSummary Summary(DateTimeOffset now)
         {
-            var live = _lots.Where(l => l.Expiry is null || l.Expiry > now).ToList();
+            var live = Lots.Where(l => !l.ExpiredAt(now)).ToList();
+            Lots.Sort(BalanceLot.SpendOrder);
+            Holds.RemoveAll(h => !new Hold(h.Id, h.Credits, h.ExpiresAt).IsActiveAt(now));
+            Holds.Sort((a, b) => a.CreatedAt != b.CreatedAt ? a.CreatedAt.CompareTo(b.CreatedAt) : string.CompareOrdinal(a.Id, b.Id));
             return new LotSummary(
-                live.Where(l => !l.Purchased).Sum(l => l.Available),
-                live.Where(l => l.Purchased).Sum(l => l.Available),
-                _lots.Where(l => l.Expiry <= now).Sum(l => l.Available),
-                _held.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits),
+                live.Where(l => !Reasons.IsPurchased(l.TransactionReason)).Sum(l => l.CreditsAvailable),
+                live.Where(l => Reasons.IsPurchased(l.TransactionReason)).Sum(l => l.CreditsAvailable),
+                Lots.Where(l => l.ExpiredAt(now)).Sum(l => l.CreditsAvailable),
+                Holds.Sum(h => h.Credits),
                 _owed.Sum());
         }
     }
