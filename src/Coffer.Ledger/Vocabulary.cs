@@ -38,13 +38,18 @@ public static class Reasons
     /// <summary>Coffer's own reason for a correction an operator or an API key made by hand, in either direction, with its reason.</summary>
     public const string ManualAdjustment = "MANUAL_ADJUSTMENT";
 
+    /// <summary>Coffer's own reasons for a transfer between two wallets of a tenant: the debit on the wallet it leaves, and
+    /// the credits (one lot per lot it spent, with that lot's expiry, priority and price) on the wallet it reaches.</summary>
+    public const string TransferOut = "TRANSFER_OUT";
+    public const string TransferIn = "TRANSFER_IN";
+
     public static readonly IReadOnlySet<string> TopUp = new HashSet<string> { FreeCreditGrant, PurchasedCreditDirect, PurchasedCreditInvoiced };
     public static readonly IReadOnlySet<string> ApiDebit = new HashSet<string> { ManualBalanceDebit, UsageCharge };
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         FreeCreditGrant, PurchasedCreditDirect, PurchasedCreditInvoiced, InvoicePayment, CreditExpired,
-        WalletTermination, ManualBalanceDebit, CreditNote, UsageCharge, ManualAdjustment,
+        WalletTermination, ManualBalanceDebit, CreditNote, UsageCharge, ManualAdjustment, TransferOut, TransferIn,
     };
 
     public static bool IsPurchased(string reason) => reason is PurchasedCreditDirect or PurchasedCreditInvoiced;
@@ -61,14 +66,17 @@ public static class TransactionKinds
     public const string Debit = "debit";
     public const string Refund = "refund";
     public const string Adjustment = "adjustment";
+    public const string Transfer = "transfer";
 
-    public static readonly IReadOnlySet<string> All = new HashSet<string> { Credit, Debit, Refund, Adjustment };
+    public static readonly IReadOnlySet<string> All = new HashSet<string> { Credit, Debit, Refund, Adjustment, Transfer };
 
     // Refunds return credits to the wallet as CREDIT_NOTE lots (Payments/Refunds.cs); adjustments go either way.
     static readonly Dictionary<string, string> ByReason = new()
     {
         [Reasons.CreditNote] = Refund,
         [Reasons.ManualAdjustment] = Adjustment,
+        [Reasons.TransferOut] = Transfer,
+        [Reasons.TransferIn] = Transfer,
     };
 
     /// <summary>The reasons that make a kind of their own; every other entry's kind is its type.</summary>

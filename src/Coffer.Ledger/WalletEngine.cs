@@ -71,7 +71,11 @@ public abstract record WalletCommand(string EntryId)
     public sealed record Credit(string EntryId, decimal Credits, decimal Amount, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
         : WalletCommand(EntryId);
 
-    public sealed record Debit(string EntryId, decimal Credits, string Reason) : WalletCommand(EntryId);
+    /// <summary>Spends credits in the spend order; <c>AllowOverdraft</c> false spends only what the lots hold (a transfer moves lots).</summary>
+    public sealed record Debit(string EntryId, decimal Credits, string Reason, bool AllowOverdraft = true) : WalletCommand(EntryId);
+
+    /// <summary>Grants several lots at once, all or none (a transfer's arriving credits); each is posted as a <see cref="Credit"/>.</summary>
+    public sealed record CreditLots(string EntryId, IReadOnlyList<Credit> Lots) : WalletCommand(EntryId);
 
     /// <summary>Posts CREDIT_EXPIRED for what is left of one lot, once its expiry has passed.</summary>
     public sealed record ExpireLot(string EntryId, string LotId) : WalletCommand(EntryId);
@@ -171,6 +175,7 @@ public static class WalletEngine
         {
             WalletCommand.Credit c => ApplyCredit(state, c, now, changes),
             WalletCommand.Debit d => ApplyDebit(state, d, now, changes),
+            WalletCommand.CreditLots c => ApplyCreditLots(state, c, now, changes),
             WalletCommand.ExpireLot e => ApplyExpiry(state, e.EntryId, e.LotId, now, changes),
             WalletCommand.Terminate t => ApplyTerminate(state, t, now, changes, newId),
             WalletCommand.PendingCredit p => ApplyPendingCredit(state, p, now, changes),
@@ -201,6 +206,16 @@ public static class WalletEngine
         return PostCredit(state, c, now, changes, wasPending: false);
     }
 
+    static CommandOutcome ApplyCreditLots(WalletState state, WalletCommand.CreditLots c, DateTimeOffset now, Changeset changes)
+    {
+        if (c.Lots.Count == 0) throw new ArgumentOutOfRangeException(nameof(c), "a grant of lots holds at least one lot");
+        // Checked for the whole grant before any lot is posted: all of them enter, or none.
+        if (RefuseCredit(state, c, c.Lots.Sum(l => l.Credits), c.Lots.Min(l => l.Amount)) is { } refused) return refused;
+        var entries = new List<PostedEntry>();
+        foreach (var lot in c.Lots) entries.AddRange(((CommandOutcome.Posted)PostCredit(state, lot, now, changes, wasPending: false)).Entries);
+        return new CommandOutcome.Posted(entries);
+    }
+
     static CommandOutcome PostCredit(WalletState state, WalletCommand.Credit c, DateTimeOffset now, Changeset changes, bool wasPending)
     {
         var plan = Planner.PlanCredit(c.Credits, state.OpenDebts);
@@ -229,7 +244,7 @@ public static class WalletEngine
         if (d.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(d), d.Credits, "debit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
 
-        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, state.OverdraftLimit, state.OverdraftCredits, state.ReservedAt(now),
+        var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, d.AllowOverdraft ? state.OverdraftLimit : 0m, state.OverdraftCredits, state.ReservedAt(now),
             state.UnreadCredits, state.ReadUpTo);
         if (plan is DebitPlan.InsufficientBalance insufficient)
             return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);

@@ -217,6 +217,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/{id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Coffer: moves credits to another wallet of the tenant in the same currency, atomically; the moved credits keep their expiry, priority and price */
+        post: operations["transferWalletCredits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets/{id}/adjustments": {
         parameters: {
             query?: never;
@@ -2882,6 +2899,35 @@ export interface components {
             expiry_date_after?: null | string;
             expand?: null | string;
         };
+        TransferRequest: {
+            to_wallet_id?: null | string;
+            /** Format: decimal */
+            credits?: null | string;
+            idempotency_key?: null | string;
+            description?: null | string;
+            metadata?: null | {
+                [key: string]: string;
+            };
+        };
+        TransferResponse: {
+            transfer_id: string;
+            wallet: components["schemas"]["WalletDto"];
+            wallet_transaction: components["schemas"]["TransactionDto"];
+            to_wallet_id: string;
+            to_transactions: components["schemas"]["TransferredLotDto"][];
+        };
+        TransferredLotDto: {
+            transaction_id: string;
+            from_lot_id: string;
+            /** Format: decimal */
+            credits: string;
+            /** Format: decimal */
+            amount: string;
+            /** Format: date-time */
+            expiry_date: null | string;
+            /** Format: int32 */
+            priority: null | number;
+        };
         UpdateCreditCurrencyRequest: {
             name: null | string;
             /** Format: decimal */
@@ -4371,6 +4417,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WalletChangeResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    transferWalletCredits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferResponse"];
                 };
             };
             /** @description Bad Request */

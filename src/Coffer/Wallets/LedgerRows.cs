@@ -256,7 +256,8 @@ sealed class LedgerRows(Database db, Ids ids)
             {
                 // Only the entry the caller asked for carries its description and metadata; entries the engine
                 // added on its own (expiries during termination) describe themselves.
-                var own = e.Id == primaryEntryId ? details : new EntryDetails(Description: DescribeSystemEntry(e));
+                // A transfer's arriving lots all carry the transfer's description and reference.
+                var own = e.Id == primaryEntryId || e.Reason == Reasons.TransferIn ? details : new EntryDetails(Description: DescribeSystemEntry(e));
                 // A credit carries the price its operation decided; a debit is valued at the spend rate.
                 var amount = e.Amount ?? Money.AmountForCredits(e.Credits, wallet.ConversionRate);
                 row = new TransactionRow(tenant, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,

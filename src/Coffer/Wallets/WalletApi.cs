@@ -29,6 +29,7 @@ public static class WalletApi
         g.MapGet("/{id}/balance/real-time", Balance).WithName("getWalletBalance");
         g.MapPost("/{id}/top-up", TopUp).WithName("topUpWallet");
         g.MapPost("/{id}/debit", Debit).WithName("debitWallet");
+        g.MapTransfers();
         g.MapPost("/{id}/adjustments", Adjust).WithName("adjustWallet")
             .WithSummary("Coffer: a manual adjustment (MANUAL_ADJUSTMENT, kind adjustment) credit or debit, with a required reason; the entry records the API key that made it");
         g.MapPost("/{id}/terminate", Terminate).WithName("terminateWallet");

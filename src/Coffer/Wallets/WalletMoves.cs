@@ -133,6 +133,49 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
         return Moved<WalletChangeResponse>.Of(await writer.ExecuteAsync(tenantId, walletId, op));
     }
 
+    /// <summary>
+    /// Moves credits to another wallet of the tenant (<see cref="Transfers"/>): the sending wallet's TRANSFER_OUT and the
+    /// receiving wallet's TRANSFER_IN lots are decided in one atomic batch, so either both wallets change or neither does.
+    /// The sending side is decided first and holds the key; the receiving side grants the lots the sending side spent.
+    /// </summary>
+    public async Task<Moved<TransferResponse>> TransferAsync(string tenantId, string walletId, TransferOrder order)
+    {
+        var spent = new List<(WalletCommand.Credit Lot, string FromLotId)>();
+        var sending = new WalletOperation(
+            _ =>
+            {
+                // Decided again when the writer retries the batch: the lots spent are those of this decision.
+                spent.Clear();
+                return new WalletCommand.Debit(ids.New("wtx"), order.Credits, Reasons.TransferOut, AllowOverdraft: false);
+            },
+            order.Details, order.Claim,
+            x => new TransferResponse(order.TransferId, WalletDtos.Wallet(x.Wallet), WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet),
+                order.ToWalletId, spent.Select(s => new TransferredLotDto(s.Lot.EntryId, s.FromLotId, s.Lot.Credits, s.Lot.Amount, s.Lot.ExpiresAt,
+                    s.Lot.Priority)).ToList()))
+        {
+            Name = "transfer",
+            // Reads the lots the debit spent (with AlsoWrite the writer keeps them as they were before it).
+            AlsoWrite = (x, _) =>
+            {
+                foreach (var a in x.Allocations.Where(a => a.DebitId == x.Entries[0].Id))
+                {
+                    var lot = x.LotsBefore[a.LotId];
+                    var price = lot.Amount == 0 ? 0m : Money.ShareOf(lot.Amount, a.Credits, lot.CreditAmount, Money.CreditScale);
+                    spent.Add((new WalletCommand.Credit(ids.New("wtx"), a.Credits, price, Reasons.TransferIn, lot.ExpiresAt, lot.Priority), lot.Id));
+                }
+            },
+        };
+        var receiving = new WalletOperation(
+            _ => spent.Count > 0
+                ? new WalletCommand.CreditLots(spent[0].Lot.EntryId, spent.Select(s => s.Lot).ToList())
+                : new CommandOrRefusal(null, "the sending wallet's debit was not applied"),
+            order.Details, null, _ => new object()) { Name = "transfer" };
+        var (results, committed) = await writer.ExecuteTogetherAsync(
+            [new WalletWriter.Pending(tenantId, walletId, sending), new WalletWriter.Pending(tenantId, order.ToWalletId, receiving)], atomic: true);
+        if (results[0] is not WriteResult.Applied || committed) return Moved<TransferResponse>.Of(results[0]);
+        return Moved<TransferResponse>.Of(results[1] is WriteResult.Refused { Why: WalletRefusal.NotFound } ? new WriteResult.Refused(new WalletRefusal.NotFound("to_wallet")) : results[1]);
+    }
+
     static object ChangeResponse(WriteContext x) =>
         new WalletChangeResponse(null, WalletDtos.Wallet(x.Wallet), x.Entries.Count == 0 ? null : WalletDtos.Transaction(x.Entries[0], x.Allocations, x.Wallet));
 

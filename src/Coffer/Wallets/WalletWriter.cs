@@ -235,7 +235,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         foreach (var tenant in batch.Where(p => p.Op.TakesInvoiceNumber).Select(p => p.TenantId).Distinct().Order(StringComparer.Ordinal))
             context.InvoiceNumbers[tenant] = await InvoiceNumbers.LockAsync(c, tx, db, tenant);
 
-        foreach (var group in groups)
+        // Locked in key order above; decided in the order the operations came, so an operation may build on one before it
+        // on another wallet (a transfer's arriving lots are the lots its sending side spent).
+        foreach (var group in groups.OrderBy(g => g.Min(x => x.i)))
         {
             var (tenantId, walletId) = group.Key;
             if (!wallets.TryGetValue(group.Key, out var wallet))
