@@ -14,20 +14,20 @@ public sealed class CheckpointTests : IDisposable
     const int WalHeaderBytes = 32;
     readonly string _path = Path.Combine(Path.GetTempPath(), $"coffer-checkpoint-{Guid.NewGuid():N}.db");
 
-    string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, Pooling = true }.ToString();
+    // Not pooled: other tests clear every pool of the process, and the last connection to close checkpoints the log.
+    string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, Pooling = false }.ToString();
 
     [Fact]
     public async Task UnderConstantWritesTheLogStaysNearItsBoundAndEveryRowIsInTheFile()
     {
         var writer = new SemaphoreSlim(1, 1);
+        long bounded;
         await using (var checkpointer = new SqliteCheckpointer(ConnectionString, writer, maxFrames: 200))
-            await WriteAsync(writer, checkpointer);
-        var bounded = MaxFramesSeen();
+            bounded = await WriteAsync(writer, checkpointer);
 
         // The same writes with no one checkpointing: the log keeps every frame (what SqliteCheckpointer prevents).
         Dispose();
-        await WriteAsync(new SemaphoreSlim(1, 1), checkpointer: null);
-        var unbounded = MaxFramesSeen();
+        var unbounded = await WriteAsync(new SemaphoreSlim(1, 1), checkpointer: null);
 
         Console.WriteLine($"figure: log frames at most {bounded} with the checkpointer (bound 200), {unbounded} without");
         // Without checkpoints the log grows with the writes; with them it stays near the bound plus what is written while
@@ -36,11 +36,12 @@ public sealed class CheckpointTests : IDisposable
         Assert.True(bounded < unbounded / 2, $"the log reached {bounded} frames, bound 200 (without checkpoints: {unbounded})");
     }
 
-    /// <summary>Two writers, 600 transactions each, 20 rows of 2 KB per transaction; returns when all are committed.</summary>
-    async Task WriteAsync(SemaphoreSlim writer, SqliteCheckpointer? checkpointer)
+    /// <summary>Two writers, 600 transactions each, 20 rows of 2 KB per transaction; returns the most frames the log held.</summary>
+    async Task<long> WriteAsync(SemaphoreSlim writer, SqliteCheckpointer? checkpointer)
     {
-        await using (var setup = await OpenAsync())
-        await using (var create = setup.CreateCommand())
+        // Open throughout, so that no writer's connection is the last one to close (which would checkpoint).
+        await using var keeper = await OpenAsync();
+        await using (var create = keeper.CreateCommand())
         {
             create.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)";
             await create.ExecuteNonQueryAsync();
@@ -74,6 +75,7 @@ public sealed class CheckpointTests : IDisposable
         await using var count = check.CreateCommand();
         count.CommandText = "SELECT COUNT(*) FROM rows";
         Assert.Equal(24_000L, (long)(await count.ExecuteScalarAsync())!);
+        return MaxFramesSeen();
     }
 
     async Task<SqliteConnection> OpenAsync()
