@@ -234,6 +234,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/{id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coffer: the wallet's statement for (from, to]: opening balance, every entry, totals by kind and reason, expiries, closing balance; JSON or CSV */
+        get: operations["getWalletStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets/{id}/adjustments": {
         parameters: {
             query?: never;
@@ -2763,6 +2780,59 @@ export interface components {
             field: null | string;
             direction: null | string;
         };
+        StatementDto: {
+            wallet_id: string;
+            currency: string;
+            /** Format: decimal */
+            conversion_rate: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** Format: decimal */
+            opening_balance: string;
+            /** Format: decimal */
+            opening_balance_amount: string;
+            /** Format: decimal */
+            credits_in: string;
+            /** Format: decimal */
+            credits_out: string;
+            /** Format: decimal */
+            expired_credits: string;
+            /** Format: decimal */
+            closing_balance: string;
+            /** Format: decimal */
+            closing_balance_amount: string;
+            by_kind: components["schemas"]["StatementTotalDto"][];
+            by_reason: components["schemas"]["StatementTotalDto"][];
+            entries: components["schemas"]["StatementEntryDto"][];
+        };
+        StatementEntryDto: {
+            id: string;
+            /** Format: date-time */
+            completed_at: string;
+            type: string;
+            kind: string;
+            transaction_reason: string;
+            description: null | string;
+            reference_type: null | string;
+            reference_id: null | string;
+            /** Format: decimal */
+            credits: string;
+            /** Format: decimal */
+            amount: string;
+            /** Format: decimal */
+            balance_after: string;
+        };
+        StatementTotalDto: {
+            name: string;
+            /** Format: int32 */
+            count: number;
+            /** Format: decimal */
+            credits_in: string;
+            /** Format: decimal */
+            credits_out: string;
+        };
         TenantBillingDetailsDto: {
             address: unknown;
             email: null | string;
@@ -4495,6 +4565,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TransferResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWalletStatement: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                format?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementDto"];
+                    "text/csv": string;
                 };
             };
             /** @description Bad Request */

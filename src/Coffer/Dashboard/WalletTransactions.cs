@@ -212,15 +212,9 @@ public static class WalletTransactions
         return sb.ToString();
     }
 
-    static string Quote(string cell) =>
-        cell.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
+    static string Quote(string cell) => CsvCells.Quote(cell);
 
-    /// <summary>
-    /// Free text a merchant's API calls wrote: a leading = + - @ would make a spreadsheet run it as a formula,
-    /// so such a cell starts with an apostrophe (OWASP's advice for CSV injection).
-    /// </summary>
-    static string Text(string? text) =>
-        text is { Length: > 0 } s && s[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + s : text ?? "";
+    static string Text(string? text) => CsvCells.Text(text);
 
     /// <summary>
     /// Completed entries in the order they were posted. A purchase that waited for its invoice was created

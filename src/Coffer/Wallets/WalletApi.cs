@@ -30,6 +30,7 @@ public static class WalletApi
         g.MapPost("/{id}/top-up", TopUp).WithName("topUpWallet");
         g.MapPost("/{id}/debit", Debit).WithName("debitWallet");
         g.MapTransfers();
+        g.MapStatements();
         g.MapPost("/{id}/adjustments", Adjust).WithName("adjustWallet")
             .WithSummary("Coffer: a manual adjustment (MANUAL_ADJUSTMENT, kind adjustment) credit or debit, with a required reason; the entry records the API key that made it");
         g.MapPost("/{id}/terminate", Terminate).WithName("terminateWallet");

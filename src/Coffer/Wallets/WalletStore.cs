@@ -146,6 +146,30 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         return (wallet with { CreditBalance = balance, OverdraftCredits = overdraft }, read.Summary(at), read.Lots, read.Holds);
     }
 
+    /// <summary>
+    /// The wallet's statement for (<paramref name="from"/>, <paramref name="to"/>]; null when there is no such wallet, and
+    /// <c>TooLong</c> when the period holds more than <see cref="Statements.MaxEntries"/> entries.
+    /// </summary>
+    public async Task<(StatementDto? Statement, bool TooLong)> StatementAsync(string tenantId, string walletId, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (await BalanceAtAsync(tenantId, walletId, from) is not var (opening, _, _, _)) return (null, false);
+        if (await BalanceAtAsync(tenantId, walletId, to) is not var (closing, _, _, _)) return (null, false);
+        await using var c = await db.OpenAsync();
+        // Entries completed in the same instant are in the order they were written (ids are time-ordered).
+        var entries = await c.QueryAsync(null,
+            $"""
+             SELECT id, completed_at, type, transaction_reason, description, reference_type, reference_id, credit_amount, amount
+             FROM wallet_transactions
+             WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'completed' AND completed_at > @from AND completed_at <= @to
+             ORDER BY completed_at, id{db.OrdinalCollate} LIMIT @n
+             """,
+            r => (r.Str("id"), r.Time("completed_at"), r.Str("type"), r.Str("transaction_reason"), r.NStr("description"), r.NStr("reference_type"),
+                r.NStr("reference_id"), r.Dec("credit_amount"), r.Dec("amount")),
+            ("t", tenantId), ("w", walletId), ("from", from), ("to", to), ("n", Statements.MaxEntries + 1));
+        if (entries.Count > Statements.MaxEntries) return (null, true);
+        return (Statements.Build(closing, from, to, opening.CreditBalance, closing.CreditBalance, entries), false);
+    }
+
     /// <summary>The reads behind a <see cref="LotSummary"/>: open lots, active holds, invoices waiting on the wallet.</summary>
     sealed class LotsRead
     {

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Coffer.Expiry;
+
+namespace Coffer.Tests;
+
+public sealed class StatementTestsOnSqlite() : StatementTests(Store.Sqlite);
+public sealed class StatementTestsOnPostgres() : StatementTests(Store.Postgres);
+
+/// <summary><c>GET /v1/wallets/{id}/statement</c>: the balance at both ends, every entry between, totals; as JSON and CSV.</summary>
+public abstract class StatementTests(Store store) : ApiTest(store)
+{
+    static string Iso(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("O"));
+
+    /// <summary>A wallet (2 currency per credit) with 10 credits before the period, and in it: a top-up, an expiry, a debit and a purchase paid late.</summary>
+    async Task<(string Wallet, DateTimeOffset From, DateTimeOffset To)> History()
+    {
+        var wallet = (await CreateWallet(new { initial_credits_to_load = "10", conversion_rate = "2" })).S("id");
+        await TopUp(wallet, "5", expiry: App.Clock.GetUtcNow().AddHours(2));
+        App.Clock.Advance(TimeSpan.FromHours(1));
+        var from = App.Clock.GetUtcNow();
+        var invoice = (await Api.Post($"/v1/wallets/{wallet}/top-up", new { credits_to_add = "7", transaction_reason = "PURCHASED_CREDIT_INVOICED" })).Ok().S("invoice_id");
+        App.Clock.Advance(TimeSpan.FromMinutes(10));
+        await TopUp(wallet, "20", priority: 1); // spent before the expiring lot
+        (await Debit(wallet, "4")).Ok();
+        App.Clock.Advance(TimeSpan.FromHours(2));
+        await App.Service<ExpirySweeper>().SweepOnceAsync();
+        App.Clock.Advance(TimeSpan.FromMinutes(1));
+        var due = (await Api.Get($"/v1/invoices/{invoice}")).Ok().S("amount_remaining");
+        (await Api.Post("/v1/payments", new
+        {
+            amount = due, currency = "usd", destination_type = "INVOICE", destination_id = invoice, payment_method_type = "OFFLINE",
+            idempotency_key = "pay-late",
+        })).Ok(201);
+        App.Clock.Advance(TimeSpan.FromMinutes(1));
+        return (wallet, from, App.Clock.GetUtcNow());
+    }
+
+    [Fact]
+    public async Task AStatementOpensAtTheBalanceThenListsEveryEntryAndClosesAtTheBalanceAfter()
+    {
+        var (wallet, from, to) = await History();
+        App.Clock.Advance(TimeSpan.FromMinutes(1));
+        (await Debit(wallet, "1")).Ok(); // after the period: not in it
+
+        var s = (await Api.Get($"/v1/wallets/{wallet}/statement?from={Iso(from)}&to={Iso(to)}")).Ok();
+
+        Assert.Equal(("15", "30"), (s.S("opening_balance"), s.S("opening_balance_amount")));
+        // In: 20 granted and the 7 purchased (counted when paid, after the expiry); out: the debit of 4 and the 5 that expired.
+        Assert.Equal(("27", "9", "5"), (s.S("credits_in"), s.S("credits_out"), s.S("expired_credits")));
+        Assert.Equal(("33", "66"), (s.S("closing_balance"), s.S("closing_balance_amount")));
+        Assert.Equal("33", (await Api.Get($"/v1/wallets/{wallet}/balance/real-time?at={Iso(to)}")).Ok().S("credit_balance"));
+        var entries = s["entries"]!.AsArray();
+        Assert.Equal(new[] { ("FREE_CREDIT_GRANT", "20", "35"), ("MANUAL_BALANCE_DEBIT", "-4", "31"), ("CREDIT_EXPIRED", "-5", "26"), ("PURCHASED_CREDIT_INVOICED", "7", "33") },
+            entries.Select(e => (e.S("transaction_reason"), e.S("credits"), e.S("balance_after"))));
+        var byReason = s["by_reason"]!.AsArray().ToDictionary(t => t.S("name"), t => (t.S("credits_in"), t.S("credits_out"), t!["count"]!.GetValue<int>()));
+        Assert.Equal(("0", "5", 1), byReason["CREDIT_EXPIRED"]);
+        Assert.Equal(("7", "0", 1), byReason["PURCHASED_CREDIT_INVOICED"]);
+        var byKind = s["by_kind"]!.AsArray().ToDictionary(t => t.S("name"), t => (t.S("credits_in"), t.S("credits_out")));
+        Assert.Equal(new[] { "credit", "debit" }, byKind.Keys.Order());
+        Assert.Equal(("27", "0"), byKind["credit"]);
+        Assert.Equal(("0", "9"), byKind["debit"]);
+    }
+
+    [Fact]
+    public async Task TheStatementComesAsCsvWhenAskedByFormatOrByAccept()
+    {
+        var (wallet, from, to) = await History();
+        var url = $"/v1/wallets/{wallet}/statement?from={Iso(from)}&to={Iso(to)}";
+
+        using var byFormat = await Api.GetAsync(url + "&format=csv");
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.ParseAdd("text/csv");
+        using var byAccept = await Api.SendAsync(request);
+
+        foreach (var response in new[] { byFormat, byAccept })
+        {
+            Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+            Assert.EndsWith(".csv", response.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
+            var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(1 + 1 + 4 + 1, lines.Length);
+            Assert.StartsWith("Completed,Transaction id,Type,Kind,Reason", lines[0]);
+            Assert.EndsWith(",OPENING_BALANCE,,,,,30,USD,15", lines[1]);
+            Assert.Contains(",MANUAL_BALANCE_DEBIT,", lines[3]);
+            Assert.EndsWith(",-4,8,USD,31", lines[3]);
+            Assert.EndsWith(",CLOSING_BALANCE,,,,,66,USD,33", lines[^1]);
+        }
+    }
+
+    [Fact]
+    public async Task APeriodThatIsNotOneIsRefused()
+    {
+        var wallet = (await CreateWallet(new { initial_credits_to_load = "1" })).S("id");
+        var now = App.Clock.GetUtcNow();
+
+        Assert.Equal("validation_failed", (await Api.Get($"/v1/wallets/{wallet}/statement?from={Iso(now)}&to={Iso(now.AddMinutes(-1))}")).Error(400));
+        Assert.Equal("validation_failed", (await Api.Get($"/v1/wallets/{wallet}/statement?to={Iso(now.AddMinutes(1))}")).Error(400));
+        Assert.Equal("validation_failed", (await Api.Get($"/v1/wallets/{wallet}/statement?from=last-week")).Error(400));
+        Assert.Equal("validation_failed", (await Api.Get($"/v1/wallets/{wallet}/statement?format=xml")).Error(400));
+        Assert.Equal("not_found", (await Api.Get("/v1/wallets/wallet_none/statement")).Error(404));
+        // The default period: the 30 days to now.
+        var s = (await Api.Get($"/v1/wallets/{wallet}/statement")).Ok();
+        Assert.Equal(now.AddDays(-30), DateTimeOffset.Parse(s.S("from"), CultureInfo.InvariantCulture));
+        Assert.Equal(("0", "1"), (s.S("opening_balance"), s.S("closing_balance")));
+    }
+}
