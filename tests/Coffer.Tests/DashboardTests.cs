@@ -147,6 +147,30 @@ public sealed class DashboardTests : BrowserTest
     }
 
     [Fact]
+    public async Task TheWalletPageDownloadsTheStatementOfTheLast30DaysAsCsvAndPdf()
+    {
+        var customer = await Customer("Globex");
+        var walletId = (await Wallet(customer.S("id"))).S("id");
+        (await Api.Post($"/v1/wallets/{walletId}/top-up", new { credits_to_add = "50", transaction_reason = "FREE_CREDIT_GRANT" })).Ok();
+        (await Api.Post($"/v1/wallets/{walletId}/debit", new { credits = "8", idempotency_key = "st-1", description = "March usage" })).Ok();
+
+        var page = await SignedInOperatorAsync();
+        await page.GotoAsync($"/dashboard/wallets/{walletId}");
+        var csv = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "CSV", Exact = true }).ClickAsync());
+        Assert.EndsWith(".csv", csv.SuggestedFilename);
+        var lines = (await File.ReadAllTextAsync((await csv.PathAsync())!)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var balance = (await Api.Get($"/v1/wallets/{walletId}")).Ok().S("credit_balance");
+        Assert.Contains(",MANUAL_BALANCE_DEBIT,March usage,", lines[^2]);
+        Assert.Contains(",CLOSING_BALANCE,", lines[^1]);
+        Assert.EndsWith($",USD,{balance}", lines[^1]);
+        var pdf = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "PDF", Exact = true }).ClickAsync());
+        Assert.EndsWith(".pdf", pdf.SuggestedFilename);
+        var text = InvoicePdfTests.Text(await File.ReadAllBytesAsync((await pdf.PathAsync())!));
+        Assert.Contains("March usage", text);
+        Assert.Contains($"{balance} credits", text);
+    }
+
+    [Fact]
     public async Task TheTransactionsTableShowsSignsLotsAndGapsAndExportsTheFilteredListAsCsv()
     {
         var customer = await Customer("Initech");

@@ -104,13 +104,13 @@ public sealed class InvoicePdfTests
             Assert.StartsWith($"{i + 1} 0 obj", raw[int.Parse(entries[i].Groups[1].Value, CultureInfo.InvariantCulture)..]);
     }
 
-    static int Pages(byte[] pdf)
+    internal static int Pages(byte[] pdf)
     {
         var info = Run("pdfinfo", pdf);
         return int.Parse(Regex.Match(info, @"^Pages:\s+(\d+)$", RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    static string Text(byte[] pdf) => Run("pdftotext", pdf, "-enc", "UTF-8");
+    internal static string Text(byte[] pdf) => Run("pdftotext", pdf, "-enc", "UTF-8");
 
     static List<(string Word, decimal Right, decimal Top)> Words(byte[] pdf) =>
         Regex.Matches(Run("pdftotext", pdf, "-bbox", "-enc", "UTF-8"),

@@ -54,6 +54,27 @@ public sealed class PortalTests : BrowserTest
     }
 
     [Fact]
+    public async Task ACustomerDownloadsTheirStatementAndNoOneElses()
+    {
+        var (customer, wallet) = await CustomerWithWallet();
+        var (_, otherWallet) = await CustomerWithWallet("Grace Hopper");
+        var page = await OpenPortalAsync(await PortalLink(customer));
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ada's credits" }).ClickAsync();
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "PDF", Exact = true }).ClickAsync());
+        var text = InvoicePdfTests.Text(await File.ReadAllBytesAsync((await download.PathAsync())!));
+        Assert.Contains(wallet, text);
+        Assert.Contains("API usage", text);
+        Assert.Contains("70 credits", text);
+        var csv = await page.APIRequest.GetAsync($"/portal/wallets/{wallet}/statement.csv");
+        Assert.Equal(200, csv.Status);
+        Assert.Contains(",CLOSING_BALANCE,", await csv.TextAsync());
+        // Another customer's wallet is not found, whichever the format.
+        Assert.Equal(404, (await page.APIRequest.GetAsync($"/portal/wallets/{otherWallet}/statement.pdf")).Status);
+        Assert.Equal(404, (await page.APIRequest.GetAsync($"/portal/wallets/{otherWallet}/statement.csv")).Status);
+    }
+
+    [Fact]
     public async Task ACustomerSeesBalanceAndHistoryAndAddsFundsWithANewCardAtTheHostedCheckout()
     {
         var (customer, wallet) = await CustomerWithWallet();

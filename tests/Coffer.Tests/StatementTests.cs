@@ -88,6 +88,42 @@ public abstract class StatementTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task ThePdfReadsBackWithTheBalancesAndEveryEntry()
+    {
+        var (wallet, from, to) = await History();
+        using var response = await Api.GetAsync($"/v1/wallets/{wallet}/statement?from={Iso(from)}&to={Iso(to)}&format=pdf");
+
+        Assert.Equal("application/pdf", response.Content.Headers.ContentType!.MediaType);
+        Assert.EndsWith(".pdf", response.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
+        var pdf = await response.Content.ReadAsByteArrayAsync();
+        var text = InvoicePdfTests.Text(pdf);
+        Assert.Equal(1, InvoicePdfTests.Pages(pdf));
+        foreach (var expected in new[] { "Wallet statement", wallet, "Opening balance", "15 credits", "USD 30.00", "Closing balance", "33 credits", "USD 66.00",
+                     "FREE_CREDIT_GRANT", "MANUAL_BALANCE_DEBIT", "CREDIT_EXPIRED", "PURCHASED_CREDIT_INVOICED", "+20", "-4", "-5", "+7", "page 1 of 1" })
+            Assert.Contains(expected, text);
+        // In the order they completed, as in the JSON.
+        Assert.True(text.IndexOf("MANUAL_BALANCE_DEBIT", StringComparison.Ordinal) < text.IndexOf("CREDIT_EXPIRED", StringComparison.Ordinal));
+        Assert.True(text.IndexOf("CREDIT_EXPIRED", StringComparison.Ordinal) < text.IndexOf("PURCHASED_CREDIT_INVOICED", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ALongStatementRunsOverPagesWithItsHeaderOnEach()
+    {
+        var wallet = (await CreateWallet(new { initial_credits_to_load = "1000" })).S("id");
+        var from = App.Clock.GetUtcNow();
+        App.Clock.Advance(TimeSpan.FromMinutes(1));
+        for (var i = 0; i < 120; i++) (await Debit(wallet, "1")).Ok();
+        var pdf = await Api.GetByteArrayAsync($"/v1/wallets/{wallet}/statement?from={Iso(from)}&format=pdf");
+
+        var pages = InvoicePdfTests.Pages(pdf);
+        Assert.True(pages >= 3, $"{pages} pages");
+        var text = InvoicePdfTests.Text(pdf);
+        Assert.Equal(pages, text.Split("Completed (UTC)").Length - 1);
+        Assert.Equal(120, text.Split("MANUAL_BALANCE_DEBIT").Length - 1);
+        Assert.Contains($"page {pages} of {pages}", text);
+    }
+
+    [Fact]
     public async Task APeriodThatIsNotOneIsRefused()
     {
         var wallet = (await CreateWallet(new { initial_credits_to_load = "1" })).S("id");

@@ -241,7 +241,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Coffer: the wallet's statement for (from, to]: opening balance, every entry, totals by kind and reason, expiries, closing balance; JSON or CSV */
+        /** Coffer: the wallet's statement for (from, to]: opening balance, every entry, totals by kind and reason, expiries, closing balance; JSON, CSV or PDF */
         get: operations["getWalletStatement"];
         put?: never;
         post?: never;
@@ -2782,6 +2782,7 @@ export interface components {
         };
         StatementDto: {
             wallet_id: string;
+            wallet_name: string;
             currency: string;
             /** Format: decimal */
             conversion_rate: string;
@@ -4644,6 +4645,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StatementDto"];
                     "text/csv": string;
+                    "application/pdf": string;
                 };
             };
             /** @description Bad Request */

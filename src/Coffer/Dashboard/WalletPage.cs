@@ -39,6 +39,8 @@ public static class WalletPage
     {
         g.MapGet("/wallets/{id}", Show);
         g.MapGet("/wallets/{id}/transactions.csv", Csv);
+        g.MapGet("/wallets/{id}/statement.csv", (string id, HttpContext http, WalletStore store, TimeProvider clock) => Statement(id, http, store, clock, "csv"));
+        g.MapGet("/wallets/{id}/statement.pdf", (string id, HttpContext http, WalletStore store, TimeProvider clock) => Statement(id, http, store, clock, "pdf"));
         g.MapWalletActions();
         g.MapSchedulePanel();
     }
@@ -200,6 +202,9 @@ public static class WalletPage
             <tbody>{rows}</tbody></table></div>
             """;
     }
+
+    static async Task<IResult> Statement(string id, HttpContext http, WalletStore store, TimeProvider clock, string format) =>
+        await Statements.DownloadAsync(store, clock, (await TenantAsync(http)).Id, id, format) ?? NotFoundPage(http, "wallet");
 
     static async Task<IResult> Csv(string id, HttpContext http, WalletStore store, WalletReads reads, InvoiceService invoices,
         [AsParameters] TransactionFilterQuery filter)

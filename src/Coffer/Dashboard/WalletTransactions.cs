@@ -133,7 +133,10 @@ public static class WalletTransactions
               <div><label for="f-to">To</label><input id="f-to" name="to" type="date" value="{E(f.To)}"></div>
               <div class="actions"><button type="submit">Filter</button>
                 <a href="/dashboard/wallets/{U(walletId)}#transactions">Clear</a>
-                <a href="/dashboard/wallets/{U(walletId)}/transactions.csv{E(f.QueryString())}" download>Download CSV</a></div>
+                <a href="/dashboard/wallets/{U(walletId)}/transactions.csv{E(f.QueryString())}" download>Download CSV</a>
+                Statement of the last {Statements.DownloadDays} days:
+                <a href="/dashboard/wallets/{U(walletId)}/statement.csv" download>CSV</a>
+                <a href="/dashboard/wallets/{U(walletId)}/statement.pdf" download>PDF</a></div>
             </form>
             """;
     }

@@ -39,6 +39,8 @@ public static class PortalPages
         g.MapGet("/", Home);
         g.MapPost("/sign-out", SignOut);
         g.MapGet("/wallets/{id}", PortalWallet.Show);
+        g.MapGet("/wallets/{id}/statement.csv", (string id, HttpContext http, WalletStore wallets, TimeProvider clock) => PortalWallet.Statement(id, http, wallets, clock, "csv"));
+        g.MapGet("/wallets/{id}/statement.pdf", (string id, HttpContext http, WalletStore wallets, TimeProvider clock) => PortalWallet.Statement(id, http, wallets, clock, "pdf"));
         g.MapPost("/wallets/{id}/invoices/{invoiceId}/pay", PortalWallet.PayInvoice);
         g.MapGet("/wallets/{id}/add-funds", PortalFunding.AddFundsPage);
         g.MapPost("/wallets/{id}/add-funds", PortalFunding.AddFunds);

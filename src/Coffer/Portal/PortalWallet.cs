@@ -31,6 +31,14 @@ static class PortalWallet
         return await RenderAsync(http, wallets, wallet, number, notice, null);
     }
 
+    /// <summary>The customer's own wallet's statement of the last 30 days, as CSV or PDF.</summary>
+    internal static async Task<IResult> Statement(string id, HttpContext http, WalletStore wallets, TimeProvider clock, string format)
+    {
+        var wallet = await OwnWalletAsync(http, wallets, id);
+        if (wallet is null) return WalletNotFound(http);
+        return await Statements.DownloadAsync(wallets, clock, wallet.TenantId, wallet.Id, format) ?? WalletNotFound(http);
+    }
+
     /// <summary>Opens the gateway's checkout for a credit purchase still waiting for its payment (an invoice, or a checkout left unfinished).</summary>
     internal static async Task<IResult> PayInvoice(string id, string invoiceId, [FromForm] PortalActionForm form, HttpContext http, WalletStore wallets,
         InvoiceService invoices, PaymentService payments, GatewayRegistry gateways)
@@ -100,13 +108,17 @@ static class PortalWallet
         var pages = new List<string>();
         if (page > 1) pages.Add($"""<a href="{Html.E(WalletUrl(w.Id, ("page", (page - 1).ToString(CultureInfo.InvariantCulture))))}#history">Newer</a>""");
         if ((long)page * HistoryPageSize < total) pages.Add($"""<a href="{Html.E(WalletUrl(w.Id, ("page", (page + 1).ToString(CultureInfo.InvariantCulture))))}#history">Older</a>""");
-        var history = items.Count == 0 ? "<p>No transactions yet.</p>" : $"""
+        var statement = $"""
+            <p class="muted">Statement of the last {Statements.DownloadDays} days:
+            <a href="{Html.E(WalletUrl(w.Id))}/statement.pdf" download>PDF</a> <a href="{Html.E(WalletUrl(w.Id))}/statement.csv" download>CSV</a></p>
+            """;
+        var history = statement + (items.Count == 0 ? "<p>No transactions yet.</p>" : $"""
             <div class="table-wrap"><table class="portal-stack" aria-labelledby="history">
             <thead><tr><th scope="col">Date</th><th scope="col">Type</th><th scope="col">Description</th><th scope="col" class="num">Amount</th>
             <th scope="col" class="num">Credits</th><th scope="col">Status</th></tr></thead>
             <tbody>{rows}</tbody></table></div>
             {(pages.Count == 0 ? "" : $"""<nav class="portal-actions" aria-label="History pages">{string.Join(" ", pages)}</nav>""")}
-            """;
+            """);
 
         return Html.Page(w.Name, $"""
             <p><a href="/portal">Back to your wallets</a></p>

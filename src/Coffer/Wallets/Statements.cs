@@ -23,12 +23,15 @@ public sealed record StatementTotalDto(string Name, int Count, decimal CreditsIn
 /// at the wallet's conversion rate; an entry's <c>amount</c> is its own.
 /// </summary>
 public sealed record StatementDto(
-    string WalletId, string Currency, decimal ConversionRate, DateTimeOffset From, DateTimeOffset To,
+    string WalletId, string WalletName, string Currency, decimal ConversionRate, DateTimeOffset From, DateTimeOffset To,
     decimal OpeningBalance, decimal OpeningBalanceAmount, decimal CreditsIn, decimal CreditsOut, decimal ExpiredCredits,
     decimal ClosingBalance, decimal ClosingBalanceAmount,
     IReadOnlyList<StatementTotalDto> ByKind, IReadOnlyList<StatementTotalDto> ByReason, IReadOnlyList<StatementEntryDto> Entries);
 
-/// <summary><c>GET /v1/wallets/{id}/statement</c>: JSON, or CSV with <c>format=csv</c> or <c>Accept: text/csv</c>.</summary>
+/// <summary>
+/// <c>GET /v1/wallets/{id}/statement</c>: JSON, CSV (<c>format=csv</c> or <c>Accept: text/csv</c>) or PDF (<c>format=pdf</c> or
+/// <c>Accept: application/pdf</c>).
+/// </summary>
 public static class Statements
 {
     /// <summary>At most this many entries in one statement; a longer period is asked for in parts.</summary>
@@ -36,19 +39,25 @@ public static class Statements
 
     public static void MapStatements(this RouteGroupBuilder wallets) =>
         wallets.MapGet("/{id}/statement", Get).WithName("getWalletStatement")
-            .WithSummary("Coffer: the wallet's statement for (from, to]: opening balance, every entry, totals by kind and reason, expiries, closing balance; JSON or CSV")
+            .WithSummary("Coffer: the wallet's statement for (from, to]: opening balance, every entry, totals by kind and reason, expiries, closing balance; JSON, CSV or PDF")
             .Produces<StatementDto>(200, "application/json")
-            // The same 200 as a CSV file (format=csv or Accept: text/csv).
+            // The same 200 as a CSV or PDF file (format=csv|pdf, or the Accept header).
             .AddOpenApiOperationTransformer((operation, _, _) =>
             {
                 if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+                {
                     content["text/csv"] = new Microsoft.OpenApi.OpenApiMediaType { Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String } };
+                    content["application/pdf"] = new Microsoft.OpenApi.OpenApiMediaType
+                    {
+                        Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
+                    };
+                }
                 return Task.CompletedTask;
             });
 
     /// <param name="from">The period's start (RFC 3339); the opening balance is the balance at it. Default: 30 days before <c>to</c>.</param>
     /// <param name="to">The period's end (RFC 3339, not in the future). Default: now.</param>
-    /// <param name="format"><c>json</c> (default) or <c>csv</c>.</param>
+    /// <param name="format"><c>json</c> (default), <c>csv</c> or <c>pdf</c>.</param>
     static async Task<Results<Ok<StatementDto>, FileContentHttpResult, ApiError>> Get(
         Tenant tenant, string id, WalletStore store, TimeProvider clock, HttpRequest http, string? from = null, string? to = null, string? format = null)
     {
@@ -56,8 +65,10 @@ public static class Statements
         var now = clock.GetUtcNow();
         var end = v.Time("to", to) ?? now;
         var start = v.Time("from", from) ?? end.AddDays(-30);
-        var kind = v.OneOf("format", format, new HashSet<string> { "json", "csv" })
-            ?? (http.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase) ? "csv" : "json");
+        var accept = http.Headers.Accept.ToString();
+        var kind = v.OneOf("format", format, new HashSet<string> { "json", "csv", "pdf" })
+            ?? (accept.Contains("text/csv", StringComparison.OrdinalIgnoreCase) ? "csv"
+                : accept.Contains("application/pdf", StringComparison.OrdinalIgnoreCase) ? "pdf" : "json");
         if (end > now) v.Fail("to must not be in the future");
         if (start >= end) v.Fail("from must be before to");
         if (!v.Ok) return v.Error();
@@ -65,8 +76,32 @@ public static class Statements
         if (tooLong) return ApiError.Validation($"the period holds more than {MaxEntries} entries; ask for a shorter one");
         if (statement is null) return ApiError.NotFound("wallet");
         if (kind == "json") return TypedResults.Ok(statement);
-        var name = $"{id}-statement-{start:yyyyMMdd'T'HHmmss'Z'}-{end:yyyyMMdd'T'HHmmss'Z'}.csv";
-        return TypedResults.File(Encoding.UTF8.GetBytes(Csv(statement)), "text/csv; charset=utf-8", name);
+        return File(statement, kind);
+    }
+
+    /// <summary>The statement as the file a download gives: <c>csv</c> or <c>pdf</c>.</summary>
+    public static FileContentHttpResult File(StatementDto statement, string format)
+    {
+        var name = $"{statement.WalletId}-statement-{statement.From.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{statement.To.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}";
+        return format == "csv"
+            ? TypedResults.File(Encoding.UTF8.GetBytes(Csv(statement)), "text/csv; charset=utf-8", name + ".csv")
+            : TypedResults.File(StatementPdf.Render(statement, statement.WalletName), "application/pdf", name + ".pdf");
+    }
+
+    /// <summary>Days of the statement the dashboard and the portal offer for download: the last 30, to now.</summary>
+    public const int DownloadDays = 30;
+
+    /// <summary>
+    /// The dashboard's and the portal's download: the last <see cref="DownloadDays"/> days as CSV or PDF; null when there is
+    /// no such wallet (the caller has checked who may see it).
+    /// </summary>
+    public static async Task<IResult?> DownloadAsync(WalletStore store, TimeProvider clock, string tenantId, string walletId, string format)
+    {
+        var to = clock.GetUtcNow();
+        var (statement, tooLong) = await store.StatementAsync(tenantId, walletId, to.AddDays(-DownloadDays), to);
+        if (tooLong) return Results.Text($"The last {DownloadDays} days hold more than {MaxEntries} entries: download them through the API in shorter periods.\r\n",
+            "text/plain; charset=utf-8", statusCode: 400);
+        return statement is null ? null : File(statement, format);
     }
 
     /// <summary>Builds a statement from the balances at both ends and the entries between; the closing balance is checked against them.</summary>
@@ -92,7 +127,7 @@ public static class Statements
             groups.OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => new StatementTotalDto(g.Key, g.Count(), g.Where(r => r.Credits > 0).Sum(r => r.Credits), -g.Where(r => r.Credits < 0).Sum(r => r.Credits)))
                 .ToList();
-        return new StatementDto(wallet.Id, wallet.Currency, wallet.ConversionRate, from, to,
+        return new StatementDto(wallet.Id, wallet.Name, wallet.Currency, wallet.ConversionRate, from, to,
             opening, Money.AmountForCredits(opening, wallet.ConversionRate), creditsIn, creditsOut,
             -rows.Where(r => r.TransactionReason == Reasons.CreditExpired).Sum(r => r.Credits),
             closing, Money.AmountForCredits(closing, wallet.ConversionRate),
