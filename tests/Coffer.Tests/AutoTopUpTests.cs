@@ -68,6 +68,43 @@ public abstract class AutoTopUpTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task TheMonthlyLimitIsWarnedOfAt80And90And100PercentOnceAMonth()
+    {
+        var id = (await WalletWithRule(new { enabled = true, threshold = 50, amount = 30, max_amount_per_month = 100 }, initial: "60")).S("id");
+        async Task<string> Trigger(string credits)
+        {
+            (await Debit(id, credits)).Ok();
+            await Worker.RunOnceAsync();
+            return (await Attempts(id))[0]!.S("status");
+        }
+
+        Assert.Equal("succeeded", await Trigger("15"));  // 30 of 100 this month
+        Assert.Equal("succeeded", await Trigger("30"));  // 60
+        Assert.Empty(await Warnings(id));
+        Assert.Equal("succeeded", await Trigger("30"));  // 90: past 80 and 90
+        Assert.Equal(new[] { (80, 90m) , (90, 90m) }, await Warnings(id));
+        Assert.Equal("skipped", await Trigger("30"));    // 120 would pass the limit: 100 % reached
+        Assert.Equal("skipped", await Trigger("1"));     // told once
+        Assert.Equal(new[] { (80, 90m), (90, 90m), (100, 90m) }, await Warnings(id));
+        Assert.StartsWith("monthly limit of 100 credits reached", (await Attempts(id))[0]!.S("reason"));
+
+        // A new month starts the count again.
+        App.Clock.Advance(TimeSpan.FromDays(31));
+        Assert.Equal("succeeded", await Trigger("1"));
+        Assert.Equal(3, (await Warnings(id)).Count);
+    }
+
+    async Task<List<(int Percent, decimal Used)>> Warnings(string wallet)
+    {
+        await using var c = await App.Service<Storage.Database>().OpenAsync();
+        var payloads = await Storage.Sql.QueryAsync(c, null,
+            "SELECT payload, payload_packed FROM outbox_events WHERE event_type = 'wallet.auto_top_up_limit_warning' AND wallet_id = @w ORDER BY sequence",
+            r => JsonNode.Parse(Storage.PackedJson.Read(r, "payload")!)!, ("w", wallet));
+        return payloads.Select(e => e["data"]!).Select(p => (p["percent"]!.GetValue<int>(),
+            decimal.Parse(p["credits_this_month"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture))).ToList();
+    }
+
+    [Fact]
     public async Task NoSavedCardIsASkipNotAFailure()
     {
         var id = (await WalletWithRule(new { enabled = true, threshold = 50, amount = 10 }, card: "")).S("id");

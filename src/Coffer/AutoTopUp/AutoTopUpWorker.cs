@@ -148,7 +148,14 @@ public sealed class AutoTopUpWorker(
         { await Skip($"cooldown: last top-up at {Json.Format(last)}"); return; }
         if (rule.MaxTopupsPerDay is { } perDay && history.CountToday >= perDay) { await Skip($"daily limit of {perDay} top-ups reached"); return; }
         if (rule.MaxAmountPerDay is { } dayAmount && history.CreditsToday + credits > dayAmount) { await Skip($"daily limit of {dayAmount} credits reached"); return; }
-        if (rule.MaxAmountPerMonth is { } monthAmount && history.CreditsThisMonth + credits > monthAmount) { await Skip($"monthly limit of {monthAmount} credits reached"); return; }
+        if (rule.MaxAmountPerMonth is { } monthAmount && history.CreditsThisMonth + credits > monthAmount)
+        {
+            // The limit stops this top-up: that is 100 % reached, told once a month (unless a purchase already took it there).
+            var told = history.LimitReachedThisMonth || history.CreditsThisMonth >= monthAmount;
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Skipped, $"{MonthlyLimitReached} of {monthAmount} credits reached", null, null, null, null,
+                told ? null : (c, tx, writes) => LimitWarningAsync(c, tx, writes, wallet, 100, monthAmount, history.CreditsThisMonth, now));
+            return;
+        }
         if (history.ConsecutiveFailures > 0 && history.LastFailure is { } failedAt && now - failedAt < Backoff(history.ConsecutiveFailures))
         { await Skip($"backing off after {history.ConsecutiveFailures} failed charges"); return; }
 
@@ -180,9 +187,11 @@ public sealed class AutoTopUpWorker(
                 await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Failed, "the purchase could not be created", credits, null, null, created.ToString());
                 return;
         }
+        // 80, 90 and 100 % of the monthly limit, each told by the purchase that takes the month's total across it.
+        var warn = Warnings(wallet, rule, history.CreditsThisMonth, credits, now);
         if (card is null)
         {
-            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Invoiced, "invoice created; credits arrive when it is paid", credits, invoiceId, null, null);
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Invoiced, "invoice created; credits arrive when it is paid", credits, invoiceId, null, null, warn);
             return;
         }
         var invoice = (await invoices.GetAsync(tenantId, invoiceId))!;
@@ -191,14 +200,14 @@ public sealed class AutoTopUpWorker(
         var payment = outcome is InvoiceOutcome.Done { Payment: { } p } ? p : null;
         if (payment?.PaymentStatus == PaymentStatuses.Succeeded)
         {
-            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Succeeded, "charged the saved card", credits, invoiceId, payment.Id, null);
+            await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Succeeded, "charged the saved card", credits, invoiceId, payment.Id, null, warn);
             return;
         }
         if (payment?.PaymentStatus == PaymentStatuses.Processing)
         {
             // The gateway gave no answer: the reconciler settles the payment, and the invoice grants the credits if it was charged.
             await FinishAsync(tenantId, attempt.Id, AttemptStatuses.Invoiced, "the charge's outcome is not known yet; it is being reconciled with the gateway",
-                credits, invoiceId, payment.Id, null);
+                credits, invoiceId, payment.Id, null, warn);
             return;
         }
         var error = payment?.ErrorMessage ?? (outcome as InvoiceOutcome.Refused)?.Reason.Message ?? "the charge failed";
@@ -220,21 +229,48 @@ public sealed class AutoTopUpWorker(
         TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, TimeSpan.FromMinutes(1).Ticks << Math.Min(failures, 20)));
 
     sealed record History(DateTimeOffset? LastPurchase, int CountToday, decimal CreditsToday, decimal CreditsThisMonth, int ConsecutiveFailures,
-        DateTimeOffset? LastFailure);
+        DateTimeOffset? LastFailure, bool LimitReachedThisMonth);
+
+    /// <summary>The start of a skip's reason when the monthly limit stopped a top-up (and the 100 % warning was told).</summary>
+    const string MonthlyLimitReached = "monthly limit";
+
+    /// <summary>The warnings a purchase of <paramref name="credits"/> gives, writing them with its record; null when it crosses none.</summary>
+    Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, SqlBatch, Task>? Warnings(
+        WalletRow wallet, AutoTopupSettings rule, decimal before, decimal credits, DateTimeOffset now)
+    {
+        if (rule.MaxAmountPerMonth is not { } limit || limit <= 0) return null;
+        var crossed = new[] { 80, 90, 100 }.Where(p => before < limit * p / 100m && before + credits >= limit * p / 100m).ToList();
+        if (crossed.Count == 0) return null;
+        return async (c, tx, writes) =>
+        {
+            foreach (var percent in crossed) await LimitWarningAsync(c, tx, writes, wallet, percent, limit, before + credits, now);
+        };
+    }
+
+    Task LimitWarningAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, SqlBatch writes, WalletRow wallet, int percent,
+        decimal limit, decimal used, DateTimeOffset now) =>
+        WalletEvents.AppendAsync(c, tx, outbox, writes, wallet.TenantId, wallet.Id, EventTypes.AutoTopUpLimitWarning, new
+        {
+            wallet_id = wallet.Id, customer_id = wallet.CustomerId, percent, max_amount_per_month = limit, credits_this_month = used,
+            month = now.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture),
+        });
 
     async Task<History> HistoryAsync(string tenantId, string walletId, DateTimeOffset now)
     {
         var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
         await using var c = await db.OpenAsync();
         var rows = await c.QueryAsync(null,
-            "SELECT status, credits, created_at FROM auto_topup_attempts WHERE tenant_id = @t AND wallet_id = @w AND status IN ('succeeded', 'invoiced', 'failed') AND created_at >= @since ORDER BY created_at DESC",
-            r => (Status: r.Str("status"), Credits: r.IsDBNull(r.GetOrdinal("credits")) ? 0m : r.Dec("credits"), At: r.Time("created_at")),
+            "SELECT status, credits, reason, created_at FROM auto_topup_attempts WHERE tenant_id = @t AND wallet_id = @w AND status IN ('succeeded', 'invoiced', 'failed', 'skipped') AND created_at >= @since ORDER BY created_at DESC",
+            r => (Status: r.Str("status"), Credits: r.IsDBNull(r.GetOrdinal("credits")) ? 0m : r.Dec("credits"), Reason: r.NStr("reason"), At: r.Time("created_at")),
             ("t", tenantId), ("w", walletId), ("since", monthStart < now.AddDays(-1) ? monthStart : now.AddDays(-1)));
+        var limitReached = rows.Any(r => r.Status == AttemptStatuses.Skipped && r.At >= monthStart && r.Reason?.StartsWith(MonthlyLimitReached, StringComparison.Ordinal) == true);
+        rows = rows.Where(r => r.Status != AttemptStatuses.Skipped).ToList();
         var bought = rows.Where(r => r.Status != AttemptStatuses.Failed).ToList();
         var today = bought.Where(r => r.At > now.AddDays(-1)).ToList();
         var failures = rows.TakeWhile(r => r.Status == AttemptStatuses.Failed).ToList();
         return new History(bought.FirstOrDefault().At is var at && at != default ? at : null, today.Count, today.Sum(r => r.Credits),
-            bought.Where(r => r.At >= monthStart).Sum(r => r.Credits), failures.Count, failures.FirstOrDefault().At is var f && f != default ? f : null);
+            bought.Where(r => r.At >= monthStart).Sum(r => r.Credits), failures.Count, failures.FirstOrDefault().At is var f && f != default ? f : null,
+            limitReached);
     }
 
     async Task FinishAsync(string tenantId, string id, string status, string? reason, decimal? credits, string? invoiceId, string? paymentId, string? error,
