@@ -124,6 +124,38 @@ public abstract class StatementTests(Store store) : ApiTest(store)
     }
 
     [Fact]
+    public async Task AStatementToNowBalancesWhileDebitsCommit()
+    {
+        var wallet = (await CreateWallet(new { initial_credits_to_load = "100000" })).S("id");
+        using var stop = new CancellationTokenSource();
+        var debits = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested) (await Debit(wallet, "1")).Ok();
+        })));
+
+        // Each statement's balances and entries are read from one snapshot, whatever commits meanwhile.
+        // Reads until debits have visibly committed in between (or 300 statements), so the reads overlap the writes.
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+        var statements = (await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            var answers = new List<(int Status, System.Text.Json.Nodes.JsonNode? Body)>();
+            while (answers.Count < 100 && (answers.Count < 10 || seen.Count < 5))
+            {
+                var answer = await Api.Get($"/v1/wallets/{wallet}/statement");
+                answers.Add(answer);
+                if (answer.Status == 200) seen[answer.Body!["entries"]!.AsArray().Count] = true;
+            }
+            return answers;
+        })))).SelectMany(a => a).ToList();
+        stop.Cancel();
+        await debits;
+
+        Assert.All(statements, s => s.Ok());
+        // The debits did commit while the statements were read: they saw different numbers of entries.
+        Assert.True(statements.Select(s => s.Body!["entries"]!.AsArray().Count).Distinct().Count() > 1, "no debit committed during the statements");
+    }
+
+    [Fact]
     public async Task APeriodThatIsNotOneIsRefused()
     {
         var wallet = (await CreateWallet(new { initial_credits_to_load = "1" })).S("id");

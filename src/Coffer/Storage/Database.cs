@@ -142,6 +142,28 @@ public sealed class Database : IAsyncDisposable
         return new WriteScope(pg, pgTx, null, _faults);
     }
 
+    /// <summary>
+    /// A read-only transaction whose reads all see one snapshot, so that figures read one after another agree with each
+    /// other while writes commit: REPEATABLE READ on PostgreSQL, a deferred transaction on SQLite (its first read fixes
+    /// the snapshot it reads until it ends). The caller disposes both.
+    /// </summary>
+    public async Task<(DbConnection Connection, DbTransaction Transaction)> BeginSnapshotAsync(CancellationToken ct = default)
+    {
+        var c = await OpenAsync(ct);
+        try
+        {
+            var tx = c is SqliteConnection sqlite
+                ? sqlite.BeginTransaction(IsolationLevel.Serializable, deferred: true)
+                : await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+            return (c, tx);
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>Row lock clause for the row a write decides on; SQLite's write transaction already excludes others.</summary>
     public string ForUpdate => Kind == DbKind.Postgres ? " FOR UPDATE" : "";
 

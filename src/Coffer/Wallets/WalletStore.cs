@@ -110,10 +110,16 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         string tenantId, string walletId, DateTimeOffset at)
     {
         await using var c = await db.OpenAsync();
+        return await BalanceAtAsync(c, null, tenantId, walletId, at);
+    }
+
+    static async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
+        System.Data.Common.DbConnection c, System.Data.Common.DbTransaction? tx, string tenantId, string walletId, DateTimeOffset at)
+    {
         WalletRow? wallet = null;
         var history = new LedgerAt();
         (string, object?)[] args = [("t", tenantId), ("w", walletId), ("at", at)];
-        await c.ReadManyAsync(null,
+        await c.ReadManyAsync(tx,
         [
             ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND id = @w", args),
             ("""
@@ -152,11 +158,14 @@ public sealed class WalletStore(Database db, TimeProvider clock)
     /// </summary>
     public async Task<(StatementDto? Statement, bool TooLong)> StatementAsync(string tenantId, string walletId, DateTimeOffset from, DateTimeOffset to)
     {
-        if (await BalanceAtAsync(tenantId, walletId, from) is not var (opening, _, _, _)) return (null, false);
-        if (await BalanceAtAsync(tenantId, walletId, to) is not var (closing, _, _, _)) return (null, false);
-        await using var c = await db.OpenAsync();
+        // One snapshot for both balances and the entries between: a write committing meanwhile is in all three or in none.
+        var (c, tx) = await db.BeginSnapshotAsync();
+        await using var _ = c;
+        await using var __ = tx;
+        if (await BalanceAtAsync(c, tx, tenantId, walletId, from) is not var (opening, _, _, _)) return (null, false);
+        if (await BalanceAtAsync(c, tx, tenantId, walletId, to) is not var (closing, _, _, _)) return (null, false);
         // Entries completed in the same instant are in the order they were written (ids are time-ordered).
-        var entries = await c.QueryAsync(null,
+        var entries = await c.QueryAsync(tx,
             $"""
              SELECT id, completed_at, type, transaction_reason, description, reference_type, reference_id, credit_amount, amount
              FROM wallet_transactions
