@@ -41,6 +41,15 @@ public sealed class WalletState
     /// </summary>
     public decimal InvoiceReserve { get; init; }
 
+    /// <summary>The wallet's caps on what each dimension value may spend a day or a month.</summary>
+    public IReadOnlyList<SpendCap> SpendCaps { get; init; } = [];
+
+    /// <summary>
+    /// What the dimension values the batch's debits carry have spent in the day and month of the instant the state was read
+    /// at (read only for wallets with caps: the decision needs nothing else).
+    /// </summary>
+    public Dictionary<(string Dimension, string Value), SpentSoFar> Spent { get; init; } = [];
+
     /// <summary>Credits reserved by holds that have not expired by <paramref name="now"/>.</summary>
     public decimal HeldAt(DateTimeOffset now) => Holds.Where(h => h.IsActiveAt(now)).Sum(h => h.Credits);
 
@@ -71,8 +80,12 @@ public abstract record WalletCommand(string EntryId)
     public sealed record Credit(string EntryId, decimal Credits, decimal Amount, string Reason, DateTimeOffset? ExpiresAt, int? Priority)
         : WalletCommand(EntryId);
 
-    /// <summary>Spends credits in the spend order; <c>AllowOverdraft</c> false spends only what the lots hold (a transfer moves lots).</summary>
-    public sealed record Debit(string EntryId, decimal Credits, string Reason, bool AllowOverdraft = true) : WalletCommand(EntryId);
+    /// <summary>
+    /// Spends credits in the spend order; <c>AllowOverdraft</c> false spends only what the lots hold (a transfer moves lots).
+    /// <c>Dimensions</c> attribute the spend (member, project…) and are held to the wallet's <see cref="WalletState.SpendCaps"/>.
+    /// </summary>
+    public sealed record Debit(string EntryId, decimal Credits, string Reason, bool AllowOverdraft = true,
+        IReadOnlyDictionary<string, string>? Dimensions = null) : WalletCommand(EntryId);
 
     /// <summary>Grants several lots at once, all or none (a transfer's arriving credits); each is posted as a <see cref="Credit"/>.</summary>
     public sealed record CreditLots(string EntryId, IReadOnlyList<Credit> Lots) : WalletCommand(EntryId);
@@ -142,6 +155,9 @@ public abstract record CommandOutcome
     public sealed record HoldPlaced(Hold Hold) : CommandOutcome;
     public sealed record HoldEnded(string HoldId, string Status, IReadOnlyList<PostedEntry> Entries) : CommandOutcome;
     public sealed record CaptureExceedsHold(decimal Held) : CommandOutcome;
+
+    /// <summary>The debit would take <paramref name="Value"/> of <paramref name="Dimension"/> past its cap for the period.</summary>
+    public sealed record SpendLimitExceeded(string Dimension, string Value, string Period, decimal Limit, decimal Spent, decimal Requested) : CommandOutcome;
 
     /// <summary>Nothing to do: the lot is already expired and empty, or the wallet is already closed.</summary>
     public sealed record NoChange(string Why) : CommandOutcome;
@@ -243,6 +259,7 @@ public static class WalletEngine
     {
         if (d.Credits <= 0) throw new ArgumentOutOfRangeException(nameof(d), d.Credits, "debit must be positive");
         if (state.Status != WalletStatuses.Active) return new CommandOutcome.WalletNotActive(state.Status);
+        if (SpendLimits.Refuse(state, d.Dimensions, d.Credits) is { } capped) return capped;
 
         var plan = Planner.PlanDebit(state.OpenLots, d.Credits, now, d.AllowOverdraft ? state.OverdraftLimit : 0m, state.OverdraftCredits, state.ReservedAt(now),
             state.UnreadCredits, state.ReadUpTo);
@@ -250,6 +267,7 @@ public static class WalletEngine
             return new CommandOutcome.InsufficientBalance(insufficient.Requested, insufficient.Available);
         var allocated = (DebitPlan.Allocated)plan;
         var entry = PostDebit(state, d.EntryId, d.Reason, d.Credits, allocated.Allocations, allocated.OverdraftCredits, null, now, changes);
+        SpendLimits.Record(state, d.Dimensions, d.Credits);
         return new CommandOutcome.Posted([entry]);
     }
 

@@ -1,3 +1,5 @@
+using CsCheck;
+
 namespace Coffer.Ledger.Tests;
 
 /// <summary>One behaviour of <see cref="WalletEngine"/> per test, on small hand-made wallets.</summary>
@@ -516,5 +518,41 @@ public sealed class WalletEngineTests
         Assert.IsType<CommandOutcome.WalletNotActive>(w.DebitUpTo(1m, 1m, 2));
         Assert.IsType<CommandOutcome.WalletNotActive>(w.Apply(new WalletCommand.PendingCredit(w.NewId(), 1m, 1m, Reasons.PurchasedCreditInvoiced, null, null)));
         Assert.True(w.NothingChanged);
+    }
+
+    [Fact]
+    public void SpendCapsHoldForEveryValueWhateverTheOrderOfDebits()
+    {
+        var caps = new List<SpendCap>
+        {
+            new("member", null, SpendPeriods.Day, 10m),
+            new("member", "carol", SpendPeriods.Month, 4m),
+            new("project", "p", SpendPeriods.Day, 12m),
+        };
+        var members = Gen.OneOfConst("alice", "bob", "carol");
+        var debit = Gen.Select(members, Gen.Bool, Gen.Int[1, 40]);
+        debit.Array[1, 60].Sample(debits =>
+        {
+            var w = new Wallet();
+            w.Credit(1_000m);
+            var state = new WalletState { WalletId = w.State.WalletId, Status = WalletStatuses.Active, SpendCaps = caps };
+            state.OpenLots.AddRange(w.State.OpenLots);
+            state.CreditBalance = w.State.CreditBalance;
+            var applied = new Dictionary<(string, string), decimal>();
+            foreach (var (member, inProject, tenths) in debits)
+            {
+                var credits = tenths / 10m;
+                var dimensions = new Dictionary<string, string> { ["member"] = member };
+                if (inProject) dimensions["project"] = "p";
+                var outcome = WalletEngine.Apply(state, new WalletCommand.Debit(w.NewId(), credits, Reasons.UsageCharge, Dimensions: dimensions), T0,
+                    new Changeset(), w.NewId);
+                var wouldBe = dimensions.ToDictionary(d => d.Key, d => applied.GetValueOrDefault((d.Key, d.Value)) + credits);
+                var allowed = wouldBe["member"] <= (member == "carol" ? 4m : 10m) && (!inProject || wouldBe["project"] <= 12m);
+                Assert.Equal(allowed, outcome is CommandOutcome.Posted);
+                if (!allowed) Assert.IsType<CommandOutcome.SpendLimitExceeded>(outcome);
+                else foreach (var d in dimensions) applied[(d.Key, d.Value)] = wouldBe[d.Key];
+            }
+            Assert.All(applied, a => Assert.Equal(a.Value, state.Spent[a.Key].Day));
+        }, iter: 500);
     }
 }

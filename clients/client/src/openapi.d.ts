@@ -251,6 +251,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coffer: the wallet's spend by one dimension of its debits (group_by=member…) over UTC days from..to, both included */
+        get: operations["getWalletUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets/{id}/adjustments": {
         parameters: {
             query?: never;
@@ -1726,6 +1743,9 @@ export interface components {
             metadata?: null | {
                 [key: string]: string;
             };
+            dimensions?: null | {
+                [key: string]: string;
+            };
             hold_id?: null | string;
             expiry_date_utc?: null | string;
             /** Format: int32 */
@@ -1943,6 +1963,7 @@ export interface components {
             config?: null | components["schemas"]["WalletConfig"];
             /** Format: decimal */
             overdraft_limit?: null | string;
+            spend_caps?: null | components["schemas"]["SpendCapRequest"][];
             credit_currency_id?: null | string;
         };
         CreditBreakdown: {
@@ -2140,6 +2161,9 @@ export interface components {
             reference_type?: null | string;
             reference_id?: null | string;
             metadata?: null | {
+                [key: string]: string;
+            };
+            dimensions?: null | {
                 [key: string]: string;
             };
         };
@@ -2780,6 +2804,20 @@ export interface components {
             field: null | string;
             direction: null | string;
         };
+        SpendCapDto: {
+            dimension: string;
+            value: null | string;
+            period: string;
+            /** Format: decimal */
+            credits: string;
+        };
+        SpendCapRequest: {
+            dimension: null | string;
+            value: null | string;
+            period: null | string;
+            /** Format: decimal */
+            credits: null | string;
+        };
         StatementDto: {
             wallet_id: string;
             wallet_name: string;
@@ -2943,6 +2981,9 @@ export interface components {
             allocations: null | components["schemas"]["AllocationDto"][];
             kind: string;
             adjustment: null | components["schemas"]["TransactionAdjustmentDto"];
+            dimensions: null | {
+                [key: string]: string;
+            };
         };
         TransactionFilter: {
             /** Format: int32 */
@@ -3023,6 +3064,31 @@ export interface components {
             config?: null | components["schemas"]["WalletConfig"];
             /** Format: decimal */
             overdraft_limit?: null | string;
+            spend_caps?: null | components["schemas"]["SpendCapRequest"][];
+        };
+        UsageDto: {
+            wallet_id: string;
+            group_by: string;
+            from: string;
+            to: string;
+            currency: string;
+            /** Format: decimal */
+            total_credits: string;
+            /** Format: decimal */
+            total_amount: string;
+            /** Format: int64 */
+            total_debits: number;
+            has_more: boolean;
+            items: components["schemas"]["UsageGroupDto"][];
+        };
+        UsageGroupDto: {
+            value: string;
+            /** Format: decimal */
+            credits: string;
+            /** Format: decimal */
+            amount: string;
+            /** Format: int64 */
+            debits: number;
         };
         UserDto: {
             id: string;
@@ -3093,6 +3159,7 @@ export interface components {
             /** Format: decimal */
             overdraft_limit?: string;
             credit_currency_id?: null | string;
+            spend_caps?: null | components["schemas"]["SpendCapDto"][];
         };
         WalletChangeResponse: {
             invoice_id: null | string;
@@ -3138,6 +3205,7 @@ export interface components {
             /** Format: decimal */
             overdraft_limit?: string;
             credit_currency_id?: null | string;
+            spend_caps?: null | components["schemas"]["SpendCapDto"][];
         };
         WalletFilter: {
             /** Format: int32 */
@@ -4646,6 +4714,84 @@ export interface operations {
                     "application/json": components["schemas"]["StatementDto"];
                     "text/csv": string;
                     "application/pdf": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWalletUsage: {
+        parameters: {
+            query?: {
+                group_by?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageDto"];
                 };
             };
             /** @description Bad Request */

@@ -4,7 +4,6 @@ using Coffer.Common;
 using Coffer.Ledger;
 using Coffer.Storage;
 using Coffer.Wallets;
-using Microsoft.Data.Sqlite;
 
 namespace Coffer.Analytics;
 
@@ -179,8 +178,6 @@ public abstract record AnalyticsOutcome
 /// </summary>
 public sealed class WalletAnalytics(Database db, WalletStore wallets, TimeProvider clock)
 {
-    const string ExactSum = "coffer_exact_sum";
-
     static readonly string TopUpReasons = Quoted(Reasons.FreeCreditGrant, Reasons.PurchasedCreditDirect, Reasons.PurchasedCreditInvoiced);
     static readonly string PurchasedReasons = Quoted(Reasons.PurchasedCreditDirect, Reasons.PurchasedCreditInvoiced);
 
@@ -193,10 +190,6 @@ public sealed class WalletAnalytics(Database db, WalletStore wallets, TimeProvid
             return new AnalyticsOutcome.WalletNotFound();
         var now = clock.GetUtcNow();
         await using var c = await db.OpenAsync();
-        if (c is SqliteConnection sqlite)
-            sqlite.CreateAggregate<string?, decimal, string>(ExactSum, 0m,
-                (sum, value) => value is null ? sum : sum + decimal.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture),
-                sum => Money.Normalize(sum).ToString(CultureInfo.InvariantCulture), isDeterministic: true);
 
         var buckets = new Dictionary<(string, string?), AnalyticsFigures[]>();
         AnalyticsFigures[] Of(string currency, string? cc)
@@ -246,7 +239,7 @@ public sealed class WalletAnalytics(Database db, WalletStore wallets, TimeProvid
         return new AnalyticsOutcome.Report(new AnalyticsReport(request.WalletId, request.Currency, request.From, request.To, request.Interval, now, series));
     }
 
-    string Sum(string expression) => db.Kind == DbKind.Postgres ? $"SUM({expression})" : $"{ExactSum}({expression})";
+    string Sum(string expression) => db.ExactSum(expression);
 
     /// <summary>The buckets as a table (index, start, end) the queries join to; their edges are parameters, never text.</summary>
     static (string Cte, List<(string, object?)> Args) Buckets(AnalyticsRequest request)

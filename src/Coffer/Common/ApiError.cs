@@ -19,6 +19,8 @@ public static class ErrorCodes
     /// <summary>A refund as store credit found no active wallet of the customer in the payment's currency.</summary>
     public const string NoActiveWallet = "no_active_wallet";
     public const string BalanceLimitExceeded = "balance_limit_exceeded";
+    /// <summary>A debit would take a dimension value past the wallet's cap for the day or month (its spend_caps).</summary>
+    public const string SpendLimitExceeded = "spend_limit_exceeded";
     /// <summary>Credits move only between wallets of one currency and credit currency.</summary>
     public const string CurrencyMismatch = "currency_mismatch";
     public const string PaymentFailed = "payment_failed";

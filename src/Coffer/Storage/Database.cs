@@ -113,6 +113,10 @@ public sealed class Database : IAsyncDisposable
         using var pragma = connection.CreateCommand();
         pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;";
         await pragma.ExecuteNonQueryAsync(ct);
+        connection.CreateFunction<string?, string?, string?>(ExactAddFunction, (a, b) => a is null || b is null ? null : Text(Parse(a) + Parse(b)),
+            isDeterministic: true);
+        connection.CreateAggregate<string?, decimal, string>(ExactSumFunction, 0m, (sum, value) => value is null ? sum : sum + Parse(value), Text,
+            isDeterministic: true);
         return connection;
     }
 
@@ -174,6 +178,22 @@ public sealed class Database : IAsyncDisposable
 
     /// <summary>Makes a text comparison byte by byte, as C#'s ordinal one is: PostgreSQL's default collation is the locale's.</summary>
     public string OrdinalCollate => Kind == DbKind.Postgres ? " COLLATE \"C\"" : "";
+
+    /// <summary>
+    /// <paramref name="a"/> + <paramref name="b"/> of two decimal columns or parameters, exactly (an upsert adding to a counter):
+    /// NUMERIC on PostgreSQL; SQLite stores decimals as TEXT, which its own + would add as floating point.
+    /// </summary>
+    public string ExactAdd(string a, string b) => Kind == DbKind.Postgres ? $"({a} + {b})" : $"{ExactAddFunction}({a}, {b})";
+
+    /// <summary>SUM of a decimal column, exactly: SQLite's own SUM would add TEXT as floating point.</summary>
+    public string ExactSum(string expression) => Kind == DbKind.Postgres ? $"SUM({expression})" : $"{ExactSumFunction}({expression})";
+
+    const string ExactAddFunction = "coffer_exact_add";
+    const string ExactSumFunction = "coffer_exact_sum";
+
+    static decimal Parse(string text) => decimal.Parse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
+
+    static string Text(decimal value) => (string)Sql.ToDb(value, sqlite: true);
 
     public bool IsUniqueViolation(Exception e) => UniqueViolation(e);
 

@@ -70,6 +70,7 @@ public sealed class Verifier(Database db)
         problems.AddRange(await CheckLotPricesAsync(c));
         problems.AddRange(await CheckSecretsSealedAsync(c));
         problems.AddRange(await CheckCompletionInstantsAsync(c));
+        problems.AddRange(await CheckSpendTotalsAsync(c));
         return new VerifyReport(wallets, entries, allocations, problems);
     }
 
@@ -84,6 +85,35 @@ public sealed class Verifier(Database db)
             WHERE (transaction_status = 'completed') <> (completed_at IS NOT NULL) OR completed_at < created_at
             """,
             r => $"wallet {r.Str("wallet_id")}: entry {r.Str("id")} ({r.Str("transaction_status")}) has a completion instant that disagrees with it");
+
+    /// <summary>
+    /// What each dimension value spent a day (which caps and the usage report read) is exactly the debits carrying it that
+    /// day: their credits, amounts and count, with no total of its own and none missing.
+    /// </summary>
+    static async Task<List<string>> CheckSpendTotalsAsync(System.Data.Common.DbConnection c)
+    {
+        var fromEntries = new Dictionary<(string Tenant, string Wallet, string Dimension, string Value, DateTimeOffset Day), (decimal Credits, decimal Amount, long Debits)>();
+        var debits = await c.QueryAsync(null,
+            "SELECT tenant_id, wallet_id, created_at, credit_amount, amount, dimensions FROM wallet_transactions WHERE dimensions IS NOT NULL AND type = 'debit'",
+            r => (Tenant: r.Str("tenant_id"), Wallet: r.Str("wallet_id"), Day: Ledger.SpendPeriods.DayOf(r.Time("created_at")), Credits: r.Dec("credit_amount"),
+                Amount: r.Dec("amount"), Dimensions: Spend.SpendAttribution.ReadDimensions(r.Str("dimensions")) ?? []));
+        foreach (var d in debits)
+            foreach (var (dimension, value) in d.Dimensions)
+            {
+                var key = (d.Tenant, d.Wallet, dimension, value, d.Day);
+                var sum = fromEntries.GetValueOrDefault(key);
+                fromEntries[key] = (sum.Credits + d.Credits, sum.Amount + d.Amount, sum.Debits + 1);
+            }
+        var problems = new List<string>();
+        var stored = await c.QueryAsync(null, "SELECT tenant_id, wallet_id, dimension, value, day, credits, amount, debits FROM spend_by_dimension",
+            r => (Key: (r.Str("tenant_id"), r.Str("wallet_id"), r.Str("dimension"), r.Str("value"), r.Time("day")), Total: (r.Dec("credits"), r.Dec("amount"), r.Long("debits"))));
+        foreach (var (key, total) in stored)
+            if (!fromEntries.Remove(key, out var expected) || expected != total)
+                problems.Add($"wallet {key.Item2}: spend of {key.Item3} '{key.Item4}' on {key.Item5:yyyy-MM-dd} is {total}, but its debits add up to {expected}");
+        foreach (var (key, expected) in fromEntries)
+            problems.Add($"wallet {key.Wallet}: debits of {key.Dimension} '{key.Value}' on {key.Day:yyyy-MM-dd} spent {expected}, but no total counts them");
+        return problems;
+    }
 
     /// <summary>
     /// Every event about a wallet carries its own sequence number: none shared, none below 1, and none beyond

@@ -22,6 +22,8 @@ public sealed record BatchOperationRequest
     public string? ReferenceType { get; init; }
     public string? ReferenceId { get; init; }
     public Dictionary<string, string>? Metadata { get; init; }
+    /// <summary>A <c>debit</c>'s spend attribution, as on <c>POST /v1/wallets/{id}/debit</c>.</summary>
+    public Dictionary<string, string>? Dimensions { get; init; }
     /// <summary>The hold a <c>capture</c> captures.</summary>
     public string? HoldId { get; init; }
     /// <summary>A <c>top_up</c>'s expiry and grant priority.</summary>
@@ -88,6 +90,7 @@ public static class Batches
         var walletId = v.Text("wallet_id", o.WalletId, required: true);
         // A batch is retried whole after a lost answer: only keys make that safe.
         v.Text("idempotency_key", o.IdempotencyKey, required: true, Idempotency.MaxKeyLength);
+        if (o.Dimensions is not null && type is not Types.Debit) v.Fail("dimensions attribute a debit's spend; only a debit takes them");
         if (!v.Ok) return new BatchOrder(index, walletId, o.IdempotencyKey, null, v.Error());
         object? order = type switch
         {
@@ -95,6 +98,7 @@ public static class Batches
             {
                 Credits = o.Credits, Amount = o.Amount, TransactionReason = o.TransactionReason, IdempotencyKey = o.IdempotencyKey,
                 Description = o.Description, ReferenceType = o.ReferenceType, ReferenceId = o.ReferenceId, Metadata = o.Metadata,
+                Dimensions = o.Dimensions,
             }, null),
             Types.TopUp => TopUp(v, walletId!, o, now),
             _ => WalletOrders.Capture(v, walletId!, v.Text("hold_id", o.HoldId, required: true) ?? "",

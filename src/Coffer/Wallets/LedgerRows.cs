@@ -54,7 +54,7 @@ sealed class LedgerRows(Database db, Ids ids)
     /// </summary>
     public async Task<(List<WalletRow> Wallets, List<WalletState> States, Dictionary<string, StoredResponse> Keys)> LockAndLoadAsync(
         DbConnection c, DbTransaction tx, string tenantId, IReadOnlyList<string> walletIds, IReadOnlyCollection<string> keys, BatchContext context,
-        DateTimeOffset now, bool everyLot)
+        DateTimeOffset now, bool everyLot, IReadOnlyCollection<(string Wallet, IReadOnlyDictionary<string, string> Dimensions)>? attributed = null)
     {
         foreach (var id in walletIds.Order(StringComparer.Ordinal)) LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey(tenantId, id));
         var inWallets = new List<string>();
@@ -132,9 +132,29 @@ sealed class LedgerRows(Database db, Ids ids)
                 PendingCredits = pendingBy[w.Id].Select(r => new PendingCredit(r.Id, r.CreditAmount, r.Amount, r.Reason, r.ExpiryDate, r.Priority, r.CreatedAt)).ToList(),
                 Holds = holdsBy[w.Id].Select(h => new Hold(h.Id, h.Credits, h.ExpiresAt)).ToList(),
                 InvoiceReserve = Invoices.InvoiceReserve.Credits(owedBy[w.Id].Sum(), w.ConversionRate),
+                SpendCaps = Spend.SpendAttribution.LedgerCaps(w.SpendCaps),
             };
         }).ToList();
+        await ReadSpentAsync(c, tx, tenantId, states, attributed, now);
         return (wallets, states, stored);
+    }
+
+    /// <summary>
+    /// What the dimension values the batch's debits carry have spent so far, for the wallets that cap them: one more read, and
+    /// only when a capped dimension is named (every other batch decides without it).
+    /// </summary>
+    static async Task ReadSpentAsync(DbConnection c, DbTransaction tx, string tenantId, List<WalletState> states,
+        IReadOnlyCollection<(string Wallet, IReadOnlyDictionary<string, string> Dimensions)>? attributed, DateTimeOffset now)
+    {
+        if (attributed is null || attributed.Count == 0) return;
+        var capped = states.Where(s => s.SpendCaps.Count > 0).ToDictionary(s => s.WalletId);
+        if (capped.Count == 0) return;
+        var pairs = attributed.Where(a => capped.ContainsKey(a.Wallet))
+            .SelectMany(a => a.Dimensions.Where(d => capped[a.Wallet].SpendCaps.Any(cap => cap.AppliesTo(d.Key, d.Value))).Select(d => (a.Wallet, d.Key, d.Value)))
+            .Distinct().ToList();
+        if (pairs.Count == 0) return;
+        foreach (var ((wallet, dimension, value), spent) in await Spend.SpendAttribution.SpentAsync(c, tx, tenantId, pairs, now))
+            capped[wallet].Spent[(dimension, value)] = spent;
     }
 
     /// <summary>
@@ -221,7 +241,7 @@ sealed class LedgerRows(Database db, Ids ids)
         Planner.AvailableToSpend(state.OpenLots, now, 0m, 0m, state.ReservedAt(now), state.UnreadCredits) - state.OverdraftCredits;
 
     /// <summary>The change's entries: new rows inserted, and pending credits it completed (their one permitted edit).</summary>
-    static (List<TransactionRow> Rows, HashSet<string> CompletedFromPending) Entries(
+    (List<TransactionRow> Rows, HashSet<string> CompletedFromPending) Entries(
         SqlBatch writes, WalletRow wallet, Changeset changes, string primaryEntryId, EntryDetails details, string? idempotencyKey,
         DateTimeOffset now, BatchContext? context)
     {
@@ -263,7 +283,10 @@ sealed class LedgerRows(Database db, Ids ids)
                 row = new TransactionRow(tenant, e.Id, wallet.Id, wallet.CustomerId, e.Type, e.Reason,
                     e.Status, amount, e.Credits, e.BalanceBefore,
                     e.BalanceAfter, available, unsettled, e.ExpiresAt, e.Priority, e.ExpiredLotId, own.ReferenceType,
-                    own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now, own.Adjustment);
+                    own.ReferenceId, e.Id == primaryEntryId ? idempotencyKey : null, own.Description, own.Metadata, now, now, own.Adjustment,
+                    e.Id == primaryEntryId ? Spend.SpendAttribution.Serialize(own.Dimensions) : null);
+                if (e.Id == primaryEntryId && e.Type == TransactionTypes.Debit && own.Dimensions is { } dimensions)
+                    Spend.SpendAttribution.Add(writes, db, tenant, wallet.Id, dimensions, e.Credits, amount, now);
                 InsertEntry(writes, row);
                 if (e.Status == TransactionStatuses.Pending && context is not null) context.Pending[(tenant, e.Id)] = row;
             }
@@ -380,10 +403,11 @@ sealed class LedgerRows(Database db, Ids ids)
         writes.Add(
             """
             UPDATE wallets SET name = @name, description = @desc, wallet_status = @status, overdraft_limit = @limit, metadata = @meta,
-                alert_settings = @alerts, auto_topup = @auto, config = @config, event_seq = @seq, alert_state = @alert, updated_at = @now
+                alert_settings = @alerts, auto_topup = @auto, config = @config, spend_caps = @caps, event_seq = @seq, alert_state = @alert,
+                updated_at = @now
             WHERE tenant_id = @t AND id = @w
             """,
-            ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
+            ("caps", after.SpendCaps), ("name", after.Name), ("desc", after.Description), ("status", after.Status), ("limit", after.OverdraftLimit),
             ("meta", after.Metadata), ("alerts", after.AlertSettings), ("auto", after.AutoTopup), ("config", after.Config),
             ("seq", after.EventSeq), ("alert", after.AlertState), ("now", after.UpdatedAt), ("t", after.TenantId), ("w", after.Id));
 
@@ -392,9 +416,9 @@ sealed class LedgerRows(Database db, Ids ids)
             $"""
             INSERT INTO wallets ({WalletRow.Columns})
             VALUES (@t, @id, @cust, @name, @desc, @cur, @type, @status, @rate, @trate, 0, 0, @limit, @meta, @alerts,
-                    @auto, @config, 1, @now, @now, 'ok', @cc)
+                    @auto, @config, 1, @now, @now, 'ok', @cc, @caps)
             """,
-            ("cc", wallet.CreditCurrencyId),
+            ("cc", wallet.CreditCurrencyId), ("caps", wallet.SpendCaps),
             ("t", wallet.TenantId), ("id", wallet.Id), ("cust", wallet.CustomerId), ("name", wallet.Name), ("desc", wallet.Description),
             ("cur", wallet.Currency), ("type", wallet.WalletType), ("status", wallet.Status), ("rate", wallet.ConversionRate),
             ("trate", wallet.TopupConversionRate), ("limit", wallet.OverdraftLimit), ("meta", wallet.Metadata),
@@ -408,7 +432,7 @@ sealed class LedgerRows(Database db, Ids ids)
             $"""
             INSERT INTO wallet_transactions ({TransactionRow.Columns}, lot_open, debt_open, completed_at)
             VALUES (@t, @id, @w, @cust, @type, @reason, @status, @amount, @credits, @before, @after, @avail, @unsettled,
-                    @exp, @prio, @expired, @rtype, @rid, @ikey, @desc, @meta, @created, @updated, @adj, @atype, @aid, @aname,
+                    @exp, @prio, @expired, @rtype, @rid, @ikey, @desc, @meta, @created, @updated, @adj, @atype, @aid, @aname, @dims,
                     @lot_open, @debt_open, @completed)
             """,
             ("t", row.TenantId), ("id", row.Id), ("w", row.WalletId), ("cust", row.CustomerId), ("type", row.Type),
@@ -418,6 +442,6 @@ sealed class LedgerRows(Database db, Ids ids)
             ("rtype", row.ReferenceType), ("rid", row.ReferenceId), ("ikey", row.IdempotencyKey), ("desc", row.Description),
             ("meta", row.Metadata), ("created", row.CreatedAt), ("updated", row.UpdatedAt), ("adj", row.Adjustment?.Reason),
             ("atype", row.Adjustment?.Actor.Type), ("aid", row.Adjustment?.Actor.Id), ("aname", row.Adjustment?.Actor.Name),
-            ("lot_open", row.CreditsAvailable > 0), ("debt_open", row.CreditsUnsettled > 0),
+            ("dims", row.Dimensions), ("lot_open", row.CreditsAvailable > 0), ("debt_open", row.CreditsUnsettled > 0),
             ("completed", row.Status == TransactionStatuses.Completed ? row.CreatedAt : null));
 }

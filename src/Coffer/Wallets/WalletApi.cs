@@ -31,6 +31,7 @@ public static class WalletApi
         g.MapPost("/{id}/debit", Debit).WithName("debitWallet");
         g.MapTransfers();
         g.MapStatements();
+        Spend.UsageApi.MapUsage(g);
         g.MapPost("/{id}/adjustments", Adjust).WithName("adjustWallet")
             .WithSummary("Coffer: a manual adjustment (MANUAL_ADJUSTMENT, kind adjustment) credit or debit, with a required reason; the entry records the API key that made it");
         g.MapPost("/{id}/terminate", Terminate).WithName("terminateWallet");
@@ -160,6 +161,13 @@ public static class WalletApi
         WalletRefusal.Rejected { Outcome: CommandOutcome.WalletNotActive n } =>
             ApiError.Unprocessable(ErrorCodes.WalletNotActive, $"the wallet is {n.Status}; it accepts no top-ups, debits or changes"),
         WalletRefusal.Rejected { Outcome: CommandOutcome.CaptureExceedsHold e } => ApiError.Validation($"the capture is larger than the hold's {e.Held} credits"),
+        WalletRefusal.Rejected { Outcome: CommandOutcome.SpendLimitExceeded x } => ApiError.Unprocessable(ErrorCodes.SpendLimitExceeded,
+            $"{x.Dimension} '{x.Value}' may spend at most {x.Limit} credits a {x.Period}: {x.Spent} spent this {x.Period}, {x.Requested} requested",
+            new
+            {
+                dimension = x.Dimension, value = x.Value, period = x.Period, limit = x.Limit.ToString(CultureInfo.InvariantCulture),
+                spent = x.Spent.ToString(CultureInfo.InvariantCulture), requested = x.Requested.ToString(CultureInfo.InvariantCulture),
+            }),
         WalletRefusal.Rejected { Outcome: CommandOutcome.BalanceLimitExceeded l } => ApiError.Unprocessable(ErrorCodes.BalanceLimitExceeded,
             $"the top-up would take the wallet's balance above {l.Limit} credits"),
         _ => throw new InvalidOperationException($"unexpected wallet refusal {why}"),

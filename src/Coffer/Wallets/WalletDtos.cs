@@ -69,6 +69,9 @@ public record WalletDto
 
     /// <summary>The tenant's credit currency this wallet holds; null for a wallet of a plain ISO currency.</summary>
     public string? CreditCurrencyId { get; init; }
+
+    /// <summary>Caps on what each dimension value of its debits may spend a UTC day or month; null: none.</summary>
+    public List<Spend.SpendCapDto>? SpendCaps { get; init; }
 }
 
 /// <summary>
@@ -151,7 +154,8 @@ public sealed record TransactionDto(
     decimal CreditsUnsettled,
     IReadOnlyList<AllocationDto>? Allocations,
     string Kind,
-    TransactionAdjustmentDto? Adjustment);
+    TransactionAdjustmentDto? Adjustment,
+    Dictionary<string, string>? Dimensions);
 
 /// <summary>Coffer's record of a manual adjustment: its reason and who made it (an API key or a dashboard operator).</summary>
 public sealed record TransactionAdjustmentDto(string Reason, string ActorType, string ActorId, string? ActorName);
@@ -204,6 +208,7 @@ public static class WalletDtos
         UpdatedAt = w.UpdatedAt,
         OverdraftLimit = w.OverdraftLimit,
         CreditCurrencyId = w.CreditCurrencyId,
+        SpendCaps = Spend.SpendAttribution.ReadCaps(w.SpendCaps),
     };
 
     public static HoldDto Hold(HoldRow h, WalletRow w) => new(
@@ -219,5 +224,6 @@ public static class WalletDtos
         t.CreatedAt, t.Adjustment?.Actor.Id, t.UpdatedAt, null, t.CreditsUnsettled,
         t.Type == TransactionTypes.Debit ? (allocations ?? []).Where(a => a.DebitId == t.Id).Select(a => new AllocationDto(a.LotId, a.Credits)).ToList() : null,
         TransactionKinds.Of(t.Type, t.Reason),
-        t.Adjustment is { } adj ? new TransactionAdjustmentDto(adj.Reason, adj.Actor.Type, adj.Actor.Id, adj.Actor.Name) : null);
+        t.Adjustment is { } adj ? new TransactionAdjustmentDto(adj.Reason, adj.Actor.Type, adj.Actor.Id, adj.Actor.Name) : null,
+        Spend.SpendAttribution.ReadDimensions(t.Dimensions));
 }

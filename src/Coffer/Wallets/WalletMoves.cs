@@ -54,7 +54,8 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
             Json.Serialize(order.Metadata ?? []),
             order.AlertSettings is null ? null : Json.Serialize(order.AlertSettings),
             order.AutoTopup is null ? null : Json.Serialize(order.AutoTopup),
-            order.Config is null ? null : Json.Serialize(order.Config), 0, now, now, CreditCurrencyId: order.CreditCurrencyId);
+            order.Config is null ? null : Json.Serialize(order.Config), 0, now, now, CreditCurrencyId: order.CreditCurrencyId,
+            SpendCaps: Spend.SpendAttribution.SerializeCaps(order.SpendCaps));
         var grant = order.InitialCredits > 0
             ? new WalletCommand.Credit(ids.New("wtx"), order.InitialCredits, 0m, Reasons.FreeCreditGrant, order.InitialExpiry,
                 await settings.GrantPriorityAsync(tenantId, GrantSources.Promotional, null))
@@ -114,7 +115,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
 
     WalletOperation DebitOperation(DebitOrder order) => new(
         w => WalletOrders.ToCredits(order.Credits, order.Amount, w.ConversionRate) is { } c
-            ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason)
+            ? new WalletCommand.Debit(ids.New("wtx"), c, order.Reason, Dimensions: order.Details.Dimensions)
             : new CommandOrRefusal(null, WalletOrders.ConversionRefusal),
         order.Details, order.Claim, ChangeResponse) { Name = "debit" };
 
@@ -219,6 +220,7 @@ public sealed class WalletMoves(WalletWriter writer, Ids ids, TimeProvider clock
                 AutoTopup = changes.AutoTopup is null ? w.AutoTopup : Json.Serialize(changes.AutoTopup),
                 AlertSettings = changes.AlertSettings is null ? w.AlertSettings : Json.Serialize(changes.AlertSettings),
                 Config = changes.Config is null ? w.Config : Json.Serialize(changes.Config),
+                SpendCaps = changes.SpendCaps is null ? w.SpendCaps : Spend.SpendAttribution.SerializeCaps(changes.SpendCaps),
                 OverdraftLimit = changes.OverdraftLimit ?? w.OverdraftLimit,
             });
         }, changes.Claim);

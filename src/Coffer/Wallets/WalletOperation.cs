@@ -3,8 +3,10 @@ using Coffer.Storage;
 
 namespace Coffer.Wallets;
 
+/// <param name="Dimensions">A debit's spend attribution (<see cref="Spend.SpendAttribution"/>): kept on its entry, added to the
+/// totals per dimension value, and read under the lock for the wallet's caps.</param>
 public sealed record EntryDetails(string? Description = null, string Metadata = "{}", string? ReferenceType = null, string? ReferenceId = null,
-    EntryAdjustment? Adjustment = null);
+    EntryAdjustment? Adjustment = null, IReadOnlyDictionary<string, string>? Dimensions = null);
 
 /// <summary>
 /// The command, built from the wallet as read under the lock (an amount converts at the wallet's current

@@ -13,13 +13,14 @@ public sealed record DebitOrder(string Reason, decimal? Credits, decimal? Amount
 /// <summary>A wallet's settings as a request changes them; <c>null</c> keeps what the wallet has.</summary>
 public sealed record WalletChanges(
     string? Name, string? Description, decimal? OverdraftLimit, Dictionary<string, string>? Metadata, AutoTopupSettings? AutoTopup,
-    AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim);
+    AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim, List<Spend.SpendCapDto>? SpendCaps = null);
 
 /// <summary>A new wallet as validated; the customer is looked up by <see cref="WalletMoves.CreateAsync"/>.</summary>
 public sealed record NewWalletOrder(
     string? CustomerId, string? ExternalCustomerId, string? Name, string? Description, string Currency, string WalletType, decimal Rate,
     decimal TopupRate, decimal InitialCredits, DateTimeOffset? InitialExpiry, decimal OverdraftLimit, Dictionary<string, string>? Metadata,
-    AutoTopupSettings? AutoTopup, AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim, string? CreditCurrencyId = null);
+    AutoTopupSettings? AutoTopup, AlertSettings? AlertSettings, WalletConfig? Config, IdempotencyClaim? Claim, string? CreditCurrencyId = null,
+    List<Spend.SpendCapDto>? SpendCaps = null);
 
 public sealed record HoldOrder(decimal? Credits, decimal? Amount, DateTimeOffset? ExpiresAt, EntryDetails Details, IdempotencyClaim? Claim);
 
@@ -52,11 +53,12 @@ public static class WalletOrders
         var walletType = v.OneOf("wallet_type", body.WalletType?.ToUpperInvariant(), WalletTypes) ?? "PRE_PAID";
         v.Metadata("metadata", body.Metadata);
         CheckSettings(v, body.AutoTopup, body.AlertSettings);
+        var caps = Spend.SpendAttribution.Caps(v, body.SpendCaps);
         var expiry = InitialExpiry(v, body, now);
         if (body.CustomerId is null && body.ExternalCustomerId is null) v.Fail("customer_id or external_customer_id is required");
         if (!v.Ok) return null;
         return new NewWalletOrder(body.CustomerId, body.ExternalCustomerId, name, description, currency!, walletType, rate, topupRate, initial, expiry,
-            overdraft, body.Metadata, body.AutoTopup, body.AlertSettings, body.Config, IdempotencyClaim.For(key, "create-wallet", body));
+            overdraft, body.Metadata, body.AutoTopup, body.AlertSettings, body.Config, IdempotencyClaim.For(key, "create-wallet", body), SpendCaps: caps);
     }
 
     static DateTimeOffset? InitialExpiry(Validator v, CreateWalletRequest body, DateTimeOffset now)
@@ -104,10 +106,15 @@ public static class WalletOrders
         var referenceType = v.Text("reference_type", body.ReferenceType);
         var referenceId = v.Text("reference_id", body.ReferenceId);
         v.Metadata("metadata", body.Metadata);
+        var dimensions = Spend.SpendAttribution.Dimensions(v, body.Dimensions);
         var key = Key(v, body.IdempotencyKey, headerKey, required: true);
         if (!v.Ok) return null;
-        var request = new { wallet = walletId, credits, amount, reason, description, referenceType, referenceId, metadata = body.Metadata };
-        return new DebitOrder(reason, credits, amount, new EntryDetails(description, Json.Serialize(body.Metadata ?? []), referenceType, referenceId),
+        // Dimensions join the fingerprint only when sent, so keys stored before they existed still replay.
+        object request = dimensions is null
+            ? new { wallet = walletId, credits, amount, reason, description, referenceType, referenceId, metadata = body.Metadata }
+            : new { wallet = walletId, credits, amount, reason, description, referenceType, referenceId, metadata = body.Metadata, dimensions };
+        return new DebitOrder(reason, credits, amount,
+            new EntryDetails(description, Json.Serialize(body.Metadata ?? []), referenceType, referenceId, Dimensions: dimensions),
             new IdempotencyClaim(key!, Idempotency.Fingerprint("debit", request)));
     }
 
@@ -119,9 +126,10 @@ public static class WalletOrders
         var overdraft = v.Amount("overdraft_limit", body.OverdraftLimit, allowZero: true);
         v.Metadata("metadata", body.Metadata);
         CheckSettings(v, body.AutoTopup, body.AlertSettings);
+        var caps = Spend.SpendAttribution.Caps(v, body.SpendCaps);
         return v.Ok
             ? new WalletChanges(name, description, overdraft, body.Metadata, body.AutoTopup, body.AlertSettings, body.Config,
-                IdempotencyClaim.For(key, "update-wallet", new { wallet = walletId, body }))
+                IdempotencyClaim.For(key, "update-wallet", new { wallet = walletId, body }), caps)
             : null;
     }
 

@@ -19,6 +19,9 @@ public sealed record CreateWalletRequest
     public WalletConfig? Config { get; init; }
     public decimal? OverdraftLimit { get; init; }
 
+    /// <summary>Coffer's caps on what each dimension value may spend a UTC day or month.</summary>
+    public List<Spend.SpendCapRequest?>? SpendCaps { get; init; }
+
     /// <summary>The tenant's credit currency the wallet holds: its ISO currency and price then set the wallet's currency and rates.</summary>
     public string? CreditCurrencyId { get; init; }
 }
@@ -32,6 +35,9 @@ public sealed record UpdateWalletRequest
     public AlertSettings? AlertSettings { get; init; }
     public WalletConfig? Config { get; init; }
     public decimal? OverdraftLimit { get; init; }
+
+    /// <summary>Coffer's caps on what each dimension value may spend a UTC day or month; an empty list removes them, none keeps them.</summary>
+    public List<Spend.SpendCapRequest?>? SpendCaps { get; init; }
 }
 
 /// <summary>A top-up of a wallet (open for the top-up by customer and credit currency, which adds the credit currency).</summary>
@@ -57,6 +63,9 @@ public sealed record DebitRequest
     public string? ReferenceType { get; init; }
     public string? ReferenceId { get; init; }
     public Dictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Coffer's spend attribution: up to five dimensions (<c>member</c>, <c>project</c>…) the wallet's caps and usage report go by.</summary>
+    public Dictionary<string, string>? Dimensions { get; init; }
 }
 
 public sealed record WalletFilter

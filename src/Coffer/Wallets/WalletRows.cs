@@ -25,19 +25,20 @@ public sealed record WalletRow(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     string AlertState = "ok",
-    string? CreditCurrencyId = null)
+    string? CreditCurrencyId = null,
+    string? SpendCaps = null)
 {
     public const string Columns =
         "tenant_id, id, customer_id, name, description, currency, wallet_type, wallet_status, conversion_rate, " +
         "topup_conversion_rate, credit_balance, overdraft_credits, overdraft_limit, metadata, alert_settings, auto_topup, " +
-        "config, event_seq, created_at, updated_at, alert_state, credit_currency_id";
+        "config, event_seq, created_at, updated_at, alert_state, credit_currency_id, spend_caps";
 
     public static WalletRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("customer_id"), r.Str("name"), r.NStr("description"), r.Str("currency"),
         r.Str("wallet_type"), r.Str("wallet_status"), r.Dec("conversion_rate"), r.Dec("topup_conversion_rate"),
         r.Dec("credit_balance"), r.Dec("overdraft_credits"), r.Dec("overdraft_limit"), r.Str("metadata"),
         r.NStr("alert_settings"), r.NStr("auto_topup"), r.NStr("config"), r.Long("event_seq"), r.Time("created_at"),
-        r.Time("updated_at"), r.Str("alert_state"), r.NStr("credit_currency_id"));
+        r.Time("updated_at"), r.Str("alert_state"), r.NStr("credit_currency_id"), r.NStr("spend_caps"));
 }
 
 public sealed record TransactionRow(
@@ -64,13 +65,14 @@ public sealed record TransactionRow(
     string Metadata,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    EntryAdjustment? Adjustment = null)
+    EntryAdjustment? Adjustment = null,
+    string? Dimensions = null)
 {
     public const string Columns =
         "tenant_id, id, wallet_id, customer_id, type, transaction_reason, transaction_status, amount, credit_amount, " +
         "credit_balance_before, credit_balance_after, credits_available, credits_unsettled, expiry_date, priority, " +
         "expired_lot_id, reference_type, reference_id, idempotency_key, description, metadata, created_at, updated_at, " +
-        "adjustment_reason, actor_type, actor_id, actor_name";
+        "adjustment_reason, actor_type, actor_id, actor_name, dimensions";
 
     public static TransactionRow Read(DbDataReader r) => new(
         r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("customer_id"), r.Str("type"), r.Str("transaction_reason"),
@@ -78,7 +80,8 @@ public sealed record TransactionRow(
         r.Dec("credit_balance_after"), r.Dec("credits_available"), r.Dec("credits_unsettled"), r.NTime("expiry_date"),
         r.NInt("priority"), r.NStr("expired_lot_id"), r.NStr("reference_type"), r.NStr("reference_id"),
         r.NStr("idempotency_key"), r.NStr("description"), r.Str("metadata"), r.Time("created_at"), r.Time("updated_at"),
-        r.NStr("adjustment_reason") is { } reason ? new EntryAdjustment(reason, new Actor(r.Str("actor_type"), r.Str("actor_id"), r.NStr("actor_name"))) : null);
+        r.NStr("adjustment_reason") is { } reason ? new EntryAdjustment(reason, new Actor(r.Str("actor_type"), r.Str("actor_id"), r.NStr("actor_name"))) : null,
+        r.NStr("dimensions"));
 }
 
 public sealed record AllocationView(string DebitId, string LotId, decimal Credits);

@@ -226,7 +226,9 @@ public sealed class WalletWriter(Database db, Ids ids, TimeProvider clock, Outbo
         {
             var walletIds = tenant.Select(g => g.Key.WalletId).ToList();
             var keys = tenant.SelectMany(g => g).Select(x => x.p.Op.Idempotency?.Key).OfType<string>().Distinct().ToList();
-            var (locked, loaded, found) = await rows.LockAndLoadAsync(c, tx, tenant.Key, walletIds, keys, context, now, everyLot);
+            var attributed = tenant.SelectMany(g => g).Where(x => x.p.Op.Details.Dimensions is not null)
+                .Select(x => (x.p.WalletId, x.p.Op.Details.Dimensions!)).ToList();
+            var (locked, loaded, found) = await rows.LockAndLoadAsync(c, tx, tenant.Key, walletIds, keys, context, now, everyLot, attributed);
             foreach (var w in locked) wallets[(tenant.Key, w.Id)] = w;
             foreach (var state in loaded) states[(tenant.Key, state.WalletId)] = state;
             foreach (var (key, response) in found) stored[(tenant.Key, key)] = response;
