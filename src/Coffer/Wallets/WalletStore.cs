@@ -109,8 +109,12 @@ public sealed class WalletStore(Database db, TimeProvider clock)
     public async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
         string tenantId, string walletId, DateTimeOffset at)
     {
-        await using var c = await db.OpenAsync();
-        return await BalanceAtAsync(c, null, tenantId, walletId, at);
+        // One snapshot for the entries, allocations and holds: at an instant near now, a write committing between two of
+        // those reads would otherwise be half in the figures.
+        var (c, tx) = await db.BeginSnapshotAsync();
+        await using var _ = c;
+        await using var __ = tx;
+        return await BalanceAtAsync(c, tx, tenantId, walletId, at);
     }
 
     static async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
