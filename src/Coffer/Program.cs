@@ -61,6 +61,7 @@ v1.MapGatewaySettings();
 v1.MapAlertEmailSettings();
 v1.MapPortalConfigSettings();
 v1.MapGrantPrioritiesSettings();
+v1.MapCreditExpiryWarningSettings();
 v1.MapPaymentMethods();
 v1.MapRefunds();
 v1.MapPackages();

@@ -100,6 +100,12 @@ public sealed class SettingsPageTests : BrowserTest
         Assert.Equal((true, 500m, 3), (limits["allow_auto_topup"]!.GetValue<bool>(), limits.D("max_auto_topup_amount"),
             limits["max_topups_per_day"]!.GetValue<int>()));
 
+        var warnings = Section(page, "Expiry warnings");
+        await warnings.GetByLabel("Warn days before expiry").FillAsync("14");
+        await warnings.GetByRole(AriaRole.Button, new() { Name = "Save expiry warnings" }).ClickAsync();
+        await Assertions.Expect(Saved(page)).ToContainTextAsync("Expiry warnings saved");
+        Assert.Equal(14, (await Setting("credit_expiry_warning"))["value"]!["days_before"]!.GetValue<int>());
+
         // What the screen shows now is what was saved, and none of the secrets.
         await page.ReloadAsync();
         await Assertions.Expect(page.GetByLabel("Auto-complete purchases")).ToBeCheckedAsync();
@@ -122,7 +128,7 @@ public sealed class SettingsPageTests : BrowserTest
     {
         var page = await SettingsAsync();
         var before = new Dictionary<string, string>();
-        foreach (var key in new[] { "alert_email", "invoice_config", "payment_gateway", "portal_config" })
+        foreach (var key in new[] { "alert_email", "invoice_config", "payment_gateway", "portal_config", "credit_expiry_warning" })
             before[key] = (await Setting(key)).ToJsonString();
 
         var purchases = Section(page, "Purchases");
@@ -171,6 +177,12 @@ public sealed class SettingsPageTests : BrowserTest
         await Assertions.Expect(portalError).ToContainTextAsync("max_auto_topup_amount must be greater than zero");
         await Assertions.Expect(portalError).ToContainTextAsync("max_topups_per_day must be between 1 and 1000");
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToHaveCountAsync(1);
+
+        var warnings = Section(page, "Expiry warnings");
+        await warnings.GetByLabel("Warn days before expiry").FillAsync("400");
+        await warnings.GetByRole(AriaRole.Button, new() { Name = "Save expiry warnings" }).ClickAsync();
+        await Assertions.Expect(warnings.GetByRole(AriaRole.Alert)).ToContainTextAsync("days_before must be between 1 and 365");
+        await Assertions.Expect(warnings.GetByLabel("Warn days before expiry")).ToHaveValueAsync("400");
 
         foreach (var (key, json) in before) Assert.Equal(json, (await Setting(key)).ToJsonString());
     }

@@ -446,6 +446,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** The alert log, newest first: balance alerts (state changes), or with kind credits_expiring the warnings before credits expire */
         post: operations["searchAlerts"];
         delete?: never;
         options?: never;
@@ -895,6 +896,24 @@ export interface paths {
         };
         get: operations["getGrantPriorities"];
         put: operations["updateGrantPriorities"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/credit_expiry_warning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Days before expiry that each lot is warned of (wallet.credits_expiring); null is off */
+        get: operations["getCreditExpiryWarning"];
+        /** days_before 1 to 365 warns of every open lot once, that many days before it expires; 0 or null turns it off */
+        put: operations["updateCreditExpiryWarning"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1505,6 +1524,13 @@ export interface components {
             created_at: string;
             email_status: string;
             email_recipients: string[];
+            /** @default balance */
+            kind: string;
+            transaction_id?: null | string;
+            /** Format: decimal */
+            credits?: null | string;
+            /** Format: date-time */
+            expiry_date?: null | string;
         };
         AlertEmailRequest: {
             value: null | components["schemas"]["AlertEmailValue"];
@@ -1540,6 +1566,7 @@ export interface components {
             limit: null | number;
             /** Format: int32 */
             offset: null | number;
+            kind?: null | string;
         };
         AlertSettings: {
             alert_enabled: null | boolean;
@@ -1987,6 +2014,18 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        CreditExpiryWarning: {
+            /** Format: int32 */
+            days_before?: null | number;
+        };
+        CreditExpiryWarningRequest: {
+            value: null | components["schemas"]["CreditExpiryWarning"];
+        };
+        CreditExpiryWarningResponse: {
+            key: string;
+            value: components["schemas"]["CreditExpiryWarning"];
+            tenant_id: string;
         };
         CreditTopUpRequest: {
             credit_currency_id?: null | string;
@@ -8134,6 +8173,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantPrioritiesResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getCreditExpiryWarning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditExpiryWarningResponse"];
+                };
+            };
+            /** @description Missing or unknown API key (code unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateCreditExpiryWarning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditExpiryWarningRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditExpiryWarningResponse"];
                 };
             };
             /** @description Bad Request */

@@ -5,10 +5,11 @@ using MimeKit;
 namespace Coffer.Alerts;
 
 /// <summary>
-/// Mails each alert to the tenant's recipients through the tenant's SMTP server (MailKit), when the tenant has
-/// alert email on. Alerts are leased (<see cref="Leases"/>: a lease that runs out, so a node that dies mid-send
-/// strands nothing); a failure is retried a few times, then recorded. Tenants are mailed in
-/// parallel, each over one SMTP session with one time-out, so a tenant's slow or silent server delays only its own mail.
+/// Mails each alert (a balance alert, or a warning of credits expiring) to the tenant's recipients through the
+/// tenant's SMTP server (MailKit), when the tenant has alert email on. Alerts are leased (<see cref="Leases"/>: a
+/// lease that runs out, so a node that dies mid-send strands nothing); a failure is retried a few times, then
+/// recorded. Tenants are mailed in parallel, each over one SMTP session with one time-out, so a tenant's slow or
+/// silent server delays only its own mail.
 /// </summary>
 public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy policy, TimeProvider clock, Hosting.CofferOptions options, Leases leases,
     ILogger<AlertMailer> log)
@@ -32,7 +33,9 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
     /// <summary>Mail is not urgent to the second: whatever a round left waits for the next poll.</summary>
     protected override bool MoreDue(int taken) => false;
 
-    sealed record DueAlert(string Tenant, string Id, string Wallet, string Previous, string State, decimal Value, string Currency, int Attempts);
+    /// <param name="Lot">A credits_expiring alert's lot, with its <paramref name="Credits"/> and <paramref name="Expiry"/>; null for a balance alert.</param>
+    sealed record DueAlert(string Tenant, string Id, string Wallet, string Previous, string State, decimal Value, string Currency, int Attempts,
+        string Kind = AlertKinds.Balance, string? Lot = null, decimal? Credits = null, DateTimeOffset? Expiry = null);
 
     /// <summary>Pending, or left 'sending' by a node whose lease ran out.</summary>
     const string Due = "email_status IN ('pending', 'sending')";
@@ -45,9 +48,10 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         {
             (lease, due) = await leases.TakeAsync(scope, db.Kind, "alerts", Due, "created_at", MaxPerTenantPerRound, Batch, clock.GetUtcNow(), Lease,
                 "email_status = 'sending', email_attempts = email_attempts + 1",
-                "tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts",
+                "tenant_id, id, wallet_id, previous_state, state, available_balance, currency, email_attempts, kind, transaction_id, credits, expiry_date",
                 r => new DueAlert(r.Str("tenant_id"), r.Str("id"), r.Str("wallet_id"), r.Str("previous_state"), r.Str("state"), r.Dec("available_balance"),
-                    r.Str("currency"), r.NInt("email_attempts") ?? 1));
+                    r.Str("currency"), r.NInt("email_attempts") ?? 1, r.Str("kind"), r.NStr("transaction_id"),
+                    r.IsDBNull(r.GetOrdinal("credits")) ? null : r.Dec("credits"), r.NTime("expiry_date")));
             await scope.CommitAsync(ct);
         }
         await Parallel.ForEachAsync(due.GroupBy(d => d.Tenant), new ParallelOptions { MaxDegreeOfParallelism = MaxParallelTenants, CancellationToken = ct },
@@ -146,11 +150,20 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         var message = new MimeMessage();
         message.From.Add(MailboxAddress.Parse(from));
         foreach (var address in to) message.To.Add(MailboxAddress.Parse(address));
+        if (alert.Kind == AlertKinds.CreditsExpiring)
+        {
+            message.Subject = $"Wallet {alert.Wallet}: {alert.Credits} credits expire on {Pages.Html.ExpiresOn(alert.Expiry)}";
+            message.Body = new TextPart("plain")
+            {
+                Text = $"{alert.Credits} credits of wallet {alert.Wallet} (lot {alert.Lot}, worth {Value(alert)}) expire on {Expires(alert)}.\n",
+            };
+            return message;
+        }
         var recovered = alert.State == Ledger.AlertStates.Ok;
         message.Subject = recovered ? $"Wallet {alert.Wallet}: balance recovered" : $"Wallet {alert.Wallet}: balance low ({alert.State})";
         message.Body = new TextPart("plain")
         {
-            Text = $"Wallet {alert.Wallet} went from {alert.Previous} to {alert.State}.\nAvailable balance: {alert.Value} {alert.Currency.ToUpperInvariant()}.\n",
+            Text = $"Wallet {alert.Wallet} went from {alert.Previous} to {alert.State}.\nAvailable balance: {Value(alert)}.\n",
         };
         return message;
     }
@@ -161,8 +174,17 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         var message = new MimeMessage();
         message.From.Add(MailboxAddress.Parse(from));
         message.To.Add(MailboxAddress.Parse(to));
+        if (alert.Kind == AlertKinds.CreditsExpiring)
+        {
+            message.Subject = "Your credits expire soon";
+            message.Body = new TextPart("plain")
+            {
+                Text = $"{alert.Credits} of your credits (worth {Value(alert)}) expire on {Expires(alert)}. Use them before then.\n",
+            };
+            return message;
+        }
         var recovered = alert.State == Ledger.AlertStates.Ok;
-        var balance = $"{alert.Value} {alert.Currency.ToUpperInvariant()}";
+        var balance = Value(alert);
         message.Subject = recovered ? "Your balance is back up" : "Your balance is running low";
         message.Body = new TextPart("plain")
         {
@@ -172,6 +194,12 @@ public sealed class AlertMailer(Database db, TenantSettings settings, SmtpPolicy
         };
         return message;
     }
+
+    /// <summary>An alert's value in its currency: the available balance, or the worth of the credits expiring.</summary>
+    static string Value(DueAlert alert) => $"{alert.Value} {alert.Currency.ToUpperInvariant()}";
+
+    /// <summary>When an expiry warning's credits expire: the day as the dashboard shows it, and the exact instant.</summary>
+    static string Expires(DueAlert alert) => $"{Pages.Html.ExpiresOn(alert.Expiry)} ({Common.Json.Format(alert.Expiry!.Value)})";
 
     /// <summary>Only while the lease is still this round's: after it ran out the alert may be another node's.</summary>
     async Task MarkAsync(DueAlert alert, LeaseToken lease, string status, string? error, List<string>? recipients = null)

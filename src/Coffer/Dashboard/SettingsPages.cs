@@ -46,13 +46,19 @@ public sealed record PortalConfigFields
     public string? EmailSignIn { get; init; }
 }
 
+public sealed record CreditExpiryWarningFields
+{
+    public string? DaysBefore { get; init; }
+}
+
 /// <summary>A form of the settings screen that was refused: the message, shown in its own section, and what was typed (never a secret).</summary>
 sealed record Refused(string Section, string Message, object Typed);
 
 /// <summary>
 /// The tenant's settings, one form each: alert e-mail, purchases (<c>invoice_config</c>), the payment gateway, portal
-/// limits, and the webhook endpoints' secrets. Each form goes through the same checks and store as
-/// <c>PUT /v1/settings/…</c> (their <c>Parse</c> methods); a secret is never written into the page, only whether it is set.
+/// limits, warnings before credits expire (<c>credit_expiry_warning</c>), and the webhook endpoints' secrets. Each form
+/// goes through the same checks and store as <c>PUT /v1/settings/…</c> (their <c>Parse</c> methods); a secret is never
+/// written into the page, only whether it is set.
 /// </summary>
 public static class SettingsPages
 {
@@ -60,6 +66,7 @@ public static class SettingsPages
     const string InvoiceSection = "invoice-config";
     const string GatewaySection = "payment-gateway";
     const string PortalSection = "portal-config";
+    const string ExpirySection = "credit-expiry-warning";
 
     public static void MapSettingsPages(this RouteGroupBuilder g)
     {
@@ -68,6 +75,7 @@ public static class SettingsPages
         g.MapPost($"/settings/{InvoiceSection}", SaveInvoiceConfig);
         g.MapPost($"/settings/{GatewaySection}", SaveGateway);
         g.MapPost($"/settings/{PortalSection}", SavePortalConfig);
+        g.MapPost($"/settings/{ExpirySection}", SaveCreditExpiryWarning);
         g.MapPost("/settings/webhooks/{id}/rotate-secret", Rotate);
     }
 
@@ -78,6 +86,7 @@ public static class SettingsPages
             InvoiceSection => "Purchase settings saved.",
             GatewaySection => "Payment gateway saved.",
             PortalSection => "Portal limits saved.",
+            ExpirySection => "Expiry warnings saved.",
             _ => null,
         }, "", null, 200);
 
@@ -116,6 +125,7 @@ public static class SettingsPages
             AllowAutoTopup = portal.AllowAutoTopup ? "true" : null, MaxAutoTopupAmount = Field(portal.MaxAutoTopupAmount), MaxTopupsPerDay = Field(portal.MaxTopupsPerDay),
             EmailSignIn = portal.EmailSignIn ? "true" : null,
         });
+        var expiry = TypedOr(new CreditExpiryWarningFields { DaysBefore = Field((await settings.CreditExpiryWarningAsync(tenant.Id)).DaysBefore) });
         var endpoints = (await http.RequestServices.GetRequiredService<WebhookStore>().EndpointsAsync(tenant.Id)).Select(e => EndpointDto.From(e)).ToList();
 
         static string IsSet(bool set) => set ? "<strong>set</strong>" : "not set";
@@ -190,6 +200,16 @@ public static class SettingsPages
               <p class="hint" id="pc-hint">Blank: no limit of the portal's own.</p>
               <div class="actions"><button type="submit">Save portal limits</button></div>
             </form></section>
+
+            <section class="panel" id="{ExpirySection}" aria-labelledby="credit-expiry-warning-h"><h2 id="credit-expiry-warning-h">Expiry warnings</h2>
+            <p class="hint">Each lot of credits is warned of once before it expires (event <code>wallet.credits_expiring</code>), through the wallet's alert channels.</p>
+            {ErrorOf(ExpirySection)}
+            <form method="post" action="/dashboard/settings/{ExpirySection}">{Antiforgery(http)}
+              <label for="ew-days">Warn days before expiry</label>
+              <input id="ew-days" name="DaysBefore" inputmode="numeric" value="{E(expiry.DaysBefore)}" aria-describedby="ew-hint">
+              <p class="hint" id="ew-hint">1 to {CreditExpiryWarning.MaxDaysBefore}; blank or 0: no warnings.</p>
+              <div class="actions"><button type="submit">Save expiry warnings</button></div>
+            </form></section>
             </div>
 
             <section id="webhook-secrets" aria-labelledby="webhook-secrets-h"><h2 id="webhook-secrets-h">Webhook signing secrets</h2>
@@ -260,6 +280,18 @@ public static class SettingsPages
         if (errors.Any || !v.Ok) return await RenderAsync(http, null, "", new Refused(PortalSection, Problems(errors, v), form), 400);
         await settings.SavePortalConfigAsync(tenant.Id, config);
         return Saved(PortalSection);
+    }
+
+    static async Task<IResult> SaveCreditExpiryWarning([FromForm] CreditExpiryWarningFields form, HttpContext http, TenantSettings settings)
+    {
+        var tenant = await TenantAsync(http);
+        var errors = new FormErrors();
+        var value = new CreditExpiryWarning(errors.Int("Warn days before expiry", form.DaysBefore));
+        var v = new Validator();
+        var warning = CreditExpiryWarningSettingsApi.Parse(v, value);
+        if (errors.Any || !v.Ok) return await RenderAsync(http, null, "", new Refused(ExpirySection, Problems(errors, v), form), 400);
+        await settings.SaveCreditExpiryWarningAsync(tenant.Id, warning);
+        return Saved(ExpirySection);
     }
 
     static async Task<IResult> Rotate(string id, [FromForm] ActionFields form, HttpContext http, WebhookEndpoints endpoints) =>

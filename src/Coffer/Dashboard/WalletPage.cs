@@ -68,7 +68,7 @@ public static class WalletPage
         var chartData = await WalletTransactions.QueryAsync(tenant, id, reads, new TransactionFilterQuery(null, null, null, null, null, null),
             WalletTransactions.ChartPoints, 0, TransactionStatuses.Completed);
         var attempts = await services.GetRequiredService<AutoTopUpWorker>().AttemptsAsync(tenant.Id, id, LogRows);
-        var alerts = (await services.GetRequiredService<AlertStore>().SearchAsync(tenant.Id, id, null, null, LogRows, 0)).Items;
+        var alerts = (await services.GetRequiredService<AlertStore>().SearchAsync(tenant.Id, AlertKinds.Balance, id, null, null, LogRows, 0)).Items;
 
         var cur = w.Currency.ToUpperInvariant();
         var breakdown = w.CreditsAvailableBreakdown ?? new CreditBreakdown(0m, 0m);

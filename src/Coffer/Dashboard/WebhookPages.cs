@@ -36,7 +36,7 @@ public static class WebhookPages
     [
         EventTypes.WalletCreated, EventTypes.WalletUpdated, EventTypes.WalletToppedUp, EventTypes.WalletTerminated, EventTypes.TransactionCreated,
         EventTypes.TransactionUpdated, EventTypes.WalletBalanceLow, EventTypes.WalletBalanceRecovered, EventTypes.AutoTopUpFailed,
-        EventTypes.ScheduleChargeFailed,
+        EventTypes.ScheduleChargeFailed, EventTypes.CreditsExpiring,
         EventTypes.InvoiceCreated, EventTypes.InvoiceFinalized, EventTypes.InvoiceVoided, EventTypes.InvoicePaymentUpdated,
         EventTypes.PaymentSucceeded, EventTypes.PaymentFailed, EventTypes.PaymentRefunded, EventTypes.RefundCreated, EventTypes.EndpointDisabled,
     ];

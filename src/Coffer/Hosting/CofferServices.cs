@@ -109,6 +109,7 @@ public static class CofferServices
     public static IServiceCollection AddCofferWorkers(this IServiceCollection services, CofferOptions options)
     {
         services.AddSingleton<ExpirySweeper>();
+        services.AddSingleton<ExpiryWarnings>();
         services.AddSingleton<WebhookWorker>();
         services.AddSingleton<AutoTopUpWorker>();
         services.AddSingleton<Schedules.ScheduleWorker>();
@@ -118,6 +119,7 @@ public static class CofferServices
         services.AddSingleton<Invoices.InvoiceCollector>();
         if (!options.Workers) return services;
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
+        services.AddHostedService(sp => sp.GetRequiredService<ExpiryWarnings>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<AutoTopUpWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<Schedules.ScheduleWorker>());

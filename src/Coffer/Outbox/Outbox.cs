@@ -28,6 +28,8 @@ public static class EventTypes
     public const string AutoTopUpFailed = "wallet.auto_top_up_failed";
     /// <summary>Automatic top-ups this calendar month (UTC) reached 80, 90 or 100 % of the rule's <c>max_amount_per_month</c>.</summary>
     public const string AutoTopUpLimitWarning = "wallet.auto_top_up_limit_warning";
+    /// <summary>A lot's credits expire within the tenant's <c>credit_expiry_warning.days_before</c>: told once per lot (Expiry/ExpiryWarnings.cs).</summary>
+    public const string CreditsExpiring = "wallet.credits_expiring";
     public const string WalletBalanceRecovered = "wallet.balance_recovered";
     /// <summary>A scheduled charge the wallet could not pay (Schedules/): the period is recorded failed and the schedule goes on.</summary>
     public const string ScheduleChargeFailed = "wallet.schedule_charge_failed";

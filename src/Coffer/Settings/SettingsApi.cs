@@ -187,3 +187,42 @@ public static class PortalConfigSettingsApi
         return new PortalConfig(value.AllowAutoTopup ?? false, maxAmount, value.MaxTopupsPerDay, value.EmailSignIn ?? false);
     }
 }
+
+public sealed record CreditExpiryWarningRequest(CreditExpiryWarning? Value);
+
+public sealed record CreditExpiryWarningResponse(string Key, CreditExpiryWarning Value, string TenantId);
+
+/// <summary><c>credit_expiry_warning</c>: how many days before a lot expires it is warned of (Expiry/ExpiryWarnings.cs). A PUT replaces the whole value.</summary>
+public static class CreditExpiryWarningSettingsApi
+{
+    public const string Key = "credit_expiry_warning";
+
+    public static void MapCreditExpiryWarningSettings(this RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup($"/settings/{Key}").WithTags("Settings");
+        g.MapGet("/", Get).WithName("getCreditExpiryWarning").WithSummary("Days before expiry that each lot is warned of (wallet.credits_expiring); null is off");
+        g.MapPut("/", Put).WithName("updateCreditExpiryWarning")
+            .WithSummary($"days_before 1 to {CreditExpiryWarning.MaxDaysBefore} warns of every open lot once, that many days before it expires; 0 or null turns it off");
+    }
+
+    static async Task<Ok<CreditExpiryWarningResponse>> Get(Tenant tenant, TenantSettings settings) =>
+        TypedResults.Ok(new CreditExpiryWarningResponse(Key, await settings.CreditExpiryWarningAsync(tenant.Id), tenant.Id));
+
+    static async Task<Results<Ok<CreditExpiryWarningResponse>, ApiError>> Put(Tenant tenant, CreditExpiryWarningRequest body, TenantSettings settings)
+    {
+        if (body.Value is not { } value) return ApiError.Validation("value is required");
+        var v = new Validator();
+        var warning = Parse(v, value);
+        if (!v.Ok) return v.Error();
+        await settings.SaveCreditExpiryWarningAsync(tenant.Id, warning);
+        return TypedResults.Ok(new CreditExpiryWarningResponse(Key, warning, tenant.Id));
+    }
+
+    /// <summary>The checks of a new <c>credit_expiry_warning</c> (the API's and the dashboard's); 0 is stored as null, off.</summary>
+    public static CreditExpiryWarning Parse(Validator v, CreditExpiryWarning value)
+    {
+        if (value.DaysBefore is < 0 or > CreditExpiryWarning.MaxDaysBefore)
+            v.Fail($"days_before must be between 1 and {CreditExpiryWarning.MaxDaysBefore}, or 0 or null to turn the warning off");
+        return new CreditExpiryWarning(value.DaysBefore is 0 ? null : value.DaysBefore);
+    }
+}

@@ -39,8 +39,18 @@ public sealed record PortalConfig(bool AllowAutoTopup = false, decimal? MaxAutoT
     public const int MaxTopupsPerDayCeiling = 1000;
 }
 
+/// <summary>
+/// <c>credit_expiry_warning</c>: every open lot is warned of once, <see cref="DaysBefore"/> days before it expires
+/// (<c>wallet.credits_expiring</c> and an alert, through the wallet's notification channels). Null is off, the
+/// default, so a tenant that never sets it gets no new events or mail.
+/// </summary>
+public sealed record CreditExpiryWarning(int? DaysBefore = null)
+{
+    public const int MaxDaysBefore = 365;
+}
+
 public sealed record TenantSettingsDocument(InvoiceConfig? InvoiceConfig, GatewayConfig? PaymentGateway = null, AlertEmailConfig? AlertEmail = null,
-    PortalConfig? PortalConfig = null, GrantPriorities? GrantPriorities = null);
+    PortalConfig? PortalConfig = null, GrantPriorities? GrantPriorities = null, CreditExpiryWarning? CreditExpiryWarning = null);
 
 public sealed class TenantSettings(Database db, SecretBox box)
 {
@@ -77,6 +87,19 @@ public sealed class TenantSettings(Database db, SecretBox box)
 
     public async Task<GrantPriorities> GrantPrioritiesAsync(string tenantId) => (await DocumentAsync(tenantId)).GrantPriorities ?? GrantPriorities.Unset;
 
+    public async Task<CreditExpiryWarning> CreditExpiryWarningAsync(string tenantId) =>
+        (await DocumentAsync(tenantId)).CreditExpiryWarning ?? new CreditExpiryWarning();
+
+    /// <summary>Every tenant whose <c>credit_expiry_warning</c> is on, with its days: the tenants the expiry warnings look at.</summary>
+    public async Task<List<(string TenantId, int DaysBefore)>> CreditExpiryWarningsOnAsync(CancellationToken ct = default)
+    {
+        await using var c = await db.OpenAsync(ct);
+        // The text match only narrows the tenants down (a setting that is off may still name days_before); the parsed setting decides.
+        var tenants = await c.QueryAsync(null, "SELECT id, settings FROM tenants WHERE settings LIKE '%days_before%' ORDER BY id",
+            r => (Id: r.Str("id"), Warning: Parse(r.Str("settings")).CreditExpiryWarning));
+        return [.. tenants.Where(t => t.Warning?.DaysBefore is > 0).Select(t => (t.Id, t.Warning!.DaysBefore!.Value))];
+    }
+
     /// <summary>
     /// The one rule for a grant's priority: the one it was given, else the tenant's <c>grant_priorities</c> default for
     /// its <paramref name="source"/> (read only then), else none. Operations call it once per grant they make, after the
@@ -87,6 +110,8 @@ public sealed class TenantSettings(Database db, SecretBox box)
         given ?? (await GrantPrioritiesAsync(tenantId)).Of(source);
 
     public Task SaveGrantPrioritiesAsync(string tenantId, GrantPriorities priorities) => UpdateAsync(tenantId, d => d with { GrantPriorities = priorities });
+
+    public Task SaveCreditExpiryWarningAsync(string tenantId, CreditExpiryWarning warning) => UpdateAsync(tenantId, d => d with { CreditExpiryWarning = warning });
 
     public Task SavePortalConfigAsync(string tenantId, PortalConfig config) => UpdateAsync(tenantId, d => d with { PortalConfig = config });
 
