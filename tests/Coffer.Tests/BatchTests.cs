@@ -158,4 +158,28 @@ public abstract class BatchTests(Store store) : ApiTest(store)
         var expected = 100000m - (8000 + 40 + 600) / wallets.Count;
         foreach (var w in wallets) Assert.Equal(expected, await CreditBalance(w));
     }
+
+    [Fact]
+    public async Task ABatchOverMoreWalletsThanTheListLimitReadsEachOnesReserveAndKeys()
+    {
+        // Past 100 wallets the batch names its wallets and keys as one list parameter: every input must still be read.
+        var owing = await CreateWallet(new { initial_credits_to_load = "30" });
+        var customer = owing.S("customer_id");
+        (await Api.Post($"/v1/customers/{customer}/payment-methods", new { type = "wallet", wallet_id = owing.S("id"), priority = 1 })).Ok(201);
+        (await Api.Post("/v1/invoices", new { customer_id = customer, currency = "usd", amount_due = "100", subtotal = "100", total = "100", invoice_status = "FINALIZED" }))
+            .Ok(201);
+        await TopUp(owing.S("id"), "50");   // 50 credits held, all of them reserved for the invoice's 70 left
+        var wallets = new List<string> { owing.S("id") };
+        for (var i = 0; i < 110; i++) wallets.Add((await CreateWallet(new { initial_credits_to_load = "10" })).S("id"));
+        var operations = wallets.Select((w, i) => Op("debit", w, "1", $"wide-{i}")).ToList();
+
+        var first = Results(await Batch(operations));
+        // The invoice still owes 70: the owing wallet's 50 credits are all reserved and its debit is refused; every other one applies.
+        Assert.Equal("insufficient_balance", first[0]["error"]!.S("code"));
+        Assert.All(first.Skip(1), r => Assert.Equal("applied", r.S("status")));
+        var again = Results(await Batch(operations));
+        Assert.Equal("refused", again[0].S("status"));
+        Assert.All(again.Skip(1), r => Assert.Equal("replayed", r.S("status")));
+        foreach (var w in wallets.Skip(1)) Assert.Equal(9m, await CreditBalance(w));
+    }
 }

@@ -15,11 +15,11 @@ public static class InvoiceReserve
     /// <summary>An invoice that still wants money: the one rule, for the reserve and for the unpaid-invoices figure.</summary>
     public const string Unpaid = "invoice_status = 'FINALIZED' AND payment_status NOT IN ('SUCCEEDED', 'OVERPAID', 'REFUNDED', 'PARTIALLY_REFUNDED')";
 
-    /// <summary>The waiting invoices of the wallets in <paramref name="byWallet"/> (a <c>wallet_id IN (…)</c> condition), amounts per row.</summary>
-    public static string Select(string byWallet) =>
+    /// <summary>The waiting invoices of the wallets <paramref name="ofPayingWallets"/> names (a condition on <c>pay_from_wallet_id</c>), amounts per row.</summary>
+    public static string Select(string ofPayingWallets) =>
         $"""
         SELECT pay_from_wallet_id, amount_due, amount_paid FROM invoices
-        WHERE tenant_id = @t AND {byWallet.Replace("wallet_id IN", "pay_from_wallet_id IN", StringComparison.Ordinal)} AND {Unpaid}
+        WHERE tenant_id = @t AND {ofPayingWallets} AND {Unpaid}
         """;
 
     /// <summary>What one waiting invoice still owes; amounts are compared here, exactly, not in SQL (SQLite keeps decimals as text).</summary>

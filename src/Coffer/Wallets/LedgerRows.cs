@@ -57,14 +57,26 @@ sealed class LedgerRows(Database db, Ids ids)
         DateTimeOffset now, bool everyLot, IReadOnlyCollection<(string Wallet, IReadOnlyDictionary<string, string> Dimensions)>? attributed = null)
     {
         foreach (var id in walletIds.Order(StringComparer.Ordinal)) LockOrder.Take(tx, LockOrder.Level.Wallet, LockOrder.WalletKey(tenantId, id));
-        var inWallets = new List<string>();
+        // A few wallets are named one parameter each (their first lots are read one wallet at a time, see FirstLots);
+        // many, as one list parameter.
         var walletArgs = new List<(string, object?)> { ("t", tenantId) };
-        Sql.In(inWallets, walletArgs, "id", "w", walletIds);
-        var byWallet = inWallets[0].Replace("id IN", "wallet_id IN", StringComparison.Ordinal);
+        Func<string, string> inWallets;
+        if (walletIds.Count <= WalletsReadAlongTheIndex)
+        {
+            var names = walletIds.Select((id, i) => { walletArgs.Add(($"w{i}", id)); return $"@w{i}"; }).ToList();
+            inWallets = column => $"{column} IN ({string.Join(", ", names)})";
+        }
+        else
+        {
+            walletArgs.Add(("ws", db.ListValue(walletIds)));
+            inWallets = column => db.InList(column, "ws");
+        }
+        var ofWallets = inWallets("id");
+        var byWallet = inWallets("wallet_id");
         var args = walletArgs.ToArray();
         var statements = new List<(string, (string, object?)[])>
         {
-            ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {inWallets[0]} ORDER BY id{db.ForUpdate}", args),
+            ($"SELECT {WalletRow.Columns} FROM wallets WHERE tenant_id = @t AND {ofWallets} ORDER BY id{db.ForUpdate}", args),
             (everyLot
                 ? $"SELECT {LotColumns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND lot_open = 1"
                 : $"""
@@ -74,14 +86,12 @@ sealed class LedgerRows(Database db, Ids ids)
             ($"SELECT wallet_id, id, credits_unsettled, created_at FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND debt_open = 1", args),
             ($"SELECT {TransactionRow.Columns} FROM wallet_transactions WHERE tenant_id = @t AND {byWallet} AND transaction_status = 'pending'", args),
             ($"SELECT {HoldRow.Columns} FROM holds WHERE tenant_id = @t AND {byWallet} AND status = 'active'", args),
-            (Invoices.InvoiceReserve.Select(byWallet), args),
+            (Invoices.InvoiceReserve.Select(inWallets("pay_from_wallet_id")), args),
         };
         if (keys.Count > 0)
         {
-            var inKeys = new List<string>();
-            var keyArgs = new List<(string, object?)> { ("t", tenantId) };
-            Sql.In(inKeys, keyArgs, "idempotency_key", "k", keys.ToList());
-            statements.Add(($"{Idempotency.SelectStored} WHERE tenant_id = @t AND {inKeys[0]}", keyArgs.ToArray()));
+            statements.Add(($"{Idempotency.SelectStored} WHERE tenant_id = @t AND {db.InList("idempotency_key", "ks")}",
+                [("t", tenantId), ("ks", db.ListValue(keys))]));
         }
 
         var wallets = new List<WalletRow>();

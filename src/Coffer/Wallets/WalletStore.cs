@@ -200,7 +200,7 @@ public sealed class WalletStore(Database db, TimeProvider clock)
                  WHERE tenant_id = @t AND wallet_id = @w AND lot_open = 1
                  """, args),
                 ("SELECT id, credits, expires_at, created_at FROM holds WHERE tenant_id = @t AND wallet_id = @w AND status = 'active'", args),
-                (Invoices.InvoiceReserve.Select("wallet_id IN (@w)"), args),
+                (Invoices.InvoiceReserve.Select("pay_from_wallet_id = @w"), args),
             ];
         }
 
