@@ -120,4 +120,41 @@ public sealed class MigrationTests
         Assert.True(scripts.Count >= 12);
         Assert.Equal(scripts.Count, scripts.Select(s => s.Version).Distinct().Count());
     }
+
+    [Fact]
+    public async Task NodesStartingAtOnceOnAnEmptyPostgresDatabaseAllMigrateIt()
+    {
+        // Root cause: the migration log's CREATE TABLE IF NOT EXISTS ran before the migrations' lock, and PostgreSQL's
+        // IF NOT EXISTS is no guard against a concurrent create: one of two nodes started together failed its start.
+        var setting = Environment.GetEnvironmentVariable("COFFER_TEST_POSTGRES")
+            ?? throw new InvalidOperationException("COFFER_TEST_POSTGRES is not set: run ./test.sh");
+        for (var round = 0; round < 5; round++)
+        {
+            var schema = "m_" + Guid.NewGuid().ToString("N");
+            await using (var c = new Npgsql.NpgsqlConnection(setting))
+            {
+                await c.OpenAsync();
+                await using var create = new Npgsql.NpgsqlCommand($"CREATE SCHEMA {schema}", c);
+                await create.ExecuteNonQueryAsync();
+            }
+            var nodes = Enumerable.Range(0, 6)
+                .Select(_ => Coffer.Storage.Database.Open(new Npgsql.NpgsqlConnectionStringBuilder(setting) { SearchPath = schema }.ConnectionString))
+                .ToList();
+            try
+            {
+                await Task.WhenAll(nodes.Select(db => Task.Run(() => Coffer.Storage.Migrator.MigrateAsync(db, TimeProvider.System))));
+                await using var c = await nodes[0].OpenAsync();
+                Assert.Equal(Coffer.Storage.Migrator.Scripts().Count,
+                    await Coffer.Storage.Sql.ScalarLongAsync(c, null, "SELECT COUNT(*) FROM schema_migrations"));
+            }
+            finally
+            {
+                foreach (var db in nodes) await db.DisposeAsync();
+                await using var c = new Npgsql.NpgsqlConnection(setting);
+                await c.OpenAsync();
+                await using var drop = new Npgsql.NpgsqlCommand($"DROP SCHEMA {schema} CASCADE", c);
+                await drop.ExecuteNonQueryAsync();
+            }
+        }
+    }
 }

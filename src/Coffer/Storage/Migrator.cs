@@ -34,6 +34,8 @@ public static class Migrator
 
         await using (var scope = await db.BeginWriteAsync(ct))
         {
+            // Under the lock too: PostgreSQL's IF NOT EXISTS does not stop a concurrent create of the same table.
+            await LockAsync(db, scope);
             await scope.Connection.ExecAsync(scope.Transaction,
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
             await scope.CommitAsync(ct);
@@ -43,8 +45,7 @@ public static class Migrator
         {
             await using var scope = await db.BeginWriteAsync(ct);
             var c = scope.Connection;
-            if (db.Kind == DbKind.Postgres)
-                await c.ExecAsync(scope.Transaction, "SELECT pg_advisory_xact_lock(@k)", ("k", AdvisoryLockKey));
+            await LockAsync(db, scope);
             var applied = await c.ScalarLongAsync(scope.Transaction,
                 "SELECT COUNT(*) FROM schema_migrations WHERE version = @v", ("v", version));
             if (applied > 0) continue;
@@ -60,4 +61,10 @@ public static class Migrator
             await scope.CommitAsync(ct);
         }
     }
+
+    /// <summary>One node migrates at a time: a transaction-scoped advisory lock on PostgreSQL; SQLite's write transaction already is one.</summary>
+    static Task LockAsync(Database db, WriteScope scope) =>
+        db.Kind == DbKind.Postgres
+            ? scope.Connection.ExecAsync(scope.Transaction, "SELECT pg_advisory_xact_lock(@k)", ("k", AdvisoryLockKey))
+            : Task.CompletedTask;
 }
