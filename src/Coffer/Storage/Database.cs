@@ -125,8 +125,6 @@ public sealed class Database : IAsyncDisposable
         using var pragma = connection.CreateCommand();
         pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;";
         await pragma.ExecuteNonQueryAsync(ct);
-        connection.CreateFunction<string?, string?, string?>(ExactAddFunction, (a, b) => a is null || b is null ? null : Text(Parse(a) + Parse(b)),
-            isDeterministic: true);
         connection.CreateAggregate<string?, decimal, string>(ExactSumFunction, 0m, (sum, value) => value is null ? sum : sum + Parse(value), Text,
             isDeterministic: true);
         return connection;
@@ -169,6 +167,9 @@ public sealed class Database : IAsyncDisposable
             cache.CommandText = $"PRAGMA cache_size=-{SqliteWriterCacheKiB}";
             await cache.ExecuteNonQueryAsync(ct);
         }
+        // Only writes add exactly (ExactAdd): registered once, on the connection every write uses, not on every read's open.
+        connection.CreateFunction<string?, string?, string?>(ExactAddFunction, (a, b) => a is null || b is null ? null : Text(Parse(a) + Parse(b)),
+            isDeterministic: true);
         _sqliteWriterConnection = connection;
     }
 
@@ -214,7 +215,7 @@ public sealed class Database : IAsyncDisposable
     public string OrdinalCollate => Kind == DbKind.Postgres ? " COLLATE \"C\"" : "";
 
     /// <summary>
-    /// <paramref name="a"/> + <paramref name="b"/> of two decimal columns or parameters, exactly (an upsert adding to a counter):
+    /// <paramref name="a"/> + <paramref name="b"/> of two decimal columns or parameters, exactly, inside a write (an upsert adding to a counter):
     /// NUMERIC on PostgreSQL; SQLite stores decimals as TEXT, which its own + would add as floating point.
     /// </summary>
     public string ExactAdd(string a, string b) => Kind == DbKind.Postgres ? $"({a} + {b})" : $"{ExactAddFunction}({a}, {b})";
