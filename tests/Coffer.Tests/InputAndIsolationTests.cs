@@ -122,6 +122,25 @@ public sealed class MigrationTests
     }
 
     [Fact]
+    public void AScriptsPartForOneDatabaseIsKeptForItAlone()
+    {
+        const string script = """
+            DROP INDEX a;
+            -- begin sqlite only
+            CREATE TABLE t (x TEXT PRIMARY KEY) WITHOUT ROWID;
+            -- end sqlite only
+            -- begin postgres only
+            CLUSTER t;
+            -- end postgres only
+            DROP INDEX b;
+            """;
+        Assert.Equal("DROP INDEX a;\nCREATE TABLE t (x TEXT PRIMARY KEY) WITHOUT ROWID;\nDROP INDEX b;",
+            Coffer.Storage.Migrator.OfDialect(script, Coffer.Storage.DbKind.Sqlite).ReplaceLineEndings("\n"));
+        Assert.Equal("DROP INDEX a;\nCLUSTER t;\nDROP INDEX b;",
+            Coffer.Storage.Migrator.OfDialect(script, Coffer.Storage.DbKind.Postgres).ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task NodesStartingAtOnceOnAnEmptyPostgresDatabaseAllMigrateIt()
     {
         // Root cause: the migration log's CREATE TABLE IF NOT EXISTS ran before the migrations' lock, and PostgreSQL's

@@ -132,6 +132,37 @@ public abstract class LotPriceTests(Store store) : ApiTest(store)
         Assert.Contains(report.Problems, p => p.Contains("valued above", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task VerifyReportsAnAllocationWhoseDebitIsMissingOrAnotherWallets()
+    {
+        // Allocations are read by wallet through its debits (migration 078 dropped their own wallet index), so a stray one is
+        // looked for on its own.
+        var wallet = (await CreateWallet()).S("id");
+        var other = (await CreateWallet()).S("id");
+        await TopUp(wallet, "100");
+        (await Api.Post($"/v1/wallets/{wallet}/debit", new { credits = "10", idempotency_key = "stray-1" })).Ok();
+        Assert.True((await App.VerifyAsync()).Ok);
+
+        foreach (var (set, undo) in new[]
+        {
+            ("wallet_id = @other", "wallet_id = @wallet"),
+            ("debit_id = 'wtx_missing'", "debit_id = (SELECT id FROM wallet_transactions WHERE wallet_id = @wallet AND type = 'debit')"),
+        })
+        {
+            await OnAllocations(wallet, other, set);
+            var report = await App.VerifyAsync();
+            await OnAllocations(wallet, other, undo);
+            Assert.Contains(report.Problems, p => p.Contains("has no debit of the wallet", StringComparison.Ordinal));
+        }
+        Assert.True((await App.VerifyAsync()).Ok);
+    }
+
+    async Task OnAllocations(string wallet, string other, string set)
+    {
+        await using var c = await App.Service<Storage.Database>().OpenAsync();
+        await Storage.Sql.ExecAsync(c, null, $"UPDATE allocations SET {set} WHERE wallet_id IN (@wallet, @other)", ("wallet", wallet), ("other", other));
+    }
+
     async Task SetAmount(string entryId, decimal amount)
     {
         await using var c = await App.Service<Storage.Database>().OpenAsync();

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace Coffer.Storage;
 
 /// <summary>
@@ -52,7 +54,7 @@ public static class Migrator
 
             await using var stream = typeof(Migrator).Assembly.GetManifestResourceStream(name)!;
             var text = await new StreamReader(stream).ReadToEndAsync(ct);
-            text = text.Replace("{decimal}", db.Kind == DbKind.Postgres ? "NUMERIC" : "TEXT")
+            text = OfDialect(text, db.Kind).Replace("{decimal}", db.Kind == DbKind.Postgres ? "NUMERIC" : "TEXT")
                 .Replace("{bytes}", db.Kind == DbKind.Postgres ? "BYTEA" : "BLOB")
                 .Replace("{ordinal}", db.OrdinalCollate);
             await c.ExecAsync(scope.Transaction, text);
@@ -60,6 +62,18 @@ public static class Migrator
                 ("v", version), ("at", clock.GetUtcNow()));
             await scope.CommitAsync(ct);
         }
+    }
+
+    /// <summary>
+    /// A script's text for one database: a part between <c>-- begin sqlite only</c> and <c>-- end sqlite only</c> (or the same
+    /// with <c>postgres</c>) is kept for that database alone, for a change that only one of them needs (a table rebuilt into a
+    /// shape only SQLite has).
+    /// </summary>
+    internal static string OfDialect(string text, DbKind kind)
+    {
+        var (keep, drop) = kind == DbKind.Postgres ? ("postgres", "sqlite") : ("sqlite", "postgres");
+        text = Regex.Replace(text, $@"^-- begin {drop} only\r?\n.*?^-- end {drop} only\r?\n?", "", RegexOptions.Singleline | RegexOptions.Multiline);
+        return Regex.Replace(text, $@"^-- (begin|end) {keep} only\r?\n?", "", RegexOptions.Multiline);
     }
 
     /// <summary>One node migrates at a time: a transaction-scoped advisory lock on PostgreSQL; SQLite's write transaction already is one.</summary>

@@ -117,6 +117,16 @@ public sealed class WalletStore(Database db, TimeProvider clock)
         return await BalanceAtAsync(c, tx, tenantId, walletId, at);
     }
 
+    /// <summary>
+    /// The columns and source of the allocations of the wallet <c>@w</c> of tenant <c>@t</c>, found through its entries along
+    /// <c>ix_wtx_wallet_created</c> and then by the allocations' own key: allocations keep no index by wallet (migration 078).
+    /// </summary>
+    public const string AllocationsOfWallet = """
+        a.debit_id, a.lot_id, a.credits FROM wallet_transactions d
+        JOIN allocations a ON a.tenant_id = d.tenant_id AND a.debit_id = d.id
+        WHERE d.tenant_id = @t AND d.wallet_id = @w
+        """;
+
     static async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
         System.Data.Common.DbConnection c, System.Data.Common.DbTransaction? tx, string tenantId, string walletId, DateTimeOffset at)
     {
@@ -130,7 +140,7 @@ public sealed class WalletStore(Database db, TimeProvider clock)
              SELECT id, type, transaction_reason, credit_amount, expiry_date, priority, created_at FROM wallet_transactions
              WHERE tenant_id = @t AND wallet_id = @w AND transaction_status = 'completed' AND completed_at <= @at
              """, args),
-            ("SELECT debit_id, lot_id, credits FROM allocations WHERE tenant_id = @t AND wallet_id = @w AND created_at <= @at", args),
+            ($"SELECT {AllocationsOfWallet} AND a.created_at <= @at", args),
             ("""
              SELECT id, credits, expires_at, created_at FROM holds
              WHERE tenant_id = @t AND wallet_id = @w AND created_at <= @at AND (status = 'active' OR updated_at > @at)
