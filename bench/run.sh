@@ -139,6 +139,9 @@ EOF
   PGPASSWORD=$password "$PG_BIN/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U coffer -d postgres -qAt \
     -c "CREATE DATABASE coffer_bench" >/dev/null
   PG_URL="postgres://coffer:$password@127.0.0.1:$BENCH_PG_PORT/coffer_bench"
+  # Coffer reaches this server directly, with no pooler between, so it lets Npgsql prepare the statements it repeats, as
+  # the README advises for a direct connection.
+  COFFER_PG="Host=127.0.0.1;Port=$BENCH_PG_PORT;Database=coffer_bench;Username=coffer;Password=$password;Max Auto Prepare=64"
 }
 
 # start_coffer DATABASE LOGFILE: serves Coffer from its publish folder (so its appsettings.json applies).
@@ -275,7 +278,7 @@ for storage in $BENCH_STORAGES; do
       else
         start_pg
         PGPASSWORD=$(cat "$PG_DIR/pwfile") pgbench_baseline "$PG_URL"
-        run_storage postgres "$PG_URL"
+        run_storage postgres "$COFFER_PG"
         stop_pg
       fi
       ;;

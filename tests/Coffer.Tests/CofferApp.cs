@@ -61,7 +61,20 @@ public sealed class CofferApp : WebApplicationFactory<Program>
         if (kestrel) UseKestrel(0);
     }
 
-    public CofferApp(Store store)
+    /// <summary>
+    /// On PostgreSQL directly, never through the pooler, with Npgsql keywords of the operator's added to the connection
+    /// string (<c>Max Auto Prepare=64</c>, which a pooler in transaction mode would break).
+    /// </summary>
+    public CofferApp(Store store, string postgresKeywords) : this(store, direct: true)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(DatabaseSetting);
+        foreach (var (key, value) in new NpgsqlConnectionStringBuilder(postgresKeywords)) builder[key] = value;
+        DatabaseSetting = builder.ConnectionString;
+    }
+
+    public CofferApp(Store store) : this(store, direct: false) { }
+
+    CofferApp(Store store, bool direct)
     {
         Store = store;
         if (store == Store.Sqlite)
@@ -75,7 +88,7 @@ public sealed class CofferApp : WebApplicationFactory<Program>
                 ?? throw new InvalidOperationException(
                     "COFFER_TEST_POSTGRES is not set: run ./test.sh, which starts a throwaway PostgreSQL and sets it");
             _schema = "t_" + Guid.NewGuid().ToString("N");
-            var bouncer = Environment.GetEnvironmentVariable("COFFER_TEST_PGBOUNCER");
+            var bouncer = direct ? null : Environment.GetEnvironmentVariable("COFFER_TEST_PGBOUNCER");
             using (var c = new NpgsqlConnection(baseSetting))
             {
                 c.Open();

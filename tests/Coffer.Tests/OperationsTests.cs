@@ -238,6 +238,67 @@ public sealed class BackupRefusalTests
     }
 }
 
+/// <summary>
+/// Connected to PostgreSQL directly, an operator may let Npgsql prepare the statements Coffer repeats (<c>Max Auto
+/// Prepare</c>, README: Several nodes, a pooler and a failover); every other PostgreSQL test goes through the pooler, where
+/// that setting would break.
+/// </summary>
+public sealed class PreparedStatementTests
+{
+    [Fact]
+    public async Task WithStatementsPreparedDebitsBatchesAndReadsKeepTheLedgerExact()
+    {
+        await using var app = new CofferApp(Store.Postgres, "Max Auto Prepare=64;Auto Prepare Min Usages=2");
+        var api = app.Api();
+        var hot = (await api.Post("/v1/wallets", new
+        {
+            customer_id = (await api.Post("/v1/customers", new { external_id = "hot", name = "Ada" })).Ok(201).S("id"),
+            currency = "usd", initial_credits_to_load = "1000",
+        })).Ok().S("id");
+        var spread = new List<string>();
+        for (var i = 0; i < 5; i++)
+            spread.Add((await api.Post("/v1/wallets", new
+            {
+                customer_id = (await api.Post("/v1/customers", new { external_id = $"spread-{i}", name = "Ada" })).Ok(201).S("id"),
+                currency = "usd", initial_credits_to_load = "100",
+            })).Ok().S("id"));
+
+        // Each statement is used many times over, so every one of them runs prepared after its second use.
+        for (var round = 0; round < 4; round++)
+        {
+            var debits = await Task.WhenAll(Enumerable.Range(0, 25).Select(async i =>
+                (await api.Post($"/v1/wallets/{hot}/debit", new { credits = "1.5", idempotency_key = $"hot-{round}-{i}" })).Ok()));
+            var results = (await api.Post("/v1/wallets/transactions/batch", new
+            {
+                operations = spread.Select((w, i) => new { type = "debit", wallet_id = w, credits = "2", idempotency_key = $"batch-{round}-{i}" }).ToArray(),
+            })).Ok()["results"]!.AsArray();
+            Assert.All(results, r => Assert.Equal("applied", r!.S("status")));
+            var replay = (await api.Post($"/v1/wallets/{hot}/debit", new { credits = "1.5", idempotency_key = $"hot-{round}-0" })).Ok();
+            Assert.Equal(debits[0].ToJsonString(), replay.ToJsonString());
+            (await api.Get($"/v1/wallets/{hot}/balance/real-time")).Ok();
+        }
+
+        Assert.Equal(1000m - 4 * 25 * 1.5m, (await api.Get($"/v1/wallets/{hot}")).Ok().D("credit_balance"));
+        foreach (var w in spread) Assert.Equal(100m - 4 * 2m, (await api.Get($"/v1/wallets/{w}")).Ok().D("credit_balance"));
+        var report = await app.VerifyAsync();
+        Assert.True(report.Ok, string.Join("; ", report.Problems));
+
+        // The pool's connections did prepare statements: held all at once, whichever served the requests is among them.
+        var held = new List<System.Data.Common.DbConnection>();
+        try
+        {
+            for (var i = 0; i < 30; i++) held.Add(await app.Service<Database>().OpenAsync());
+            long prepared = 0;
+            foreach (var c in held) prepared += await c.ScalarLongAsync(null, "SELECT COUNT(*) FROM pg_prepared_statements");
+            Assert.True(prepared >= 5, $"{prepared} statements prepared");
+        }
+        finally
+        {
+            foreach (var c in held) await c.DisposeAsync();
+        }
+    }
+}
+
 /// <summary><c>COFFER_LOG_FORMAT=json</c>: every log line is one JSON object, and a line about a tenant's work names the tenant.</summary>
 public sealed class JsonLogTests : IDisposable
 {
