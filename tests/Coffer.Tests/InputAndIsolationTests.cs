@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Coffer.Storage;
 
 namespace Coffer.Tests;
 
@@ -119,6 +120,19 @@ public sealed class MigrationTests
         var scripts = Coffer.Storage.Migrator.Scripts();
         Assert.True(scripts.Count >= 12);
         Assert.Equal(scripts.Count, scripts.Select(s => s.Version).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task OnSqliteAWalletsAllocationsAreFoundThroughItsEntriesNotByScanningTheTenants()
+    {
+        // Root cause it guards: written as a plain join, SQLite's planner scanned every allocation of the tenant for each
+        // wallet (verify over a bench database ran for minutes).
+        await using var app = new CofferApp(Store.Sqlite);
+        await using var c = await app.Service<Coffer.Storage.Database>().OpenAsync();
+        var plan = await c.QueryAsync(null, $"EXPLAIN QUERY PLAN SELECT {Coffer.Wallets.WalletStore.AllocationsOfWallet} AND a.created_at <= @at",
+            r => r.Str("detail"), ("t", "tenant_x"), ("w", "wallet_x"), ("at", 0L));
+        Assert.Equal(["SEARCH d USING COVERING INDEX ix_wtx_wallet_created (tenant_id=? AND wallet_id=?)",
+            "SEARCH a USING PRIMARY KEY (tenant_id=? AND debit_id=?)"], plan);
     }
 
     [Fact]

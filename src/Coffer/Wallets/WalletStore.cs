@@ -120,11 +120,13 @@ public sealed class WalletStore(Database db, TimeProvider clock)
     /// <summary>
     /// The columns and source of the allocations of the wallet <c>@w</c> of tenant <c>@t</c>, found through its entries along
     /// <c>ix_wtx_wallet_created</c> and then by the allocations' own key: allocations keep no index by wallet (migration 078).
+    /// The CROSS JOIN is SQLite's way of fixing that order: with a plain join its planner scans every allocation of the
+    /// tenant and looks each debit up, once per wallet.
     /// </summary>
     public const string AllocationsOfWallet = """
         a.debit_id, a.lot_id, a.credits FROM wallet_transactions d
-        JOIN allocations a ON a.tenant_id = d.tenant_id AND a.debit_id = d.id
-        WHERE d.tenant_id = @t AND d.wallet_id = @w
+        CROSS JOIN allocations a
+        WHERE d.tenant_id = @t AND d.wallet_id = @w AND a.tenant_id = d.tenant_id AND a.debit_id = d.id
         """;
 
     static async Task<(WalletRow Wallet, LotSummary Lots, IReadOnlyList<BalanceLot> LotsLeft, IReadOnlyList<BalanceHold> Holds)?> BalanceAtAsync(
