@@ -87,9 +87,18 @@ public abstract class BrowserTest : IAsyncLifetime
         await page.GetByLabel("Email").FillAsync(AdminEmail);
         await page.GetByLabel("Password").FillAsync(AdminPassword);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync("**/dashboard");
+        await ReachedAsync(page, "**/dashboard");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign out" })).ToBeVisibleAsync();
         return page;
     }
+
+    /// <summary>
+    /// Waits until the page's address matches, counted from the moment its navigation commits. Waiting for the load
+    /// event as well once timed out in CI after a redirect although the page was there (Playwright logged the network
+    /// idle, never the load), so a test waits next for the element it needs, as locators and Expect do.
+    /// </summary>
+    protected static Task ReachedAsync(IPage page, string url) =>
+        page.WaitForURLAsync(url, new() { WaitUntil = WaitUntilState.Commit });
 
     /// <summary>Saves a full-page screenshot as a test artifact, named for the screen.</summary>
     protected static async Task ScreenshotAsync(IPage page, string name)

@@ -306,7 +306,7 @@ public sealed class DashboardTests : BrowserTest
         await noScript.GetByLabel("Password").FillAsync(AdminPassword);
         await noScript.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await noScript.GetByRole(AriaRole.Link, new() { Name = "Top-up Wallet" }).ClickAsync();
-        await noScript.WaitForURLAsync($"**/dashboard/wallets/{walletId}/top-up");
+        await ReachedAsync(noScript, $"**/dashboard/wallets/{walletId}/top-up");
         await noScript.GetByLabel("Amount (credits)").FillAsync("7");
         await noScript.GetByRole(AriaRole.Button, new() { Name = "Add credits" }).ClickAsync();
         await Assertions.Expect(noScript.GetByRole(AriaRole.Status)).ToContainTextAsync("Credits added");
@@ -386,7 +386,7 @@ public sealed class DashboardTests : BrowserTest
         // Even signing out needs the token; the button has it.
         Assert.Equal(400, (await page.APIRequest.PostAsync("/dashboard/sign-out", new() { Form = FormOf(page, ("Note", "x")) })).Status);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await page.WaitForURLAsync("**/dashboard/sign-in");
+        await ReachedAsync(page, "**/dashboard/sign-in");
         await page.GotoAsync($"/dashboard/wallets/{walletId}");
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign in" })).ToBeVisibleAsync();
     }

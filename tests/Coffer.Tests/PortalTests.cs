@@ -38,7 +38,8 @@ public sealed class PortalTests : BrowserTest
     {
         var page = await NewPageAsync(width);
         await page.GotoAsync(link);
-        await page.WaitForURLAsync("**/portal");
+        await ReachedAsync(page, "**/portal");
+        await Assertions.Expect(page.GetByRole(AriaRole.Main)).ToBeVisibleAsync();
         return page;
     }
 
@@ -114,13 +115,13 @@ public sealed class PortalTests : BrowserTest
         Assert.Empty((await Api.Get("/v1/payments")).Ok()["items"]!.AsArray());
         await page.GetByRole(AriaRole.Button, new() { Name = "Confirm and pay USD 25.00" }).ClickAsync();
 
-        await page.WaitForURLAsync("**/checkout/sandbox/**");
+        await ReachedAsync(page, "**/checkout/sandbox/**");
         await Assertions.Expect(page.Locator("#saves-card")).ToContainTextAsync("This card will be saved for future payments.");
         await ScreenshotAsync(page, "portal-checkout");
         await page.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Pay USD 25") }).ClickAsync();
 
-        await page.WaitForURLAsync($"**/portal/wallets/{wallet}?done=*");
+        await ReachedAsync(page, $"**/portal/wallets/{wallet}?done=*");
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment of USD 25.00 received");
         await Assertions.Expect(cards.Locator(".card").Nth(0)).ToContainTextAsync("USD 32.00");
         await Assertions.Expect(cards.Locator(".card").Nth(0)).ToContainTextAsync("320 credits");
@@ -174,7 +175,7 @@ public sealed class PortalTests : BrowserTest
         Assert.Equal(("ada@example.test", "billing@merchant.test"), (mail.To.Mailboxes.Single().Address, mail.From.Mailboxes.Single().Address));
         var link = Regex.Match(mail.TextBody ?? "", @"http\S+/portal/enter\?token=\S+").Value;
         await page.GotoAsync(link);
-        await page.WaitForURLAsync("**/portal");
+        await ReachedAsync(page, "**/portal");
         await Assertions.Expect(page.GetByRole(AriaRole.Main)).ToContainTextAsync("Signed in as Ada Lovelace");
         // The link works once.
         var second = await NewPageAsync();
@@ -269,7 +270,7 @@ public sealed class PortalTests : BrowserTest
 
         // The invoice is paid later from the history, through the hosted checkout.
         await page.GetByRole(AriaRole.Row).Filter(new() { HasText = "Credit package Pro" }).GetByRole(AriaRole.Button, new() { Name = "Pay now" }).ClickAsync();
-        await page.WaitForURLAsync("**/checkout/sandbox/**");
+        await ReachedAsync(page, "**/checkout/sandbox/**");
         await page.GetByLabel("Card number").FillAsync("4242424242424242");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Pay ") }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Payment of USD 45.00 received");

@@ -149,11 +149,11 @@ public sealed class ReactWalletExampleTests : BrowserTest
         await Assertions.Expect(Balance(bob)).ToHaveTextAsync("0 credits");
         await Assertions.Expect(bob.GetByRole(AriaRole.Region, new() { Name = "Saved cards" })).ToContainTextAsync("No saved cards");
         await bob.GetByRole(AriaRole.Button, new() { Name = "Buy Starter" }).ClickAsync();
-        await bob.WaitForURLAsync($"{BaseUrl}/checkout/sandbox/**");
+        await ReachedAsync(bob, $"{BaseUrl}/checkout/sandbox/**");
         await ScreenshotAsync(bob, "react-wallet-checkout");
         await bob.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
         await bob.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Pay USD 9.99") }).ClickAsync();
-        await bob.WaitForURLAsync(_shop.Url + "/");
+        await ReachedAsync(bob, _shop.Url + "/");
         await Assertions.Expect(Balance(bob)).ToHaveTextAsync("100 credits");
         await Assertions.Expect(HistoryRows(bob).First).ToContainTextAsync("+100");
         // The checkout kept the card it was paid with: the next package is charged to it, without the checkout.

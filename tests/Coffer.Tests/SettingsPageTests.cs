@@ -18,7 +18,7 @@ public sealed class SettingsPageTests : BrowserTest
     {
         var page = await SignedInOperatorAsync();
         await page.GetByRole(AriaRole.Link, new() { Name = "Settings", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync("**/dashboard/settings");
+        await ReachedAsync(page, "**/dashboard/settings");
         return page;
     }
 
