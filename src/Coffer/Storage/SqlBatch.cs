@@ -5,13 +5,17 @@ namespace Coffer.Storage;
 
 /// <summary>
 /// Statements collected while a write is decided and sent together at the end: one round trip on
-/// PostgreSQL (a DbBatch), a plain loop on SQLite, which runs in-process and has no round trip to save.
+/// PostgreSQL (a DbBatch, the rows of a repeated INSERT or UPDATE merged by <see cref="ArrayStatements"/>), a plain loop on SQLite,
+/// which runs in-process and has no round trip to save.
 /// </summary>
 public sealed class SqlBatch
 {
     readonly List<(string Sql, (string, object?)[] Args)> _statements = [];
 
     public int Count => _statements.Count;
+
+    /// <summary>The statements added so far, in order.</summary>
+    public IReadOnlyList<(string Sql, (string, object?)[] Args)> Statements => _statements;
 
     /// <summary>
     /// SQLite's prepared write statements of each connection, by their text. Parsing a statement was about a sixth of the
@@ -62,7 +66,7 @@ public sealed class SqlBatch
         }
         await using var batch = c.CreateBatch();
         batch.Transaction = tx;
-        foreach (var (sql, args) in _statements)
+        foreach (var (sql, args) in ArrayStatements.Merge(_statements))
         {
             var command = batch.CreateBatchCommand();
             command.CommandText = sql;
