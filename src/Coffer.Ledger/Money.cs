@@ -71,7 +71,12 @@ public static class Money
     /// <summary>The currency value of a credit quantity; kept at credit precision, not rounded to cents.</summary>
     public static decimal AmountForCredits(decimal credits, decimal rate)
     {
-        var amount = Math.Round(credits * rate, CreditScale, CurrencyRounding);
+        var product = credits * rate;
+        var amount = Math.Round(product, CreditScale, CurrencyRounding);
+        // Decimal multiplication drops digits only when the product does not fit, and then its scale is less than its
+        // factors' together; a product that kept them all is exact, and so is its rounding. That is every debit at a
+        // plain rate, and it spares them the big-integer check below, which allocates.
+        if (Scale(product) == Scale(credits) + Scale(rate)) return amount;
         // Likewise the product is rounded to 28-29 digits first, which can lift a value just below a midpoint onto
         // it; half away from zero applies to the exact product, so step back when more than half a step above it.
         return 2 * (Exact(amount) * Exact(1m) - Exact(credits) * Exact(rate)) > Exact(CreditStep) * Exact(1m)

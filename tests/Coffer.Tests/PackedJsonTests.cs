@@ -15,6 +15,34 @@ public sealed class PackedJsonTests
             Assert.Equal(s, PackedJson.Unpack(PackedJson.Pack(s)));
     }
 
+    /// <summary>A value packed as JSON unpacks to the text <c>Json.Serialize</c> gives it, the text the API answers with.</summary>
+    [Fact]
+    public void AValuePackedAsJsonUnpacksToItsSerializedText()
+    {
+        object[] values =
+        [
+            new { id = "wtx_1", credit_amount = 12.50m, balance = (decimal?)null, at = new DateTimeOffset(2026, 12, 7, 23, 0, 0, TimeSpan.FromHours(2)) },
+            new Dictionary<string, object?> { ["name"] = "Zoë — 東京 🚀 <script>&'\"", ["n"] = 3, ["nested"] = new { list = new[] { 1m, 0.000000000001m } } },
+            new { data = (object)new { deep = new { deeper = new { deepest = "x" } } } },
+            new { big = new string('y', 400_000) },
+            "a string alone",
+        ];
+        var packed = values.Select(PackedJson.PackJson).ToList();
+        // Each result is its own array: the buffers kept for packing are reused by the next value.
+        for (var i = 0; i < values.Length; i++) Assert.Equal(Common.Json.Serialize(values[i]), PackedJson.Unpack(packed[i]));
+        Gen.String.Sample(s => Assert.Equal(Common.Json.Serialize(new { s }), PackedJson.Unpack(PackedJson.PackJson(new { s }))), iter: 500);
+    }
+
+    [Fact]
+    public void AStoredAnswerKeepsItsBodyExactlyWhicheverFormItWasMadeFrom()
+    {
+        var value = new { wallet = new { id = "w_1", credit_balance = 8m } };
+        var made = Wallets.StoredAnswer.Of(201, value);
+        Assert.Equal((201, Common.Json.Serialize(value)), (made.StatusCode, made.Body));
+        var read = new Wallets.StoredAnswer(200, "{\"a\":\"é\"}");
+        Assert.Equal("{\"a\":\"é\"}", PackedJson.Unpack(read.Packed));
+    }
+
     [Fact]
     public void AnUnknownVersionIsRefusedRatherThanMisread()
     {

@@ -14,10 +14,30 @@ public sealed record IdempotencyClaim(string Key, string RequestHash)
         key is null ? null : new IdempotencyClaim(key, Idempotency.Fingerprint(operation, normalizedRequest));
 }
 
-/// <summary>A response as it is stored and replayed: the HTTP status and the exact body.</summary>
-public sealed record StoredAnswer(int StatusCode, string Body)
+/// <summary>
+/// A response as it is stored and replayed: the HTTP status and the exact body. An answer made to be stored is kept in
+/// its stored form (<see cref="PackedJson"/>) and its text is made only if it is replayed: most answers of the write path
+/// never are.
+/// </summary>
+public sealed class StoredAnswer
 {
-    public static StoredAnswer Of(int statusCode, object body) => new(statusCode, Json.Serialize(body));
+    string? _body;
+    byte[]? _packed;
+
+    public StoredAnswer(int statusCode, string body) => (StatusCode, _body) = (statusCode, body);
+
+    StoredAnswer(int statusCode, byte[] packed) => (StatusCode, _packed) = (statusCode, packed);
+
+    public int StatusCode { get; }
+
+    /// <summary>The body's JSON, byte for byte as first answered.</summary>
+    public string Body => _body ??= PackedJson.Unpack(_packed!);
+
+    /// <summary>The body as <c>response_packed</c> stores it.</summary>
+    public byte[] Packed => _packed ??= PackedJson.Pack(_body!);
+
+    /// <summary><paramref name="body"/> serialized as the API answers it (<see cref="Json.Options"/>).</summary>
+    public static StoredAnswer Of(int statusCode, object body) => new(statusCode, PackedJson.PackJson(body));
 }
 
 /// <summary>One row of <c>idempotency_keys</c>; <see cref="Answer"/> is null while the claim is in progress.</summary>
@@ -119,7 +139,7 @@ public static class Idempotency
             UPDATE idempotency_keys SET status_code = @s, response_packed = @r
             WHERE tenant_id = @t AND idempotency_key = @k AND request_hash = @h AND {Unanswered}
             """,
-            ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
+            ("s", answer.StatusCode), ("r", answer.Packed), ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash));
 
     /// <summary>
     /// Completes the in-progress claim of <paramref name="key"/>, whatever request made it: for a flow that settles
@@ -129,7 +149,7 @@ public static class Idempotency
     public static void CompleteInProgress(SqlBatch writes, string tenantId, string key, StoredAnswer answer) =>
         writes.Add(
             $"UPDATE idempotency_keys SET status_code = @s, response_packed = @r WHERE tenant_id = @t AND idempotency_key = @k AND {Unanswered}",
-            ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("t", tenantId), ("k", key));
+            ("s", answer.StatusCode), ("r", answer.Packed), ("t", tenantId), ("k", key));
 
     /// <summary>Gives up the in-progress claim of <paramref name="key"/> (the effect it waited for did not happen).</summary>
     public static void ReleaseInProgress(SqlBatch writes, string tenantId, string key) =>
@@ -152,7 +172,7 @@ public static class Idempotency
             INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, status_code, response_packed, created_at)
             VALUES (@t, @k, @h, @s, @r, @now)
             """,
-            ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash), ("s", answer.StatusCode), ("r", PackedJson.Pack(answer.Body)), ("now", now));
+            ("t", tenantId), ("k", claim.Key), ("h", claim.RequestHash), ("s", answer.StatusCode), ("r", answer.Packed), ("now", now));
 
     /// <summary>What the key says about the request, without claiming it.</summary>
     public static async Task<IdempotencyCheck> LookupAsync(DbConnection c, DbTransaction? tx, string tenantId, IdempotencyClaim claim) =>

@@ -71,6 +71,6 @@ public sealed class OutboxWriter(Ids ids, TimeProvider clock)
             VALUES (@t, @id, @type, @w, @seq, @p, @at)
             """,
             ("t", tenantId), ("id", id), ("type", eventType), ("w", walletId), ("seq", sequence),
-            ("p", PackedJson.Pack(JsonSerializer.SerializeToUtf8Bytes(envelope, Json.Options))), ("at", clock.GetUtcNow()));
+            ("p", PackedJson.PackJson(envelope)), ("at", clock.GetUtcNow()));
     }
 }

@@ -1,6 +1,9 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using Coffer.Common;
 using ZstdSharp;
 
 namespace Coffer.Storage;
@@ -32,15 +35,54 @@ public static class PackedJson
     [ThreadStatic] static Compressor? compressor;
     [ThreadStatic] static Decompressor? decompressor;
 
+    // The JSON and the frame are written into buffers kept per thread, so that packing a body allocates only its packed
+    // bytes. Every debit packs two bodies under the writer's lock: building each as a string, its UTF-8 copy and a frame
+    // buffer was a third of the bytes a batch allocated, and the collections they caused stalled the writer. Packing is
+    // synchronous, so a buffer is never shared by two bodies at once.
+    [ThreadStatic] static ArrayBufferWriter<byte>? jsonBuffer;
+    [ThreadStatic] static Utf8JsonWriter? jsonWriter;
+    [ThreadStatic] static byte[]? frameBuffer;
+
+    /// <summary>Buffers that grew past this for one large body are let go rather than kept by the thread.</summary>
+    const int MaxKeptBuffer = 256 * 1024;
+
+    /// <summary>The writer options <see cref="JsonSerializer"/> derives from <see cref="Json.Options"/>, so the bytes are the same.</summary>
+    static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = Json.Options.Encoder,
+        Indented = Json.Options.WriteIndented,
+        MaxDepth = Json.Options.MaxDepth,
+        SkipValidation = true,
+    };
+
     public static byte[] Pack(string json) => Pack(Encoding.UTF8.GetBytes(json));
+
+    /// <summary>
+    /// <paramref name="value"/> as JSON, packed: the same bytes as <c>Json.Serialize(value)</c> in UTF-8, packed, without
+    /// the string between.
+    /// </summary>
+    public static byte[] PackJson(object value)
+    {
+        var buffer = jsonBuffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var writer = jsonWriter ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer);
+        JsonSerializer.Serialize(writer, value, value.GetType(), Json.Options);
+        writer.Flush();
+        var packed = Pack(buffer.WrittenSpan);
+        if (buffer.Capacity > MaxKeptBuffer) (jsonBuffer, jsonWriter) = (null, null);
+        return packed;
+    }
 
     public static byte[] Pack(ReadOnlySpan<byte> utf8)
     {
         var c = compressor ??= NewCompressor();
-        var packed = new byte[1 + Compressor.GetCompressBound(utf8.Length)];
-        packed[0] = Version1;
-        var written = c.Wrap(utf8, packed.AsSpan(1));
-        return packed[..(1 + written)];
+        var bound = 1 + Compressor.GetCompressBound(utf8.Length);
+        var frame = frameBuffer is { } kept && kept.Length >= bound ? kept : new byte[Math.Max(bound, 4096)];
+        frame[0] = Version1;
+        var written = c.Wrap(utf8, frame.AsSpan(1));
+        frameBuffer = frame.Length <= MaxKeptBuffer ? frame : null;
+        return frame[..(1 + written)];
     }
 
     public static string Unpack(ReadOnlySpan<byte> packed)
