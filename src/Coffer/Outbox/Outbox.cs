@@ -64,13 +64,15 @@ public sealed class OutboxWriter(Ids ids, TimeProvider clock)
     public void Add(SqlBatch batch, string tenantId, string eventType, string? walletId, long sequence, object payload)
     {
         var id = ids.New("evt");
-        var envelope = new { id, event_type = eventType, tenant_id = tenantId, wallet_id = walletId, sequence, created_at = clock.GetUtcNow(), data = payload };
+        // One instant for the envelope and the row, so the event a receiver gets says when the row says it was made.
+        var at = clock.GetUtcNow();
+        var envelope = new { id, event_type = eventType, tenant_id = tenantId, wallet_id = walletId, sequence, created_at = at, data = payload };
         batch.Add(
             """
             INSERT INTO outbox_events (tenant_id, id, event_type, wallet_id, sequence, payload_packed, created_at)
             VALUES (@t, @id, @type, @w, @seq, @p, @at)
             """,
             ("t", tenantId), ("id", id), ("type", eventType), ("w", walletId), ("seq", sequence),
-            ("p", PackedJson.PackJson(envelope)), ("at", clock.GetUtcNow()));
+            ("p", PackedJson.PackJson(envelope)), ("at", at));
     }
 }
