@@ -43,9 +43,6 @@ public static class PackedJson
     [ThreadStatic] static Utf8JsonWriter? jsonWriter;
     [ThreadStatic] static byte[]? frameBuffer;
 
-    /// <summary>Buffers that grew past this for one large body are let go rather than kept by the thread.</summary>
-    const int MaxKeptBuffer = 256 * 1024;
-
     /// <summary>The writer options <see cref="JsonSerializer"/> derives from <see cref="Json.Options"/>, so the bytes are the same.</summary>
     static readonly JsonWriterOptions WriterOptions = new()
     {
@@ -70,7 +67,7 @@ public static class PackedJson
         JsonSerializer.Serialize(writer, value, value.GetType(), Json.Options);
         writer.Flush();
         var packed = Pack(buffer.WrittenSpan);
-        if (buffer.Capacity > MaxKeptBuffer) (jsonBuffer, jsonWriter) = (null, null);
+        if (buffer.Capacity > KeptBuffer.MaxKept) (jsonBuffer, jsonWriter) = (null, null);
         return packed;
     }
 
@@ -78,10 +75,9 @@ public static class PackedJson
     {
         var c = compressor ??= NewCompressor();
         var bound = 1 + Compressor.GetCompressBound(utf8.Length);
-        var frame = frameBuffer is { } kept && kept.Length >= bound ? kept : new byte[Math.Max(bound, 4096)];
+        var frame = KeptBuffer.AtLeast(ref frameBuffer, bound);
         frame[0] = Version1;
         var written = c.Wrap(utf8, frame.AsSpan(1));
-        frameBuffer = frame.Length <= MaxKeptBuffer ? frame : null;
         return frame[..(1 + written)];
     }
 

@@ -165,8 +165,7 @@ sealed class SqliteWrite : IDisposable
     static ReadOnlySpan<byte> Utf8(string text)
     {
         var size = Encoding.UTF8.GetMaxByteCount(text.Length);
-        var buffer = utf8 is { } kept && kept.Length >= size ? kept : new byte[Math.Max(size, 1024)];
-        if (buffer.Length <= 256 * 1024) utf8 = buffer;
+        var buffer = KeptBuffer.AtLeast(ref utf8, size);
         return buffer.AsSpan(0, Encoding.UTF8.GetBytes(text, buffer));
     }
 
